@@ -1,0 +1,1 @@
+"""Tandem: the application shell (settings, web app, CLI, inbox/outbox, platform adapters)."""

@@ -1,0 +1,35 @@
+"""The FastAPI application: `create_app(settings)` builds it; resources live in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from bot import routes
+from bot.config import Settings, get_settings
+from bot.runtime import Runtime, build_runtime
+from bot.worker import InboxWorker
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = runtime or build_runtime(settings)
+        worker = InboxWorker(rt.dispatcher)
+        app.state.runtime = rt
+        app.state.inbox_worker = worker
+        worker.start()
+        try:
+            yield
+        finally:
+            await worker.stop()
+            if runtime is None:
+                rt.close()
+
+    app = FastAPI(title="Tandem", lifespan=lifespan)
+    app.include_router(routes.router)
+    return app

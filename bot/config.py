@@ -1,0 +1,41 @@
+"""Settings: one home for configuration (environment or `.env`, prefix `TANDEM_`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+FEISHU_OPEN_API = "https://open.feishu.cn"
+DINGTALK_OPEN_API = "https://api.dingtalk.com"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TANDEM_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./tandem.db"
+    timezone: str = "Asia/Shanghai"
+
+    feishu_app_id: str | None = None
+    feishu_app_secret: SecretStr | None = None
+    feishu_verification_token: SecretStr | None = None
+    feishu_encrypt_key: SecretStr | None = None
+    feishu_base_url: str = FEISHU_OPEN_API
+
+    dingtalk_client_id: str | None = None
+    dingtalk_client_secret: SecretStr | None = None
+    dingtalk_base_url: str = DINGTALK_OPEN_API
+
+    @property
+    def feishu_enabled(self) -> bool:
+        return bool(self.feishu_app_id and self.feishu_app_secret)
+
+    @property
+    def dingtalk_enabled(self) -> bool:
+        return bool(self.dingtalk_client_id and self.dingtalk_client_secret)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,57 @@
+"""The inbox: every accepted event is recorded under its unique platform key before it is processed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.messages import Incoming
+from models import InboundEvent, InboundStatus
+
+
+def record_incoming(
+    session: Session, /, incomings: Sequence[Incoming], *, received_at: datetime
+) -> list[int]:
+    """Insert the events that are new; duplicates (same platform and key) are skipped silently.
+
+    Returns the ids of the rows inserted. One statement for the whole batch, so the webhook can
+    group the writes of concurrent requests into one commit.
+    """
+    if not incomings:
+        return []
+    rows = [
+        {
+            "platform": m.platform,
+            "event_key": m.event_key,
+            "chat_id": m.chat_id,
+            "received_at": received_at,
+            "payload": m.to_payload(),
+            "status": InboundStatus.PENDING,
+            "attempts": 0,
+        }
+        for m in incomings
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(InboundEvent)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["platform", "event_key"])
+        .returning(InboundEvent.id)
+    )
+    return list(session.scalars(statement))
+
+
+def pending_event_ids(session: Session, /, *, limit: int = 100) -> list[int]:
+    return list(
+        session.scalars(
+            select(InboundEvent.id)
+            .where(InboundEvent.status == InboundStatus.PENDING)
+            .order_by(InboundEvent.id)
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,71 @@
+"""The outbox: every reply and post is a row, written in the same transaction as the change it reports."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.messages import Reply
+from models import OutboundMessage, OutboundStatus
+
+
+def enqueue(
+    session: Session,
+    /,
+    *,
+    platform: str,
+    chat_id: str,
+    reply: Reply,
+    origin: str,
+    now: datetime,
+    project_id: int | None = None,
+    reply_to: str | None = None,
+    reply_to_expires_at: datetime | None = None,
+    to_user_id: str | None = None,
+) -> OutboundMessage:
+    message = OutboundMessage(
+        platform=platform,
+        chat_id=chat_id,
+        project_id=project_id,
+        reply_to=reply_to,
+        reply_to_expires_at=reply_to_expires_at,
+        to_user_id=to_user_id,
+        body=reply.to_payload(),
+        idempotency_key=uuid.uuid4().hex,
+        origin=origin,
+        status=OutboundStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(message)
+    return message
+
+
+def pending_messages(
+    session: Session, /, *, platform: str, now: datetime, chat_id: str | None = None, limit: int = 100
+) -> list[OutboundMessage]:
+    query = (
+        select(OutboundMessage)
+        .where(
+            OutboundMessage.platform == platform,
+            OutboundMessage.status == OutboundStatus.PENDING,
+            OutboundMessage.next_attempt_at <= now,
+        )
+        .order_by(OutboundMessage.id)
+        .limit(limit)
+    )
+    if chat_id is not None:
+        query = query.where(OutboundMessage.chat_id == chat_id)
+    return list(session.scalars(query))
+
+
+def mark_sent(message: OutboundMessage, *, now: datetime, platform_message_id: str | None = None) -> None:
+    message.status = OutboundStatus.SENT
+    message.attempts += 1
+    message.sent_at = now
+    message.platform_message_id = platform_message_id
+    message.last_error = None

@@ -1,0 +1,60 @@
+"""The console platform: `tandem say` / `tandem chat` post into a local group chat; replies print to stdout."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock, utcnow
+from bot.messages import Incoming, Mention, Reply
+from bot.outbox import mark_sent, pending_messages
+
+PLATFORM = "console"
+DEFAULT_CHAT = "console"
+_TYPED_MENTION = re.compile(r"(?<![\w<])@([^\s@<>:：,，。]+)")
+
+
+def console_incoming(
+    text: str, *, chat_id: str, user_id: str, name: str, at: datetime, event_key: str | None = None
+) -> Incoming:
+    """A console message; `@名字` becomes a mention of the user with that id (console ids default to names)."""
+    mentions: dict[str, Mention] = {}
+
+    def mark(match: re.Match[str]) -> str:
+        who = match.group(1)
+        mentions.setdefault(who, Mention(who, who))
+        return f"<@{who}>"
+
+    return Incoming(
+        platform=PLATFORM,
+        event_key=event_key or uuid.uuid4().hex,
+        chat_id=chat_id,
+        sender_id=user_id,
+        sender_name=name,
+        text=_TYPED_MENTION.sub(mark, text),
+        sent_at=at,
+        mentions=tuple(mentions.values()),
+    )
+
+
+def deliver_console(
+    session_factory: sessionmaker[Session],
+    write: Callable[[str], None],
+    *,
+    chat_id: str | None = None,
+    clock: Clock = utcnow,
+) -> int:
+    """Print the console chats' pending messages (oldest first) and mark them sent."""
+    delivered = 0
+    with session_factory.begin() as session:
+        for message in pending_messages(session, platform=PLATFORM, now=clock(), chat_id=chat_id, limit=10_000):
+            reply = Reply.from_payload(message.body)
+            prefix = f"[→ {message.to_user_id}] " if message.to_user_id else ""
+            write(prefix + reply.plain_text())
+            mark_sent(message, now=clock())
+            delivered += 1
+    return delivered

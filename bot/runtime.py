@@ -1,0 +1,42 @@
+"""The composition root shared by the web app and the CLI: engine, sessions, registry, dispatcher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock, utcnow
+from bot.config import Settings
+from bot.db import is_sqlite, make_engine, make_session_factory, upgrade_database
+from bot.dispatcher import Dispatcher
+from handlers import build_registry, handle_message
+from handlers.router import CommandRegistry
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    registry: CommandRegistry
+    dispatcher: Dispatcher
+    clock: Clock = field(default=utcnow)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_runtime(settings: Settings, *, clock: Clock = utcnow, engine: Engine | None = None) -> Runtime:
+    """Build everything from settings; the embedded SQLite database is migrated to head first."""
+    if engine is None:
+        if is_sqlite(settings.database_url):
+            upgrade_database(settings.database_url)
+        engine = make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+    registry = build_registry()
+    handle = partial(handle_message, registry=registry, default_timezone=settings.timezone)
+    dispatcher = Dispatcher(session_factory, handle, clock=clock)
+    return Runtime(settings, engine, session_factory, registry, dispatcher, clock)

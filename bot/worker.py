@@ -1,0 +1,49 @@
+"""Background work inside `tandem serve`: process accepted events after the webhook has answered."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from anyio import to_thread
+
+from bot.dispatcher import Dispatcher
+
+log = logging.getLogger(__name__)
+
+
+class InboxWorker:
+    """Processes pending inbox events in order; woken by the webhook, and on a timer as a safety net.
+
+    On start it picks up whatever was accepted but not processed before a restart.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, *, idle_seconds: float = 1.0) -> None:
+        self._dispatcher = dispatcher
+        self._idle_seconds = idle_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="inbox-worker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                while await to_thread.run_sync(self._dispatcher.process_pending):
+                    pass
+            except Exception:
+                log.exception("inbox worker pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._idle_seconds)

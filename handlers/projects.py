@@ -1,0 +1,139 @@
+"""/项目: create the group's project, show it, close it."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot.messages import Reply
+from handlers.context import Context
+from handlers.dates import parse_future_date
+from handlers.errors import UsageError, UserError
+from handlers.format import day, person
+from handlers.router import CommandGroup
+from handlers.text import Args
+from models import (
+    OPEN_TASK_STATUSES,
+    Member,
+    Project,
+    ProjectStatus,
+    Role,
+    Task,
+    TaskStatus,
+    ensure_member,
+    get_or_create_department,
+    record_change,
+)
+
+MAX_NAME = 100
+group = CommandGroup(("项目", "project"), summary="项目：创建、信息、设置、结项")
+CREATE_USAGE = "/项目 创建 <名称> [目标:…] [截止:日期] [部门:研发部,市场部]"
+
+
+@group.command(
+    ("创建", "新建", "init", "create"),
+    usage=CREATE_USAGE,
+    summary="把本群绑定到一个新项目，发起人成为 PM",
+    options=("goal", "due", "dept"),
+    needs_project=False,
+)
+def create_project(ctx: Context, args: Args) -> Reply:
+    if ctx.project is not None:
+        raise UserError(f"本群已经有进行中的项目“{ctx.project.name}”。结项后才能创建新项目（/项目 结项）。")
+    name = args.text.strip()
+    if not name:
+        raise UsageError("缺少项目名称。", CREATE_USAGE)
+    if len(name) > MAX_NAME:
+        raise UsageError(f"项目名称太长（{len(name)} 字），请控制在 {MAX_NAME} 字以内。", CREATE_USAGE)
+    deadline = parse_future_date(args.options["due"], today=ctx.today) if "due" in args.options else None
+    incoming = ctx.incoming
+    project = Project(
+        platform=incoming.platform,
+        chat_id=incoming.chat_id,
+        name=name,
+        goal=args.options.get("goal") or None,
+        deadline=deadline,
+        created_at=incoming.sent_at,
+        status=ProjectStatus.ACTIVE,
+    )
+    ctx.session.add(project)
+    ctx.session.flush()
+    pm = ensure_member(
+        ctx.session, project=project, user_id=incoming.sender_id, name=incoming.sender_name, now=ctx.now,
+        role=Role.PM,
+    )
+    pm.last_seen_at = incoming.sent_at
+    departments = [d for d in _split_list(args.options.get("dept", "")) if d]
+    for name_ in departments:
+        get_or_create_department(ctx.session, project=project, name=name_)
+    ctx.project, ctx.sender = project, pm
+    record_change(
+        ctx.session, project_id=project.id, entity="project", entity_id=project.id, actor=pm,
+        at=incoming.sent_at, field="created", new=project.name,
+    )
+    lines = [f"已创建项目“{project.name}”，PM：{pm.name}"]
+    if project.goal:
+        lines.append(f"目标：{project.goal}")
+    if deadline:
+        lines.append(f"截止：{day(deadline, today=ctx.today)}")
+    if departments:
+        lines.append(f"部门：{'、'.join(departments)}")
+    lines.append("下一步：/任务 新增 <标题> @负责人 截止:日期 ；/成员 添加 @某人 部门:研发部")
+    return Reply("\n".join(lines))
+
+
+@group.command(("信息", "info", "show"), usage="/项目 信息", summary="项目概况")
+def project_info(ctx: Context, _args: Args) -> Reply:
+    project = ctx.require_project()
+    counts = dict(
+        ctx.session.execute(
+            select(Task.status, func.count()).where(Task.project_id == project.id).group_by(Task.status)
+        ).all()
+    )
+    open_count = sum(counts.get(s, 0) for s in OPEN_TASK_STATUSES)
+    managers = ctx.session.scalars(
+        select(Member).where(Member.project_id == project.id, Member.role.in_([Role.PM, Role.CO_PM]))
+    ).all()
+    lines = [
+        f"PM：{'、'.join(person(m) for m in managers) or '无'}",
+        f"目标：{project.goal or '未填写'}",
+        f"截止：{day(project.deadline, today=ctx.today)}",
+        f"部门：{'、'.join(d.name for d in project.departments) or '未设置'}",
+        f"成员：{len(project.members)} 人",
+        f"任务：未完成 {open_count}（阻塞 {counts.get(TaskStatus.BLOCKED, 0)}），"
+        f"已完成 {counts.get(TaskStatus.DONE, 0)}",
+        f"日报提醒：{'已暂停' if project.paused else project.daily_prompt_time.strftime('%H:%M')}",
+    ]
+    return Reply("\n".join(lines), title=f"项目：{project.name}")
+
+
+@group.command(("结项", "close"), usage="/项目 结项", summary="结束项目，输出总结（仅 PM）")
+def close_project(ctx: Context, _args: Args) -> Reply:
+    project = ctx.require_project()
+    pm = ctx.require_manager("结项")
+    counts = dict(
+        ctx.session.execute(
+            select(Task.status, func.count()).where(Task.project_id == project.id).group_by(Task.status)
+        ).all()
+    )
+    total = sum(counts.values())
+    done = counts.get(TaskStatus.DONE, 0)
+    unfinished = sum(counts.get(s, 0) for s in OPEN_TASK_STATUSES)
+    summary = (
+        f"任务共 {total} 个：完成 {done}，未完成 {unfinished}，取消 {counts.get(TaskStatus.CANCELLED, 0)}"
+    )
+    project.status = ProjectStatus.CLOSED
+    project.closed_at = ctx.incoming.sent_at
+    project.summary = summary
+    record_change(
+        ctx.session, project_id=project.id, entity="project", entity_id=project.id, actor=pm,
+        at=ctx.incoming.sent_at, field="status", old="active", new="closed",
+    )
+    lines = [summary, "复盘：请大家在群里补充“做得好 / 待改进 / 可复用”的经验。"]
+    return Reply("\n".join(lines), title=f"项目“{project.name}”已结项")
+
+
+def _split_list(value: str) -> list[str]:
+    return [part.strip() for part in value.replace("、", ",").replace("，", ",").split(",")]
+
+
+GROUPS = (group,)

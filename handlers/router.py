@@ -1,0 +1,164 @@
+"""The command registry: declared commands with Chinese and English names, options and usage lines.
+
+A command is `/<group> [<sub>] args…` (the slash is optional). Each handler module declares a
+`CommandGroup`; `handlers.build_registry()` includes them. `/帮助` is generated from the registry.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bot.messages import Reply
+from handlers.errors import UsageError
+from handlers.text import Args, parse_args, split_tokens
+
+if TYPE_CHECKING:
+    from handlers.context import Context
+
+Handler = Callable[["Context", Args], Reply]
+
+# Every option key a command may accept, canonical key -> spellings (Chinese first).
+OPTION_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "due": ("截止", "截至", "到期", "due", "deadline"),
+    "start": ("开始", "start"),
+    "dept": ("部门", "dept", "department"),
+    "deps": ("依赖", "前置", "dep", "deps", "depends"),
+    "parent": ("父", "父任务", "parent"),
+    "role": ("角色", "role"),
+    "goal": ("目标", "goal"),
+    "level": ("等级", "级别", "level"),
+    "impact": ("影响", "impact"),
+    "mitigation": ("措施", "mitigation"),
+    "strategy": ("应对", "策略", "strategy"),
+    "trigger": ("触发", "trigger"),
+    "deliverable": ("交付物", "交付", "deliverable"),
+    "owner": ("负责人", "owner"),
+    "title": ("标题", "title"),
+    "note": ("说明", "备注", "note"),
+    "status": ("状态", "status"),
+}
+
+
+@dataclass(slots=True)
+class Command:
+    names: tuple[str, ...]  # Chinese name first, then English and other aliases
+    usage: str
+    summary: str
+    func: Handler
+    options: tuple[str, ...] = ()
+    needs_project: bool = True
+    group: CommandGroup | None = None
+
+    @property
+    def option_keys(self) -> dict[str, str]:
+        return {spelling.lower(): key for key in self.options for spelling in OPTION_SPELLINGS[key]}
+
+    def parse(self, tokens: list[str], names: dict[str, str]) -> Args:
+        return parse_args(tokens, option_keys=self.option_keys, names=names)
+
+
+@dataclass(slots=True)
+class CommandGroup:
+    """A top-level name (`任务`/`task`) with subcommands and optionally a default command."""
+
+    names: tuple[str, ...]
+    summary: str
+    subcommands: list[Command] = field(default_factory=list)
+    default: Command | None = None
+
+    def command(
+        self,
+        names: Iterable[str],
+        *,
+        usage: str,
+        summary: str,
+        options: Iterable[str] = (),
+        needs_project: bool = True,
+    ) -> Callable[[Handler], Handler]:
+        def register(func: Handler) -> Handler:
+            cmd = Command(tuple(names), usage, summary, func, tuple(options), needs_project, self)
+            self.subcommands.append(cmd)
+            return func
+
+        return register
+
+    def default_command(
+        self, *, usage: str, summary: str, options: Iterable[str] = (), needs_project: bool = True
+    ) -> Callable[[Handler], Handler]:
+        """The command run when no subcommand name follows (`/决议 <内容>`, `/任务 #12`)."""
+
+        def register(func: Handler) -> Handler:
+            self.default = Command(self.names, usage, summary, func, tuple(options), needs_project, self)
+            return func
+
+        return register
+
+    @property
+    def usage(self) -> str:
+        lines = [c.usage for c in self.subcommands]
+        if self.default:
+            lines.insert(0, self.default.usage)
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    command: Command
+    args: Args
+
+
+class CommandRegistry:
+    def __init__(self) -> None:
+        self.groups: list[CommandGroup] = []
+        self._by_name: dict[str, CommandGroup] = {}
+
+    def include(self, *groups: CommandGroup) -> None:
+        for group in groups:
+            for name in group.names:
+                key = name.lower()
+                if key in self._by_name:
+                    raise ValueError(f"command name {name!r} declared twice")
+                self._by_name[key] = group
+            seen: set[str] = set()
+            for cmd in group.subcommands:
+                for name in cmd.names:
+                    if name.lower() in seen:
+                        raise ValueError(f"subcommand {name!r} declared twice in {group.names[0]}")
+                    seen.add(name.lower())
+            self.groups.append(group)
+
+    def find_group(self, name: str) -> CommandGroup | None:
+        return self._by_name.get(name.lower())
+
+    def all_names(self) -> list[str]:
+        return list(self._by_name)
+
+    def nearest_group(self, word: str) -> CommandGroup | None:
+        match = difflib.get_close_matches(word.lower(), self.all_names(), n=1, cutoff=0.5)
+        return self._by_name[match[0]] if match else None
+
+    def resolve(self, text: str, names: dict[str, str]) -> Resolved:
+        """Find the command a normalised message names; raise UsageError with the nearest usage line."""
+        tokens = split_tokens(text.removeprefix("/"))
+        if not tokens:
+            raise UsageError("没有收到指令。发送 /帮助 查看可用指令。")
+        head, rest = tokens[0], tokens[1:]
+        group = self.find_group(head)
+        if group is None:
+            near = self.nearest_group(head.lstrip("/"))
+            if near is not None:
+                raise UsageError(f"不认识指令“{head}”，是不是想用 /{near.names[0]}？", near.usage)
+            raise UsageError(f"不认识指令“{head}”。发送 /帮助 查看可用指令。")
+        if rest:
+            sub = rest[0].lower()
+            for cmd in group.subcommands:
+                if sub in (n.lower() for n in cmd.names):
+                    return Resolved(cmd, cmd.parse(rest[1:], names))
+        if group.default is not None:
+            return Resolved(group.default, group.default.parse(rest, names))
+        if rest:
+            raise UsageError(f"/{group.names[0]} 没有“{rest[0]}”这个子指令。", group.usage)
+        raise UsageError(f"/{group.names[0]} 需要子指令。", group.usage)

@@ -1,0 +1,448 @@
+"""/任务 and the quick updates (/开始 /完成 /阻塞 /进度, and free text such as “#12 已经完成了”)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import joinedload
+
+from bot.messages import Mention, Reply
+from handlers.context import Context
+from handlers.dates import parse_date, parse_future_date
+from handlers.errors import PermissionDenied, UsageError, UserError
+from handlers.format import TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, mention, person, shorten
+from handlers.router import CommandGroup
+from handlers.text import Args
+from models import (
+    OPEN_TASK_STATUSES,
+    Change,
+    Department,
+    Member,
+    Task,
+    TaskStatus,
+    get_or_create_department,
+    get_task,
+    record_change,
+)
+from models.project import allocate_number
+
+MAX_TITLE = 200
+MAX_NOTE = 500
+LIST_LIMIT = 50
+TASK_REF = re.compile(r"#(\d{1,9})")
+
+ADD_USAGE = "/任务 新增 <标题> [@负责人] [截止:日期] [开始:日期] [部门:…] [依赖:#3] [父:#1] [交付物:…]"
+LIST_USAGE = "/任务 列表 [我的|阻塞|逾期|全部|@某人]"
+START_USAGE = "/开始 #12"
+DONE_USAGE = "/完成 #12 [说明]"
+BLOCK_USAGE = "/阻塞 #12 <原因>"
+PROGRESS_USAGE = "/进度 #12 60% [说明]"
+
+group = CommandGroup(("任务", "task"), summary="任务：新增、列表、查看、更新")
+
+
+# ---------------------------------------------------------------------------- lookups
+
+
+def task_number(word: str, usage: str) -> int:
+    match = TASK_REF.fullmatch(word.strip())
+    if not match:
+        raise UsageError(f"“{word}”不是任务编号，任务编号写成 #12。", usage)
+    return int(match.group(1))
+
+
+def require_task(ctx: Context, number: int) -> Task:
+    project = ctx.require_project()
+    task = get_task(ctx.session, project_id=project.id, number=number)
+    if task is None:
+        raise UserError(f"本项目没有任务 #{number}。发送 /任务 列表 查看现有任务。")
+    return task
+
+
+def require_updatable(ctx: Context, task: Task) -> Member:
+    """The owner, the PM and co-PMs may update a task; an unassigned one, its creator too."""
+    sender = ctx.require_sender()
+    if sender.is_manager or task.owner_id == sender.id:
+        return sender
+    if task.owner_id is None and task.created_by_id == sender.id:
+        return sender
+    raise PermissionDenied(f"#{task.number} 的负责人是 {person(task.owner)}，只有负责人或 PM 可以更新。")
+
+
+def resolve_department(ctx: Context, name: str) -> Department:
+    name = name.strip()
+    if not name or len(name) > 50:
+        raise UserError("部门名称应为 1–50 个字。")
+    return get_or_create_department(ctx.session, project=ctx.require_project(), name=name)
+
+
+def parse_task_refs(ctx: Context, value: str, usage: str) -> list[Task]:
+    numbers = [int(n) for n in TASK_REF.findall(value)]
+    leftovers = TASK_REF.sub("", value).replace(",", " ").replace("、", " ").strip()
+    if not numbers or leftovers:
+        raise UsageError(f"“{value}”里应当是任务编号，如 #3 或 #3,#5。", usage)
+    return [require_task(ctx, n) for n in dict.fromkeys(numbers)]
+
+
+# ---------------------------------------------------------------------------- /任务 新增
+
+
+@group.command(
+    ("新增", "添加", "新建", "add", "new"),
+    usage=ADD_USAGE,
+    summary="新增任务（成员可给自己加任务，PM 可指派任何人）",
+    options=("due", "start", "dept", "deps", "parent", "deliverable", "owner"),
+)
+def add_task(ctx: Context, args: Args) -> Reply:
+    project = ctx.require_project()
+    sender = ctx.require_sender()
+    title = args.text.strip()
+    if not title:
+        raise UsageError("缺少任务标题。", ADD_USAGE)
+    if len(title) > MAX_TITLE:
+        raise UsageError(f"任务标题太长（{len(title)} 字），请控制在 {MAX_TITLE} 字以内。", ADD_USAGE)
+    owner = _owner_from(ctx, args, default=sender)
+    if owner.id != sender.id and not sender.is_manager:
+        raise PermissionDenied("成员只能给自己新增任务；给别人派任务请找 PM。")
+    due = parse_future_date(args.options["due"], today=ctx.today) if "due" in args.options else None
+    start = parse_date(args.options["start"], today=ctx.today) if "start" in args.options else None
+    if start and due and start > due:
+        raise UserError(f"开始日期 {start.isoformat()} 晚于截止日期 {due.isoformat()}。")
+    department = resolve_department(ctx, args.options["dept"]) if args.options.get("dept") else None
+    predecessors = parse_task_refs(ctx, args.options["deps"], ADD_USAGE) if args.options.get("deps") else []
+    parent = parse_task_refs(ctx, args.options["parent"], ADD_USAGE)[0] if args.options.get("parent") else None
+    deliverable = (args.options.get("deliverable") or "").strip() or None
+    if deliverable and len(deliverable) > 200:
+        raise UserError("交付物描述请控制在 200 字以内。")
+
+    now = ctx.incoming.sent_at
+    task = Task(
+        project_id=project.id,
+        number=allocate_number(ctx.session, project, "next_task_no"),
+        title=title,
+        owner=owner,
+        department=department,
+        start_date=start,
+        due_date=due,
+        status=TaskStatus.TODO,
+        progress=0,
+        deliverable=deliverable,
+        parent=parent,
+        created_by=sender,
+        created_at=now,
+        updated_at=now,
+        status_changed_at=now,
+    )
+    task.predecessors = predecessors
+    ctx.session.add(task)
+    ctx.session.flush()
+    record_change(
+        ctx.session, project_id=project.id, entity="task", entity_id=task.id, actor=sender, at=now,
+        field="created", new=title,
+    )
+    details = [f"负责人 {mention(owner) if owner.id != sender.id else person(owner)}", f"截止 {day(due, today=ctx.today)}"]
+    if department:
+        details.append(f"部门 {department.name}")
+    if predecessors:
+        details.append("依赖 " + ",".join(t.ref for t in predecessors))
+    if parent:
+        details.append(f"父任务 {parent.ref}")
+    return Reply(
+        f"已新增 {task.ref} {task.title}\n" + " · ".join(details),
+        mentions=(Mention(owner.user_id, owner.name),),
+    )
+
+
+def _owner_from(ctx: Context, args: Args, *, default: Member) -> Member:
+    if len(args.mentions) > 1:
+        raise UsageError("一个任务只能有一位负责人，请只 @ 一个人。", ADD_USAGE)
+    if args.mentions:
+        return ctx.resolve_member(args.mentions[0])
+    if args.options.get("owner"):
+        return ctx.resolve_member(Mention("", args.options["owner"].lstrip("@")))
+    return default
+
+
+# ---------------------------------------------------------------------------- /任务 列表
+
+
+def task_line(task: Task, today: date) -> str:
+    status = f"{TASK_STATUS_ICONS[task.status]}{TASK_STATUS_LABELS[task.status]}"
+    if task.status == TaskStatus.IN_PROGRESS and task.progress:
+        status += f" {task.progress}%"
+    parts = [f"{task.ref} {status} {shorten(task.title)}", person(task.owner), f"截止{day(task.due_date, today=today)}"]
+    if task.status.is_open and task.due_date and task.due_date < today:
+        parts.append(f"⚠逾期{(today - task.due_date).days}天")
+    if task.status == TaskStatus.BLOCKED and task.blocked_reason:
+        parts.append(f"原因：{shorten(task.blocked_reason, 20)}")
+    return " · ".join(parts)
+
+
+@group.command(("列表", "list", "ls"), usage=LIST_USAGE, summary="列出未完成的任务，可按人、阻塞、逾期筛选")
+def list_tasks(ctx: Context, args: Args) -> Reply:
+    project = ctx.require_project()
+    query = select(Task).where(Task.project_id == project.id)
+    title = "未完成的任务"
+    word = args.words[0].lower() if args.words else ""
+    if len(args.words) > 1 or len(args.mentions) > 1:
+        raise UsageError("一次只能用一个筛选条件。", LIST_USAGE)
+    if args.mentions:
+        owner = ctx.resolve_member(args.mentions[0])
+        query = query.where(Task.owner_id == owner.id, Task.status.in_(OPEN_TASK_STATUSES))
+        title = f"{owner.name} 的未完成任务"
+    elif word in ("", "open", "未完成"):
+        query = query.where(Task.status.in_(OPEN_TASK_STATUSES))
+    elif word in ("我的", "mine", "my"):
+        sender = ctx.require_sender()
+        query = query.where(Task.owner_id == sender.id, Task.status.in_(OPEN_TASK_STATUSES))
+        title = "我的未完成任务"
+    elif word in ("阻塞", "blocked"):
+        query = query.where(Task.status == TaskStatus.BLOCKED)
+        title = "阻塞的任务"
+    elif word in ("逾期", "overdue"):
+        query = query.where(Task.status.in_(OPEN_TASK_STATUSES), Task.due_date < ctx.today)
+        title = "逾期的任务"
+    elif word in ("全部", "all"):
+        title = "全部任务"
+    elif word in ("已完成", "done"):
+        query = query.where(Task.status == TaskStatus.DONE)
+        title = "已完成的任务"
+    else:
+        raise UsageError(f"不认识筛选条件“{args.words[0]}”。", LIST_USAGE)
+
+    total = ctx.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if total == 0:
+        return Reply(f"{title}：没有。")
+    # Overdue first, then by due date (undated last), then by number: one statement whatever the size.
+    ordered = query.options(joinedload(Task.owner)).order_by(
+        case((Task.due_date.is_(None), 1), else_=0), Task.due_date, Task.number
+    ).limit(LIST_LIMIT)
+    tasks = ctx.session.scalars(ordered).all()
+    lines = [task_line(t, ctx.today) for t in tasks]
+    if total > len(tasks):
+        lines.append(f"…另有 {total - len(tasks)} 个未列出，可用 {LIST_USAGE} 缩小范围。")
+    return Reply("\n".join(lines), title=f"{title}（{total}）")
+
+
+# ---------------------------------------------------------------------------- /任务 #12
+
+
+@group.default_command(usage="/任务 #12  或  /task #12 done|start|block <原因>|progress 60%", summary="查看或更新一个任务")
+def task_detail(ctx: Context, args: Args) -> Reply:
+    if not args.words:
+        raise UsageError("缺少任务编号或子指令。", group.usage)
+    task = require_task(ctx, task_number(args.words[0], group.usage))
+    if len(args.words) > 1:
+        verb, rest = args.words[1].lower(), args.words[2:]
+        for names, status in _VERBS:
+            if verb in names:
+                return _update_from_words(ctx, task, status, rest)
+        raise UsageError(f"不认识对任务的操作“{args.words[1]}”。", group.default.usage if group.default else None)
+    lines = [
+        f"状态：{TASK_STATUS_LABELS[task.status]}" + (f" {task.progress}%" if task.progress else ""),
+        f"负责人：{person(task.owner)}" + (f" · 部门：{task.department.name}" if task.department else ""),
+        f"开始：{day(task.start_date, today=ctx.today)} · 截止：{day(task.due_date, today=ctx.today)}",
+    ]
+    if task.deliverable:
+        lines.append(f"交付物：{task.deliverable}")
+    if task.status == TaskStatus.BLOCKED:
+        lines.append(f"阻塞原因：{task.blocked_reason or '未说明'}")
+    if task.parent:
+        lines.append(f"父任务：{task.parent.ref} {shorten(task.parent.title, 20)}")
+    if task.children:
+        lines.append("子任务：" + "，".join(f"{c.ref}{TASK_STATUS_ICONS[c.status]}" for c in task.children))
+    if task.predecessors:
+        lines.append("依赖：" + "，".join(f"{p.ref}{TASK_STATUS_ICONS[p.status]}" for p in task.predecessors))
+    history = ctx.session.scalars(
+        select(Change)
+        .options(joinedload(Change.actor))
+        .where(Change.entity == "task", Change.entity_id == task.id)
+        .order_by(Change.at.desc(), Change.id.desc())
+        .limit(10)
+    ).all()
+    if history:
+        lines.append("记录：")
+        tz = ctx.now.tzinfo
+        for change in history:
+            stamp = change.at.astimezone(tz).strftime("%m-%d %H:%M")
+            lines.append(f"  {stamp} {person(change.actor)} {describe_change(change)}")
+    return Reply("\n".join(lines), title=f"{task.ref} {task.title}")
+
+
+def describe_change(change: Change) -> str:
+    labels = {s.value: label for s, label in TASK_STATUS_LABELS.items()}
+    if change.field == "created":
+        return "创建"
+    if change.field == "status":
+        text = f"{labels.get(change.old_value or '', change.old_value)} → {labels.get(change.new_value or '', change.new_value)}"
+    elif change.field == "progress":
+        text = f"进度 {change.old_value}% → {change.new_value}%"
+    else:
+        text = f"{change.field}：{change.old_value or '空'} → {change.new_value or '空'}"
+    return f"{text}（{change.note}）" if change.note else text
+
+
+# ---------------------------------------------------------------------------- status updates
+
+
+def apply_update(
+    ctx: Context,
+    task: Task,
+    *,
+    status: TaskStatus | None = None,
+    progress: int | None = None,
+    note: str | None = None,
+) -> Reply:
+    """Change a task's status and/or progress, with a history row per field changed."""
+    actor = require_updatable(ctx, task)
+    if note and len(note) > MAX_NOTE:
+        raise UserError(f"说明太长（{len(note)} 字），请控制在 {MAX_NOTE} 字以内。")
+    if task.status == TaskStatus.CANCELLED:
+        raise UserError(f"{task.ref} 已取消，不能再更新。")
+    if status == TaskStatus.BLOCKED and not note:
+        raise UsageError(f"请写上 {task.ref} 阻塞的原因。", BLOCK_USAGE)
+    if progress is not None and not 0 <= progress <= 100:
+        raise UsageError("进度应在 0% 到 100% 之间。", PROGRESS_USAGE)
+    if status is None and progress is not None:
+        status = TaskStatus.DONE if progress == 100 else TaskStatus.IN_PROGRESS
+        if task.status == TaskStatus.BLOCKED and progress < 100:
+            status = TaskStatus.BLOCKED  # progress while blocked keeps the blocker visible
+    if status == TaskStatus.DONE:
+        progress = 100
+    now = ctx.incoming.sent_at
+    changed = False
+    if status is not None and status != task.status:
+        record_change(
+            ctx.session, project_id=task.project_id, entity="task", entity_id=task.id, actor=actor, at=now,
+            field="status", old=task.status.value, new=status.value, note=note,
+        )
+        task.status = status
+        task.status_changed_at = now
+        task.completed_at = now if status == TaskStatus.DONE else None
+        changed = True
+    if status == TaskStatus.BLOCKED and note != task.blocked_reason:
+        task.blocked_reason = note
+        changed = True
+    elif status is not None and status != TaskStatus.BLOCKED:
+        task.blocked_reason = None
+    if progress is not None and progress != task.progress:
+        record_change(
+            ctx.session, project_id=task.project_id, entity="task", entity_id=task.id, actor=actor, at=now,
+            field="progress", old=task.progress, new=progress, note=None if changed else note,
+        )
+        task.progress = progress
+        changed = True
+    if not changed:
+        if note:
+            record_change(
+                ctx.session, project_id=task.project_id, entity="task", entity_id=task.id, actor=actor, at=now,
+                field="note", note=note,
+            )
+            task.updated_at = now
+            return Reply(f"已记录 {task.ref} 的说明：{note}")
+        return Reply(f"{task.ref} 已经是{TASK_STATUS_LABELS[task.status]}（{task.progress}%），没有变化。")
+    task.updated_at = now
+    return Reply(_update_summary(task, ctx.today, note) + _unblocked_followers(task))
+
+
+def _update_summary(task: Task, today: date, note: str | None) -> str:
+    state = TASK_STATUS_LABELS[task.status]
+    if task.status in (TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED) and task.progress:
+        state += f" {task.progress}%"
+    text = f"{task.ref} {shorten(task.title)} → {state}"
+    if task.status == TaskStatus.BLOCKED:
+        text += f"\n原因：{task.blocked_reason}"
+    elif note:
+        text += f"\n说明：{note}"
+    if task.status.is_open and task.due_date:
+        text += f"\n截止 {day(task.due_date, today=today)}"
+    return text
+
+
+def _unblocked_followers(task: Task) -> str:
+    """When a task is done, say which tasks it was holding up are now free to start."""
+    if task.status != TaskStatus.DONE:
+        return ""
+    ready = [
+        s for s in task.successors
+        if s.status.is_open and all(p.status == TaskStatus.DONE for p in s.predecessors)
+    ]
+    if not ready:
+        return ""
+    return "\n可以开始：" + "，".join(f"{s.ref} {shorten(s.title, 20)}（{mention(s.owner)}）" for s in ready)
+
+
+_PERCENT = re.compile(r"(\d{1,3})\s*%")
+
+
+def _update_from_words(ctx: Context, task: Task, status: TaskStatus | None, words: list[str]) -> Reply:
+    note = " ".join(words).strip() or None
+    if status is None:  # progress
+        match = _PERCENT.search(note or "")
+        if not match:
+            raise UsageError("缺少进度百分比。", PROGRESS_USAGE)
+        rest = (_PERCENT.sub("", note or "", count=1)).strip() or None
+        return apply_update(ctx, task, progress=int(match.group(1)), note=rest)
+    return apply_update(ctx, task, status=status, note=note)
+
+
+_VERBS: tuple[tuple[tuple[str, ...], TaskStatus | None], ...] = (
+    (("开始", "start"), TaskStatus.IN_PROGRESS),
+    (("完成", "done", "finish"), TaskStatus.DONE),
+    (("阻塞", "block", "blocked"), TaskStatus.BLOCKED),
+    (("进度", "progress"), None),
+)
+
+
+def _quick(names: tuple[str, ...], status: TaskStatus | None, usage: str, summary: str) -> CommandGroup:
+    """A top-level shortcut such as `/完成 #12`, the same update as `/task #12 done`."""
+    quick = CommandGroup(names, summary=summary)
+
+    @quick.default_command(usage=usage, summary=summary)
+    def run(ctx: Context, args: Args) -> Reply:
+        if not args.words:
+            raise UsageError("缺少任务编号。", usage)
+        task = require_task(ctx, task_number(args.words[0], usage))
+        return _update_from_words(ctx, task, status, args.words[1:])
+
+    return quick
+
+
+START = _quick(("开始", "start"), TaskStatus.IN_PROGRESS, START_USAGE, "开始任务：#12 → 进行中")
+DONE = _quick(("完成", "done"), TaskStatus.DONE, DONE_USAGE, "完成任务")
+BLOCK = _quick(("阻塞", "block"), TaskStatus.BLOCKED, BLOCK_USAGE, "标记阻塞并写明原因")
+PROGRESS = _quick(("进度", "progress"), None, PROGRESS_USAGE, "更新进度百分比")
+
+
+# ---------------------------------------------------------------------------- free text
+
+_FREE_DONE = re.compile(r"(已经?|都)?(完成|做完|搞定|弄完|结束|done|finished)(了)?")
+_FREE_BLOCKED = re.compile(r"(卡住|阻塞|受阻|被卡|卡在|blocked|stuck)(了)?")
+_FREE_STARTED = re.compile(r"(开始做?|在做|着手|进行中|started|working on)(了)?")
+_FREE_PROGRESS = re.compile(r"(?:进度|完成了?|progress)?\s*(\d{1,3})\s*%")
+_LEADING_PUNCT = re.compile(r"^[\s,，。:：;；、]+")
+
+
+def free_text_update(ctx: Context, text: str) -> Reply | None:
+    """“#12 已经完成了”, “#7 卡住了，等接口”, “#3 进度80% 明天联调”: a task ref plus a status."""
+    match = TASK_REF.match(text)
+    if not match:
+        return None
+    rest = text[match.end():].strip()
+    task = require_task(ctx, int(match.group(1)))
+    if m := _FREE_PROGRESS.search(rest):
+        note = _LEADING_PUNCT.sub("", (rest[: m.start()] + rest[m.end():]).strip()) or None
+        return apply_update(ctx, task, progress=int(m.group(1)), note=note)
+    for pattern, status in ((_FREE_BLOCKED, TaskStatus.BLOCKED), (_FREE_DONE, TaskStatus.DONE),
+                            (_FREE_STARTED, TaskStatus.IN_PROGRESS)):
+        if m := pattern.search(rest):
+            note = _LEADING_PUNCT.sub("", (rest[: m.start()] + rest[m.end():]).strip()) or None
+            if status == TaskStatus.BLOCKED and not note:
+                note = None
+            return apply_update(ctx, task, status=status, note=note)
+    return None
+
+
+GROUPS = (group, START, DONE, BLOCK, PROGRESS)

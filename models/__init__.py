@@ -1,0 +1,77 @@
+"""SQLAlchemy 2.0 typed models and the query functions that go with them.
+
+Query functions take the session first and everything else keyword-only; they may flush, never commit.
+"""
+
+from models.base import Base, UTCDateTime
+from models.delivery import InboundEvent, OutboundMessage
+from models.enums import (
+    OPEN_TASK_STATUSES,
+    ActionStatus,
+    CalendarDayKind,
+    InboundStatus,
+    OutboundStatus,
+    ProjectStatus,
+    RiskLevel,
+    RiskStatus,
+    RiskStrategy,
+    Role,
+    TaskStatus,
+)
+from models.history import Change, record_change
+from models.meeting import ActionItem, Decision, get_action, get_decision
+from models.project import (
+    CalendarDay,
+    Department,
+    Member,
+    Project,
+    allocate_number,
+    ensure_member,
+    find_member,
+    find_members_by_name,
+    get_active_project,
+    get_or_create_department,
+)
+from models.risk import Risk, get_risk
+from models.schedule import JobRun
+from models.task import Task, get_task, task_dependency
+
+__all__ = [
+    "OPEN_TASK_STATUSES",
+    "ActionItem",
+    "ActionStatus",
+    "Base",
+    "CalendarDay",
+    "CalendarDayKind",
+    "Change",
+    "Decision",
+    "Department",
+    "InboundEvent",
+    "InboundStatus",
+    "JobRun",
+    "Member",
+    "OutboundMessage",
+    "OutboundStatus",
+    "Project",
+    "ProjectStatus",
+    "Risk",
+    "RiskLevel",
+    "RiskStatus",
+    "RiskStrategy",
+    "Role",
+    "Task",
+    "TaskStatus",
+    "UTCDateTime",
+    "allocate_number",
+    "ensure_member",
+    "find_member",
+    "find_members_by_name",
+    "get_action",
+    "get_active_project",
+    "get_decision",
+    "get_or_create_department",
+    "get_risk",
+    "get_task",
+    "record_change",
+    "task_dependency",
+]

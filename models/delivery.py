@@ -1,0 +1,56 @@
+"""The durable inbox (inbound events, unique per platform event key) and outbox (outbound messages)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base
+from models.enums import InboundStatus, OutboundStatus, enum_column
+
+
+class InboundEvent(Base):
+    __tablename__ = "inbound_event"
+    __table_args__ = (
+        UniqueConstraint("platform", "event_key"),
+        Index("ix_inbound_event_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    event_key: Mapped[str] = mapped_column(String(200))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # the neutral Incoming, serialised
+    status: Mapped[InboundStatus] = mapped_column(enum_column(InboundStatus), default=InboundStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    processed_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboundMessage(Base):
+    __tablename__ = "outbound_message"
+    __table_args__ = (Index("ix_outbound_message_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id", ondelete="SET NULL"))
+    # Feishu: the message id to reply to; DingTalk: the sessionWebhook (valid until reply_to_expires_at).
+    reply_to: Mapped[str | None] = mapped_column(String(1024))
+    reply_to_expires_at: Mapped[datetime | None]
+    # A private message to this user instead of the group (PM digests), where the platform allows.
+    to_user_id: Mapped[str | None] = mapped_column(String(128))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)  # the neutral Reply, serialised
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)  # Feishu uuid / DingTalk msgUuid
+    origin: Mapped[str] = mapped_column(String(120))  # "event:<id>" or "job:<kind>:<project>:<slot>"
+    status: Mapped[OutboundStatus] = mapped_column(enum_column(OutboundStatus), default=OutboundStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    platform_message_id: Mapped[str | None] = mapped_column(String(128))

@@ -1,0 +1,61 @@
+"""The change log: one row for every change to a task, risk, action item or project (who, when, from → to)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from models.base import Base
+from models.project import Member
+
+
+class Change(Base):
+    __tablename__ = "change"
+    __table_args__ = (
+        Index("ix_change_entity", "entity", "entity_id"),
+        Index("ix_change_project_at", "project_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    entity: Mapped[str] = mapped_column(String(16))  # task | risk | action | decision | project | member
+    entity_id: Mapped[int]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    at: Mapped[datetime]
+    field: Mapped[str] = mapped_column(String(32))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    actor: Mapped[Member | None] = relationship()
+
+
+def record_change(
+    session: Session,
+    /,
+    *,
+    project_id: int,
+    entity: str,
+    entity_id: int,
+    actor: Member | None,
+    at: datetime,
+    field: str,
+    old: object = None,
+    new: object = None,
+    note: str | None = None,
+) -> Change:
+    change = Change(
+        project_id=project_id,
+        entity=entity,
+        entity_id=entity_id,
+        actor_id=actor.id if actor else None,
+        at=at,
+        field=field,
+        old_value=None if old is None else str(old),
+        new_value=None if new is None else str(new),
+        note=note,
+    )
+    session.add(change)
+    return change

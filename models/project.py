@@ -1,0 +1,161 @@
+"""Projects (one active project per group), departments, members and the project calendar."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, select, text, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
+
+from models.base import Base
+from models.enums import CalendarDayKind, ProjectStatus, Role, enum_column
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+class Project(Base):
+    __tablename__ = "project"
+    __table_args__ = (
+        # A group runs one active project at a time; closed ones stay for history.
+        Index(
+            "uq_project_active_chat",
+            "platform",
+            "chat_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(100))
+    goal: Mapped[str | None] = mapped_column(Text)
+    deadline: Mapped[date | None]
+    status: Mapped[ProjectStatus] = mapped_column(enum_column(ProjectStatus), default=ProjectStatus.ACTIVE)
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    summary: Mapped[str | None] = mapped_column(Text)
+
+    # Rhythm settings (DESIGN §5); all changeable in chat.
+    timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE)
+    daily_prompt_time: Mapped[time] = mapped_column(default=time(17, 0))
+    nudge_time: Mapped[time | None]
+    meeting_weekday: Mapped[int] = mapped_column(default=0)  # Monday = 0
+    meeting_time: Mapped[time] = mapped_column(default=time(9, 0))
+    agenda_time: Mapped[time | None]  # None: the daily prompt time of the workday before
+    digest_time: Mapped[time] = mapped_column(default=time(18, 0))
+    work_start: Mapped[time] = mapped_column(default=time(9, 0))
+    work_end: Mapped[time] = mapped_column(default=time(18, 0))
+    paused: Mapped[bool] = mapped_column(default=False)
+
+    # Per-project counters: ids shown to users (#N, RN, AN, DN) are never reused.
+    next_task_no: Mapped[int] = mapped_column(default=1)
+    next_risk_no: Mapped[int] = mapped_column(default=1)
+    next_action_no: Mapped[int] = mapped_column(default=1)
+    next_decision_no: Mapped[int] = mapped_column(default=1)
+
+    members: Mapped[list[Member]] = relationship(back_populates="project", order_by="Member.id")
+    departments: Mapped[list[Department]] = relationship(back_populates="project", order_by="Department.id")
+
+
+class Department(Base):
+    __tablename__ = "department"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(50))
+
+    project: Mapped[Project] = relationship(back_populates="departments")
+
+
+class Member(Base):
+    __tablename__ = "member"
+    __table_args__ = (UniqueConstraint("project_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(128))  # platform user id (open_id / staffId / console name)
+    name: Mapped[str] = mapped_column(String(100))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="SET NULL"))
+    role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.MEMBER)
+    joined_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime | None]
+
+    project: Mapped[Project] = relationship(back_populates="members")
+    department: Mapped[Department | None] = relationship()
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role in (Role.PM, Role.CO_PM)
+
+
+class CalendarDay(Base):
+    """A project's own day off or extra workday, overriding the national calendar."""
+
+    __tablename__ = "calendar_day"
+    __table_args__ = (UniqueConstraint("project_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    day: Mapped[date]
+    kind: Mapped[CalendarDayKind] = mapped_column(enum_column(CalendarDayKind))
+    note: Mapped[str | None] = mapped_column(String(200))
+
+
+def get_active_project(session: Session, /, *, platform: str, chat_id: str) -> Project | None:
+    return session.scalar(
+        select(Project).where(
+            Project.platform == platform, Project.chat_id == chat_id, Project.status == ProjectStatus.ACTIVE
+        )
+    )
+
+
+def allocate_number(session: Session, /, project: Project, counter: str) -> int:
+    """Take the next per-project number atomically (row-level increment, safe under concurrency)."""
+    column = getattr(Project, counter)
+    number = session.execute(
+        update(Project)
+        .where(Project.id == project.id)
+        .values({column: column + 1})
+        .returning(column)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    set_committed_value(project, counter, number)
+    return number - 1
+
+
+def find_member(session: Session, /, *, project_id: int, user_id: str) -> Member | None:
+    return session.scalar(select(Member).where(Member.project_id == project_id, Member.user_id == user_id))
+
+
+def find_members_by_name(session: Session, /, *, project_id: int, name: str) -> list[Member]:
+    return list(session.scalars(select(Member).where(Member.project_id == project_id, Member.name == name)))
+
+
+def ensure_member(
+    session: Session, /, *, project: Project, user_id: str, name: str, now: datetime, role: Role = Role.MEMBER
+) -> Member:
+    """The member for this platform user, created on first sight; the display name follows the platform."""
+    member = find_member(session, project_id=project.id, user_id=user_id)
+    if member is None:
+        member = Member(project=project, user_id=user_id, name=name or user_id, role=role, joined_at=now)
+        session.add(member)
+        session.flush()
+    elif name and member.name != name:
+        member.name = name
+    return member
+
+
+def get_or_create_department(session: Session, /, *, project: Project, name: str) -> Department:
+    department = session.scalar(
+        select(Department).where(Department.project_id == project.id, Department.name == name)
+    )
+    if department is None:
+        department = Department(project=project, name=name)
+        session.add(department)
+        session.flush()
+    return department

@@ -1,0 +1,75 @@
+"""Tasks: the project's work breakdown, with owners, dates, status, dependencies and subtasks."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from models.base import Base
+from models.enums import TaskStatus, enum_column
+from models.project import Department, Member
+
+task_dependency = Table(
+    "task_dependency",
+    Base.metadata,
+    Column("task_id", ForeignKey("task.id", ondelete="CASCADE"), primary_key=True),
+    Column("predecessor_id", ForeignKey("task.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Task(Base):
+    __tablename__ = "task"
+    __table_args__ = (
+        UniqueConstraint("project_id", "number"),
+        Index("ix_task_project_status", "project_id", "status"),
+        Index("ix_task_owner", "owner_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    title: Mapped[str] = mapped_column(String(200))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="SET NULL"))
+    start_date: Mapped[date | None]
+    due_date: Mapped[date | None]
+    status: Mapped[TaskStatus] = mapped_column(enum_column(TaskStatus), default=TaskStatus.TODO)
+    progress: Mapped[int] = mapped_column(default=0)
+    deliverable: Mapped[str | None] = mapped_column(String(200))
+    blocked_reason: Mapped[str | None] = mapped_column(Text)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("task.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    status_changed_at: Mapped[datetime]  # when the current status began (blocker age, escalation)
+    completed_at: Mapped[datetime | None]
+
+    owner: Mapped[Member | None] = relationship(foreign_keys=[owner_id])
+    created_by: Mapped[Member | None] = relationship(foreign_keys=[created_by_id])
+    department: Mapped[Department | None] = relationship()
+    parent: Mapped[Task | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Task]] = relationship(back_populates="parent", order_by="Task.number")
+    predecessors: Mapped[list[Task]] = relationship(
+        secondary=task_dependency,
+        primaryjoin=lambda: Task.id == task_dependency.c.task_id,
+        secondaryjoin=lambda: Task.id == task_dependency.c.predecessor_id,
+        order_by=lambda: Task.number,
+        back_populates="successors",
+    )
+    successors: Mapped[list[Task]] = relationship(
+        secondary=task_dependency,
+        primaryjoin=lambda: Task.id == task_dependency.c.predecessor_id,
+        secondaryjoin=lambda: Task.id == task_dependency.c.task_id,
+        order_by=lambda: Task.number,
+        back_populates="predecessors",
+    )
+
+    @property
+    def ref(self) -> str:
+        return f"#{self.number}"
+
+
+def get_task(session: Session, /, *, project_id: int, number: int) -> Task | None:
+    return session.scalar(select(Task).where(Task.project_id == project_id, Task.number == number))

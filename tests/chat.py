@@ -1,0 +1,41 @@
+"""Test helpers: a settable clock and a console group chat that runs the whole pipeline."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.platforms.console import console_incoming, deliver_console
+from bot.runtime import Runtime
+
+
+class FixedClock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+    def set(self, now: datetime) -> None:
+        self.now = now
+
+
+class ConsoleChat:
+    """Posts messages as named users through inbox → handler → outbox → console, and returns the replies."""
+
+    def __init__(self, runtime: Runtime, clock: FixedClock, *, chat_id: str) -> None:
+        self.runtime = runtime
+        self.clock = clock
+        self.chat_id = chat_id
+
+    def say(self, text: str, *, name: str = "王经理", user: str | None = None, at: datetime | None = None) -> str:
+        incoming = console_incoming(
+            text, chat_id=self.chat_id, user_id=user or name, name=name, at=at or self.clock()
+        )
+        for event_id in self.runtime.dispatcher.accept([incoming]):
+            self.runtime.dispatcher.process(event_id)
+        out: list[str] = []
+        deliver_console(self.runtime.session_factory, out.append, chat_id=self.chat_id, clock=self.clock)
+        return "\n".join(out)
