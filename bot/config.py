@@ -16,6 +16,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./tandem.db"
     timezone: str = "Asia/Shanghai"
+    scheduler_grace_minutes: int = 60  # a slot missed while down is made up within this, later skipped
 
     feishu_app_id: str | None = None
     feishu_app_secret: SecretStr | None = None

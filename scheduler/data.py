@@ -1,0 +1,350 @@
+"""Read-only rows for the builders, loaded for a *set* of projects at once.
+
+A `Snapshot` covers the projects of one unit of work; each kind of row (open tasks, members, risks …)
+is loaded for all of them in one statement the first time a builder asks for it. So building the daily
+prompt for 500 projects costs the same few statements as for one, whatever their members and tasks.
+Rows are plain frozen dataclasses: nothing ORM-bound leaves the unit of work.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import (
+    OPEN_TASK_STATUSES,
+    ActionItem,
+    ActionStatus,
+    Change,
+    Decision,
+    Member,
+    Risk,
+    RiskLevel,
+    RiskStatus,
+    RiskStrategy,
+    Role,
+    Task,
+    TaskStatus,
+)
+
+CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
+DEFAULT_LOOKBACK = timedelta(days=8)  # a week, plus any time zone's offset
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    id: int
+    project_id: int
+    user_id: str
+    name: str
+    role: Role
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role in (Role.PM, Role.CO_PM)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    id: int
+    project_id: int
+    number: int
+    title: str
+    status: TaskStatus
+    progress: int
+    due_date: date | None
+    owner_id: int | None
+    blocked_reason: str | None
+
+    @property
+    def ref(self) -> str:
+        return f"#{self.number}"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDetail:
+    """A task's plan and timestamps (only the builders that need them pay for loading them)."""
+
+    start_date: date | None
+    created_at: datetime
+    updated_at: datetime
+    status_changed_at: datetime
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskRow:
+    id: int
+    project_id: int
+    number: int
+    description: str
+    level: RiskLevel
+    status: RiskStatus
+    strategy: RiskStrategy | None
+    mitigation: str | None
+    owner_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+
+    @property
+    def ref(self) -> str:
+        return f"R{self.number}"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRow:
+    id: int
+    project_id: int
+    number: int
+    content: str
+    owner_id: int | None
+    due_date: date | None
+    status: ActionStatus
+    created_at: datetime
+
+    @property
+    def ref(self) -> str:
+        return f"A{self.number}"
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRow:
+    id: int
+    project_id: int
+    number: int
+    content: str
+    decided_by_id: int | None
+    created_at: datetime
+
+    @property
+    def ref(self) -> str:
+        return f"D{self.number}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRow:
+    project_id: int
+    entity: str
+    entity_id: int
+    actor_id: int | None
+    at: datetime
+    field: str
+    old_value: str | None
+    new_value: str | None
+    note: str | None
+
+
+class Snapshot:
+    """Rows for a set of projects as of `at`; one statement per kind of row, loaded on first use.
+
+    Windows that depend on a project's time zone ("today", "this week") are loaded with a common lower
+    bound (`at - lookback`) and filtered per project by the builders.
+    """
+
+    def __init__(
+        self, session: Session, project_ids: Collection[int], *, at: datetime, lookback: timedelta = DEFAULT_LOOKBACK
+    ) -> None:
+        self.session = session
+        self.project_ids = sorted(set(project_ids))
+        self._covered = frozenset(self.project_ids)
+        self.at = at
+        self.since = at - lookback
+        self._cache: dict[str, dict[int, Any]] = {}
+
+    def covers(self, project_id: int) -> bool:
+        return project_id in self._covered
+
+    # ------------------------------------------------------------------ kinds of rows
+
+    def members(self, project_id: int) -> dict[int, MemberRow]:
+        return self._load("members", self._members, dict)[project_id]
+
+    def open_tasks(self, project_id: int) -> list[TaskRow]:
+        return self._load("open_tasks", self._open_tasks, list)[project_id]
+
+    def task_details(self, project_id: int) -> dict[int, TaskDetail]:
+        """Plan and timestamps of the open tasks and of the tasks completed since `since`."""
+        return self._load("task_details", self._task_details, dict)[project_id]
+
+    def completed_tasks(self, project_id: int) -> list[TaskRow]:
+        """Tasks completed in [since, at]."""
+        return self._load("completed_tasks", self._completed_tasks, list)[project_id]
+
+    def task_updaters(self, project_id: int) -> dict[int, datetime]:
+        """Member id → their last task change in [since, at]."""
+        return self._load("task_updaters", self._task_updaters, dict)[project_id]
+
+    def risks(self, project_id: int) -> list[RiskRow]:
+        return self._load("risks", self._risks, list)[project_id]
+
+    def risk_changes(self, project_id: int) -> list[ChangeRow]:
+        return self._load("risk_changes", self._risk_changes, list)[project_id]
+
+    def actions(self, project_id: int) -> list[ActionRow]:
+        """Open action items, and those created in [since, at]."""
+        return self._load("actions", self._actions, list)[project_id]
+
+    def decisions(self, project_id: int) -> list[DecisionRow]:
+        """Decisions recorded in [since, at]."""
+        return self._load("decisions", self._decisions, list)[project_id]
+
+    # ------------------------------------------------------------------ loading
+
+    def _load(self, name: str, loader: Any, empty: type) -> dict[int, Any]:
+        cached = self._cache.get(name)
+        if cached is None:
+            cached = defaultdict(empty)
+            for chunk in _chunks(self.project_ids):
+                for project_id, value in loader(chunk):
+                    if empty is dict:
+                        key, item = value
+                        cached[project_id][key] = item
+                    else:
+                        cached[project_id].append(value)
+            self._cache[name] = cached
+        return cached
+
+    def _members(self, ids: list[int]) -> Iterable[tuple[int, tuple[int, MemberRow]]]:
+        rows = self.session.execute(
+            select(Member.id, Member.project_id, Member.user_id, Member.name, Member.role)
+            .where(Member.project_id.in_(ids))
+            .order_by(Member.id)
+        )
+        for row in rows:
+            yield row[1], (row[0], MemberRow(*row))
+
+    def _open_tasks(self, ids: list[int]) -> Iterable[tuple[int, TaskRow]]:
+        rows = self.session.execute(
+            select(
+                Task.id, Task.project_id, Task.number, Task.title, Task.status, Task.progress, Task.due_date,
+                Task.owner_id, Task.blocked_reason,
+            )
+            .where(Task.project_id.in_(ids), Task.status.in_(OPEN_TASK_STATUSES))
+            .order_by(Task.project_id, Task.number)
+        )
+        for row in rows:
+            yield row[1], TaskRow(*row)
+
+    def _completed_tasks(self, ids: list[int]) -> Iterable[tuple[int, TaskRow]]:
+        rows = self.session.execute(
+            select(
+                Task.id, Task.project_id, Task.number, Task.title, Task.status, Task.progress, Task.due_date,
+                Task.owner_id, Task.blocked_reason,
+            )
+            .where(
+                Task.project_id.in_(ids),
+                Task.status == TaskStatus.DONE,
+                Task.completed_at >= self.since,
+                Task.completed_at <= self.at,
+            )
+            .order_by(Task.project_id, Task.completed_at, Task.number)
+        )
+        for row in rows:
+            yield row[1], TaskRow(*row)
+
+    def _task_details(self, ids: list[int]) -> Iterable[tuple[int, tuple[int, TaskDetail]]]:
+        rows = self.session.execute(
+            select(
+                Task.id, Task.project_id, Task.start_date, Task.created_at, Task.updated_at,
+                Task.status_changed_at, Task.completed_at,
+            ).where(
+                Task.project_id.in_(ids),
+                Task.status.in_(OPEN_TASK_STATUSES)
+                | ((Task.status == TaskStatus.DONE) & (Task.completed_at >= self.since)),
+            )
+        )
+        for task_id, project_id, *rest in rows:
+            yield project_id, (task_id, TaskDetail(*rest))
+
+    def _task_updaters(self, ids: list[int]) -> Iterable[tuple[int, tuple[int, datetime]]]:
+        last = func.max(Change.at).label("last")
+        rows = self.session.execute(
+            select(Change.project_id, Change.actor_id, last)
+            .where(
+                Change.project_id.in_(ids),
+                Change.entity == "task",
+                Change.actor_id.is_not(None),
+                Change.at >= self.since,
+                Change.at <= self.at,
+            )
+            .group_by(Change.project_id, Change.actor_id)
+        )
+        for project_id, actor_id, at in rows:
+            yield project_id, (actor_id, _aware(at))
+
+    def _risks(self, ids: list[int]) -> Iterable[tuple[int, RiskRow]]:
+        rows = self.session.execute(
+            select(
+                Risk.id, Risk.project_id, Risk.number, Risk.description, Risk.level, Risk.status, Risk.strategy,
+                Risk.mitigation, Risk.owner_id, Risk.created_at, Risk.updated_at, Risk.closed_at,
+            )
+            .where(Risk.project_id.in_(ids))
+            .order_by(Risk.project_id, Risk.number)
+        )
+        for row in rows:
+            yield row[1], RiskRow(*row)
+
+    def _risk_changes(self, ids: list[int]) -> Iterable[tuple[int, ChangeRow]]:
+        rows = self.session.execute(
+            select(
+                Change.project_id, Change.entity, Change.entity_id, Change.actor_id, Change.at, Change.field,
+                Change.old_value, Change.new_value, Change.note,
+            )
+            .where(
+                Change.project_id.in_(ids),
+                Change.entity == "risk",
+                Change.at >= self.since,
+                Change.at <= self.at,
+            )
+            .order_by(Change.project_id, Change.at, Change.id)
+        )
+        for row in rows:
+            yield row[0], ChangeRow(*row)
+
+    def _actions(self, ids: list[int]) -> Iterable[tuple[int, ActionRow]]:
+        rows = self.session.execute(
+            select(
+                ActionItem.id, ActionItem.project_id, ActionItem.number, ActionItem.content, ActionItem.owner_id,
+                ActionItem.due_date, ActionItem.status, ActionItem.created_at,
+            )
+            .where(
+                ActionItem.project_id.in_(ids),
+                (ActionItem.status == ActionStatus.OPEN) | (ActionItem.created_at >= self.since),
+            )
+            .order_by(ActionItem.project_id, ActionItem.number)
+        )
+        for row in rows:
+            yield row[1], ActionRow(*row)
+
+    def _decisions(self, ids: list[int]) -> Iterable[tuple[int, DecisionRow]]:
+        rows = self.session.execute(
+            select(
+                Decision.id, Decision.project_id, Decision.number, Decision.content, Decision.decided_by_id,
+                Decision.created_at,
+            )
+            .where(Decision.project_id.in_(ids), Decision.created_at >= self.since, Decision.created_at <= self.at)
+            .order_by(Decision.project_id, Decision.number)
+        )
+        for row in rows:
+            yield row[1], DecisionRow(*row)
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield list(ids[start : start + CHUNK])
+
+
+def _aware(value: datetime | str) -> datetime:
+    """Aggregates may come back untyped on SQLite: naive UTC text or datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

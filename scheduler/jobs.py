@@ -1,0 +1,362 @@
+"""The scheduler's units of work: what is due at T for a batch of projects → build → claim → outbox.
+
+Exactly once: every posting is keyed by a JobRun row (project, job, slot). The rows of a batch are
+inserted with ON CONFLICT DO NOTHING ... RETURNING in the same transaction as the outbox rows they
+allow, so a slot claimed by another process (or by an earlier run, or a `tandem jobs run`) is simply
+not returned and nothing is enqueued for it; a failed transaction leaves neither. The rows are inserted
+in key order, so two schedulers racing on PostgreSQL wait for each other instead of deadlocking.
+
+Each batch of projects costs a constant number of statements, whatever their members and tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock, utcnow
+from bot.messages import Reply
+from bot.outbox import enqueue
+from models import JobRun, Project, ProjectStatus
+from scheduler import builders
+from scheduler.calendar import NationalCalendar, WorkCalendar, chunked, load_calendars, national_calendar
+from scheduler.data import Snapshot
+from scheduler.slots import (
+    AGENDA,
+    CALENDAR_NOTICE,
+    DAILY_PROMPT,
+    DEFAULT_GRACE,
+    DIGEST,
+    KINDS,
+    MINUTES,
+    NUDGE,
+    REMINDERS,
+    WEEKLY_DIGEST,
+    Slot,
+    in_working_hours,
+    timed_slots,
+)
+
+log = logging.getLogger(__name__)
+
+# Platforms that can send a private message to a member; elsewhere PM digests go to the group.
+# (The console prints a private message with a "[→ user]" prefix.)
+PRIVATE_PLATFORMS = frozenset({"feishu", "dingtalk", "console"})
+POSTED, EMPTY, SKIPPED = "posted", "empty", "skipped"
+CLAIM_PAGE = 1000
+BATCH = 500  # projects per unit of work
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    reply: Reply
+    private: bool  # to the PM(s) privately where the platform allows
+
+
+@dataclass(slots=True)
+class Claim:
+    project_id: int
+    job: str
+    slot: str
+    outcome: str
+    posts: list[Post] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[int, str, str]:
+        return (self.project_id, self.job, self.slot)
+
+
+@dataclass
+class RunReport:
+    """What one run did: outcome counts per job, and one line per message posted or slot skipped."""
+
+    at: datetime
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    lines: list[str] = field(default_factory=list)
+    errors: int = 0
+
+    def add(self, job: str, outcome: str, line: str | None = None) -> None:
+        self.counts[(job, outcome)] += 1
+        if line:
+            self.lines.append(line)
+
+    def count(self, outcome: str, job: str | None = None) -> int:
+        return sum(n for (j, o), n in self.counts.items() if o == outcome and (job is None or j == job))
+
+    def summary(self) -> str:
+        parts = [f"{job} {outcome} {n}" for (job, outcome), n in sorted(self.counts.items())]
+        if self.errors:
+            parts.append(f"errors {self.errors}")
+        return "；".join(parts) or "nothing due"
+
+
+class JobRunner:
+    """Runs the jobs of some kinds "as if at T" for every active project (or the given ones)."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        clock: Clock = utcnow,
+        grace: timedelta = DEFAULT_GRACE,
+        national: NationalCalendar | None = None,
+        batch: int = BATCH,
+    ) -> None:
+        self._session_factory = session_factory
+        self._clock = clock
+        self.grace = grace
+        self._national = national or national_calendar()
+        self._batch = batch
+
+    def run(self, kinds: Iterable[str], at: datetime, *, project_ids: Collection[int] | None = None) -> RunReport:
+        if at.tzinfo is None:
+            raise ValueError("`at` must be timezone-aware")
+        jobs = [job for kind in kinds for job in KINDS[kind]]
+        report = RunReport(at)
+        with self._session_factory() as session:
+            query = select(Project.id).where(Project.status == ProjectStatus.ACTIVE, Project.paused.is_(False))
+            if project_ids is not None:
+                query = query.where(Project.id.in_(list(project_ids)))
+            ids = list(session.scalars(query.order_by(Project.id)))
+        for batch in chunked(ids, self._batch):
+            try:
+                self._run_batch(jobs, at, batch, report)
+            except Exception:
+                if len(batch) == 1:
+                    log.exception("scheduler: project %s failed at %s", batch[0], at.isoformat())
+                    report.errors += 1
+                    continue
+                log.exception("scheduler: a batch of %d projects failed; retrying them one by one", len(batch))
+                for project_id in batch:
+                    try:
+                        self._run_batch(jobs, at, [project_id], report)
+                    except Exception:
+                        log.exception("scheduler: project %s failed at %s", project_id, at.isoformat())
+                        report.errors += 1
+        return report
+
+    # ------------------------------------------------------------------ one unit of work
+
+    def _run_batch(self, jobs: Sequence[str], at: datetime, ids: list[int], report: RunReport) -> None:
+        local_report = RunReport(at)
+        with self._session_factory.begin() as session:
+            projects = list(
+                session.scalars(
+                    select(Project)
+                    .where(Project.id.in_(ids), Project.status == ProjectStatus.ACTIVE, Project.paused.is_(False))
+                    .order_by(Project.id)
+                )
+            )
+            if not projects:
+                return
+            calendars = load_calendars(session, project_ids=[p.id for p in projects], national=self._national)
+            data = Snapshot(session, [p.id for p in projects], at=at)
+            timed = [j for j in jobs if j != REMINDERS]
+            plans = {p.id: timed_slots(p, calendars[p.id], timed, at, self.grace) for p in projects}
+            existing = self._existing(session, plans)
+            claims: list[Claim] = []
+            incidents: dict[int, list[builders.Incident]] = {}
+            for project in projects:
+                try:
+                    claims += self._plan_project(
+                        session, project, calendars[project.id], data, at, plans[project.id], existing, local_report
+                    )
+                    if REMINDERS in jobs and in_working_hours(project, calendars[project.id], at):
+                        found = builders.find_reminders(session, project, at, data=data, calendar=calendars[project.id])
+                        incidents[project.id] = found
+                        claims += [Claim(project.id, i.job, i.key, POSTED) for i in found]
+                    claims += self._calendar_notices(project, calendars[project.id], data)
+                except Exception:
+                    log.exception("scheduler: building for project %s failed at %s", project.id, at.isoformat())
+                    local_report.errors += 1
+            claimed = self._claim(session, claims)
+            by_id = {p.id: p for p in projects}
+            for project_id, found in incidents.items():
+                self._post_reminders(session, by_id[project_id], found, claimed, data, at, local_report)
+            for claim in claims:
+                if claim.key not in claimed:
+                    local_report.add(claim.job, "already")
+                    continue
+                project = by_id[claim.project_id]
+                if claim.outcome == SKIPPED:
+                    log.warning(
+                        "scheduler: %s %s of project %s was missed by more than the grace period (%s); skipped",
+                        claim.job, claim.slot, project.id, self.grace,
+                    )
+                    local_report.add(claim.job, SKIPPED, f"跳过（错过宽限期）：项目 {project.id} {claim.job} {claim.slot}")
+                    continue
+                for post in claim.posts:
+                    self._enqueue(session, project, claim, post, data)
+                line = f"已发送：项目 {project.id} {claim.job} {claim.slot}" if claim.posts else None
+                local_report.add(claim.job, claim.outcome, line)
+        report.counts.update(local_report.counts)
+        report.lines += local_report.lines
+        report.errors += local_report.errors
+
+    def _plan_project(
+        self,
+        session: Session,
+        project: Project,
+        calendar: WorkCalendar,
+        data: Snapshot,
+        at: datetime,
+        plan: tuple[list[Slot], list[Slot]],
+        existing: dict[tuple[int, str, str], str],
+        report: RunReport,
+    ) -> list[Claim]:
+        due, missed = plan
+        claims: list[Claim] = []
+        for slot in missed:
+            if (project.id, slot.job, slot.key) not in existing:
+                claims.append(Claim(project.id, slot.job, slot.key, SKIPPED))
+        due_keys = {(s.job, s.key) for s in due}
+        for slot in due:
+            if (project.id, slot.job, slot.key) in existing:
+                report.add(slot.job, "already")
+                continue
+            if slot.job == NUDGE:
+                prompt = existing.get((project.id, DAILY_PROMPT, slot.key))
+                if prompt is None and (DAILY_PROMPT, slot.key) in due_keys:
+                    # The prompt itself is only going out now (made up after downtime): no nudge on top.
+                    claims.append(Claim(project.id, slot.job, slot.key, SKIPPED))
+                    continue
+                if prompt != POSTED:
+                    claims.append(Claim(project.id, slot.job, slot.key, EMPTY))
+                    continue
+            reply, private = self._build(session, project, calendar, data, at, slot)
+            claims.append(
+                Claim(project.id, slot.job, slot.key, POSTED if reply else EMPTY, [Post(reply, private)] if reply else [])
+            )
+        return claims
+
+    @staticmethod
+    def _calendar_notices(project: Project, calendar: WorkCalendar, data: Snapshot) -> list[Claim]:
+        """Tell the PM, once per project and year, that a year's holidays are only estimated."""
+        claims = []
+        for year in sorted(calendar.estimated_years):
+            notice = builders.build_calendar_notice(project, year, managers_=builders.managers(data.members(project.id)))
+            claims.append(Claim(project.id, CALENDAR_NOTICE, str(year), POSTED, [Post(notice, True)]))
+        return claims
+
+    def _post_reminders(
+        self,
+        session: Session,
+        project: Project,
+        incidents: list[builders.Incident],
+        claimed: set[tuple[int, str, str]],
+        data: Snapshot,
+        at: datetime,
+        report: RunReport,
+    ) -> None:
+        """Only the incidents claimed now are reminded about (each incident once), in one or two messages."""
+        new = [i for i in incidents if (project.id, i.job, i.key) in claimed]
+        if not new:
+            return
+        managers = builders.managers(data.members(project.id))
+        stamp = at.astimezone(ZoneInfo(project.timezone)).strftime("%Y-%m-%dT%H:%M")
+        for reply in builders.render_reminders(project, new, at, managers_=managers):
+            claim = Claim(project.id, REMINDERS, stamp, POSTED)
+            self._enqueue(session, project, claim, Post(reply, False), data)
+            report.lines.append(f"已发送：项目 {project.id} {reply.title}（{len(new)} 项）")
+
+    def _build(
+        self, session: Session, project: Project, calendar: WorkCalendar, data: Snapshot, at: datetime, slot: Slot
+    ) -> tuple[Reply | None, bool]:
+        if slot.job == DAILY_PROMPT:
+            return builders.build_daily_prompt(session, project, at, data=data), False
+        if slot.job == NUDGE:
+            return builders.build_nudge(session, project, at, data=data), False
+        if slot.job == AGENDA:
+            return (
+                builders.build_weekly_agenda(session, project, at, meeting_day=slot.day, data=data, calendar=calendar),
+                False,
+            )
+        if slot.job == MINUTES:
+            return builders.build_minutes(session, project, at, meeting_day=slot.day, data=data), False
+        if slot.job == DIGEST:
+            return builders.build_digest(session, project, at, data=data, calendar=calendar), True
+        if slot.job == WEEKLY_DIGEST:
+            return builders.build_weekly_digest(session, project, at, data=data), True
+        raise ValueError(f"unknown job {slot.job}")
+
+    # ------------------------------------------------------------------ claims
+
+    @staticmethod
+    def _existing(
+        session: Session, plans: dict[int, tuple[list[Slot], list[Slot]]]
+    ) -> dict[tuple[int, str, str], str]:
+        """Outcomes already recorded for the planned slots (and the daily prompts nudges depend on)."""
+        wanted: set[tuple[int, str, str]] = set()
+        for project_id, (due, missed) in plans.items():
+            for slot in (*due, *missed):
+                wanted.add((project_id, slot.job, slot.key))
+                if slot.job == NUDGE:
+                    wanted.add((project_id, DAILY_PROMPT, slot.key))
+        if not wanted:
+            return {}
+        found: dict[tuple[int, str, str], str] = {}
+        project_ids = sorted({w[0] for w in wanted})
+        jobs = sorted({w[1] for w in wanted})
+        keys = sorted({w[2] for w in wanted})
+        for chunk in chunked(project_ids, 500):
+            rows = session.execute(
+                select(JobRun.project_id, JobRun.job, JobRun.slot, JobRun.outcome).where(
+                    JobRun.project_id.in_(chunk), JobRun.job.in_(jobs), JobRun.slot.in_(keys)
+                )
+            )
+            for project_id, job, slot, outcome in rows:
+                if (project_id, job, slot) in wanted:
+                    found[(project_id, job, slot)] = outcome
+        return found
+
+    def _claim(self, session: Session, claims: list[Claim]) -> set[tuple[int, str, str]]:
+        """Insert the claims' JobRun rows; returns the keys this transaction now owns."""
+        if not claims:
+            return set()
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        now = self._clock()
+        rows = sorted({c.key: c for c in claims}.values(), key=lambda c: c.key)
+        owned: set[tuple[int, str, str]] = set()
+        for start in range(0, len(rows), CLAIM_PAGE):
+            page = rows[start : start + CLAIM_PAGE]
+            statement = (
+                insert(JobRun)
+                .values(
+                    [
+                        {"project_id": c.project_id, "job": c.job, "slot": c.slot, "claimed_at": now, "outcome": c.outcome}
+                        for c in page
+                    ]
+                )
+                .on_conflict_do_nothing(index_elements=["project_id", "job", "slot"])
+                .returning(JobRun.project_id, JobRun.job, JobRun.slot)
+            )
+            owned.update(tuple(row) for row in session.execute(statement))
+        return owned
+
+    # ------------------------------------------------------------------ posting
+
+    def _enqueue(self, session: Session, project: Project, claim: Claim, post: Post, data: Snapshot) -> None:
+        origin = f"job:{claim.job}:{project.id}:{claim.slot}"[:120]
+        now = self._clock()
+        if post.private and project.platform in PRIVATE_PLATFORMS:
+            targets = [m.user_id for m in builders.managers(data.members(project.id))]
+            if targets:
+                for user_id in targets:
+                    enqueue(
+                        session, platform=project.platform, chat_id=project.chat_id, reply=post.reply,
+                        origin=origin, now=now, project_id=project.id, to_user_id=user_id,
+                    )
+                return
+        enqueue(
+            session, platform=project.platform, chat_id=project.chat_id, reply=post.reply, origin=origin, now=now,
+            project_id=project.id,
+        )
+
