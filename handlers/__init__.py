@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.messages import Incoming, Reply
 from handlers import help as help_commands
-from handlers import projects, tasks
+from handlers import projects, schedule_settings, schedule_views, tasks
 from handlers.context import Context
 from handlers.errors import UsageError, UserError
 from handlers.router import CommandRegistry
@@ -23,6 +23,7 @@ from models import ensure_member, get_active_project
 def build_registry() -> CommandRegistry:
     registry = CommandRegistry()
     registry.include(*projects.GROUPS, *tasks.GROUPS, *help_commands.GROUPS)
+    registry.include(*schedule_settings.GROUPS, *schedule_views.GROUPS)
     return registry
 
 

@@ -1,0 +1,333 @@
+"""/项目 设置 | 暂停 | 恢复 | 休息日 | 补班: the project's rhythm, changeable in chat.
+
+The scheduler reads these settings from the database at every tick, so a change takes effect at the
+next occurrence without a restart. Only the PM and co-PMs may change them; anyone may look.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from sqlalchemy import delete, select
+
+from bot.messages import Reply
+from handlers.context import Context
+from handlers.dates import parse_date
+from handlers.errors import UsageError, UserError
+from handlers.format import WEEKDAY_LABELS, day
+from handlers.projects import group
+from handlers.router import CommandGroup
+from handlers.text import Args
+from models import CalendarDay, CalendarDayKind, Project, record_change
+from scheduler.calendar import NationalCalendar, national_calendar
+
+SET_USAGE = (
+    "/项目 设置 日报 17:00 ｜ 周会 周一 09:00 ｜ 议程 16:00|默认 ｜ 汇总 18:00 ｜ 工作时间 09:00-18:00 ｜ "
+    "时区 Europe/Berlin ｜ 催办 17:30|关闭"
+)
+DAY_OFF_USAGE = "/项目 休息日 <日期>[~<日期>] [说明]   或   /项目 休息日 删除 <日期>"
+EXTRA_WORKDAY_USAGE = "/项目 补班 <日期>[~<日期>] [说明]   或   /项目 补班 删除 <日期>"
+MAX_RANGE_DAYS = 31
+MAX_NOTE = 200
+LISTED_OVERRIDES = 20
+
+_TIME = re.compile(r"^(\d{1,2})\s*(?::|点|时)\s*(\d{1,2})?\s*分?$|^(\d{1,2})\s*点半$")
+_WEEKDAY_WORDS = {
+    **{f"{prefix}{ch}": i for prefix in ("周", "星期", "礼拜") for i, ch in enumerate("一二三四五六日")},
+    "周天": 6, "星期天": 6, "礼拜天": 6,
+    **{name: i for i, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))},
+    **{name: i for i, name in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))},
+}
+_TIMEZONE_ALIASES = {"北京": "Asia/Shanghai", "北京时间": "Asia/Shanghai", "上海": "Asia/Shanghai",
+                     "中国": "Asia/Shanghai", "utc+8": "Asia/Shanghai", "utc": "UTC"}
+_OFF_WORDS = ("关闭", "关", "取消", "off", "none", "无")
+_DEFAULT_WORDS = ("默认", "default", "auto")
+_REMOVE_WORDS = ("删除", "取消", "移除", "remove", "delete", "rm")
+_RANGE = re.compile(r"\s*(?:~|～|至|到)\s*")
+
+
+# ---------------------------------------------------------------------------- parsing
+
+
+def parse_clock(text: str, usage: str = SET_USAGE) -> time:
+    match = _TIME.match(text.strip())
+    if not match:
+        raise UsageError(f"“{text}”不是时间，时间写成 17:00 或 17点。", usage)
+    if match.group(3) is not None:
+        hour, minute = int(match.group(3)), 30
+    else:
+        hour, minute = int(match.group(1)), int(match.group(2) or 0)
+    if hour > 23 or minute > 59:
+        raise UsageError(f"没有 {hour}:{minute:02d} 这个时间。", usage)
+    return time(hour, minute)
+
+
+def parse_weekday(text: str) -> int:
+    found = _WEEKDAY_WORDS.get(text.strip().lower())
+    if found is None:
+        raise UsageError(f"“{text}”不是星期几，写成 周一 … 周日。", SET_USAGE)
+    return found
+
+
+def parse_timezone(text: str) -> str:
+    name = _TIMEZONE_ALIASES.get(text.strip().lower(), text.strip())
+    if "/" in name or name == "UTC":
+        try:
+            ZoneInfo(name)
+            return name
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    by_lower = {z.lower(): z for z in available_timezones()}
+    if name.lower() in by_lower:
+        return by_lower[name.lower()]
+    raise UsageError(f"不认识时区“{text}”，请写 IANA 时区名，例如 Asia/Shanghai、Europe/Berlin、America/New_York。",
+                     SET_USAGE)
+
+
+def _clock(value: time | None) -> str:
+    return value.strftime("%H:%M") if value else "关闭"
+
+
+# ---------------------------------------------------------------------------- /项目 设置
+
+
+@group.command(
+    ("设置", "set", "settings", "config"), usage=SET_USAGE, summary="查看或修改日报、周会、汇总、工作时间、时区（修改仅 PM）"
+)
+def project_settings(ctx: Context, args: Args) -> Reply:
+    project = ctx.require_project()
+    if not args.words:
+        return settings_overview(ctx, project)
+    ctx.require_manager("修改项目设置")
+    what, rest = args.words[0].lower(), args.words[1:]
+    value = " ".join(rest).strip()
+    for names, setter in _SETTERS:
+        if what in names:
+            if not value:
+                raise UsageError(f"“{args.words[0]}”后面缺少要设置的值。", SET_USAGE)
+            return setter(ctx, project, value)
+    raise UsageError(f"没有“{args.words[0]}”这项设置。", SET_USAGE)
+
+
+def _change(ctx: Context, project: Project, field: str, old: object, new: object) -> None:
+    record_change(
+        ctx.session, project_id=project.id, entity="project", entity_id=project.id, actor=ctx.sender,
+        at=ctx.incoming.sent_at, field=field, old=old, new=new,
+    )
+
+
+def _set_daily(ctx: Context, project: Project, value: str) -> Reply:
+    new = parse_clock(value)
+    if project.nudge_time is not None and project.nudge_time <= new:
+        raise UserError(f"催办时间 {_clock(project.nudge_time)} 不晚于 {_clock(new)}。请先调整催办（/项目 设置 催办 …|关闭）。")
+    _change(ctx, project, "daily_prompt_time", _clock(project.daily_prompt_time), _clock(new))
+    project.daily_prompt_time = new
+    return Reply(f"日报提醒改为每个工作日 {_clock(new)}（{project.timezone}），下一次起生效。")
+
+
+def _set_meeting(ctx: Context, project: Project, value: str) -> Reply:
+    parts = value.split()
+    if len(parts) != 2:
+        raise UsageError("周会要写星期几和时间。", "/项目 设置 周会 周一 09:00")
+    weekday, clock = parse_weekday(parts[0]), parse_clock(parts[1])
+    old = f"{WEEKDAY_LABELS[project.meeting_weekday]} {_clock(project.meeting_time)}"
+    _change(ctx, project, "meeting", old, f"{WEEKDAY_LABELS[weekday]} {_clock(clock)}")
+    project.meeting_weekday, project.meeting_time = weekday, clock
+    agenda = _clock(project.agenda_time or project.daily_prompt_time)
+    return Reply(
+        f"周会改为每{WEEKDAY_LABELS[weekday]} {_clock(clock)}；议程在会前一个工作日 {agenda} 发出，"
+        "会后 2 小时发纪要。周会当天是休息日时，该周不开会。"
+    )
+
+
+def _set_agenda(ctx: Context, project: Project, value: str) -> Reply:
+    new = None if value.lower() in _DEFAULT_WORDS else parse_clock(value)
+    _change(ctx, project, "agenda_time", _clock(project.agenda_time), _clock(new))
+    project.agenda_time = new
+    shown = _clock(new) if new else f"{_clock(project.daily_prompt_time)}（同日报时间）"
+    return Reply(f"周会议程改为在会前一个工作日 {shown} 发出。")
+
+
+def _set_digest(ctx: Context, project: Project, value: str) -> Reply:
+    new = parse_clock(value)
+    _change(ctx, project, "digest_time", _clock(project.digest_time), _clock(new))
+    project.digest_time = new
+    return Reply(f"PM 每日汇总改为每个工作日 {_clock(new)} 发出（每周最后一个工作日另发周报）。")
+
+
+def _set_hours(ctx: Context, project: Project, value: str) -> Reply:
+    parts = [p for p in re.split(r"\s*(?:-|~|～|至|到|\s)\s*", value.strip()) if p]
+    if len(parts) != 2:
+        raise UsageError("工作时间写成 09:00-18:00。", "/项目 设置 工作时间 09:00-18:00")
+    start, end = parse_clock(parts[0]), parse_clock(parts[1])
+    if start >= end:
+        raise UserError(f"上班时间 {_clock(start)} 应早于下班时间 {_clock(end)}。")
+    _change(ctx, project, "work_hours", f"{_clock(project.work_start)}-{_clock(project.work_end)}",
+            f"{_clock(start)}-{_clock(end)}")
+    project.work_start, project.work_end = start, end
+    return Reply(f"工作时间改为 {_clock(start)}–{_clock(end)}：提醒和升级只在工作日的这段时间内发出。")
+
+
+def _set_timezone(ctx: Context, project: Project, value: str) -> Reply:
+    new = parse_timezone(value)
+    _change(ctx, project, "timezone", project.timezone, new)
+    project.timezone = new
+    return Reply(f"项目时区改为 {new}：日报、周会、汇总和提醒都按这个时区的当地时间发出。")
+
+
+def _set_nudge(ctx: Context, project: Project, value: str) -> Reply:
+    new = None if value.lower() in _OFF_WORDS else parse_clock(value)
+    if new is not None and new <= project.daily_prompt_time:
+        raise UserError(f"催办时间应晚于日报时间 {_clock(project.daily_prompt_time)}。")
+    _change(ctx, project, "nudge_time", _clock(project.nudge_time), _clock(new))
+    project.nudge_time = new
+    if new is None:
+        return Reply("已关闭二次催办。")
+    return Reply(f"每个工作日 {_clock(new)} 会再 @ 一次当天还没更新任务的负责人（只催一次）。")
+
+
+_SETTERS = (
+    (("日报", "提醒", "daily", "prompt"), _set_daily),
+    (("周会", "例会", "meeting"), _set_meeting),
+    (("议程", "agenda"), _set_agenda),
+    (("汇总", "digest"), _set_digest),
+    (("工作时间", "hours", "workhours"), _set_hours),
+    (("时区", "timezone", "tz"), _set_timezone),
+    (("催办", "nudge"), _set_nudge),
+)
+
+
+def settings_overview(ctx: Context, project: Project, national: NationalCalendar | None = None) -> Reply:
+    agenda = _clock(project.agenda_time) if project.agenda_time else f"{_clock(project.daily_prompt_time)}（同日报）"
+    lines = [
+        f"状态：{'已暂停（/项目 恢复）' if project.paused else '运行中'}",
+        f"时区：{project.timezone}",
+        f"日报：每个工作日 {_clock(project.daily_prompt_time)} · 二次催办：{_clock(project.nudge_time)}",
+        f"周会：每{WEEKDAY_LABELS[project.meeting_weekday]} {_clock(project.meeting_time)} · 议程：会前一个工作日 {agenda}",
+        f"PM 汇总：每个工作日 {_clock(project.digest_time)}（每周最后一个工作日另发周报）",
+        f"工作时间：{_clock(project.work_start)}–{_clock(project.work_end)}（提醒与升级只在这段时间）",
+        "日历：中国法定节假日与调休" + _calendar_note(ctx.today, national or national_calendar()),
+    ]
+    overrides = ctx.session.scalars(
+        select(CalendarDay)
+        .where(CalendarDay.project_id == project.id, CalendarDay.day >= ctx.today - timedelta(days=7))
+        .order_by(CalendarDay.day)
+        .limit(LISTED_OVERRIDES + 1)
+    ).all()
+    off = [_override(d, ctx.today) for d in overrides[:LISTED_OVERRIDES] if d.kind == CalendarDayKind.OFF]
+    work = [_override(d, ctx.today) for d in overrides[:LISTED_OVERRIDES] if d.kind == CalendarDayKind.WORK]
+    lines.append(f"项目休息日：{'；'.join(off) or '无'}")
+    lines.append(f"项目补班日：{'；'.join(work) or '无'}")
+    if len(overrides) > LISTED_OVERRIDES:
+        lines.append("…更多日期未列出")
+    lines.append("修改：" + SET_USAGE)
+    return Reply("\n".join(lines), title=f"项目设置：{project.name}")
+
+
+def _calendar_note(today: date, national: NationalCalendar) -> str:
+    unknown = [y for y in (today.year, today.year + 1) if not national.is_known(y)]
+    if not unknown:
+        return ""
+    years = "、".join(str(y) for y in unknown)
+    return f"（{years} 年官方安排尚未收录，暂按周末 + 法定节日估算）"
+
+
+def _override(entry: CalendarDay, today: date) -> str:
+    return day(entry.day, today=today) + (f" {entry.note}" if entry.note else "")
+
+
+# ---------------------------------------------------------------------------- pause / resume
+
+
+@group.command(("暂停", "pause"), usage="/项目 暂停", summary="暂停日报、议程、汇总和提醒（仅 PM）")
+def pause(ctx: Context, _args: Args) -> Reply:
+    project = ctx.require_project()
+    ctx.require_manager("暂停项目提醒")
+    if project.paused:
+        return Reply("项目提醒已经是暂停状态。恢复：/项目 恢复")
+    _change(ctx, project, "paused", False, True)
+    project.paused = True
+    return Reply("已暂停：不再发日报、议程、汇总和提醒。恢复：/项目 恢复")
+
+
+@group.command(("恢复", "resume"), usage="/项目 恢复", summary="恢复日报、议程、汇总和提醒（仅 PM）")
+def resume(ctx: Context, _args: Args) -> Reply:
+    project = ctx.require_project()
+    ctx.require_manager("恢复项目提醒")
+    if not project.paused:
+        return Reply("项目提醒正在运行，无需恢复。")
+    _change(ctx, project, "paused", True, False)
+    project.paused = False
+    return Reply(f"已恢复：日报每个工作日 {_clock(project.daily_prompt_time)} 照常发出。")
+
+
+# ---------------------------------------------------------------------------- project days off / extra workdays
+
+
+def _parse_days(text: str, today: date, usage: str) -> list[date]:
+    parts = _RANGE.split(text.strip(), maxsplit=1)
+    first = parse_date(parts[0], today=today)
+    last = parse_date(parts[1], today=first) if len(parts) > 1 else first
+    if last < first:
+        raise UsageError(f"结束日期 {last.isoformat()} 早于开始日期 {first.isoformat()}。", usage)
+    if (last - first).days >= MAX_RANGE_DAYS:
+        raise UsageError(f"一次最多设置 {MAX_RANGE_DAYS} 天。", usage)
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _calendar_command(ctx: Context, args: Args, kind: CalendarDayKind, usage: str) -> Reply:
+    project = ctx.require_project()
+    ctx.require_manager("调整项目日历")
+    if not args.words:
+        raise UsageError("缺少日期。", usage)
+    words = list(args.words)
+    if words[0].lower() in _REMOVE_WORDS:
+        if len(words) < 2:
+            raise UsageError("缺少要删除的日期。", usage)
+        days = _parse_days(" ".join(words[1:]), ctx.today, usage)
+        removed = ctx.session.execute(
+            delete(CalendarDay).where(CalendarDay.project_id == project.id, CalendarDay.day.in_(days))
+        ).rowcount
+        if not removed:
+            raise UserError("这些日期没有项目自定义安排，按法定日历执行。")
+        _change(ctx, project, "calendar", ",".join(d.isoformat() for d in days), None)
+        return Reply(f"已删除 {removed} 天的项目自定义安排，这些日期恢复按法定日历执行。")
+    # The date may be a range written with spaces ("12-24 ~ 12-26"): take words while they form one.
+    date_words = [words.pop(0)]
+    while len(words) >= 2 and _RANGE.fullmatch(" " + words[0] + " "):
+        date_words += [words.pop(0), words.pop(0)]
+    days = _parse_days(" ".join(date_words), ctx.today, usage)
+    note = " ".join(words).strip() or None
+    if note and len(note) > MAX_NOTE:
+        raise UserError(f"说明请控制在 {MAX_NOTE} 字以内。")
+    existing = {
+        c.day: c for c in ctx.session.scalars(
+            select(CalendarDay).where(CalendarDay.project_id == project.id, CalendarDay.day.in_(days))
+        )
+    }
+    for one in days:
+        entry = existing.get(one)
+        if entry is None:
+            ctx.session.add(CalendarDay(project_id=project.id, day=one, kind=kind, note=note))
+        else:
+            entry.kind, entry.note = kind, note
+    label = "休息日" if kind == CalendarDayKind.OFF else "补班日（工作日）"
+    _change(ctx, project, "calendar", None, f"{kind.value}:{days[0].isoformat()}~{days[-1].isoformat()}")
+    shown = day(days[0], today=ctx.today) + (f" 至 {day(days[-1], today=ctx.today)}" if len(days) > 1 else "")
+    effect = "当天不发日报、议程、汇总和提醒。" if kind == CalendarDayKind.OFF else "当天照常发日报和提醒。"
+    return Reply(f"已把 {shown} 设为本项目的{label}" + (f"：{note}" if note else "") + f"。{effect}")
+
+
+@group.command(("休息日", "放假", "dayoff", "holiday"), usage=DAY_OFF_USAGE, summary="设置项目自己的休息日（仅 PM）")
+def day_off(ctx: Context, args: Args) -> Reply:
+    return _calendar_command(ctx, args, CalendarDayKind.OFF, DAY_OFF_USAGE)
+
+
+@group.command(("补班", "工作日", "workday"), usage=EXTRA_WORKDAY_USAGE, summary="设置项目额外的工作日（仅 PM）")
+def extra_workday(ctx: Context, args: Args) -> Reply:
+    return _calendar_command(ctx, args, CalendarDayKind.WORK, EXTRA_WORKDAY_USAGE)
+
+
+GROUPS: tuple[CommandGroup, ...] = ()  # these are subcommands of /项目 (registered on handlers.projects.group)
