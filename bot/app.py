@@ -11,6 +11,7 @@ from bot import routes
 from bot.config import Settings, get_settings
 from bot.runtime import Runtime, build_runtime
 from bot.worker import InboxWorker
+from scheduler.service import start_scheduler
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -23,9 +24,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.state.runtime = rt
         app.state.inbox_worker = worker
         worker.start()
+        # `tandem serve` sets run_scheduler (False with --no-scheduler); an app built elsewhere runs none.
+        scheduler = start_scheduler(rt) if getattr(app.state, "run_scheduler", False) else None
+        app.state.scheduler = scheduler
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.shutdown()
             await worker.stop()
             if runtime is None:
                 rt.close()
