@@ -55,7 +55,8 @@ def local_time(project: Project, at: datetime) -> datetime:
 
 
 def day_start(project: Project, on: date) -> datetime:
-    return datetime.combine(on, time(0), ZoneInfo(project.timezone))
+    """Local midnight, as UTC (arithmetic on datetimes sharing a ZoneInfo is wall-clock, not exact)."""
+    return datetime.combine(on, time(0), ZoneInfo(project.timezone)).astimezone(UTC)
 
 
 def _snapshot(session: Session, project: Project, at: datetime, data: Snapshot | None) -> Snapshot:
@@ -364,7 +365,7 @@ def build_minutes(
     """Minutes after the meeting window: the decisions and action items recorded during it."""
     data = _snapshot(session, project, at, data)
     tz = ZoneInfo(project.timezone)
-    start = datetime.combine(meeting_day, project.meeting_time, tz)
+    start = datetime.combine(meeting_day, project.meeting_time, tz).astimezone(UTC)
     end = min(start + MEETING_WINDOW, at) if at > start else start + MEETING_WINDOW
     members = data.members(project.id)
     today = local_time(project, at).date()

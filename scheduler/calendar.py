@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -194,6 +194,8 @@ class WorkCalendar:
         across a DST switch). With `limit`, counting stops once it is exceeded (escalation checks only
         need to know that 24 hours have passed).
         """
+        # Arithmetic in UTC: Python subtracts datetimes sharing a tzinfo by wall clock (wrong across DST).
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
         if end <= start:
             return timedelta(0)
         total = timedelta(0)
@@ -201,8 +203,8 @@ class WorkCalendar:
         last = end.astimezone(tz).date()
         while day <= last:
             if self.is_workday(day):
-                day_start = datetime.combine(day, time(0), tz)
-                day_end = datetime.combine(day + timedelta(days=1), time(0), tz)
+                day_start = datetime.combine(day, time(0), tz).astimezone(UTC)
+                day_end = datetime.combine(day + timedelta(days=1), time(0), tz).astimezone(UTC)
                 overlap = min(end, day_end) - max(start, day_start)
                 if overlap > timedelta(0):
                     total += overlap

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from models import Project
@@ -50,8 +50,11 @@ class Slot:
 
 
 def _at(day: date, clock: time, tz: ZoneInfo) -> datetime:
-    """A local wall-clock time on a day; a time skipped by a DST switch lands just after it (fold=0)."""
-    return datetime.combine(day, clock, tz)
+    """A local wall-clock time on a day, as UTC (so later arithmetic is exact across DST switches).
+
+    A time skipped by a spring-forward switch lands just after it; a repeated one is its first occurrence.
+    """
+    return datetime.combine(day, clock, tz).astimezone(UTC)
 
 
 def _days(start: date, end: date) -> Iterable[date]:
