@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             yield
         finally:
             if scheduler is not None:
-                scheduler.shutdown()
+                await scheduler.stop()
             await worker.stop()
             if runtime is None:
                 rt.close()

@@ -9,6 +9,7 @@ against one database: slots are claimed there, never in APScheduler's (in-memory
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 from functools import partial
@@ -35,6 +36,7 @@ class SchedulerService:
         self.runner = runner
         self._clock = clock
         self._tz = ZoneInfo(timezone)
+        self._inflight: set[asyncio.Task[object]] = set()
         self.scheduler = AsyncIOScheduler(
             timezone=self._tz,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
@@ -66,18 +68,28 @@ class SchedulerService:
 
     async def _run(self, kinds: tuple[str, ...]) -> RunReport | None:
         at = self._clock()
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
         try:
             report = await to_thread.run_sync(partial(self.runner.run, kinds, at))
         except Exception:
             log.exception("scheduler tick %s at %s failed", "/".join(kinds), at.isoformat())
             return None
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
         if report.lines or report.errors:
             log.info("scheduler %s at %s: %s", "/".join(kinds), at.isoformat(), report.summary())
         return report
 
-    def shutdown(self) -> None:
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Stop ticking and let a tick in progress finish its unit of work (it runs in a thread)."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=timeout)
+        await asyncio.sleep(0)  # AsyncIOScheduler.shutdown completes on the loop
 
 
 def start_scheduler(runtime: Runtime) -> SchedulerService:
