@@ -10,7 +10,7 @@ from bot.messages import Reply
 from handlers.context import Context
 from handlers.router import CommandGroup
 from handlers.text import Args
-from scheduler.builders import build_digest, build_weekly_agenda, build_weekly_digest, next_meeting_day
+from scheduler import builders  # a module reference: scheduler.builders itself imports handlers.format
 from scheduler.calendar import load_calendar
 
 agenda = CommandGroup(("议程", "agenda"), summary="议程：预览下次周会的议程")
@@ -22,8 +22,8 @@ weekly = CommandGroup(("周报", "weekly"), summary="周报：本周的进度跟
 def show_agenda(ctx: Context, _args: Args) -> Reply:
     project = ctx.require_project()
     calendar = load_calendar(ctx.session, project_id=project.id)
-    meeting = next_meeting_day(project, calendar, ctx.now)
-    reply = build_weekly_agenda(ctx.session, project, ctx.now, meeting_day=meeting, calendar=calendar)
+    meeting = builders.next_meeting_day(project, calendar, ctx.now)
+    reply = builders.build_weekly_agenda(ctx.session, project, ctx.now, meeting_day=meeting, calendar=calendar)
     if reply is None:
         return Reply("目前没有可以列入议程的内容（还没有任务、风险或行动项）。")
     return Reply(reply.text, title=f"{reply.title}（预览）", mentions=reply.mentions, style=reply.style)
@@ -32,14 +32,14 @@ def show_agenda(ctx: Context, _args: Args) -> Reply:
 @digest.default_command(usage="/汇总", summary="PM 的今日汇总")
 def show_digest(ctx: Context, _args: Args) -> Reply:
     project = ctx.require_project()
-    reply = build_digest(ctx.session, project, ctx.now)
+    reply = builders.build_digest(ctx.session, project, ctx.now)
     return reply or Reply("今天还没有可以汇总的内容（没有未完成的任务、更新或风险变化）。")
 
 
 @weekly.default_command(usage="/周报", summary="本周的进度跟踪表")
 def show_weekly(ctx: Context, _args: Args) -> Reply:
     project = ctx.require_project()
-    reply = build_weekly_digest(ctx.session, project, ctx.now)
+    reply = builders.build_weekly_digest(ctx.session, project, ctx.now)
     return reply or Reply("本周还没有任务可以列入进度跟踪表。")
 
 

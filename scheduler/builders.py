@@ -11,6 +11,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -92,27 +94,39 @@ def name_of(members: dict[int, MemberRow], member_id: int | None) -> str:
 
 
 def is_overdue(task: TaskRow, today: date) -> bool:
-    return task.status.is_open and task.due_date is not None and task.due_date < today
+    return task.is_open and task.due_date is not None and task.due_date < today
 
 
 def urgency(task: TaskRow, today: date) -> tuple[int, date, int]:
     """Overdue first (oldest first), then by due date (undated last), then by number."""
-    return (0 if is_overdue(task, today) else 1, task.due_date or date.max, task.number)
+    due = task.due_date
+    return (0 if due is not None and due < today and task.is_open else 1, due or date.max, task.number)
 
 
 def task_brief(task: TaskRow, today: date, *, with_status: bool = True) -> str:
-    parts = [f"{task.ref} {shorten(task.title)}", f"截止{day(task.due_date, today=today)}"]
-    if is_overdue(task, today):
-        assert task.due_date is not None
-        parts[-1] += f" ⚠逾期{(today - task.due_date).days}天"
+    """`#3 写发布稿 · 截止11-20(周五) ⚠逾期3天 · 🔵进行中 60%` (the blocker's reason when blocked)."""
+    text = f"#{task.number} {shorten(task.title)} · {_due_label(task.due_date, today, task.is_open)}"
     if with_status:
-        status = f"{TASK_STATUS_ICONS[task.status]}{TASK_STATUS_LABELS[task.status]}"
-        if task.progress and task.status in (TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED):
-            status += f" {task.progress}%"
-        parts.append(status)
+        text += " · " + _status_label(task.status, task.progress)
     if task.status == TaskStatus.BLOCKED and task.blocked_reason:
-        parts.append(f"原因：{shorten(task.blocked_reason, 24)}")
-    return " · ".join(parts)
+        text += f" · 原因：{shorten(task.blocked_reason, 24)}"
+    return text
+
+
+@lru_cache(maxsize=4096)
+def _due_label(due: date | None, today: date, is_open: bool) -> str:
+    label = f"截止{day(due, today=today)}"
+    if is_open and due is not None and due < today:
+        label += f" ⚠逾期{(today - due).days}天"
+    return label
+
+
+@lru_cache(maxsize=512)
+def _status_label(status: TaskStatus, progress: int) -> str:
+    label = f"{TASK_STATUS_ICONS[status]}{TASK_STATUS_LABELS[status]}"
+    if progress and status in (TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED):
+        label += f" {progress}%"
+    return label
 
 
 def planned_start(detail: TaskDetail | None, tz: ZoneInfo) -> date | None:
@@ -191,7 +205,7 @@ def _open_tasks_by_owner(
 
 
 def _owner_block(owner: MemberRow, tasks: list[TaskRow], today: date) -> list[str]:
-    tasks = sorted(tasks, key=lambda t: urgency(t, today))
+    """Tasks already sorted by urgency."""
     lines = [f"{at_marker(owner)}（{len(tasks)} 项）"]
     lines += [f"  {task_brief(t, today)}" for t in tasks[:PER_OWNER_LIMIT]]
     if len(tasks) > PER_OWNER_LIMIT:
@@ -206,10 +220,10 @@ def build_daily_prompt(session: Session, project: Project, at: datetime, *, data
     members, by_owner, unassigned = _open_tasks_by_owner(data, project)
     if not by_owner:
         return None
-    owners = sorted(
-        (members[oid] for oid in by_owner),
-        key=lambda m: (min(urgency(t, today) for t in by_owner[m.id])[0], m.id),
-    )
+    for tasks in by_owner.values():
+        tasks.sort(key=lambda t: urgency(t, today))
+    # Owners with something overdue first, then in the order they joined.
+    owners = sorted((members[oid] for oid in by_owner), key=lambda m: (urgency(by_owner[m.id][0], today)[0], m.id))
     lines = ["请在今天下班前更新自己的任务（逾期的排在最前）："]
     for owner in owners:
         lines += _owner_block(owner, by_owner[owner.id], today)
@@ -491,21 +505,21 @@ def build_weekly_digest(
     if not tasks:
         return None
     order = {HEALTH_LATE: 0, HEALTH_RISK: 1, HEALTH_OK: 2}
-    rows = []
+    rows: list[tuple[tuple[int, date, int], str, TaskRow, TaskDetail | None]] = []
     counts = {HEALTH_OK: 0, HEALTH_LATE: 0, HEALTH_RISK: 0}
     for task in tasks:
         detail = details.get(task.id)
         state = health(task, detail, today, tz)
         counts[state] += 1
-        rows.append((order[state], task.due_date or date.max, task.number, state, task, detail))
-    rows.sort(key=lambda r: r[:3])
+        rows.append(((order[state], task.due_date or date.max, task.number), state, task, detail))
+    rows.sort(key=itemgetter(0))
     lines = [
         f"本周完成 {len(done)} 项 · 未完成 {len(tasks) - len(done)} 项 · "
         f"正常 {counts[HEALTH_OK]} · 延迟 {counts[HEALTH_LATE]} · 风险 {counts[HEALTH_RISK]}",
         "| 任务 | 负责人 | 计划 | 实际 | 状态 |",
         "|---|---|---|---|---|",
     ]
-    for *_, state, task, detail in rows[:TABLE_LIMIT]:
+    for _, state, task, detail in rows[:TABLE_LIMIT]:
         plan = planned_progress(planned_start(detail, tz), task.due_date, today)
         planned = f"截止{day(task.due_date, today=today)}" + (f" 应达{plan}%" if plan is not None else "")
         if task.status == TaskStatus.DONE:

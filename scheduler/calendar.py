@@ -62,8 +62,15 @@ class NationalCalendar:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._estimates: dict[int, dict[date, str]] = {}
+        self._days: dict[date, DayInfo] = {}  # chinesecalendar scans its tables on every call: memoise
 
     def info(self, day: date) -> DayInfo:
+        found = self._days.get(day)
+        if found is None:
+            found = self._days[day] = self._lookup(day)
+        return found
+
+    def _lookup(self, day: date) -> DayInfo:
         try:
             workday = chinese_calendar.is_workday(day)
         except NotImplementedError:

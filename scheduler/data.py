@@ -9,12 +9,12 @@ Rows are plain frozen dataclasses: nothing ORM-bound leaves the unit of work.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from models import (
@@ -63,6 +63,7 @@ class TaskRow:
     due_date: date | None
     owner_id: int | None
     blocked_reason: str | None
+    is_open: bool
 
     @property
     def ref(self) -> str:
@@ -75,7 +76,6 @@ class TaskDetail:
 
     start_date: date | None
     created_at: datetime
-    updated_at: datetime
     status_changed_at: datetime
     completed_at: datetime | None
 
@@ -173,11 +173,13 @@ class Snapshot:
 
     def task_details(self, project_id: int) -> dict[int, TaskDetail]:
         """Plan and timestamps of the open tasks and of the tasks completed since `since`."""
-        return self._load("task_details", self._task_details, dict)[project_id]
+        self._load_tasks_in_full()
+        return self._cache["task_details"][project_id]
 
     def completed_tasks(self, project_id: int) -> list[TaskRow]:
-        """Tasks completed in [since, at]."""
-        return self._load("completed_tasks", self._completed_tasks, list)[project_id]
+        """Tasks completed in [since, at], in the order they were completed."""
+        self._load_tasks_in_full()
+        return self._cache["completed_tasks"][project_id]
 
     def task_updaters(self, project_id: int) -> dict[int, datetime]:
         """Member id → their last task change in [since, at]."""
@@ -199,71 +201,91 @@ class Snapshot:
 
     # ------------------------------------------------------------------ loading
 
-    def _load(self, name: str, loader: Any, empty: type) -> dict[int, Any]:
+    def _load(self, name: str, loader: Callable[[list[int]], Iterable[tuple[int, Any]]], empty: type) -> dict[int, Any]:
+        """Run `loader` over the projects (in chunks) once; group what it yields by project."""
         cached = self._cache.get(name)
-        if cached is None:
-            cached = defaultdict(empty)
+        if cached is not None:
+            return cached
+        grouped: defaultdict[int, Any] = defaultdict(empty)
+        if empty is dict:
             for chunk in _chunks(self.project_ids):
-                for project_id, value in loader(chunk):
-                    if empty is dict:
-                        key, item = value
-                        cached[project_id][key] = item
-                    else:
-                        cached[project_id].append(value)
-            self._cache[name] = cached
-        return cached
+                for project_id, (key, item) in loader(chunk):
+                    grouped[project_id][key] = item
+        else:
+            for chunk in _chunks(self.project_ids):
+                current_id, current = None, None
+                for project_id, item in loader(chunk):
+                    if project_id != current_id:  # rows come ordered by project: one lookup per project
+                        current_id, current = project_id, grouped[project_id]
+                    current.append(item)
+        self._cache[name] = grouped
+        return grouped
+
+    # The two big loads (members, open tasks) skip SQLAlchemy's per-value Enum and Date processing
+    # (type_coerce to String, then a dict lookup / date.fromisoformat): about half the cost per row.
 
     def _members(self, ids: list[int]) -> Iterable[tuple[int, tuple[int, MemberRow]]]:
-        rows = self.session.execute(
-            select(Member.id, Member.project_id, Member.user_id, Member.name, Member.role)
+        rows = self.session.connection().execute(
+            select(Member.id, Member.project_id, Member.user_id, Member.name, type_coerce(Member.role, String))
             .where(Member.project_id.in_(ids))
             .order_by(Member.id)
-        )
-        for row in rows:
-            yield row[1], (row[0], MemberRow(*row))
+        ).all()
+        roles = _ROLES
+        for member_id, project_id, user_id, name, role in rows:
+            yield project_id, (member_id, MemberRow(member_id, project_id, user_id, name, roles[role]))
 
     def _open_tasks(self, ids: list[int]) -> Iterable[tuple[int, TaskRow]]:
-        rows = self.session.execute(
-            select(
-                Task.id, Task.project_id, Task.number, Task.title, Task.status, Task.progress, Task.due_date,
-                Task.owner_id, Task.blocked_reason,
-            )
+        statuses, dates = _TASK_STATUSES, _DateCache()
+        rows = self.session.connection().execute(  # .all() = fetchall: far cheaper than row by row
+            select(*_TASK_COLUMNS)
             .where(Task.project_id.in_(ids), Task.status.in_(OPEN_TASK_STATUSES))
             .order_by(Task.project_id, Task.number)
-        )
-        for row in rows:
-            yield row[1], TaskRow(*row)
+        ).all()
+        for task_id, project_id, number, title, status, progress, due, owner_id, reason in rows:
+            yield project_id, TaskRow(
+                task_id, project_id, number, title, statuses[status], progress, dates(due), owner_id, reason, True
+            )
 
-    def _completed_tasks(self, ids: list[int]) -> Iterable[tuple[int, TaskRow]]:
-        rows = self.session.execute(
-            select(
-                Task.id, Task.project_id, Task.number, Task.title, Task.status, Task.progress, Task.due_date,
-                Task.owner_id, Task.blocked_reason,
-            )
-            .where(
-                Task.project_id.in_(ids),
-                Task.status == TaskStatus.DONE,
-                Task.completed_at >= self.since,
-                Task.completed_at <= self.at,
-            )
-            .order_by(Task.project_id, Task.completed_at, Task.number)
-        )
-        for row in rows:
-            yield row[1], TaskRow(*row)
+    def _load_tasks_in_full(self) -> None:
+        """Open tasks with their plan and timestamps, and the recently completed ones, in one statement.
 
-    def _task_details(self, ids: list[int]) -> Iterable[tuple[int, tuple[int, TaskDetail]]]:
-        rows = self.session.execute(
-            select(
-                Task.id, Task.project_id, Task.start_date, Task.created_at, Task.updated_at,
-                Task.status_changed_at, Task.completed_at,
-            ).where(
-                Task.project_id.in_(ids),
-                Task.status.in_(OPEN_TASK_STATUSES)
-                | ((Task.status == TaskStatus.DONE) & (Task.completed_at >= self.since)),
-            )
+        For the builders that need more than the daily prompt does (agenda, digests, reminders).
+        """
+        if "task_details" in self._cache:
+            return
+        open_tasks: defaultdict[int, list[TaskRow]] = defaultdict(list)
+        completed: defaultdict[int, list[tuple[datetime, TaskRow]]] = defaultdict(list)
+        details: defaultdict[int, dict[int, TaskDetail]] = defaultdict(dict)
+        statuses, dates = _TASK_STATUSES, _DateCache()
+        for chunk in _chunks(self.project_ids):
+            rows = self.session.connection().execute(
+                select(
+                    *_TASK_COLUMNS, type_coerce(Task.start_date, String), type_coerce(Task.created_at, String),
+                    type_coerce(Task.status_changed_at, String), type_coerce(Task.completed_at, String),
+                )
+                .where(
+                    Task.project_id.in_(chunk),
+                    Task.status.in_(OPEN_TASK_STATUSES)
+                    | ((Task.status == TaskStatus.DONE) & (Task.completed_at >= self.since)),
+                )
+                .order_by(Task.project_id, Task.number)
+            ).all()
+            for task_id, project_id, number, title, status, progress, due, owner, reason, *times in rows:
+                task_status = statuses[status]
+                is_open = task_status in _OPEN
+                task = TaskRow(task_id, project_id, number, title, task_status, progress, dates(due), owner, reason, is_open)
+                start, created, changed, done = times
+                detail = TaskDetail(dates(start), _as_utc(created), _as_utc(changed), _as_utc(done) if done else None)
+                details[project_id][task_id] = detail
+                if is_open:
+                    open_tasks[project_id].append(task)
+                elif detail.completed_at is not None and detail.completed_at <= self.at:
+                    completed[project_id].append((detail.completed_at, task))
+        self._cache["task_details"] = details
+        self._cache["completed_tasks"] = defaultdict(
+            list, {pid: [t for _, t in sorted(done, key=lambda d: (d[0], d[1].number))] for pid, done in completed.items()}
         )
-        for task_id, project_id, *rest in rows:
-            yield project_id, (task_id, TaskDetail(*rest))
+        self._cache.setdefault("open_tasks", open_tasks)
 
     def _task_updaters(self, ids: list[int]) -> Iterable[tuple[int, tuple[int, datetime]]]:
         last = func.max(Change.at).label("last")
@@ -336,6 +358,40 @@ class Snapshot:
         )
         for row in rows:
             yield row[1], DecisionRow(*row)
+
+
+_ROLES = {r.value: r for r in Role}
+_TASK_STATUSES = {t.value: t for t in TaskStatus}
+_OPEN = frozenset(OPEN_TASK_STATUSES)
+_TASK_COLUMNS = (
+    Task.id, Task.project_id, Task.number, Task.title, type_coerce(Task.status, String), Task.progress,
+    type_coerce(Task.due_date, String), Task.owner_id, Task.blocked_reason,
+)
+
+
+class _DateCache(dict[object, "date | None"]):
+    """Parse each distinct DATE value once (a project's tasks share few due dates)."""
+
+    def __call__(self, value: date | str | None) -> date | None:
+        try:
+            return self[value]
+        except KeyError:
+            parsed = self[value] = _as_date(value)
+            return parsed
+
+
+def _as_date(value: date | str | None) -> date | None:
+    """A DATE column read without type processing: text on SQLite, a date from PostgreSQL's driver."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(value)
+
+
+def _as_utc(value: datetime | str) -> datetime:
+    """A timestamp read without type processing: naive UTC text on SQLite, aware from PostgreSQL's driver."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
