@@ -10,7 +10,7 @@ import re
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from bot.messages import Reply
 from handlers.context import Context
@@ -287,9 +287,12 @@ def _calendar_command(ctx: Context, args: Args, kind: CalendarDayKind, usage: st
         if len(words) < 2:
             raise UsageError("缺少要删除的日期。", usage)
         days = _parse_days(" ".join(words[1:]), ctx.today, usage)
-        removed = ctx.session.execute(
-            delete(CalendarDay).where(CalendarDay.project_id == project.id, CalendarDay.day.in_(days))
-        ).rowcount
+        entries = ctx.session.scalars(
+            select(CalendarDay).where(CalendarDay.project_id == project.id, CalendarDay.day.in_(days))
+        ).all()
+        for entry in entries:
+            ctx.session.delete(entry)
+        removed = len(entries)
         if not removed:
             raise UserError("这些日期没有项目自定义安排，按法定日历执行。")
         _change(ctx, project, "calendar", ",".join(d.isoformat() for d in days), None)
@@ -308,11 +311,11 @@ def _calendar_command(ctx: Context, args: Args, kind: CalendarDayKind, usage: st
         )
     }
     for one in days:
-        entry = existing.get(one)
-        if entry is None:
+        found = existing.get(one)
+        if found is None:
             ctx.session.add(CalendarDay(project_id=project.id, day=one, kind=kind, note=note))
         else:
-            entry.kind, entry.note = kind, note
+            found.kind, found.note = kind, note
     label = "休息日" if kind == CalendarDayKind.OFF else "补班日（工作日）"
     _change(ctx, project, "calendar", None, f"{kind.value}:{days[0].isoformat()}~{days[-1].isoformat()}")
     shown = day(days[0], today=ctx.today) + (f" 至 {day(days[-1], today=ctx.today)}" if len(days) > 1 else "")

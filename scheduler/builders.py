@@ -23,7 +23,6 @@ from handlers.format import (
     RISK_STRATEGY_LABELS,
     TASK_STATUS_ICONS,
     TASK_STATUS_LABELS,
-    WEEKDAY_LABELS,
     day,
     shorten,
 )
@@ -475,14 +474,14 @@ def risk_changes(data: Snapshot, project: Project, since: datetime, members: dic
         if since <= risk.created_at <= data.at:
             lines.append(f"新增 {_risk_line(risk, members)}")
     for change in data.risk_changes(project.id):
-        risk = risks.get(change.entity_id)
-        if change.at < since or risk is None or change.field == "created":
+        changed = risks.get(change.entity_id)
+        if change.at < since or changed is None or change.field == "created":
             continue
         label = RISK_FIELD_LABELS.get(change.field, change.field)
         old = _VALUE_LABELS.get(change.old_value or "", change.old_value or "空")
         new = _VALUE_LABELS.get(change.new_value or "", change.new_value or "空")
         note = f"（{shorten(change.note, 20)}）" if change.note else ""
-        lines.append(f"{risk.ref} {shorten(risk.description, 20)} {label}：{old} → {new}{note}")
+        lines.append(f"{changed.ref} {shorten(changed.description, 20)} {label}：{old} → {new}{note}")
     changed_status = {c.entity_id for c in data.risk_changes(project.id) if c.field == "status" and c.at >= since}
     for risk in risks.values():
         if risk.closed_at and since <= risk.closed_at <= data.at and risk.id not in changed_status:
@@ -663,7 +662,3 @@ def _completed_at(details: dict[int, TaskDetail], task: TaskRow) -> datetime:
 
 def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
-
-
-def weekday_label(weekday: int) -> str:
-    return WEEKDAY_LABELS[weekday]

@@ -113,9 +113,9 @@ def estimate_holidays(year: int) -> tuple[dict[date, str], str]:
     """Days off for a year without official data: holidays.CN's computed dates, else the fixed-date ones."""
     try:
         import holidays
-    except ImportError:  # pragma: no cover - holidays is a declared dependency
-        holidays = None
-    if holidays is not None:
+    except ImportError:  # holidays is a declared dependency; the fixed dates are the last resort
+        pass
+    else:
         try:
             computed = holidays.country_holidays("CN", years=year)
             return {d: _translate(name) for d, name in computed.items()}, "holidays.CN"

@@ -213,7 +213,8 @@ class Snapshot:
                     grouped[project_id][key] = item
         else:
             for chunk in _chunks(self.project_ids):
-                current_id, current = None, None
+                current_id: int | None = None
+                current: list[Any] = []
                 for project_id, item in loader(chunk):
                     if project_id != current_id:  # rows come ordered by project: one lookup per project
                         current_id, current = project_id, grouped[project_id]

@@ -121,7 +121,8 @@ def _last_workday_of_week(calendar: WorkCalendar, day: date) -> bool:
 
 def classify(slots: Iterable[Slot], at: datetime, grace: timedelta) -> tuple[list[Slot], list[Slot]]:
     """(due now, missed): due when due_at ≤ at < due_at + grace, missed once the grace period is over."""
-    due, missed = [], []
+    due: list[Slot] = []
+    missed: list[Slot] = []
     for slot in slots:
         if slot.due_at > at:
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -118,7 +118,7 @@ def test_settings_changed_in_chat_apply_without_a_restart(chat: ConsoleChat, run
     refused = chat.say("/项目 设置 日报 18:00", name="李四", at=sh("2026-11-23 16:40"))
     assert "只有项目经理" in refused
     with runtime.session_factory() as session:
-        assert session.scalar(select(Project.daily_prompt_time)).hour == 17
+        assert session.scalar(select(Project.daily_prompt_time)) == time(17, 0)
 
 
 def test_pause_resume_and_project_days(chat: ConsoleChat, runtime: Runtime, runner: JobRunner) -> None:
