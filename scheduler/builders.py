@@ -580,10 +580,12 @@ def find_reminders(
                     f"{age_text(since, at)}：{shorten(task.blocked_reason or '未说明原因', 40)}"
                 )
                 incidents.append(Incident(ESCALATE_BLOCKED, f"{task.id}:{_stamp(since)}", line, None))
+    touched = data.risks_touched(project.id)
     for risk in data.risks(project.id):
         if risk.status != RiskStatus.OPEN or risk.level != RiskLevel.HIGH:
             continue
-        unchanged = max(risk.updated_at, risk.created_at)
+        # "Unchanged" since its last update, whichever of the row and its history says so.
+        unchanged = max(risk.updated_at, risk.created_at, touched.get(risk.id, risk.created_at))
         if calendar.working_time_between(unchanged, at, tz, limit=ESCALATE_AFTER) > ESCALATE_AFTER:
             line = f"{_risk_line(risk, members)} · {age_text(unchanged, at)}无更新"
             incidents.append(Incident(ESCALATE_RISK, f"{risk.id}:{_stamp(unchanged)}", line, None))

@@ -163,41 +163,50 @@ class Snapshot:
     def covers(self, project_id: int) -> bool:
         return project_id in self._covered
 
+    def _covered_id(self, project_id: int) -> int:
+        if project_id not in self._covered:
+            raise ValueError(f"project {project_id} is not in this snapshot")
+        return project_id
+
     # ------------------------------------------------------------------ kinds of rows
 
     def members(self, project_id: int) -> dict[int, MemberRow]:
-        return self._load("members", self._members, dict)[project_id]
+        return self._load("members", self._members, dict)[self._covered_id(project_id)]
 
     def open_tasks(self, project_id: int) -> list[TaskRow]:
-        return self._load("open_tasks", self._open_tasks, list)[project_id]
+        return self._load("open_tasks", self._open_tasks, list)[self._covered_id(project_id)]
 
     def task_details(self, project_id: int) -> dict[int, TaskDetail]:
         """Plan and timestamps of the open tasks and of the tasks completed since `since`."""
         self._load_tasks_in_full()
-        return self._cache["task_details"][project_id]
+        return self._cache["task_details"][self._covered_id(project_id)]
 
     def completed_tasks(self, project_id: int) -> list[TaskRow]:
         """Tasks completed in [since, at], in the order they were completed."""
         self._load_tasks_in_full()
-        return self._cache["completed_tasks"][project_id]
+        return self._cache["completed_tasks"][self._covered_id(project_id)]
 
     def task_updaters(self, project_id: int) -> dict[int, datetime]:
         """Member id → their last task change in [since, at]."""
-        return self._load("task_updaters", self._task_updaters, dict)[project_id]
+        return self._load("task_updaters", self._task_updaters, dict)[self._covered_id(project_id)]
 
     def risks(self, project_id: int) -> list[RiskRow]:
-        return self._load("risks", self._risks, list)[project_id]
+        return self._load("risks", self._risks, list)[self._covered_id(project_id)]
+
+    def risks_touched(self, project_id: int) -> dict[int, datetime]:
+        """Risk id → when its history last recorded a change (up to `at`), however long ago."""
+        return self._load("risks_touched", self._risks_touched, dict)[self._covered_id(project_id)]
 
     def risk_changes(self, project_id: int) -> list[ChangeRow]:
-        return self._load("risk_changes", self._risk_changes, list)[project_id]
+        return self._load("risk_changes", self._risk_changes, list)[self._covered_id(project_id)]
 
     def actions(self, project_id: int) -> list[ActionRow]:
         """Open action items, and those created in [since, at]."""
-        return self._load("actions", self._actions, list)[project_id]
+        return self._load("actions", self._actions, list)[self._covered_id(project_id)]
 
     def decisions(self, project_id: int) -> list[DecisionRow]:
         """Decisions recorded in [since, at]."""
-        return self._load("decisions", self._decisions, list)[project_id]
+        return self._load("decisions", self._decisions, list)[self._covered_id(project_id)]
 
     # ------------------------------------------------------------------ loading
 
@@ -315,6 +324,15 @@ class Snapshot:
         )
         for row in rows:
             yield row[1], RiskRow(*row)
+
+    def _risks_touched(self, ids: list[int]) -> Iterable[tuple[int, tuple[int, datetime]]]:
+        rows = self.session.execute(
+            select(Change.project_id, Change.entity_id, func.max(Change.at))
+            .where(Change.project_id.in_(ids), Change.entity == "risk", Change.at <= self.at)
+            .group_by(Change.project_id, Change.entity_id)
+        )
+        for project_id, risk_id, at in rows:
+            yield project_id, (risk_id, _aware(at))
 
     def _risk_changes(self, ids: list[int]) -> Iterable[tuple[int, ChangeRow]]:
         rows = self.session.execute(

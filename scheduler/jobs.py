@@ -159,10 +159,12 @@ class JobRunner:
             if not projects:
                 return
             calendars = load_calendars(session, project_ids=[p.id for p in projects], national=self._national)
-            data = Snapshot(session, [p.id for p in projects], at=at)
             timed = [j for j in jobs if j != REMINDERS]
             plans = {p.id: timed_slots(p, calendars[p.id], timed, at, self.grace) for p in projects}
             existing = self._existing(session, plans)
+            reminding = {p.id for p in projects if REMINDERS in jobs and in_working_hours(p, calendars[p.id], at)}
+            # Rows are loaded only for the projects that have something to build now.
+            data = Snapshot(session, [p.id for p in projects if self._has_work(p, plans, existing, reminding, calendars)], at=at)
             claims: list[Claim] = []
             incidents: dict[int, list[builders.Incident]] = {}
             for project in projects:
@@ -170,7 +172,7 @@ class JobRunner:
                     claims += self._plan_project(
                         session, project, calendars[project.id], data, at, plans[project.id], existing, local_report
                     )
-                    if REMINDERS in jobs and in_working_hours(project, calendars[project.id], at):
+                    if project.id in reminding:
                         found = builders.find_reminders(session, project, at, data=data, calendar=calendars[project.id])
                         incidents[project.id] = found
                         claims += [Claim(project.id, i.job, i.key, POSTED) for i in found]
@@ -203,6 +205,18 @@ class JobRunner:
         report.counts.update(local_report.counts)
         report.lines += local_report.lines
         report.errors += local_report.errors
+
+    @staticmethod
+    def _has_work(
+        project: Project,
+        plans: dict[int, tuple[list[Slot], list[Slot]]],
+        existing: dict[tuple[int, str, str], str],
+        reminding: set[int],
+        calendars: dict[int, WorkCalendar],
+    ) -> bool:
+        if project.id in reminding or calendars[project.id].estimated_years:
+            return True
+        return any((project.id, slot.job, slot.key) not in existing for slot in plans[project.id][0])
 
     def _plan_project(
         self,

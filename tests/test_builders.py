@@ -262,3 +262,18 @@ def test_a_shared_snapshot_builds_many_projects_with_the_same_statements(chat: C
             event.remove(runtime.engine, "before_cursor_execute", count)
     assert all(r is not None for r in replies)
     assert len(statements) == 2  # members + open tasks, for all three projects
+
+
+def test_a_recorded_change_to_a_high_risk_restarts_its_24_hours(runtime: Runtime, project: int) -> None:
+    from models import Risk, record_change
+
+    risk_id = add_risk(runtime.session_factory, project=project, description="供应商延期", at=sh("2026-11-20 16:00"))
+    with runtime.session_factory.begin() as session:
+        risk = session.get(Risk, risk_id)
+        assert risk is not None
+        record_change(session, project_id=project, entity="risk", entity_id=risk_id, actor=None,
+                      at=sh("2026-11-23 09:00"), field="mitigation", old=None, new="找备选供应商")
+    session, p = _load(runtime, project)
+    with session:
+        assert not any(i.job == ESCALATE_RISK for i in find_reminders(session, p, sh("2026-11-23 16:30")))
+        assert any(i.job == ESCALATE_RISK for i in find_reminders(session, p, sh("2026-11-24 09:30")))
