@@ -427,7 +427,7 @@ def build_digest(
     new_blockers = [
         f"{t.ref} {shorten(t.title)}（{name_of(members, t.owner_id)}）：{shorten(t.blocked_reason or '未说明原因', 40)}"
         for t in open_tasks
-        if t.status == TaskStatus.BLOCKED and _changed_at(details, t, at) >= since
+        if t.status == TaskStatus.BLOCKED and since <= _changed_at(details, t, at) <= at
     ]
     overdue = [f"{task_brief(t, today)}（{name_of(members, t.owner_id)}）" for t in open_tasks if is_overdue(t, today)]
     soon_until = calendar.next_workday(today) or today + timedelta(days=1)
