@@ -57,6 +57,8 @@ class SchedulerService:
             self.check_reminders, CronTrigger(minute="0,30", second=5, timezone=self._tz), id=REMINDERS_JOB_ID,
             name="reminders", replace_existing=True, next_run_time=now + timedelta(seconds=1),
         )
+        # "Running job …" every minute is noise; a tick that posts logs its own summary, failures still show.
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
         self.scheduler.start()
         log.info("scheduler started (%s, %s)", TICK_JOB_ID, REMINDERS_JOB_ID)
 
