@@ -8,10 +8,10 @@ projects lets the scheduler build for a whole batch of projects with a constant 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from operator import itemgetter
 from zoneinfo import ZoneInfo
 
@@ -544,8 +544,12 @@ class Incident:
 
     job: str
     key: str
-    line: str
+    describe: Callable[[], str]  # its line, built only if the incident is new (claimed now)
     owner: MemberRow | None  # the person reminded; None: an escalation to the PM
+
+    @property
+    def line(self) -> str:
+        return self.describe()
 
 
 def find_reminders(
@@ -568,17 +572,15 @@ def find_reminders(
     for task in sorted(data.open_tasks(project.id), key=lambda t: urgency(t, today)):
         owner = members.get(task.owner_id) if task.owner_id is not None else None
         if owner is not None and task.due_date is not None:
+            brief = partial(task_brief, task, today)
             if today < task.due_date <= next_day:
-                incidents.append(Incident(REMIND_DUE, f"{task.id}:{task.due_date.isoformat()}", task_brief(task, today), owner))
+                incidents.append(Incident(REMIND_DUE, f"{task.id}:{task.due_date.isoformat()}", brief, owner))
             elif task.due_date < today:
-                incidents.append(Incident(REMIND_OVERDUE, f"{task.id}:{today.isoformat()}", task_brief(task, today), owner))
+                incidents.append(Incident(REMIND_OVERDUE, f"{task.id}:{today.isoformat()}", brief, owner))
         if task.status == TaskStatus.BLOCKED:
             since = _changed_at(details, task, at)
             if calendar.working_time_between(since, at, tz, limit=ESCALATE_AFTER) > ESCALATE_AFTER:
-                line = (
-                    f"{task.ref} {shorten(task.title)}（{name_of(members, task.owner_id)}）已阻塞"
-                    f"{age_text(since, at)}：{shorten(task.blocked_reason or '未说明原因', 40)}"
-                )
+                line = partial(_blocked_line, task, members, since, at)
                 incidents.append(Incident(ESCALATE_BLOCKED, f"{task.id}:{_stamp(since)}", line, None))
     touched = data.risks_touched(project.id)
     for risk in data.risks(project.id):
@@ -587,7 +589,7 @@ def find_reminders(
         # "Unchanged" since its last update, whichever of the row and its history says so.
         unchanged = max(risk.updated_at, risk.created_at, touched.get(risk.id, risk.created_at))
         if calendar.working_time_between(unchanged, at, tz, limit=ESCALATE_AFTER) > ESCALATE_AFTER:
-            line = f"{_risk_line(risk, members)} · {age_text(unchanged, at)}无更新"
+            line = partial(_stale_risk_line, risk, members, unchanged, at)
             incidents.append(Incident(ESCALATE_RISK, f"{risk.id}:{_stamp(unchanged)}", line, None))
     return incidents
 
@@ -643,6 +645,17 @@ def _risk_line(risk: RiskRow, members: dict[int, MemberRow]) -> str:
     if risk.mitigation:
         parts.append(f"措施：{shorten(risk.mitigation, 20)}")
     return " · ".join(parts)
+
+
+def _blocked_line(task: TaskRow, members: dict[int, MemberRow], since: datetime, at: datetime) -> str:
+    return (
+        f"{task.ref} {shorten(task.title)}（{name_of(members, task.owner_id)}）已阻塞"
+        f"{age_text(since, at)}：{shorten(task.blocked_reason or '未说明原因', 40)}"
+    )
+
+
+def _stale_risk_line(risk: RiskRow, members: dict[int, MemberRow], since: datetime, at: datetime) -> str:
+    return f"{_risk_line(risk, members)} · {age_text(since, at)}无更新"
 
 
 def _action_line(action: ActionRow, members: dict[int, MemberRow], today: date) -> str:

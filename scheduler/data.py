@@ -70,14 +70,40 @@ class TaskRow:
         return f"#{self.number}"
 
 
-@dataclass(frozen=True, slots=True)
 class TaskDetail:
-    """A task's plan and timestamps (only the builders that need them pay for loading them)."""
+    """A task's plan and timestamps; a timestamp is parsed when first read (most builders read few)."""
 
-    start_date: date | None
-    created_at: datetime
-    status_changed_at: datetime
-    completed_at: datetime | None
+    __slots__ = ("_changed", "_completed", "_created", "start_date")
+
+    def __init__(
+        self,
+        start_date: date | None,
+        created_at: datetime | str,
+        status_changed_at: datetime | str,
+        completed_at: datetime | str | None,
+    ) -> None:
+        self.start_date = start_date
+        self._created = created_at
+        self._changed = status_changed_at
+        self._completed = completed_at
+
+    @property
+    def created_at(self) -> datetime:
+        if not isinstance(self._created, datetime) or self._created.tzinfo is None:
+            self._created = _as_utc(self._created)
+        return self._created
+
+    @property
+    def status_changed_at(self) -> datetime:
+        if not isinstance(self._changed, datetime) or self._changed.tzinfo is None:
+            self._changed = _as_utc(self._changed)
+        return self._changed
+
+    @property
+    def completed_at(self) -> datetime | None:
+        if self._completed is not None and (not isinstance(self._completed, datetime) or self._completed.tzinfo is None):
+            self._completed = _as_utc(self._completed)
+        return self._completed
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +311,7 @@ class Snapshot:
                 is_open = task_status in _OPEN
                 task = TaskRow(task_id, project_id, number, title, task_status, progress, dates(due), owner, reason, is_open)
                 start, created, changed, done = times
-                detail = TaskDetail(dates(start), _as_utc(created), _as_utc(changed), _as_utc(done) if done else None)
+                detail = TaskDetail(dates(start), created, changed, done)
                 details[project_id][task_id] = detail
                 if is_open:
                     open_tasks[project_id].append(task)

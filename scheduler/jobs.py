@@ -52,7 +52,6 @@ log = logging.getLogger(__name__)
 # (The console prints a private message with a "[→ user]" prefix.)
 PRIVATE_PLATFORMS = frozenset({"feishu", "dingtalk", "console"})
 POSTED, EMPTY, SKIPPED = "posted", "empty", "skipped"
-CLAIM_PAGE = 1000
 BATCH = 500  # projects per unit of work
 
 
@@ -183,6 +182,7 @@ class JobRunner:
             claimed = self._claim(session, claims)
             by_id = {p.id: p for p in projects}
             outbox = OutboxBatch(session)
+            skipped: list[Claim] = []
             for project_id, found in incidents.items():
                 self._post_reminders(outbox, by_id[project_id], found, claimed, data, at, local_report)
             for claim in claims:
@@ -191,10 +191,7 @@ class JobRunner:
                     continue
                 project = by_id[claim.project_id]
                 if claim.outcome == SKIPPED:
-                    log.warning(
-                        "scheduler: %s %s of project %s was missed by more than the grace period (%s); skipped",
-                        claim.job, claim.slot, project.id, self.grace,
-                    )
+                    skipped.append(claim)
                     local_report.add(claim.job, SKIPPED, f"跳过（错过宽限期）：项目 {project.id} {claim.job} {claim.slot}")
                     continue
                 for post in claim.posts:
@@ -202,6 +199,12 @@ class JobRunner:
                 line = f"已发送：项目 {project.id} {claim.job} {claim.slot}" if claim.posts else None
                 local_report.add(claim.job, claim.outcome, line)
             outbox.flush()
+        if skipped:
+            examples = ", ".join(f"project {c.project_id} {c.job} {c.slot}" for c in skipped[:5])
+            log.warning(
+                "scheduler: %d slot(s) missed by more than the grace period (%s) were skipped: %s%s",
+                len(skipped), self.grace, examples, " …" if len(skipped) > 5 else "",
+            )
         report.counts.update(local_report.counts)
         report.lines += local_report.lines
         report.errors += local_report.errors
@@ -341,22 +344,18 @@ class JobRunner:
         insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
         now = self._clock()
         rows = sorted({c.key: c for c in claims}.values(), key=lambda c: c.key)
-        owned: set[tuple[int, str, str]] = set()
-        for start in range(0, len(rows), CLAIM_PAGE):
-            page = rows[start : start + CLAIM_PAGE]
-            statement = (
-                insert(JobRun)
-                .values(
-                    [
-                        {"project_id": c.project_id, "job": c.job, "slot": c.slot, "claimed_at": now, "outcome": c.outcome}
-                        for c in page
-                    ]
-                )
-                .on_conflict_do_nothing(index_elements=["project_id", "job", "slot"])
-                .returning(JobRun.project_id, JobRun.job, JobRun.slot)
-            )
-            owned.update(tuple(row) for row in session.execute(statement))
-        return owned
+        table = JobRun.__table__
+        statement = (
+            insert(table)
+            .on_conflict_do_nothing(index_elements=["project_id", "job", "slot"])
+            .returning(table.c.project_id, table.c.job, table.c.slot)
+        )
+        # Core executemany with RETURNING: SQLAlchemy's "insertmanyvalues" sends pages of 1000 rows, in order.
+        result = session.connection().execute(
+            statement,
+            [{"project_id": c.project_id, "job": c.job, "slot": c.slot, "claimed_at": now, "outcome": c.outcome} for c in rows],
+        )
+        return {(row[0], row[1], row[2]) for row in result}
 
     # ------------------------------------------------------------------ posting
 
@@ -383,14 +382,15 @@ class OutboxBatch:
     def __init__(self, session: Session) -> None:
         self._session = session
         self._rows: list[dict[str, object]] = []
-        self._columns = [c.key for c in inspect(OutboundMessage).column_attrs if c.key != "id"]
+        # (attribute, column name) of every mapped column but the primary key
+        self._columns = [(a.key, a.columns[0].name) for a in inspect(OutboundMessage).column_attrs if a.key != "id"]
 
     def add(self, **kwargs: Any) -> None:
         message = enqueue(self._session, **kwargs)
         self._session.expunge(message)
-        self._rows.append({key: getattr(message, key) for key in self._columns})
+        self._rows.append({column: getattr(message, attribute) for attribute, column in self._columns})
 
     def flush(self) -> None:
         if self._rows:
-            self._session.execute(insert(OutboundMessage), self._rows)
+            self._session.connection().execute(insert(OutboundMessage.__table__), self._rows)
             self._rows = []
