@@ -51,7 +51,9 @@ log = logging.getLogger(__name__)
 # Platforms that can send a private message to a member; elsewhere PM digests go to the group.
 # (The console prints a private message with a "[→ user]" prefix.)
 PRIVATE_PLATFORMS = frozenset({"feishu", "dingtalk", "console"})
-POSTED, EMPTY, SKIPPED = "posted", "empty", "skipped"
+# JobRun outcomes: posted; empty (nothing to say); skipped (missed by more than the grace period);
+# superseded (a nudge not sent because the day's prompt itself only went out late, in the same run).
+POSTED, EMPTY, SKIPPED, SUPERSEDED = "posted", "empty", "skipped", "superseded"
 BATCH = 500  # projects per unit of work
 
 
@@ -246,7 +248,7 @@ class JobRunner:
                 prompt = existing.get((project.id, DAILY_PROMPT, slot.key))
                 if prompt is None and (DAILY_PROMPT, slot.key) in due_keys:
                     # The prompt itself is only going out now (made up after downtime): no nudge on top.
-                    claims.append(Claim(project.id, slot.job, slot.key, SKIPPED))
+                    claims.append(Claim(project.id, slot.job, slot.key, SUPERSEDED))
                     continue
                 if prompt != POSTED:
                     claims.append(Claim(project.id, slot.job, slot.key, EMPTY))

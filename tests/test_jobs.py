@@ -148,6 +148,7 @@ def test_the_nudge_goes_once_to_those_who_have_not_updated(chat: ConsoleChat, ru
     # Down from 16:50 to 17:40: the late prompt is made up, the nudge is not piled on top of it.
     late = runner.run(["daily-prompt"], sh("2026-11-24 17:40"))
     assert late.count("posted", "daily-prompt") == 1 and late.count("posted", "nudge") == 0
+    assert late.count("superseded", "nudge") == 1
     assert len(posts(runtime.session_factory, "nudge")) == 1
 
 
