@@ -19,4 +19,4 @@ class JobRun(Base):
     job: Mapped[str] = mapped_column(String(40))  # daily-prompt | weekly-agenda | digest | reminder kinds
     slot: Mapped[str] = mapped_column(String(80))  # local date, or an incident key
     claimed_at: Mapped[datetime]
-    outcome: Mapped[str] = mapped_column(String(20), default="posted")  # posted | skipped | empty
+    outcome: Mapped[str] = mapped_column(String(20), default="posted")  # posted | empty | skipped | superseded
