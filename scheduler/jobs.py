@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -70,6 +70,7 @@ class Claim:
     slot: str
     outcome: str
     posts: list[Post] = field(default_factory=list)
+    revive: bool = False  # the slot was recorded as skipped; it is due again for an explicit run at T
 
     @property
     def key(self) -> tuple[int, str, str]:
@@ -221,7 +222,7 @@ class JobRunner:
     ) -> bool:
         if project.id in reminding or calendars[project.id].estimated_years:
             return True
-        return any((project.id, slot.job, slot.key) not in existing for slot in plans[project.id][0])
+        return any(existing.get((project.id, slot.job, slot.key), SKIPPED) == SKIPPED for slot in plans[project.id][0])
 
     def _plan_project(
         self,
@@ -241,7 +242,8 @@ class JobRunner:
                 claims.append(Claim(project.id, slot.job, slot.key, SKIPPED))
         due_keys = {(s.job, s.key) for s in due}
         for slot in due:
-            if (project.id, slot.job, slot.key) in existing:
+            recorded = existing.get((project.id, slot.job, slot.key))
+            if recorded is not None and recorded != SKIPPED:
                 report.add(slot.job, "already")
                 continue
             if slot.job == NUDGE:
@@ -255,7 +257,10 @@ class JobRunner:
                     continue
             reply, private = self._build(session, project, calendar, data, at, slot)
             claims.append(
-                Claim(project.id, slot.job, slot.key, POSTED if reply else EMPTY, [Post(reply, private)] if reply else [])
+                Claim(
+                    project.id, slot.job, slot.key, POSTED if reply else EMPTY, [Post(reply, private)] if reply else [],
+                    revive=recorded == SKIPPED,
+                )
             )
         return claims
 
@@ -352,12 +357,30 @@ class JobRunner:
             .on_conflict_do_nothing(index_elements=["project_id", "job", "slot"])
             .returning(table.c.project_id, table.c.job, table.c.slot)
         )
-        # Core executemany with RETURNING: SQLAlchemy's "insertmanyvalues" sends pages of 1000 rows, in order.
-        result = session.connection().execute(
-            statement,
-            [{"project_id": c.project_id, "job": c.job, "slot": c.slot, "claimed_at": now, "outcome": c.outcome} for c in rows],
-        )
-        return {(row[0], row[1], row[2]) for row in result}
+        owned: set[tuple[int, str, str]] = set()
+        fresh = [c for c in rows if not c.revive]
+        if fresh:
+            # Core executemany with RETURNING: SQLAlchemy's "insertmanyvalues" sends pages of 1000 rows, in order.
+            result = session.connection().execute(
+                statement,
+                [{"project_id": c.project_id, "job": c.job, "slot": c.slot, "claimed_at": now, "outcome": c.outcome}
+                 for c in fresh],
+            )
+            owned.update((row[0], row[1], row[2]) for row in result)
+        for claim in (c for c in rows if c.revive):
+            # A slot recorded as skipped is due again only for an explicit run at its time (`tandem jobs run
+            # --at`): taking it over is a conditional update, so it still goes out at most once.
+            revived = session.connection().execute(
+                update(table)
+                .where(
+                    table.c.project_id == claim.project_id, table.c.job == claim.job, table.c.slot == claim.slot,
+                    table.c.outcome == SKIPPED,
+                )
+                .values(outcome=claim.outcome, claimed_at=now)
+            )
+            if revived.rowcount == 1:
+                owned.add(claim.key)
+        return owned
 
     # ------------------------------------------------------------------ posting
 

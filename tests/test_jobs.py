@@ -65,11 +65,14 @@ def test_a_missed_slot_is_made_up_within_the_grace_period_then_skipped_and_logge
     assert late.count("skipped", "daily-prompt") == 1 and late.count("posted") == 0
     assert any("2026-11-24" in r.getMessage() and "skipped" in r.getMessage() for r in caplog.records)
     assert runner.run(["daily-prompt"], sh("2026-11-24 18:30")).count("skipped") == 0  # logged once
-    assert runner.run(["daily-prompt"], sh("2026-11-24 17:30")).count("posted") == 0  # skipped for good
     assert prompts(runtime) == ["2026-11-23"]
     with runtime.session_factory() as session:
         outcome = session.scalar(select(JobRun.outcome).where(JobRun.slot == "2026-11-24"))
     assert outcome == "skipped"
+    # An operator re-running the slot at its time (`tandem jobs run --at`) posts it, once.
+    assert runner.run(["daily-prompt"], sh("2026-11-24 17:30")).count("posted") == 1
+    assert runner.run(["daily-prompt"], sh("2026-11-24 17:40")).count("posted") == 0
+    assert prompts(runtime) == ["2026-11-23", "2026-11-24"]
 
 
 def test_workdays_weekends_national_day_and_its_make_up_days(
@@ -187,8 +190,10 @@ def test_digests_go_to_the_pm_privately(chat: ConsoleChat, runtime: Runtime, run
         deputy.role = Role.CO_PM
     for day in ("2026-11-26", "2026-11-27", "2026-10-09", "2026-10-10"):
         runner.run(["digest"], sh(f"{day} 18:00"))
+    runner.run(["digest"], sh("2026-10-13 19:30"))  # 10-13's digest was missed: recorded as skipped
+    runner.run(["digest"], sh("2026-10-13 18:30"))  # an explicit re-run at its time posts it after all
     daily = posts(runtime.session_factory, "digest")
-    assert [p.to_user_id for p in daily] == ["王经理", "赵副经理"] * 4
+    assert [p.to_user_id for p in daily] == ["王经理", "赵副经理"] * 5
     weekly = posts(runtime.session_factory, "weekly-digest")
     # Fridays normally; the week of 10-10 ends with that make-up Saturday.
     assert [p.origin.rsplit(":", 1)[1] for p in weekly][::2] == ["2026-W48", "2026-W41"]
