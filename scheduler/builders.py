@@ -336,7 +336,11 @@ def build_weekly_agenda(
         for a in data.actions(project.id)
         if a.status == ActionStatus.OPEN and a.due_date is not None and a.due_date < today
     ]
-    decisions = [f"{r.ref} 风险应对方式未定：{shorten(r.description, 30)}" for r in open_risks if r.strategy is None]
+    decisions = [
+        f"{r.ref} 风险应对方式未定：{shorten(r.description, 30)}"
+        for r in open_risks
+        if r.strategy is None and r.level != RiskLevel.LOW
+    ]
     decisions += [
         f"{t.ref} {shorten(t.title)} 阻塞超过 2 个工作日，需会上协调"
         for t in blocked_tasks
