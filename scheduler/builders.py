@@ -481,6 +481,9 @@ def risk_changes(data: Snapshot, project: Project, since: datetime, members: dic
         changed = risks.get(change.entity_id)
         if change.at < since or changed is None or change.field == "created":
             continue
+        if change.field == "note":
+            lines.append(f"{changed.ref} {shorten(changed.description, 20)} 备注：{shorten(change.note or '', 40)}")
+            continue
         label = RISK_FIELD_LABELS.get(change.field, change.field)
         old = _VALUE_LABELS.get(change.old_value or "", change.old_value or "空")
         new = _VALUE_LABELS.get(change.new_value or "", change.new_value or "空")

@@ -277,3 +277,30 @@ def test_a_recorded_change_to_a_high_risk_restarts_its_24_hours(runtime: Runtime
     with session:
         assert not any(i.job == ESCALATE_RISK for i in find_reminders(session, p, sh("2026-11-23 16:30")))
         assert any(i.job == ESCALATE_RISK for i in find_reminders(session, p, sh("2026-11-24 09:30")))
+
+
+def test_risk_changes_in_the_digest(runtime: Runtime, project: int) -> None:
+    from models import Risk, RiskStatus, record_change
+
+    factory = runtime.session_factory
+    risk_id = add_risk(factory, project=project, description="场地可能被取消", at=sh("2026-11-20 10:00"),
+                       level=RiskLevel.MEDIUM)
+    with factory.begin() as session:
+        risk = session.get(Risk, risk_id)
+        assert risk is not None
+        risk.level, risk.updated_at = RiskLevel.HIGH, sh("2026-11-23 10:00")
+        record_change(session, project_id=project, entity="risk", entity_id=risk_id, actor=None,
+                      at=sh("2026-11-23 10:00"), field="level", old="medium", new="high", note="供应商回复了")
+        record_change(session, project_id=project, entity="risk", entity_id=risk_id, actor=None,
+                      at=sh("2026-11-23 11:00"), field="note", note="已联系备选场地")
+        risk.status, risk.closed_at = RiskStatus.CLOSED, sh("2026-11-23 15:00")
+        record_change(session, project_id=project, entity="risk", entity_id=risk_id, actor=None,
+                      at=sh("2026-11-23 15:00"), field="status", old="open", new="closed")
+    session, p = _load(runtime, project)
+    with session:
+        reply = build_digest(session, p, sh("2026-11-23 18:00"))
+    assert reply is not None
+    changes = reply.plain_text().split("风险变化（3）\n")[1]
+    assert "R1 场地可能被取消 等级：中 → 高（供应商回复了）" in changes
+    assert "R1 场地可能被取消 备注：已联系备选场地" in changes
+    assert "R1 场地可能被取消 状态：打开 → 已关闭" in changes
