@@ -220,7 +220,7 @@ class Snapshot:
         return self._load("risks", self._risks, list)[self._covered_id(project_id)]
 
     def risks_touched(self, project_id: int) -> dict[int, datetime]:
-        """Risk id → when its history last recorded a change (up to `at`), however long ago."""
+        """Open high risk id → when its history last recorded a change (up to `at`), however long ago."""
         return self._load("risks_touched", self._risks_touched, dict)[self._covered_id(project_id)]
 
     def risk_changes(self, project_id: int) -> list[ChangeRow]:
@@ -352,13 +352,19 @@ class Snapshot:
             yield row[1], RiskRow(*row)
 
     def _risks_touched(self, ids: list[int]) -> Iterable[tuple[int, tuple[int, datetime]]]:
-        rows = self.session.execute(
-            select(Change.project_id, Change.entity_id, func.max(Change.at))
-            .where(Change.project_id.in_(ids), Change.entity == "risk", Change.at <= self.at)
-            .group_by(Change.project_id, Change.entity_id)
-        )
-        for project_id, risk_id, at in rows:
-            yield project_id, (risk_id, _aware(at))
+        # By (entity, entity_id) — the change log's own index — for the few risks that can escalate,
+        # rather than scanning every change of the projects.
+        wanted = [
+            r.id for pid in ids for r in self.risks(pid) if r.status == RiskStatus.OPEN and r.level == RiskLevel.HIGH
+        ]
+        for chunk in _chunks(wanted):
+            rows = self.session.execute(
+                select(Change.project_id, Change.entity_id, func.max(Change.at))
+                .where(Change.entity == "risk", Change.entity_id.in_(chunk), Change.at <= self.at)
+                .group_by(Change.project_id, Change.entity_id)
+            )
+            for project_id, risk_id, at in rows:
+                yield project_id, (risk_id, _aware(at))
 
     def _risk_changes(self, ids: list[int]) -> Iterable[tuple[int, ChangeRow]]:
         rows = self.session.execute(
