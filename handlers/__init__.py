@@ -11,11 +11,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from bot.messages import Incoming, Reply
+from handlers import actions, decisions, members, projects, risks, tasks
 from handlers import help as help_commands
-from handlers import projects, tasks
+from handlers import task_edits as _task_edits  # noqa: F401  (adds /任务 修改|取消|恢复|依赖)
 from handlers.context import Context
-from handlers.errors import UsageError, UserError
-from handlers.router import CommandRegistry
+from handlers.errors import PermissionDenied, UsageError, UserError
+from handlers.router import CommandGroup, CommandRegistry
 from handlers.text import normalize, split_tokens
 from models import ensure_member, get_active_project
 
@@ -23,10 +24,12 @@ from models import ensure_member, get_active_project
 def build_registry() -> CommandRegistry:
     registry = CommandRegistry()
     registry.include(*projects.GROUPS, *tasks.GROUPS, *help_commands.GROUPS)
+    registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS)
     return registry
 
 
 NON_TEXT_HINT = "我目前只看得懂文字消息。发送 /帮助 查看可用指令。"
+MAX_MESSAGE = 2000  # characters; longer messages are refused whole rather than cut
 
 
 def handle_message(
@@ -67,16 +70,35 @@ def handle_message(
 def _run(ctx: Context, text: str, registry: CommandRegistry) -> Reply:
     if not text:
         return help_commands.short_help()
+    if len(text) > MAX_MESSAGE:
+        raise UsageError(f"消息太长（{len(text)} 字），请控制在 {MAX_MESSAGE} 字以内，或分几条发送。")
     tokens = split_tokens(text)
-    if text.startswith("/") or registry.find_group(tokens[0]) is not None:
+    if text.startswith("/") or registry.find_group(tokens[0]) is not None or registry.split_head(tokens[0]):
         resolved = registry.resolve(text, {m.user_id: m.name for m in ctx.incoming.mentions})
         if resolved.command.needs_project:
             ctx.require_project()
-        return resolved.command.func(ctx, resolved.args)
-    reply = tasks.free_text_update(ctx, text)
+        try:
+            return resolved.command.func(ctx, resolved.args)
+        except UserError as exc:
+            if exc.usage is None and not isinstance(exc, PermissionDenied):
+                exc.usage = resolved.command.usage  # every refusal ends with the command's usage line
+            raise
+    reply = tasks.free_text_update(ctx, text) or actions.free_text_update(ctx, text)
     if reply is None:
+        near = _group_named_in(registry, text)
+        if near is not None:
+            raise UsageError(f"没看懂“{text[:30]}”。是不是想用 /{near.names[0]}？", near.usage)
         raise UsageError(
             f"没看懂“{text[:30]}”。更新任务可以写：#12 完成、#7 阻塞 等接口、#3 进度 80%。",
             "/帮助 查看全部指令",
         )
     return reply
+
+
+def _group_named_in(registry: CommandRegistry, text: str) -> CommandGroup | None:
+    """The command group a not-understood message names somewhere (“帮我看看风险” → /风险)."""
+    lowered = text.lower()
+    for name in sorted(registry.all_names(), key=len, reverse=True):
+        if len(name) >= 2 and not name.isascii() and name in lowered:
+            return registry.find_group(name)
+    return None

@@ -9,10 +9,11 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
 from bot.messages import Mention, Reply
+from handlers.common import checked_text, date_option, department_named, history_lines
 from handlers.context import Context
-from handlers.dates import parse_date, parse_future_date
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.format import TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, mention, person, shorten
+from handlers.format import describe_change as format_change
 from handlers.router import CommandGroup
 from handlers.text import Args
 from models import (
@@ -22,7 +23,6 @@ from models import (
     Member,
     Task,
     TaskStatus,
-    get_or_create_department,
     get_task,
     record_change,
 )
@@ -34,7 +34,7 @@ LIST_LIMIT = 50
 TASK_REF = re.compile(r"#(\d{1,9})")
 
 ADD_USAGE = "/任务 新增 <标题> [@负责人] [截止:日期] [开始:日期] [部门:…] [依赖:#3] [父:#1] [交付物:…]"
-LIST_USAGE = "/任务 列表 [我的|阻塞|逾期|全部|@某人]"
+LIST_USAGE = "/任务 列表 [我的|阻塞|逾期|已完成|全部|@某人] [部门:…]"
 START_USAGE = "/开始 #12"
 DONE_USAGE = "/完成 #12 [说明]"
 BLOCK_USAGE = "/阻塞 #12 <原因>"
@@ -72,15 +72,13 @@ def require_updatable(ctx: Context, task: Task) -> Member:
 
 
 def resolve_department(ctx: Context, name: str) -> Department:
-    name = name.strip()
-    if not name or len(name) > 50:
-        raise UserError("部门名称应为 1–50 个字。")
-    return get_or_create_department(ctx.session, project=ctx.require_project(), name=name)
+    """A known department; PM and co-PMs may name a new one, which is then added to the project."""
+    return department_named(ctx, name, may_create=ctx.is_manager)
 
 
 def parse_task_refs(ctx: Context, value: str, usage: str) -> list[Task]:
     numbers = [int(n) for n in TASK_REF.findall(value)]
-    leftovers = TASK_REF.sub("", value).replace(",", " ").replace("、", " ").strip()
+    leftovers = re.sub(r"[,，、;；和\s]+", "", TASK_REF.sub("", value))
     if not numbers or leftovers:
         raise UsageError(f"“{value}”里应当是任务编号，如 #3 或 #3,#5。", usage)
     return [require_task(ctx, n) for n in dict.fromkeys(numbers)]
@@ -98,24 +96,18 @@ def parse_task_refs(ctx: Context, value: str, usage: str) -> list[Task]:
 def add_task(ctx: Context, args: Args) -> Reply:
     project = ctx.require_project()
     sender = ctx.require_sender()
-    title = args.text.strip()
-    if not title:
-        raise UsageError("缺少任务标题。", ADD_USAGE)
-    if len(title) > MAX_TITLE:
-        raise UsageError(f"任务标题太长（{len(title)} 字），请控制在 {MAX_TITLE} 字以内。", ADD_USAGE)
+    due = date_option(ctx, args, "due", what="截止日期")
+    start = date_option(ctx, args, "start", what="开始日期", future=False)
+    title = checked_text(args.text, what="任务标题", limit=MAX_TITLE, usage=ADD_USAGE)
     owner = _owner_from(ctx, args, default=sender)
     if owner.id != sender.id and not sender.is_manager:
         raise PermissionDenied("成员只能给自己新增任务；给别人派任务请找 PM。")
-    due = parse_future_date(args.options["due"], today=ctx.today) if "due" in args.options else None
-    start = parse_date(args.options["start"], today=ctx.today) if "start" in args.options else None
     if start and due and start > due:
         raise UserError(f"开始日期 {start.isoformat()} 晚于截止日期 {due.isoformat()}。")
     department = resolve_department(ctx, args.options["dept"]) if args.options.get("dept") else None
     predecessors = parse_task_refs(ctx, args.options["deps"], ADD_USAGE) if args.options.get("deps") else []
     parent = parse_task_refs(ctx, args.options["parent"], ADD_USAGE)[0] if args.options.get("parent") else None
-    deliverable = (args.options.get("deliverable") or "").strip() or None
-    if deliverable and len(deliverable) > 200:
-        raise UserError("交付物描述请控制在 200 字以内。")
+    deliverable = checked_text(args.options.get("deliverable", ""), what="交付物描述", limit=200, required=False) or None
 
     now = ctx.incoming.sent_at
     task = Task(
@@ -180,35 +172,42 @@ def task_line(task: Task, today: date) -> str:
     return " · ".join(parts)
 
 
-@group.command(("列表", "list", "ls"), usage=LIST_USAGE, summary="列出未完成的任务，可按人、阻塞、逾期筛选")
+@group.command(
+    ("列表", "list", "ls"), usage=LIST_USAGE, summary="列出未完成的任务，可按人、部门、阻塞、逾期筛选", options=("dept",)
+)
 def list_tasks(ctx: Context, args: Args) -> Reply:
     project = ctx.require_project()
     query = select(Task).where(Task.project_id == project.id)
-    title = "未完成的任务"
+    title = ""
+    if args.options.get("dept"):
+        department = department_named(ctx, args.options["dept"], may_create=False)
+        query = query.where(Task.department_id == department.id)
+        title = f"{department.name} · "
     word = args.words[0].lower() if args.words else ""
     if len(args.words) > 1 or len(args.mentions) > 1:
         raise UsageError("一次只能用一个筛选条件。", LIST_USAGE)
     if args.mentions:
         owner = ctx.resolve_member(args.mentions[0])
         query = query.where(Task.owner_id == owner.id, Task.status.in_(OPEN_TASK_STATUSES))
-        title = f"{owner.name} 的未完成任务"
+        title += f"{owner.name} 的未完成任务"
     elif word in ("", "open", "未完成"):
         query = query.where(Task.status.in_(OPEN_TASK_STATUSES))
+        title += "未完成的任务"
     elif word in ("我的", "mine", "my"):
         sender = ctx.require_sender()
         query = query.where(Task.owner_id == sender.id, Task.status.in_(OPEN_TASK_STATUSES))
-        title = "我的未完成任务"
+        title += "我的未完成任务"
     elif word in ("阻塞", "blocked"):
         query = query.where(Task.status == TaskStatus.BLOCKED)
-        title = "阻塞的任务"
+        title += "阻塞的任务"
     elif word in ("逾期", "overdue"):
         query = query.where(Task.status.in_(OPEN_TASK_STATUSES), Task.due_date < ctx.today)
-        title = "逾期的任务"
+        title += "逾期的任务"
     elif word in ("全部", "all"):
-        title = "全部任务"
+        title += "全部任务"
     elif word in ("已完成", "done"):
         query = query.where(Task.status == TaskStatus.DONE)
-        title = "已完成的任务"
+        title += "已完成的任务"
     else:
         raise UsageError(f"不认识筛选条件“{args.words[0]}”。", LIST_USAGE)
 
@@ -239,6 +238,10 @@ def task_detail(ctx: Context, args: Args) -> Reply:
         for names, status in _VERBS:
             if verb in names:
                 return _update_from_words(ctx, task, status, rest)
+        if verb in ("取消", "cancel"):
+            from handlers.task_edits import cancel
+
+            return cancel(ctx, task, " ".join(rest).strip() or None)
         raise UsageError(f"不认识对任务的操作“{args.words[1]}”。", group.default.usage if group.default else None)
     lines = [
         f"状态：{TASK_STATUS_LABELS[task.status]}" + (f" {task.progress}%" if task.progress else ""),
@@ -255,33 +258,14 @@ def task_detail(ctx: Context, args: Args) -> Reply:
         lines.append("子任务：" + "，".join(f"{c.ref}{TASK_STATUS_ICONS[c.status]}" for c in task.children))
     if task.predecessors:
         lines.append("依赖：" + "，".join(f"{p.ref}{TASK_STATUS_ICONS[p.status]}" for p in task.predecessors))
-    history = ctx.session.scalars(
-        select(Change)
-        .options(joinedload(Change.actor))
-        .where(Change.entity == "task", Change.entity_id == task.id)
-        .order_by(Change.at.desc(), Change.id.desc())
-        .limit(10)
-    ).all()
-    if history:
-        lines.append("记录：")
-        tz = ctx.now.tzinfo
-        for change in history:
-            stamp = change.at.astimezone(tz).strftime("%m-%d %H:%M")
-            lines.append(f"  {stamp} {person(change.actor)} {describe_change(change)}")
+    if task.successors:
+        lines.append("后续：" + "，".join(f"{s.ref}{TASK_STATUS_ICONS[s.status]}" for s in task.successors))
+    lines += history_lines(ctx.session, ctx, entity="task", entity_id=task.id)
     return Reply("\n".join(lines), title=f"{task.ref} {task.title}")
 
 
 def describe_change(change: Change) -> str:
-    labels = {s.value: label for s, label in TASK_STATUS_LABELS.items()}
-    if change.field == "created":
-        return "创建"
-    if change.field == "status":
-        text = f"{labels.get(change.old_value or '', change.old_value)} → {labels.get(change.new_value or '', change.new_value)}"
-    elif change.field == "progress":
-        text = f"进度 {change.old_value}% → {change.new_value}%"
-    else:
-        text = f"{change.field}：{change.old_value or '空'} → {change.new_value or '空'}"
-    return f"{text}（{change.note}）" if change.note else text
+    return format_change(change)
 
 
 # ---------------------------------------------------------------------------- status updates
@@ -344,7 +328,11 @@ def apply_update(
             return Reply(f"已记录 {task.ref} 的说明：{note}")
         return Reply(f"{task.ref} 已经是{TASK_STATUS_LABELS[task.status]}（{task.progress}%），没有变化。")
     task.updated_at = now
-    return Reply(_update_summary(task, ctx.today, note) + _unblocked_followers(task))
+    ready = _unblocked_followers(task)
+    text = _update_summary(task, ctx.today, note)
+    if ready:
+        text += "\n可以开始：" + "，".join(f"{s.ref} {shorten(s.title, 20)}（{mention(s.owner)}）" for s in ready)
+    return Reply(text, mentions=tuple(Mention(s.owner.user_id, s.owner.name) for s in ready if s.owner))
 
 
 def _update_summary(task: Task, today: date, note: str | None) -> str:
@@ -361,17 +349,14 @@ def _update_summary(task: Task, today: date, note: str | None) -> str:
     return text
 
 
-def _unblocked_followers(task: Task) -> str:
-    """When a task is done, say which tasks it was holding up are now free to start."""
+def _unblocked_followers(task: Task) -> list[Task]:
+    """When a task is done, the tasks it was holding up that are now free to start."""
     if task.status != TaskStatus.DONE:
-        return ""
-    ready = [
+        return []
+    return [
         s for s in task.successors
-        if s.status.is_open and all(p.status == TaskStatus.DONE for p in s.predecessors)
+        if s.status.is_open and all(p.status in (TaskStatus.DONE, TaskStatus.CANCELLED) for p in s.predecessors)
     ]
-    if not ready:
-        return ""
-    return "\n可以开始：" + "，".join(f"{s.ref} {shorten(s.title, 20)}（{mention(s.owner)}）" for s in ready)
 
 
 _PERCENT = re.compile(r"(\d{1,3})\s*%")
@@ -380,6 +365,8 @@ _PERCENT = re.compile(r"(\d{1,3})\s*%")
 def _update_from_words(ctx: Context, task: Task, status: TaskStatus | None, words: list[str]) -> Reply:
     note = " ".join(words).strip() or None
     if status is None:  # progress
+        if words and words[0].isdigit() and len(words[0]) <= 3:  # “/进度 #12 60”
+            return apply_update(ctx, task, progress=int(words[0]), note=" ".join(words[1:]).strip() or None)
         match = _PERCENT.search(note or "")
         if not match:
             raise UsageError("缺少进度百分比。", PROGRESS_USAGE)
@@ -418,31 +405,74 @@ PROGRESS = _quick(("进度", "progress"), None, PROGRESS_USAGE, "更新进度百
 
 # ---------------------------------------------------------------------------- free text
 
-_FREE_DONE = re.compile(r"(已经?|都)?(完成|做完|搞定|弄完|结束|done|finished)(了)?")
-_FREE_BLOCKED = re.compile(r"(卡住|阻塞|受阻|被卡|卡在|blocked|stuck)(了)?")
-_FREE_STARTED = re.compile(r"(开始做?|在做|着手|进行中|started|working on)(了)?")
-_FREE_PROGRESS = re.compile(r"(?:进度|完成了?|progress)?\s*(\d{1,3})\s*%")
-_LEADING_PUNCT = re.compile(r"^[\s,，。:：;；、]+")
+FREE_TEXT_USAGE = "#12 完成 ｜ #7 阻塞 <原因> ｜ #3 进度 80% [说明] ｜ #12 开始 ｜ /任务 #12 查看"
+_DONE_WORDS = r"(?:已经?|都)?(?:完成|做完|做好|搞定|弄完|弄好|结束|好了|done|finished|complete)(?!前|之前|后|以后|时|的|度)了?"
+_FREE_DONE = re.compile(_DONE_WORDS, re.IGNORECASE)
+_FREE_BLOCKED = re.compile(r"(?:卡住|卡在|阻塞|受阻|被卡|blocked|stuck)了?", re.IGNORECASE)
+_FREE_STARTED = re.compile(r"(?:开始做?|在做|着手|进行中|started|working on|start)了?", re.IGNORECASE)
+_FREE_PROGRESS = re.compile(
+    r"(?:进度|progress)\s*(?:到了?|为|是|:)?\s*(\d{1,3})\s*%?(?!\d)|(?:完成了?\s*)?(\d{1,3})\s*%", re.IGNORECASE
+)
+_LEADING_REFS = re.compile(r"(?:任务\s*)?((?:#\d{1,9}[\s,，、和]*)+)")
+_NEGATED = re.compile(r"(?:没有?|未|不|别|尚未|还没有?|not|n't)\s*$", re.IGNORECASE)
+_QUESTION = re.compile(r"[吗?？]|多少|怎么样|如何")
+_LEADING_PUNCT = re.compile(r"^[\s,，。:：;；、]+|[\s,，。;；、]+$")
 
 
 def free_text_update(ctx: Context, text: str) -> Reply | None:
-    """“#12 已经完成了”, “#7 卡住了，等接口”, “#3 进度80% 明天联调”: a task ref plus a status."""
-    match = TASK_REF.match(text)
+    """“#12 已经完成了”, “#7 卡住了，等接口”, “#3 进度80% 明天联调”, “#3 80%”, “#3 #4 完成”.
+
+    None when the message does not start with a task ref. A ref with no status the bot is sure of
+    changes nothing and says what was understood.
+    """
+    match = _LEADING_REFS.match(text)
     if not match:
         return None
+    numbers = list(dict.fromkeys(int(n) for n in TASK_REF.findall(match.group(1))))
     rest = text[match.end():].strip()
-    task = require_task(ctx, int(match.group(1)))
+    tasks = [require_task(ctx, n) for n in numbers]
+    refs = "、".join(t.ref for t in tasks)
+    if not rest:
+        if len(tasks) == 1:
+            return task_detail(ctx, Args(words=[tasks[0].ref]))
+        raise UsageError(f"看到了 {refs}，但没说要更新成什么。", FREE_TEXT_USAGE)
+    if _QUESTION.search(rest):
+        lines = [task_line(t, ctx.today) for t in tasks]
+        return Reply("\n".join([*lines, f"要更新请直接说，例如：{tasks[0].ref} 完成"]))
+    parsed = _parse_status(rest)
+    if parsed is None:
+        about = f"{tasks[0].ref} {shorten(tasks[0].title, 20)}" if len(tasks) == 1 else refs
+        raise UsageError(f"看到了 {about}，但没看懂“{shorten(rest, 20)}”要更新成什么，所以没有改动。", FREE_TEXT_USAGE)
+    status, progress, note = parsed
+    replies = [apply_update(ctx, task, status=status, progress=progress, note=note) for task in tasks]
+    return Reply(
+        "\n\n".join(r.text for r in replies),
+        mentions=tuple(dict.fromkeys(m for r in replies for m in r.mentions)),
+    )
+
+
+def _parse_status(rest: str) -> tuple[TaskStatus | None, int | None, str | None] | None:
+    """(status, progress, note) from the words after the refs; None when no status is certain."""
     if m := _FREE_PROGRESS.search(rest):
-        note = _LEADING_PUNCT.sub("", (rest[: m.start()] + rest[m.end():]).strip()) or None
-        return apply_update(ctx, task, progress=int(m.group(1)), note=note)
-    for pattern, status in ((_FREE_BLOCKED, TaskStatus.BLOCKED), (_FREE_DONE, TaskStatus.DONE),
-                            (_FREE_STARTED, TaskStatus.IN_PROGRESS)):
-        if m := pattern.search(rest):
-            note = _LEADING_PUNCT.sub("", (rest[: m.start()] + rest[m.end():]).strip()) or None
-            if status == TaskStatus.BLOCKED and not note:
-                note = None
-            return apply_update(ctx, task, status=status, note=note)
+        return None, int(m.group(1) or m.group(2)), _remainder(rest, m)
+    for pattern, status in (
+        (_FREE_BLOCKED, TaskStatus.BLOCKED),
+        (_FREE_DONE, TaskStatus.DONE),
+        (_FREE_STARTED, TaskStatus.IN_PROGRESS),
+    ):
+        m = pattern.search(rest)
+        if m is None:
+            continue
+        if _NEGATED.search(rest[: m.start()]):
+            return None  # “还没完成”, “没有卡住”: not a status change the bot should guess
+        return status, None, _remainder(rest, m)
     return None
+
+
+def _remainder(rest: str, match: re.Match[str]) -> str | None:
+    """What is left around the status words: the note (“等接口”, “明天联调”)."""
+    left = " ".join((rest[: match.start()] + " " + rest[match.end():]).split())
+    return _LEADING_PUNCT.sub("", left) or None
 
 
 GROUPS = (group, START, DONE, BLOCK, PROGRESS)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import ForeignKey, Index, String, Text, select
+from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
 from models.base import Base
 from models.project import Member
@@ -59,3 +59,16 @@ def record_change(
     )
     session.add(change)
     return change
+
+
+def entity_history(session: Session, /, *, entity: str, entity_id: int, limit: int = 10) -> list[Change]:
+    """The latest changes of one entity, newest first, with their actors (one statement)."""
+    return list(
+        session.scalars(
+            select(Change)
+            .options(joinedload(Change.actor))
+            .where(Change.entity == entity, Change.entity_id == entity_id)
+            .order_by(Change.at.desc(), Change.id.desc())
+            .limit(limit)
+        )
+    )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, relationship
 
 from models.base import Base
 from models.enums import TaskStatus, enum_column
@@ -73,3 +74,36 @@ class Task(Base):
 
 def get_task(session: Session, /, *, project_id: int, number: int) -> Task | None:
     return session.scalar(select(Task).where(Task.project_id == project_id, Task.number == number))
+
+
+@dataclass(frozen=True, slots=True)
+class DependencyGraph:
+    """A project's task dependencies: task id -> its predecessors' ids, and task id -> number."""
+
+    predecessors: dict[int, list[int]]
+    numbers: dict[int, int]
+
+
+def dependency_edges(session: Session, /, *, project_id: int) -> DependencyGraph:
+    """Every dependency edge of a project in one statement (for cycle checks)."""
+    successor = aliased(Task)
+    predecessor = aliased(Task)
+    rows = session.execute(
+        select(successor.id, successor.number, predecessor.id, predecessor.number)
+        .select_from(task_dependency)
+        .join(successor, successor.id == task_dependency.c.task_id)
+        .join(predecessor, predecessor.id == task_dependency.c.predecessor_id)
+        .where(successor.project_id == project_id)
+    ).all()
+    graph: dict[int, list[int]] = {}
+    numbers: dict[int, int] = {}
+    for task_id, task_no, pred_id, pred_no in rows:
+        graph.setdefault(task_id, []).append(pred_id)
+        numbers[task_id], numbers[pred_id] = task_no, pred_no
+    return DependencyGraph(graph, numbers)
+
+
+def parent_links(session: Session, /, *, project_id: int) -> dict[int, tuple[int, int | None]]:
+    """task id -> (number, parent id) for every task of a project, in one statement (for cycle checks)."""
+    rows = session.execute(select(Task.id, Task.number, Task.parent_id).where(Task.project_id == project_id))
+    return {task_id: (number, parent_id) for task_id, number, parent_id in rows}
