@@ -83,7 +83,13 @@ def _run(ctx: Context, text: str, registry: CommandRegistry) -> Reply:
             if exc.usage is None and not isinstance(exc, PermissionDenied):
                 exc.usage = resolved.command.usage  # every refusal ends with the command's usage line
             raise
-    reply = tasks.free_text_update(ctx, text) or actions.free_text_update(ctx, text)
+    ctx.require_project()  # free text in a group without a project: say how to start one
+    try:
+        reply = tasks.free_text_update(ctx, text) or actions.free_text_update(ctx, text)
+    except UserError as exc:
+        if exc.usage is None and not isinstance(exc, PermissionDenied):
+            exc.usage = tasks.FREE_TEXT_USAGE
+        raise
     if reply is None:
         near = _group_named_in(registry, text)
         if near is not None:

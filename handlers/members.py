@@ -58,11 +58,13 @@ def add_members(ctx: Context, args: Args) -> Reply:
     ctx.require_manager("添加成员")
     word_option(args, "role", ROLE_WORDS)
     if not args.mentions:
-        raise UsageError("请 @ 要添加的人。", ADD_USAGE)
+        hint = f"，例如 @{args.words[0]}" if args.words else ""
+        raise UsageError(f"请 @ 要添加的人{hint}。", ADD_USAGE)
     if args.words:
         raise UsageError(f"不明白“{' '.join(args.words)}”。成员请用 @ 提及，部门和角色写成 部门:… 角色:…。", ADD_USAGE)
+    known = set(ctx.session.scalars(select(Member.id).where(Member.project_id == ctx.require_project().id)))
     members = [ctx.resolve_member(m) for m in dict.fromkeys(args.mentions)]
-    return _apply(ctx, members, args, ADD_USAGE, verb="已添加")
+    return _apply(ctx, members, args, ADD_USAGE, verb="已添加", new={m.id for m in members} - known)
 
 
 @group.command(
@@ -89,7 +91,9 @@ def edit_member(ctx: Context, args: Args) -> Reply:
     return _apply(ctx, list(dict.fromkeys(members)), args, EDIT_USAGE, verb="已修改")
 
 
-def _apply(ctx: Context, members: list[Member], args: Args, usage: str, *, verb: str) -> Reply:
+def _apply(
+    ctx: Context, members: list[Member], args: Args, usage: str, *, verb: str, new: set[int] | None = None
+) -> Reply:
     sender = ctx.require_sender()
     project = ctx.require_project()
     department: Department | None = None
@@ -136,6 +140,8 @@ def _apply(ctx: Context, members: list[Member], args: Args, usage: str, *, verb:
         who = member.name if member.id == sender.id else mention(member)
         if changed:
             lines.append(f"{verb} {who}：" + "，".join(changed))
+        elif new and member.id in new:
+            lines.append(f"{verb} {who}（{state}）")
         else:
             lines.append(f"{who} 在项目中（{state}）")
     return Reply("\n".join(lines), mentions=tuple(Mention(m.user_id, m.name) for m in members if m.id != sender.id))

@@ -226,9 +226,9 @@ def list_risks(ctx: Context, args: Args) -> Reply:
 def show_risk(ctx: Context, args: Args) -> Reply:
     if not args.words:
         raise UsageError("缺少风险编号或子指令。", group.usage)
+    risk = require_risk(ctx, args.words[0], group.usage)
     if len(args.words) > 1:
         raise UsageError(f"不明白“{' '.join(args.words[1:])}”。", group.usage)
-    risk = require_risk(ctx, args.words[0], group.usage)
     lines = [
         f"等级：{LEVEL_ICONS[risk.level]}{RISK_LEVEL_LABELS[risk.level]} · 状态：{RISK_STATUS_LABELS[risk.status]}",
         f"负责人：{person(risk.owner)}",
