@@ -6,6 +6,7 @@ touch the network and never read the wall clock: the message's own time is `ctx.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -29,6 +30,7 @@ def build_registry() -> CommandRegistry:
 
 
 NON_TEXT_HINT = "我目前只看得懂文字消息。发送 /帮助 查看可用指令。"
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 MAX_MESSAGE = 2000  # characters; longer messages are refused whole rather than cut
 
 
@@ -47,7 +49,9 @@ def handle_message(
         sender = ensure_member(
             session, project=project, user_id=incoming.sender_id, name=incoming.sender_name, now=now
         )
-        sender.last_seen_at = incoming.sent_at
+        last = sender.last_seen_at
+        if last is None or incoming.sent_at - last >= LAST_SEEN_RESOLUTION:  # never backwards; one write a minute
+            sender.last_seen_at = incoming.sent_at
     project_id = project.id if project else None
     if not incoming.is_group:
         return help_commands.private_chat_reply(registry), project_id

@@ -120,6 +120,7 @@ class CommandRegistry:
     def __init__(self) -> None:
         self.groups: list[CommandGroup] = []
         self._by_name: dict[str, CommandGroup] = {}
+        self._longest_first: list[str] = []
 
     def include(self, *groups: CommandGroup) -> None:
         for group in groups:
@@ -128,6 +129,7 @@ class CommandRegistry:
                 if key in self._by_name:
                     raise ValueError(f"command name {name!r} declared twice")
                 self._by_name[key] = group
+            self._longest_first = sorted(self._by_name, key=len, reverse=True)
             seen: set[str] = set()
             for cmd in group.subcommands:
                 for name in cmd.names:
@@ -149,7 +151,7 @@ class CommandRegistry:
         default command; anything else is not guessed.
         """
         lowered = head.lower()
-        for name in sorted(self._by_name, key=len, reverse=True):
+        for name in self._longest_first:
             if len(lowered) <= len(name) or not lowered.startswith(name):
                 continue
             group, rest = self._by_name[name], head[len(name):]

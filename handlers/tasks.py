@@ -289,10 +289,12 @@ def apply_update(
         raise UsageError(f"请写上 {task.ref} 阻塞的原因。", BLOCK_USAGE)
     if progress is not None and not 0 <= progress <= 100:
         raise UsageError("进度应在 0% 到 100% 之间。", PROGRESS_USAGE)
+    still_blocked = False
     if status is None and progress is not None:
         status = TaskStatus.DONE if progress == 100 else TaskStatus.IN_PROGRESS
         if task.status == TaskStatus.BLOCKED and progress < 100:
-            status = TaskStatus.BLOCKED  # progress while blocked keeps the blocker visible
+            status = TaskStatus.BLOCKED  # progress while blocked keeps the blocker (and its reason) visible
+            still_blocked = True
     if status == TaskStatus.DONE:
         progress = 100
     now = ctx.incoming.sent_at
@@ -306,7 +308,7 @@ def apply_update(
         task.status_changed_at = now
         task.completed_at = now if status == TaskStatus.DONE else None
         changed = True
-    if status == TaskStatus.BLOCKED and note != task.blocked_reason:
+    if status == TaskStatus.BLOCKED and not still_blocked and note != task.blocked_reason:
         task.blocked_reason = note
         changed = True
     elif status is not None and status != TaskStatus.BLOCKED:
@@ -341,7 +343,7 @@ def _update_summary(task: Task, today: date, note: str | None) -> str:
         state += f" {task.progress}%"
     text = f"{task.ref} {shorten(task.title)} → {state}"
     if task.status == TaskStatus.BLOCKED:
-        text += f"\n原因：{task.blocked_reason}"
+        text += f"\n原因：{task.blocked_reason or '未说明'}"
     elif note:
         text += f"\n说明：{note}"
     if task.status.is_open and task.due_date:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from functools import cache
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, select, text, update
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, bindparam, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from models.base import Base
 from models.enums import CalendarDayKind, ProjectStatus, Role, enum_column
@@ -106,30 +108,40 @@ class CalendarDay(Base):
     note: Mapped[str | None] = mapped_column(String(200))
 
 
+# Statements run for every message are built once (bind parameters), not per call: on a small
+# machine building a select costs as much as running it.
+_ACTIVE_PROJECT = select(Project).where(
+    Project.platform == bindparam("platform"),
+    Project.chat_id == bindparam("chat_id"),
+    Project.status == ProjectStatus.ACTIVE,
+)
+_MEMBER = select(Member).where(Member.project_id == bindparam("project_id"), Member.user_id == bindparam("user_id"))
+
+
 def get_active_project(session: Session, /, *, platform: str, chat_id: str) -> Project | None:
-    return session.scalar(
-        select(Project).where(
-            Project.platform == platform, Project.chat_id == chat_id, Project.status == ProjectStatus.ACTIVE
-        )
-    )
+    return session.scalar(_ACTIVE_PROJECT, {"platform": platform, "chat_id": chat_id})
 
 
 def allocate_number(session: Session, /, project: Project, counter: str) -> int:
     """Take the next per-project number atomically (row-level increment, safe under concurrency)."""
-    column = getattr(Project, counter)
-    number = session.execute(
-        update(Project)
-        .where(Project.id == project.id)
-        .values({column: column + 1})
-        .returning(column)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
+    number = session.execute(_increment(counter), {"project_id": project.id}).scalar_one()
     set_committed_value(project, counter, number)
     return number - 1
 
 
+@cache
+def _increment(counter: str) -> ReturningUpdate[tuple[int]]:
+    column = Project.__table__.c[counter]
+    return (
+        update(Project.__table__)
+        .where(Project.__table__.c.id == bindparam("project_id"))
+        .values({column: column + 1})
+        .returning(column)
+    )
+
+
 def find_member(session: Session, /, *, project_id: int, user_id: str) -> Member | None:
-    return session.scalar(select(Member).where(Member.project_id == project_id, Member.user_id == user_id))
+    return session.scalar(_MEMBER, {"project_id": project_id, "user_id": user_id})
 
 
 def find_members_by_name(session: Session, /, *, project_id: int, name: str) -> list[Member]:

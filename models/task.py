@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint, select
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint, bindparam, select
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, relationship
 
 from models.base import Base
@@ -72,8 +72,11 @@ class Task(Base):
         return f"#{self.number}"
 
 
+_TASK = select(Task).where(Task.project_id == bindparam("project_id"), Task.number == bindparam("number"))
+
+
 def get_task(session: Session, /, *, project_id: int, number: int) -> Task | None:
-    return session.scalar(select(Task).where(Task.project_id == project_id, Task.number == number))
+    return session.scalar(_TASK, {"project_id": project_id, "number": number})
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,14 @@ def test_progress_note_is_kept(tasks: ConsoleChat) -> None:
     ]
 
 
+def test_progress_on_a_blocked_task_keeps_its_reason(tasks: ConsoleChat) -> None:
+    tasks.say("#1 阻塞 等接口", name="李四")
+    reply = tasks.say("#1 进度 50% 先做前端", name="李四")
+    assert reply.splitlines()[:3] == ["#1 写接口 → 阻塞 50%", "原因：等接口", "截止 11-27(周五)"]
+    assert state(tasks, 1) == (TaskStatus.BLOCKED, 50, "等接口")
+    assert "进度 0% → 50%（先做前端）" in tasks.say("/任务 #1")
+
+
 def test_several_tasks_at_once(tasks: ConsoleChat) -> None:
     reply = tasks.say("#1 #2 完成", name="李四")
     assert "#1 写接口 → 已完成" in reply and "#2 联调 → 已完成" in reply
