@@ -104,7 +104,7 @@ def add_action(ctx: Context, args: Args) -> Reply:
         project_id=project.id,
         number=allocate_number(ctx.session, project, "next_action_no"),
         content=content,
-        owner=owner,
+        owner_id=owner.id,
         due_date=due,
         status=ActionStatus.OPEN,
         origin=origin,

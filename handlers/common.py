@@ -13,7 +13,7 @@ from handlers.dates import parse_date, parse_future_date
 from handlers.errors import UsageError, UserError
 from handlers.format import describe_change, person
 from handlers.text import Args
-from models import Change, Department, get_or_create_department
+from models import Change, Department, find_department, get_or_create_department
 from models.history import entity_history
 
 # Words that empty an optional field: `截止:无`, `父:无`, `部门:none`.
@@ -99,11 +99,11 @@ def department_named(ctx: Context, name: str, *, may_create: bool) -> Department
     if not name or len(name) > MAX_DEPARTMENT:
         raise UserError(f"部门名称应为 1–{MAX_DEPARTMENT} 个字。")
     project = ctx.require_project()
-    known = {d.name: d for d in project.departments}
-    if name in known:
-        return known[name]
+    found = find_department(ctx.session, project_id=project.id, name=name)
+    if found is not None:
+        return found
     if not may_create:
-        listed = "、".join(known) or "还没有部门"
+        listed = "、".join(d.name for d in project.departments) or "还没有部门"
         raise UserError(f"项目里没有“{name}”这个部门（现有：{listed}）。新增部门请找 PM：/部门 添加 {name}")
     return get_or_create_department(ctx.session, project=project, name=name)
 

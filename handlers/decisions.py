@@ -50,7 +50,7 @@ def _add(ctx: Context, args: Args) -> Reply:
         project_id=project.id,
         number=allocate_number(ctx.session, project, "next_decision_no"),
         content=content,
-        decided_by=sender,
+        decided_by_id=sender.id,
         created_at=now,
     )
     ctx.session.add(decision)

@@ -150,7 +150,7 @@ def add_risk(ctx: Context, args: Args) -> Reply:
         description=description,
         level=level,
         strategy=strategy,
-        owner=owner,
+        owner_id=owner.id,
         status=RiskStatus.OPEN,
         created_by_id=sender.id,
         created_at=now,

@@ -6,7 +6,6 @@ import re
 from datetime import date
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import joinedload
 
 from bot.messages import Mention, Reply
 from handlers.common import checked_text, date_option, department_named, history_lines
@@ -27,6 +26,7 @@ from models import (
     record_change,
 )
 from models.project import allocate_number
+from models.task import task_neighbours
 
 MAX_TITLE = 200
 MAX_NOTE = 500
@@ -110,24 +110,26 @@ def add_task(ctx: Context, args: Args) -> Reply:
     deliverable = checked_text(args.options.get("deliverable", ""), what="交付物描述", limit=200, required=False) or None
 
     now = ctx.incoming.sent_at
+    # Foreign keys rather than relationships: the flush then has no relationship bookkeeping to do.
     task = Task(
         project_id=project.id,
         number=allocate_number(ctx.session, project, "next_task_no"),
         title=title,
-        owner=owner,
-        department=department,
+        owner_id=owner.id,
+        department_id=department.id if department else None,
         start_date=start,
         due_date=due,
         status=TaskStatus.TODO,
         progress=0,
         deliverable=deliverable,
-        parent=parent,
-        created_by=sender,
+        parent_id=parent.id if parent else None,
+        created_by_id=sender.id,
         created_at=now,
         updated_at=now,
         status_changed_at=now,
     )
-    task.predecessors = predecessors
+    if predecessors:
+        task.predecessors = predecessors
     ctx.session.add(task)
     ctx.session.flush()
     record_change(
@@ -161,15 +163,27 @@ def _owner_from(ctx: Context, args: Args, *, default: Member) -> Member:
 
 
 def task_line(task: Task, today: date) -> str:
-    status = f"{TASK_STATUS_ICONS[task.status]}{TASK_STATUS_LABELS[task.status]}"
-    if task.status == TaskStatus.IN_PROGRESS and task.progress:
-        status += f" {task.progress}%"
-    parts = [f"{task.ref} {status} {shorten(task.title)}", person(task.owner), f"截止{day(task.due_date, today=today)}"]
-    if task.status.is_open and task.due_date and task.due_date < today:
-        parts.append(f"⚠逾期{(today - task.due_date).days}天")
-    if task.status == TaskStatus.BLOCKED and task.blocked_reason:
-        parts.append(f"原因：{shorten(task.blocked_reason, 20)}")
+    owner = task.owner.name if task.owner else None
+    return _line(task.number, task.status, task.progress, task.title, owner, task.due_date, task.blocked_reason, today)
+
+
+def _line(
+    number: int, status: TaskStatus, progress: int, title: str, owner: str | None, due: date | None,
+    blocked_reason: str | None, today: date,
+) -> str:
+    state = f"{TASK_STATUS_ICONS[status]}{TASK_STATUS_LABELS[status]}"
+    if status == TaskStatus.IN_PROGRESS and progress:
+        state += f" {progress}%"
+    parts = [f"#{number} {state} {shorten(title)}", owner or "未指派", f"截止{day(due, today=today)}"]
+    if status.is_open and due and due < today:
+        parts.append(f"⚠逾期{(today - due).days}天")
+    if status == TaskStatus.BLOCKED and blocked_reason:
+        parts.append(f"原因：{shorten(blocked_reason, 20)}")
     return " · ".join(parts)
+
+
+# The columns a list line needs (not whole Task objects: loading 50 entities costs more than the query).
+_LIST_COLUMNS = (Task.number, Task.status, Task.progress, Task.title, Member.name, Task.due_date, Task.blocked_reason)
 
 
 @group.command(
@@ -177,7 +191,7 @@ def task_line(task: Task, today: date) -> str:
 )
 def list_tasks(ctx: Context, args: Args) -> Reply:
     project = ctx.require_project()
-    query = select(Task).where(Task.project_id == project.id)
+    query = select(*_LIST_COLUMNS).outerjoin(Member, Member.id == Task.owner_id).where(Task.project_id == project.id)
     title = ""
     if args.options.get("dept"):
         department = department_named(ctx, args.options["dept"], may_create=False)
@@ -211,17 +225,19 @@ def list_tasks(ctx: Context, args: Args) -> Reply:
     else:
         raise UsageError(f"不认识筛选条件“{args.words[0]}”。", LIST_USAGE)
 
-    total = ctx.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    if total == 0:
+    # Overdue first, then by due date (undated last), then by number; the total rides along as a window
+    # count: one statement whatever the size.
+    rows = ctx.session.execute(
+        query.add_columns(func.count().over())
+        .order_by(case((Task.due_date.is_(None), 1), else_=0), Task.due_date, Task.number)
+        .limit(LIST_LIMIT)
+    ).all()
+    if not rows:
         return Reply(f"{title}：没有。")
-    # Overdue first, then by due date (undated last), then by number: one statement whatever the size.
-    ordered = query.options(joinedload(Task.owner)).order_by(
-        case((Task.due_date.is_(None), 1), else_=0), Task.due_date, Task.number
-    ).limit(LIST_LIMIT)
-    tasks = ctx.session.scalars(ordered).all()
-    lines = [task_line(t, ctx.today) for t in tasks]
-    if total > len(tasks):
-        lines.append(f"…另有 {total - len(tasks)} 个未列出，可用 {LIST_USAGE} 缩小范围。")
+    total = rows[0][-1]
+    lines = [_line(*row[:-1], ctx.today) for row in rows]
+    if total > len(rows):
+        lines.append(f"…另有 {total - len(rows)} 个未列出，可用 {LIST_USAGE} 缩小范围。")
     return Reply("\n".join(lines), title=f"{title}（{total}）")
 
 
@@ -254,12 +270,10 @@ def task_detail(ctx: Context, args: Args) -> Reply:
         lines.append(f"阻塞原因：{task.blocked_reason or '未说明'}")
     if task.parent:
         lines.append(f"父任务：{task.parent.ref} {shorten(task.parent.title, 20)}")
-    if task.children:
-        lines.append("子任务：" + "，".join(f"{c.ref}{TASK_STATUS_ICONS[c.status]}" for c in task.children))
-    if task.predecessors:
-        lines.append("依赖：" + "，".join(f"{p.ref}{TASK_STATUS_ICONS[p.status]}" for p in task.predecessors))
-    if task.successors:
-        lines.append("后续：" + "，".join(f"{s.ref}{TASK_STATUS_ICONS[s.status]}" for s in task.successors))
+    neighbours = task_neighbours(ctx.session, task_id=task.id)  # one statement for three collections
+    for kind, label in (("child", "子任务"), ("pred", "依赖"), ("succ", "后续")):
+        if neighbours[kind]:
+            lines.append(f"{label}：" + "，".join(f"#{n}{TASK_STATUS_ICONS[s]}" for n, s in neighbours[kind]))
     lines += history_lines(ctx.session, ctx, entity="task", entity_id=task.id)
     return Reply("\n".join(lines), title=f"{task.ref} {task.title}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, select
+from sqlalchemy import ForeignKey, Index, String, Text, bindparam, select
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
 from models.base import Base
@@ -61,14 +61,15 @@ def record_change(
     return change
 
 
+_HISTORY = (
+    select(Change)
+    .options(joinedload(Change.actor))
+    .where(Change.entity == bindparam("entity"), Change.entity_id == bindparam("entity_id"))
+    .order_by(Change.at.desc(), Change.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
 def entity_history(session: Session, /, *, entity: str, entity_id: int, limit: int = 10) -> list[Change]:
     """The latest changes of one entity, newest first, with their actors (one statement)."""
-    return list(
-        session.scalars(
-            select(Change)
-            .options(joinedload(Change.actor))
-            .where(Change.entity == entity, Change.entity_id == entity_id)
-            .order_by(Change.at.desc(), Change.id.desc())
-            .limit(limit)
-        )
-    )
+    return list(session.scalars(_HISTORY, {"entity": entity, "entity_id": entity_id, "limit": limit}))

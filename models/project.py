@@ -115,6 +115,7 @@ _ACTIVE_PROJECT = select(Project).where(
     Project.chat_id == bindparam("chat_id"),
     Project.status == ProjectStatus.ACTIVE,
 )
+_DEPARTMENT = select(Department).where(Department.project_id == bindparam("project_id"), Department.name == bindparam("name"))
 _MEMBER = select(Member).where(Member.project_id == bindparam("project_id"), Member.user_id == bindparam("user_id"))
 
 
@@ -162,10 +163,12 @@ def ensure_member(
     return member
 
 
+def find_department(session: Session, /, *, project_id: int, name: str) -> Department | None:
+    return session.scalar(_DEPARTMENT, {"project_id": project_id, "name": name})
+
+
 def get_or_create_department(session: Session, /, *, project: Project, name: str) -> Department:
-    department = session.scalar(
-        select(Department).where(Department.project_id == project.id, Department.name == name)
-    )
+    department = find_department(session, project_id=project.id, name=name)
     if department is None:
         department = Department(project=project, name=name)
         session.add(department)

@@ -5,7 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint, bindparam, select
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, relationship
 
 from models.base import Base
@@ -110,3 +122,25 @@ def parent_links(session: Session, /, *, project_id: int) -> dict[int, tuple[int
     """task id -> (number, parent id) for every task of a project, in one statement (for cycle checks)."""
     rows = session.execute(select(Task.id, Task.number, Task.parent_id).where(Task.project_id == project_id))
     return {task_id: (number, parent_id) for task_id, number, parent_id in rows}
+
+
+_NEIGHBOURS = union_all(
+    select(literal("child").label("kind"), Task.number, Task.status).where(Task.parent_id == bindparam("task_id")),
+    select(literal("pred"), Task.number, Task.status)
+    .join(task_dependency, task_dependency.c.predecessor_id == Task.id)
+    .where(task_dependency.c.task_id == bindparam("task_id")),
+    select(literal("succ"), Task.number, Task.status)
+    .join(task_dependency, task_dependency.c.task_id == Task.id)
+    .where(task_dependency.c.predecessor_id == bindparam("task_id")),
+).order_by("kind", "number")
+
+
+def task_neighbours(session: Session, /, *, task_id: int) -> dict[str, list[tuple[int, TaskStatus]]]:
+    """A task's subtasks, predecessors and successors as (number, status), in one statement.
+
+    Keys: "child", "pred", "succ"; each list ordered by number.
+    """
+    found: dict[str, list[tuple[int, TaskStatus]]] = {"child": [], "pred": [], "succ": []}
+    for kind, number, status in session.execute(_NEIGHBOURS, {"task_id": task_id}):
+        found[kind].append((number, TaskStatus(status)))
+    return found
