@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.messages import Reply
@@ -45,22 +45,27 @@ def enqueue(
     return message
 
 
+# Built once with bind parameters: this runs for every message delivered (see bench/commands.py).
+_PENDING = (
+    select(OutboundMessage)
+    .where(
+        OutboundMessage.platform == bindparam("platform"),
+        OutboundMessage.status == OutboundStatus.PENDING,
+        OutboundMessage.next_attempt_at <= bindparam("now"),
+    )
+    .order_by(OutboundMessage.id)
+    .limit(bindparam("limit"))
+)
+_PENDING_IN_CHAT = _PENDING.where(OutboundMessage.chat_id == bindparam("chat_id"))
+
+
 def pending_messages(
     session: Session, /, *, platform: str, now: datetime, chat_id: str | None = None, limit: int = 100
 ) -> list[OutboundMessage]:
-    query = (
-        select(OutboundMessage)
-        .where(
-            OutboundMessage.platform == platform,
-            OutboundMessage.status == OutboundStatus.PENDING,
-            OutboundMessage.next_attempt_at <= now,
-        )
-        .order_by(OutboundMessage.id)
-        .limit(limit)
-    )
-    if chat_id is not None:
-        query = query.where(OutboundMessage.chat_id == chat_id)
-    return list(session.scalars(query))
+    params = {"platform": platform, "now": now, "limit": limit}
+    if chat_id is None:
+        return list(session.scalars(_PENDING, params))
+    return list(session.scalars(_PENDING_IN_CHAT, {**params, "chat_id": chat_id}))
 
 
 def mark_sent(message: OutboundMessage, *, now: datetime, platform_message_id: str | None = None) -> None:
