@@ -155,11 +155,11 @@ def ensure_member(
     """The member for this platform user, created on first sight; the display name follows the platform."""
     member = find_member(session, project_id=project.id, user_id=user_id)
     if member is None:
-        member = Member(project=project, user_id=user_id, name=name or user_id, role=role, joined_at=now)
+        member = Member(project=project, user_id=user_id, name=(name or user_id)[:100], role=role, joined_at=now)
         session.add(member)
         session.flush()
-    elif name and member.name != name:
-        member.name = name
+    elif name and member.name != name[:100]:
+        member.name = name[:100]  # the column's width; platforms' display names are far shorter
     return member
 
 

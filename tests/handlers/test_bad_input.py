@@ -50,6 +50,7 @@ CASES = [
     ("/阻塞 #1 " + "长" * 501, "说明太长", True),
     ("长" * 2001, "消息太长（2001 字）", False),
     ("/任务 新增 写稿 交付物:" + "长" * 201, "交付物描述太长", True),
+    ("/任务 新增 写稿 部门:" + "长" * 51, "部门名称应为 1–50 个字", True),
     # odd unicode
     ("/任务 新增 \u200b\u200d\u2060", "缺少任务标题", True),
     ("/任务 新增 \u202e\u0000 截止：周五", "缺少任务标题", True),
@@ -75,6 +76,15 @@ def test_bad_input_is_answered_and_changes_nothing(
     if with_usage:
         assert "用法：" in reply, reply
     assert len(reply) < 1200  # short enough for a phone screen
+
+
+def test_project_creation_limits(chat: ConsoleChat, unchanged: Unchanged) -> None:
+    with unchanged(chat):
+        assert "部门名称太长（51 字）" in chat.say("/项目 创建 发布会 部门:研发部," + "长" * 51)
+        assert "项目目标太长（501 字）" in chat.say("/项目 创建 发布会 目标:" + "长" * 501)
+        assert "项目名称太长" in chat.say("/项目 创建 " + "长" * 101)
+    # A very long display name is cut to fit its column.
+    assert "已创建项目" in chat.say("/项目 创建 发布会", name="王" * 150, user="wang")
 
 
 def test_odd_unicode_in_a_title_is_kept_clean(project: ConsoleChat) -> None:
