@@ -132,6 +132,10 @@ def edit_task(ctx: Context, args: Args) -> Reply:
             lines.append(f"父任务 → {parent.ref + ' ' + shorten(parent.title, 20) if parent else '无'}")
             task.parent = parent
 
+    for word in args.words[1:]:
+        key = word.partition(":")[0]
+        if ":" in word and key.lower() in ("依赖", "前置", "dep", "deps", "depends"):
+            raise UsageError("依赖请用专门的指令修改。", DEPS_USAGE)
     note = _note(args, args.words[1:])
     if not changes:
         if args.words[1:] and "title" not in args.options:

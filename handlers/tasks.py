@@ -375,13 +375,13 @@ def _unblocked_followers(task: Task) -> list[Task]:
     ]
 
 
-_PERCENT = re.compile(r"(\d{1,3})\s*%")
+_PERCENT = re.compile(r"(?<![\d-])(-?\d{1,4})\s*%")
 
 
 def _update_from_words(ctx: Context, task: Task, status: TaskStatus | None, words: list[str]) -> Reply:
     note = " ".join(words).strip() or None
     if status is None:  # progress
-        if words and words[0].isdigit() and len(words[0]) <= 3:  # “/进度 #12 60”
+        if words and words[0].lstrip("-").isdigit() and len(words[0]) <= 4:  # “/进度 #12 60”
             return apply_update(ctx, task, progress=int(words[0]), note=" ".join(words[1:]).strip() or None)
         match = _PERCENT.search(note or "")
         if not match:
@@ -427,7 +427,8 @@ _FREE_DONE = re.compile(_DONE_WORDS, re.IGNORECASE)
 _FREE_BLOCKED = re.compile(r"(?:卡住|卡在|阻塞|受阻|被卡|blocked|stuck)了?", re.IGNORECASE)
 _FREE_STARTED = re.compile(r"(?:开始做?|在做|着手|进行中|started|working on|start)了?", re.IGNORECASE)
 _FREE_PROGRESS = re.compile(
-    r"(?:进度|progress)\s*(?:到了?|为|是|:)?\s*(\d{1,3})\s*%?(?!\d)|(?:完成了?\s*)?(\d{1,3})\s*%", re.IGNORECASE
+    r"(?:进度|progress)\s*(?:到了?|为|是|:)?\s*(-?\d{1,4})\s*%?(?!\d)|(?:完成了?\s*)?(?<![\d-])(-?\d{1,4})\s*%",
+    re.IGNORECASE,
 )
 _LEADING_REFS = re.compile(r"(?:任务\s*)?((?:#\d{1,9}[\s,，、和]*)+)")
 _NEGATED = re.compile(r"(?:没有?|未|不|别|尚未|还没有?|not|n't)\s*$", re.IGNORECASE)

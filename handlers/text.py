@@ -70,17 +70,33 @@ def parse_args(
     """
     args = Args()
     current: str | None = None
+    after_mention = False
     for token in tokens:
         marker = MENTION_MARKER.fullmatch(token)
         if marker:
             user_id = marker.group(1)
             args.mentions.append(Mention(user_id, names.get(user_id, user_id)))
-            current = None
+            current, after_mention = None, True
             continue
+        if after_mention and token.startswith(":") and (glued := _glued_option(args.mentions[-1].name, option_keys)):
+            # A typed “@李四截止:周五” (the console takes 李四截止 for the name): the mention and the option 截止.
+            last, (name, canonical) = args.mentions[-1], glued
+            args.mentions[-1] = Mention(name if last.user_id == last.name else last.user_id, name)
+            args.options[canonical] = token[1:]
+            current, after_mention = canonical, False
+            continue
+        after_mention = False
         if token.startswith("@") and len(token) > 1:
             # Typed by hand, not a platform mention: resolved later by display name.
-            args.mentions.append(Mention("", token[1:]))
-            current = None
+            name, sep, value = token[1:].partition(":")
+            glued = _glued_option(name, option_keys) if sep else None
+            if glued is not None:
+                args.mentions.append(Mention("", glued[0]))
+                args.options[glued[1]] = value
+                current = glued[1]
+            else:
+                args.mentions.append(Mention("", token[1:]))
+                current = None
             continue
         key, sep, value = token.partition(":")
         canonical = option_keys.get(key.lower()) if sep else None

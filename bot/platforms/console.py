@@ -15,7 +15,7 @@ from bot.outbox import mark_sent, pending_messages
 
 PLATFORM = "console"
 DEFAULT_CHAT = "console"
-_TYPED_MENTION = re.compile(r"(?<![\w<])@([^\s@<>:：,，。]+)")
+_TYPED_MENTION = re.compile(r"(?<![A-Za-z0-9_.<])@([^\s@<>:：,，。]+)")  # 写稿@李四 yes, a@b.com no
 
 
 def console_incoming(

@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from bot.messages import Mention
 from handlers import build_registry
 from handlers.common import word_option
 from handlers.dates import parse_date
@@ -24,6 +25,14 @@ def test_normalize_drops_invisible_and_control_characters() -> None:
 def test_option_glued_to_the_word_before_it() -> None:
     args = parse_args(split_tokens("写发布稿截止:周五"), option_keys=KEYS, names={})
     assert args.words == ["写发布稿"] and args.options == {"due": "周五"}
+
+
+def test_option_glued_to_a_typed_mention() -> None:
+    # The console turns “@李四截止:周五” into the mention 李四截止 followed by “:周五”.
+    args = parse_args(split_tokens("写稿 <@李四截止> :周五"), option_keys=KEYS, names={"李四截止": "李四截止"})
+    assert args.mentions == [Mention("李四", "李四")] and args.options == {"due": "周五"} and args.words == ["写稿"]
+    args = parse_args(split_tokens("写稿 @李四截止:周五"), option_keys=KEYS, names={})
+    assert args.mentions == [Mention("", "李四")] and args.options == {"due": "周五"}
 
 
 def test_ascii_option_keys_are_not_split_out_of_words() -> None:

@@ -169,6 +169,12 @@ def test_member_adds_task_for_self_only(project: ConsoleChat, unchanged: Unchang
         assert "项目里没有“研发二部”这个部门" in project.say("/任务 新增 写代码 部门:研发二部", name="李四")
 
 
+def test_typed_without_spaces(project: ConsoleChat) -> None:
+    reply = project.say("/任务 新增 写稿@李四截止:周五", name=PM)
+    assert reply.splitlines() == ["已新增 #1 写稿", "负责人 @李四 · 截止 11-27(周五)"]
+    assert project.say("/任务新增 设计海报截止:下周三", name=PM).splitlines()[0] == "已新增 #2 设计海报"
+
+
 def test_list_filters_by_department(project: ConsoleChat) -> None:
     project.say("/任务 新增 写接口 @李四 部门:研发部", name=PM)
     project.say("/任务 新增 写文案 @张三 部门:市场部", name=PM)
