@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utcnow
@@ -22,6 +23,13 @@ log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[Session, Incoming], "tuple[Reply | None, int | None]"]
 MAX_ATTEMPTS = 3
+# Session.get(..., with_for_update=True) rebuilds its query every call; this is built once.
+_EVENT_FOR_UPDATE = (
+    select(InboundEvent)
+    .where(InboundEvent.id == bindparam("id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
 FAILURE_REPLY = "抱歉，处理这条消息时出错了，已记录。请稍后再试，或联系管理员（编号 {ref}）。"
 
 
@@ -42,7 +50,7 @@ class Dispatcher:
         """Process one pending event; False when it was already done (or is not ours to do)."""
         try:
             with self._session_factory.begin() as session:
-                event = session.get(InboundEvent, event_id, with_for_update=True)
+                event = session.scalar(_EVENT_FOR_UPDATE, {"id": event_id})
                 if event is None or event.status != InboundStatus.PENDING:
                     return False
                 incoming = Incoming.from_payload(event.payload)
