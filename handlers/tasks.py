@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import cache
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, case, func, select
 
 from bot.messages import Mention, Reply
 from handlers.common import checked_text, date_option, department_named, history_lines
@@ -191,47 +193,28 @@ _LIST_COLUMNS = (Task.number, Task.status, Task.progress, Task.title, Member.nam
 )
 def list_tasks(ctx: Context, args: Args) -> Reply:
     project = ctx.require_project()
-    query = select(*_LIST_COLUMNS).outerjoin(Member, Member.id == Task.owner_id).where(Task.project_id == project.id)
+    if len(args.words) > 1 or len(args.mentions) > 1 or (args.words and args.mentions):
+        raise UsageError("一次只能用一个筛选条件。", LIST_USAGE)
+    params: dict[str, object] = {"project_id": project.id}
     title = ""
     if args.options.get("dept"):
         department = department_named(ctx, args.options["dept"], may_create=False)
-        query = query.where(Task.department_id == department.id)
+        params["department_id"] = department.id
         title = f"{department.name} · "
     word = args.words[0].lower() if args.words else ""
-    if len(args.words) > 1 or len(args.mentions) > 1:
-        raise UsageError("一次只能用一个筛选条件。", LIST_USAGE)
     if args.mentions:
         owner = ctx.resolve_member(args.mentions[0])
-        query = query.where(Task.owner_id == owner.id, Task.status.in_(OPEN_TASK_STATUSES))
-        title += f"{owner.name} 的未完成任务"
-    elif word in ("", "open", "未完成"):
-        query = query.where(Task.status.in_(OPEN_TASK_STATUSES))
-        title += "未完成的任务"
-    elif word in ("我的", "mine", "my"):
-        sender = ctx.require_sender()
-        query = query.where(Task.owner_id == sender.id, Task.status.in_(OPEN_TASK_STATUSES))
-        title += "我的未完成任务"
-    elif word in ("阻塞", "blocked"):
-        query = query.where(Task.status == TaskStatus.BLOCKED)
-        title += "阻塞的任务"
-    elif word in ("逾期", "overdue"):
-        query = query.where(Task.status.in_(OPEN_TASK_STATUSES), Task.due_date < ctx.today)
-        title += "逾期的任务"
-    elif word in ("全部", "all"):
-        title += "全部任务"
-    elif word in ("已完成", "done"):
-        query = query.where(Task.status == TaskStatus.DONE)
-        title += "已完成的任务"
+        kind, params["owner_id"], title = "owner", owner.id, f"{title}{owner.name} 的未完成任务"
+    elif word in _LIST_FILTERS:
+        kind, label = _LIST_FILTERS[word]
+        title += label
+        if kind == "owner":
+            params["owner_id"] = ctx.require_sender().id
+        elif kind == "overdue":
+            params["today"] = ctx.today
     else:
         raise UsageError(f"不认识筛选条件“{args.words[0]}”。", LIST_USAGE)
-
-    # Overdue first, then by due date (undated last), then by number; the total rides along as a window
-    # count: one statement whatever the size.
-    rows = ctx.session.execute(
-        query.add_columns(func.count().over())
-        .order_by(case((Task.due_date.is_(None), 1), else_=0), Task.due_date, Task.number)
-        .limit(LIST_LIMIT)
-    ).all()
+    rows = ctx.session.execute(_list_statement(kind, "department_id" in params), params).all()
     if not rows:
         return Reply(f"{title}：没有。")
     total = rows[0][-1]
@@ -239,6 +222,42 @@ def list_tasks(ctx: Context, args: Args) -> Reply:
     if total > len(rows):
         lines.append(f"…另有 {total - len(rows)} 个未列出，可用 {LIST_USAGE} 缩小范围。")
     return Reply("\n".join(lines), title=f"{title}（{total}）")
+
+
+_LIST_FILTERS = {
+    "": ("open", "未完成的任务"), "open": ("open", "未完成的任务"), "未完成": ("open", "未完成的任务"),
+    "我的": ("owner", "我的未完成任务"), "mine": ("owner", "我的未完成任务"), "my": ("owner", "我的未完成任务"),
+    "阻塞": ("blocked", "阻塞的任务"), "blocked": ("blocked", "阻塞的任务"),
+    "逾期": ("overdue", "逾期的任务"), "overdue": ("overdue", "逾期的任务"),
+    "全部": ("all", "全部任务"), "all": ("all", "全部任务"),
+    "已完成": ("done", "已完成的任务"), "done": ("done", "已完成的任务"),
+}
+
+
+@cache
+def _list_statement(kind: str, by_department: bool) -> Select[tuple[Any, ...]]:
+    """One statement per filter, built once: overdue first, then by due date (undated last), then by
+    number, with the total as a window count — one statement whatever the size."""
+    conditions: list[ColumnElement[bool]] = [Task.project_id == bindparam("project_id")]
+    if by_department:
+        conditions.append(Task.department_id == bindparam("department_id"))
+    if kind in ("open", "owner", "overdue"):
+        conditions.append(Task.status.in_(OPEN_TASK_STATUSES))
+    if kind == "owner":
+        conditions.append(Task.owner_id == bindparam("owner_id"))
+    elif kind == "overdue":
+        conditions.append(Task.due_date < bindparam("today"))
+    elif kind == "blocked":
+        conditions.append(Task.status == TaskStatus.BLOCKED)
+    elif kind == "done":
+        conditions.append(Task.status == TaskStatus.DONE)
+    return (
+        select(*_LIST_COLUMNS, func.count().over())
+        .outerjoin(Member, Member.id == Task.owner_id)
+        .where(*conditions)
+        .order_by(case((Task.due_date.is_(None), 1), else_=0), Task.due_date, Task.number)
+        .limit(LIST_LIMIT)
+    )
 
 
 # ---------------------------------------------------------------------------- /任务 #12
