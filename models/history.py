@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, bindparam, select
+from sqlalchemy import ForeignKey, Index, String, Text, bindparam, insert, select
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
 from models.base import Base
@@ -32,6 +32,9 @@ class Change(Base):
     actor: Mapped[Member | None] = relationship()
 
 
+_INSERT_CHANGE = insert(Change.__table__)
+
+
 def record_change(
     session: Session,
     /,
@@ -45,20 +48,23 @@ def record_change(
     old: object = None,
     new: object = None,
     note: str | None = None,
-) -> Change:
-    change = Change(
-        project_id=project_id,
-        entity=entity,
-        entity_id=entity_id,
-        actor_id=actor.id if actor else None,
-        at=at,
-        field=field,
-        old_value=None if old is None else str(old),
-        new_value=None if new is None else str(new),
-        note=note,
+) -> None:
+    """Write one history row now (a plain INSERT, no unit-of-work bookkeeping: every command writes
+    one or more of these, and an ORM flush costs several times the statement)."""
+    session.execute(
+        _INSERT_CHANGE,
+        {
+            "project_id": project_id,
+            "entity": entity,
+            "entity_id": entity_id,
+            "actor_id": actor.id if actor else None,
+            "at": at,
+            "field": field,
+            "old_value": None if old is None else str(old),
+            "new_value": None if new is None else str(new),
+            "note": note,
+        },
     )
-    session.add(change)
-    return change
 
 
 _HISTORY = (
