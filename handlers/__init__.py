@@ -19,7 +19,7 @@ from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandGroup, CommandRegistry
 from handlers.text import normalize, split_tokens
-from models import ensure_member, get_active_project
+from models import ensure_member, get_active_project_and_member
 
 
 def build_registry() -> CommandRegistry:
@@ -38,17 +38,19 @@ def handle_message(
     session: Session, incoming: Incoming, *, registry: CommandRegistry, default_timezone: str
 ) -> tuple[Reply | None, int | None]:
     """Run one message; returns the reply (None: say nothing) and the project it concerned."""
-    project = (
-        get_active_project(session, platform=incoming.platform, chat_id=incoming.chat_id)
+    project, sender = (
+        get_active_project_and_member(
+            session, platform=incoming.platform, chat_id=incoming.chat_id, user_id=incoming.sender_id
+        )
         if incoming.is_group
-        else None
+        else (None, None)
     )
     now = incoming.sent_at.astimezone(ZoneInfo(project.timezone if project else default_timezone))
-    sender = None
     if project is not None:
-        sender = ensure_member(
-            session, project=project, user_id=incoming.sender_id, name=incoming.sender_name, now=now
-        )
+        if sender is None or (incoming.sender_name and sender.name != incoming.sender_name[:100]):
+            sender = ensure_member(  # first message from this person, or a new display name
+                session, project=project, user_id=incoming.sender_id, name=incoming.sender_name, now=now
+            )
         last = sender.last_seen_at
         if last is None or incoming.sent_at - last >= LAST_SEEN_RESOLUTION:  # never backwards; one write a minute
             sender.last_seen_at = incoming.sent_at

@@ -31,6 +31,7 @@ from models.project import (
     find_member,
     find_members_by_name,
     get_active_project,
+    get_active_project_and_member,
     get_or_create_department,
 )
 from models.risk import Risk, get_risk
@@ -70,6 +71,7 @@ __all__ = [
     "find_members_by_name",
     "get_action",
     "get_active_project",
+    "get_active_project_and_member",
     "get_decision",
     "get_or_create_department",
     "get_risk",

@@ -116,7 +116,18 @@ _ACTIVE_PROJECT = select(Project).where(
     Project.status == ProjectStatus.ACTIVE,
 )
 _DEPARTMENT = select(Department).where(Department.project_id == bindparam("project_id"), Department.name == bindparam("name"))
+_ACTIVE_PROJECT_AND_MEMBER = _ACTIVE_PROJECT.add_columns(Member).outerjoin(
+    Member, (Member.project_id == Project.id) & (Member.user_id == bindparam("user_id"))
+)
 _MEMBER = select(Member).where(Member.project_id == bindparam("project_id"), Member.user_id == bindparam("user_id"))
+
+
+def get_active_project_and_member(
+    session: Session, /, *, platform: str, chat_id: str, user_id: str
+) -> tuple[Project | None, Member | None]:
+    """The group's active project and, if known, the sender's membership: one statement per message."""
+    row = session.execute(_ACTIVE_PROJECT_AND_MEMBER, {"platform": platform, "chat_id": chat_id, "user_id": user_id}).first()
+    return (row[0], row[1]) if row else (None, None)
 
 
 def get_active_project(session: Session, /, *, platform: str, chat_id: str) -> Project | None:
