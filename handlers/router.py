@@ -121,6 +121,7 @@ class CommandRegistry:
         self.groups: list[CommandGroup] = []
         self._by_name: dict[str, CommandGroup] = {}
         self._longest_first: list[str] = []
+        self._initials: set[str] = set()
 
     def include(self, *groups: CommandGroup) -> None:
         for group in groups:
@@ -130,6 +131,7 @@ class CommandRegistry:
                     raise ValueError(f"command name {name!r} declared twice")
                 self._by_name[key] = group
             self._longest_first = sorted(self._by_name, key=len, reverse=True)
+            self._initials = {name[:1] for name in self._by_name}
             seen: set[str] = set()
             for cmd in group.subcommands:
                 for name in cmd.names:
@@ -151,6 +153,8 @@ class CommandRegistry:
         default command; anything else is not guessed.
         """
         lowered = head.lower()
+        if lowered[:1] not in self._initials:
+            return None
         for name in self._longest_first:
             if len(lowered) <= len(name) or not lowered.startswith(name):
                 continue
