@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     ]))
     print()
     print(table([
-        ("/任务 列表", "median", "max", "SQL statements (pipeline)", "of which the handler"),
+        ("/任务 列表", "median", "max", "SQL statements, whole pipeline", "of which the handler (with its savepoint)"),
         *[
             (f"{row['tasks']:.0f} tasks", f"{row['median_ms']:.1f} ms", f"{row['max_ms']:.1f} ms",
              f"{row['statements']:.0f}", f"{row['handler_statements']:.0f}")

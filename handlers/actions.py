@@ -19,6 +19,7 @@ from handlers.format import ACTION_STATUS_LABELS, day, mention, person, shorten
 from handlers.router import CommandGroup
 from handlers.text import Args
 from models import ActionItem, ActionStatus, Member, get_action, get_decision, record_change
+from models.base import insert_now
 from models.project import allocate_number
 
 MAX_CONTENT = 500
@@ -113,8 +114,7 @@ def add_action(ctx: Context, args: Args) -> Reply:
         created_at=now,
         updated_at=now,
     )
-    ctx.session.add(item)
-    ctx.session.flush()
+    insert_now(ctx.session, item)
     _record(ctx, item, sender, "created", None, shorten(content, 60), None)
     who = mention(owner) if owner.id != sender.id else person(owner)
     return Reply(

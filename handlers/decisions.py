@@ -15,6 +15,7 @@ from handlers.format import day, person, shorten
 from handlers.router import CommandGroup
 from handlers.text import Args, normalize
 from models import ActionItem, Decision, get_decision, record_change
+from models.base import insert_now
 from models.project import allocate_number
 
 MAX_CONTENT = 500
@@ -53,8 +54,7 @@ def _add(ctx: Context, args: Args) -> Reply:
         decided_by_id=sender.id,
         created_at=now,
     )
-    ctx.session.add(decision)
-    ctx.session.flush()
+    insert_now(ctx.session, decision)
     record_change(
         ctx.session, project_id=project.id, entity="decision", entity_id=decision.id, actor=sender, at=now,
         field="created", new=shorten(content, 60),

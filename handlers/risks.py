@@ -24,6 +24,7 @@ from handlers.format import (
 from handlers.router import CommandGroup
 from handlers.text import Args
 from models import Member, Risk, RiskLevel, RiskStatus, RiskStrategy, get_risk, record_change
+from models.base import insert_now
 from models.project import allocate_number
 
 MAX_DESCRIPTION = 500
@@ -157,8 +158,7 @@ def add_risk(ctx: Context, args: Args) -> Reply:
         updated_at=now,
         **texts,
     )
-    ctx.session.add(risk)
-    ctx.session.flush()
+    insert_now(ctx.session, risk)
     _record(ctx, risk, sender, "created", None, shorten(description, 60))
     details = [f"等级 {RISK_LEVEL_LABELS[level]}", f"负责人 {mention(owner) if owner.id != sender.id else person(owner)}"]
     if strategy:

@@ -27,6 +27,7 @@ from models import (
     get_task,
     record_change,
 )
+from models.base import insert_now
 from models.project import allocate_number
 from models.task import task_neighbours
 
@@ -112,7 +113,6 @@ def add_task(ctx: Context, args: Args) -> Reply:
     deliverable = checked_text(args.options.get("deliverable", ""), what="交付物描述", limit=200, required=False) or None
 
     now = ctx.incoming.sent_at
-    # Foreign keys rather than relationships: the flush then has no relationship bookkeeping to do.
     task = Task(
         project_id=project.id,
         number=allocate_number(ctx.session, project, "next_task_no"),
@@ -130,10 +130,9 @@ def add_task(ctx: Context, args: Args) -> Reply:
         updated_at=now,
         status_changed_at=now,
     )
+    insert_now(ctx.session, task)
     if predecessors:
         task.predecessors = predecessors
-    ctx.session.add(task)
-    ctx.session.flush()
     record_change(
         ctx.session, project_id=project.id, entity="task", entity_id=task.id, actor=sender, at=now,
         field="created", new=title,
