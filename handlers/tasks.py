@@ -27,7 +27,7 @@ from models import (
     get_task,
     record_change,
 )
-from models.base import insert_now
+from models.base import insert_now, update_now
 from models.project import allocate_number
 from models.task import task_neighbours
 
@@ -330,38 +330,33 @@ def apply_update(
     if status == TaskStatus.DONE:
         progress = 100
     now = ctx.incoming.sent_at
-    changed = False
+    values: dict[str, object] = {}  # written with one plain UPDATE at the end (the hot path: no flush)
     if status is not None and status != task.status:
         record_change(
             ctx.session, project_id=task.project_id, entity="task", entity_id=task.id, actor=actor, at=now,
             field="status", old=task.status.value, new=status.value, note=note,
         )
-        task.status = status
-        task.status_changed_at = now
-        task.completed_at = now if status == TaskStatus.DONE else None
-        changed = True
+        values.update(status=status, status_changed_at=now, completed_at=now if status == TaskStatus.DONE else None)
     if status == TaskStatus.BLOCKED and not still_blocked and note != task.blocked_reason:
-        task.blocked_reason = note
-        changed = True
-    elif status is not None and status != TaskStatus.BLOCKED:
-        task.blocked_reason = None
+        values["blocked_reason"] = note
+    elif status is not None and status != TaskStatus.BLOCKED and task.blocked_reason is not None:
+        values["blocked_reason"] = None
     if progress is not None and progress != task.progress:
         record_change(
             ctx.session, project_id=task.project_id, entity="task", entity_id=task.id, actor=actor, at=now,
-            field="progress", old=task.progress, new=progress, note=None if changed else note,
+            field="progress", old=task.progress, new=progress, note=None if "status" in values else note,
         )
-        task.progress = progress
-        changed = True
-    if not changed:
+        values["progress"] = progress
+    if not values:
         if note:
             record_change(
                 ctx.session, project_id=task.project_id, entity="task", entity_id=task.id, actor=actor, at=now,
                 field="note", note=note,
             )
-            task.updated_at = now
+            update_now(ctx.session, task, {"updated_at": now})
             return Reply(f"已记录 {task.ref} 的说明：{note}")
         return Reply(f"{task.ref} 已经是{TASK_STATUS_LABELS[task.status]}（{task.progress}%），没有变化。")
-    task.updated_at = now
+    update_now(ctx.session, task, {**values, "updated_at": now})
     ready = _unblocked_followers(task)
     text = _update_summary(task, ctx.today, note)
     if ready:

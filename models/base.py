@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, insert, inspect
+from sqlalchemy import DateTime, MetaData, bindparam, insert, inspect, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -69,3 +69,22 @@ def insert_now(session: Session, /, obj: Base) -> None:
 @cache
 def _insert_returning(table: Any) -> Any:
     return insert(table).returning(*table.c)
+
+
+def update_now(session: Session, /, obj: Base, values: dict[str, Any]) -> None:
+    """UPDATE a persistent object's row at once with a plain statement, and give the object the same
+    values without making it dirty (so no flush writes them again)."""
+    if not values:
+        return
+    mapper = inspect(obj).mapper
+    columns = {key: mapper.get_property(key).columns[0].key for key in values}
+    params = {columns[key]: value for key, value in values.items()}
+    session.execute(_update_by_pk(mapper.local_table), {"_pk_": mapper.primary_key_from_instance(obj)[0], **params})
+    for key, value in values.items():
+        set_committed_value(obj, key, value)
+
+
+@cache
+def _update_by_pk(table: Any) -> Any:
+    (pk,) = table.primary_key.columns
+    return update(table).where(pk == bindparam("_pk_"))
