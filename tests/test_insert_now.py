@@ -29,3 +29,16 @@ def test_insert_now_applies_defaults_and_attaches(runtime: Runtime) -> None:
         stored = session.scalar(select(Risk))
         assert stored is not None
         assert (stored.level, stored.status, stored.created_at) == (RiskLevel.HIGH, RiskStatus.OPEN, AT)
+
+
+def test_update_now_writes_and_leaves_the_object_clean(runtime: Runtime) -> None:
+    from models.base import update_now
+
+    with runtime.session_factory.begin() as session:
+        project = Project(platform="console", chat_id="g1", name="发布会", created_at=AT)
+        insert_now(session, project)
+        update_now(session, project, {"name": "年会", "goal": "办好"})
+        assert project.name == "年会" and not session.dirty
+    with runtime.session_factory() as session:
+        stored = session.scalar(select(Project))
+        assert stored is not None and (stored.name, stored.goal) == ("年会", "办好")
