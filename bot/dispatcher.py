@@ -10,18 +10,31 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utcnow
 from bot.inbox import pending_event_ids, record_incoming
 from bot.messages import Incoming, Reply
-from bot.outbox import enqueue
+from bot.outbox import enqueue_now
 from models import InboundEvent, InboundStatus
 
 log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[Session, Incoming], "tuple[Reply | None, int | None]"]
 MAX_ATTEMPTS = 3
+# Session.get(..., with_for_update=True) rebuilds its query every call; this is built once.
+_EVENT_FOR_UPDATE = (
+    select(InboundEvent)
+    .where(InboundEvent.id == bindparam("id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+_EVENT_DONE = (
+    update(InboundEvent.__table__)
+    .where(InboundEvent.__table__.c.id == bindparam("event_id"))
+    .values(status=InboundStatus.DONE, attempts=InboundEvent.__table__.c.attempts + 1, processed_at=bindparam("now"))
+)
 FAILURE_REPLY = "抱歉，处理这条消息时出错了，已记录。请稍后再试，或联系管理员（编号 {ref}）。"
 
 
@@ -42,16 +55,15 @@ class Dispatcher:
         """Process one pending event; False when it was already done (or is not ours to do)."""
         try:
             with self._session_factory.begin() as session:
-                event = session.get(InboundEvent, event_id, with_for_update=True)
+                event = session.scalar(_EVENT_FOR_UPDATE, {"id": event_id})
                 if event is None or event.status != InboundStatus.PENDING:
                     return False
                 incoming = Incoming.from_payload(event.payload)
                 reply, project_id = self._handle(session, incoming)
                 if reply is not None:
                     self._enqueue_reply(session, incoming, reply, event_id, project_id)
-                event.status = InboundStatus.DONE
-                event.attempts += 1
-                event.processed_at = self._clock()
+                # A plain UPDATE rather than setting attributes: no unit-of-work flush at commit.
+                session.execute(_EVENT_DONE, {"event_id": event_id, "now": self._clock()})
                 return True
         except Exception as exc:
             log.exception("processing event %s failed", event_id)
@@ -67,7 +79,7 @@ class Dispatcher:
     def _enqueue_reply(
         self, session: Session, incoming: Incoming, reply: Reply, event_id: int, project_id: int | None
     ) -> None:
-        enqueue(
+        enqueue_now(
             session,
             platform=incoming.platform,
             chat_id=incoming.chat_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,10 @@ def record_incoming(
         }
         for m in incomings
     ]
+    if len(rows) == 1:
+        # The common case, one event: a text statement is compiled once and cached (SQLAlchemy does
+        # not cache dialect-specific ON CONFLICT inserts, and compiling one costs more than running it).
+        return list(session.execute(_INSERT_ONE, rows[0]).scalars())
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
@@ -44,6 +48,21 @@ def record_incoming(
         .returning(InboundEvent.id)
     )
     return list(session.scalars(statement))
+
+
+_INSERT_ONE = (
+    text(
+        "INSERT INTO inbound_event (platform, event_key, chat_id, received_at, payload, status, attempts) "
+        "VALUES (:platform, :event_key, :chat_id, :received_at, :payload, :status, :attempts) "
+        "ON CONFLICT (platform, event_key) DO NOTHING RETURNING id"
+    )
+    .bindparams(
+        bindparam("received_at", type_=InboundEvent.__table__.c.received_at.type),
+        bindparam("payload", type_=InboundEvent.__table__.c.payload.type),
+        bindparam("status", type_=InboundEvent.__table__.c.status.type),
+    )
+    .columns(id=Integer)
+)
 
 
 def pending_event_ids(session: Session, /, *, limit: int = 100) -> list[int]:

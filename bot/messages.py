@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -37,12 +37,13 @@ class Incoming:
     reply_to_expires_at: datetime | None = None
 
     def to_payload(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Shallow on purpose: dataclasses.asdict deep-copies and was a tenth of accepting a message.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["sent_at"] = self.sent_at.isoformat()
         data["reply_to_expires_at"] = (
             self.reply_to_expires_at.isoformat() if self.reply_to_expires_at else None
         )
-        data["mentions"] = [asdict(m) for m in self.mentions]
+        data["mentions"] = [{"user_id": m.user_id, "name": m.name} for m in self.mentions]
         return data
 
     @classmethod
@@ -84,8 +85,9 @@ class Reply:
         return f"【{self.title}】\n{body}" if self.title else body
 
     def to_payload(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["mentions"] = [asdict(m) for m in self.mentions]
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["extra"] = dict(self.extra)
+        data["mentions"] = [{"user_id": m.user_id, "name": m.name} for m in self.mentions]
         return data
 
     @classmethod

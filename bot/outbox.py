@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from bot.messages import Reply
@@ -27,40 +28,84 @@ def enqueue(
     to_user_id: str | None = None,
 ) -> OutboundMessage:
     message = OutboundMessage(
-        platform=platform,
-        chat_id=chat_id,
-        project_id=project_id,
-        reply_to=reply_to,
-        reply_to_expires_at=reply_to_expires_at,
-        to_user_id=to_user_id,
-        body=reply.to_payload(),
-        idempotency_key=uuid.uuid4().hex,
-        origin=origin,
-        status=OutboundStatus.PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
+        **_row(platform, chat_id, reply, origin, now, project_id, reply_to, reply_to_expires_at, to_user_id)
     )
     session.add(message)
     return message
 
 
+def enqueue_now(
+    session: Session,
+    /,
+    *,
+    platform: str,
+    chat_id: str,
+    reply: Reply,
+    origin: str,
+    now: datetime,
+    project_id: int | None = None,
+    reply_to: str | None = None,
+    reply_to_expires_at: datetime | None = None,
+    to_user_id: str | None = None,
+) -> None:
+    """The same row as `enqueue`, written at once with a plain INSERT and no ORM object: for the
+    dispatcher, which writes one per message and never reads it back (see bench/commands.py)."""
+    row = _row(platform, chat_id, reply, origin, now, project_id, reply_to, reply_to_expires_at, to_user_id)
+    session.execute(_INSERT, row)
+
+
+_INSERT = insert(OutboundMessage.__table__)
+
+
+def _row(
+    platform: str,
+    chat_id: str,
+    reply: Reply,
+    origin: str,
+    now: datetime,
+    project_id: int | None,
+    reply_to: str | None,
+    reply_to_expires_at: datetime | None,
+    to_user_id: str | None,
+) -> dict[str, Any]:
+    return {
+        "platform": platform,
+        "chat_id": chat_id,
+        "project_id": project_id,
+        "reply_to": reply_to,
+        "reply_to_expires_at": reply_to_expires_at,
+        "to_user_id": to_user_id,
+        "body": reply.to_payload(),
+        "idempotency_key": uuid.uuid4().hex,
+        "origin": origin,
+        "status": OutboundStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+# Built once with bind parameters: this runs for every message delivered (see bench/commands.py).
+_PENDING = (
+    select(OutboundMessage)
+    .where(
+        OutboundMessage.platform == bindparam("platform"),
+        OutboundMessage.status == OutboundStatus.PENDING,
+        OutboundMessage.next_attempt_at <= bindparam("now"),
+    )
+    .order_by(OutboundMessage.id)
+    .limit(bindparam("limit"))
+)
+_PENDING_IN_CHAT = _PENDING.where(OutboundMessage.chat_id == bindparam("chat_id"))
+
+
 def pending_messages(
     session: Session, /, *, platform: str, now: datetime, chat_id: str | None = None, limit: int = 100
 ) -> list[OutboundMessage]:
-    query = (
-        select(OutboundMessage)
-        .where(
-            OutboundMessage.platform == platform,
-            OutboundMessage.status == OutboundStatus.PENDING,
-            OutboundMessage.next_attempt_at <= now,
-        )
-        .order_by(OutboundMessage.id)
-        .limit(limit)
-    )
-    if chat_id is not None:
-        query = query.where(OutboundMessage.chat_id == chat_id)
-    return list(session.scalars(query))
+    params = {"platform": platform, "now": now, "limit": limit}
+    if chat_id is None:
+        return list(session.scalars(_PENDING, params))
+    return list(session.scalars(_PENDING_IN_CHAT, {**params, "chat_id": chat_id}))
 
 
 def mark_sent(message: OutboundMessage, *, now: datetime, platform_message_id: str | None = None) -> None:

@@ -6,46 +6,55 @@ touch the network and never read the wall clock: the message's own time is `ctx.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from bot.messages import Incoming, Reply
+from handlers import actions, decisions, members, projects, risks, schedule_settings, schedule_views, tasks
 from handlers import help as help_commands
-from handlers import projects, schedule_settings, schedule_views, tasks
+from handlers import task_edits as _task_edits  # noqa: F401  (adds /任务 修改|取消|恢复|依赖)
 from handlers.context import Context
-from handlers.errors import UsageError, UserError
-from handlers.router import CommandRegistry
+from handlers.errors import PermissionDenied, UsageError, UserError
+from handlers.router import CommandGroup, CommandRegistry
 from handlers.text import normalize, split_tokens
-from models import ensure_member, get_active_project
+from models import ensure_member, get_active_project_and_member
 
 
 def build_registry() -> CommandRegistry:
     registry = CommandRegistry()
-    registry.include(*projects.GROUPS, *tasks.GROUPS, *help_commands.GROUPS)
-    registry.include(*schedule_settings.GROUPS, *schedule_views.GROUPS)
+    registry.include(*projects.GROUPS, *tasks.GROUPS)
+    registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS)
+    registry.include(*schedule_settings.GROUPS, *schedule_views.GROUPS, *help_commands.GROUPS)
     return registry
 
 
 NON_TEXT_HINT = "我目前只看得懂文字消息。发送 /帮助 查看可用指令。"
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+MAX_MESSAGE = 2000  # characters; longer messages are refused whole rather than cut
 
 
 def handle_message(
     session: Session, incoming: Incoming, *, registry: CommandRegistry, default_timezone: str
 ) -> tuple[Reply | None, int | None]:
     """Run one message; returns the reply (None: say nothing) and the project it concerned."""
-    project = (
-        get_active_project(session, platform=incoming.platform, chat_id=incoming.chat_id)
+    project, sender = (
+        get_active_project_and_member(
+            session, platform=incoming.platform, chat_id=incoming.chat_id, user_id=incoming.sender_id
+        )
         if incoming.is_group
-        else None
+        else (None, None)
     )
     now = incoming.sent_at.astimezone(ZoneInfo(project.timezone if project else default_timezone))
-    sender = None
     if project is not None:
-        sender = ensure_member(
-            session, project=project, user_id=incoming.sender_id, name=incoming.sender_name, now=now
-        )
-        sender.last_seen_at = incoming.sent_at
+        if sender is None or (incoming.sender_name and sender.name != incoming.sender_name[:100]):
+            sender = ensure_member(  # first message from this person, or a new display name
+                session, project=project, user_id=incoming.sender_id, name=incoming.sender_name, now=now
+            )
+        last = sender.last_seen_at
+        if last is None or incoming.sent_at - last >= LAST_SEEN_RESOLUTION:  # never backwards; one write a minute
+            sender.last_seen_at = incoming.sent_at
     project_id = project.id if project else None
     if not incoming.is_group:
         return help_commands.private_chat_reply(registry), project_id
@@ -68,16 +77,41 @@ def handle_message(
 def _run(ctx: Context, text: str, registry: CommandRegistry) -> Reply:
     if not text:
         return help_commands.short_help()
+    if len(text) > MAX_MESSAGE:
+        raise UsageError(f"消息太长（{len(text)} 字），请控制在 {MAX_MESSAGE} 字以内，或分几条发送。")
     tokens = split_tokens(text)
-    if text.startswith("/") or registry.find_group(tokens[0]) is not None:
+    if text.startswith("/") or registry.find_group(tokens[0]) is not None or registry.split_head(tokens[0]):
         resolved = registry.resolve(text, {m.user_id: m.name for m in ctx.incoming.mentions})
         if resolved.command.needs_project:
             ctx.require_project()
-        return resolved.command.func(ctx, resolved.args)
-    reply = tasks.free_text_update(ctx, text)
+        try:
+            return resolved.command.func(ctx, resolved.args)
+        except UserError as exc:
+            if exc.usage is None and not isinstance(exc, PermissionDenied):
+                exc.usage = resolved.command.usage  # every refusal ends with the command's usage line
+            raise
+    ctx.require_project()  # free text in a group without a project: say how to start one
+    try:
+        reply = tasks.free_text_update(ctx, text) or actions.free_text_update(ctx, text)
+    except UserError as exc:
+        if exc.usage is None and not isinstance(exc, PermissionDenied):
+            exc.usage = tasks.FREE_TEXT_USAGE
+        raise
     if reply is None:
+        near = _group_named_in(registry, text)
+        if near is not None:
+            raise UsageError(f"没看懂“{text[:30]}”。是不是想用 /{near.names[0]}？", near.usage)
         raise UsageError(
             f"没看懂“{text[:30]}”。更新任务可以写：#12 完成、#7 阻塞 等接口、#3 进度 80%。",
             "/帮助 查看全部指令",
         )
     return reply
+
+
+def _group_named_in(registry: CommandRegistry, text: str) -> CommandGroup | None:
+    """The command group a not-understood message names somewhere (“帮我看看风险” → /风险)."""
+    lowered = text.lower()
+    for name in sorted(registry.all_names(), key=len, reverse=True):
+        if len(name) >= 2 and not name.isascii() and name in lowered:
+            return registry.find_group(name)
+    return None

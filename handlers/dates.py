@@ -22,7 +22,7 @@ DATE_HELP = "日期可写成 2026-12-01、12/1、12月1日、明天、周五、�
 _FULL = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
 _MONTH_DAY = re.compile(r"(\d{1,2})\s*(?:月|/|-|\.)\s*(\d{1,2})\s*[日号]?")
 _DAY_ONLY = re.compile(r"(\d{1,2})\s*[日号]")
-_WEEKDAY = re.compile(r"((?:下)*|本|这|这个|下个)(?:周|星期|礼拜)([一二三四五六日天末1-7])")
+_WEEKDAY = re.compile(r"((?:下)*|(?:上)+|本|这|这个|下个|上个)(?:周|星期|礼拜)([一二三四五六日天末1-7])")
 _RELATIVE = re.compile(r"(\d+|[一两二三四五六七八九十])\s*(天|日|周|星期|个月|月)\s*(?:后|之后|以后)")
 _MONTH_END = re.compile(r"(本|这个|下个?|下下个?)?月(底|末|初)")
 _WORDS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2, "大后天": 3, "today": 0, "tomorrow": 1}
@@ -79,6 +79,8 @@ def _rules(text: str, today: date) -> date | None:
             return monday + timedelta(days=weekday)
         if prefix == "下个":
             return monday + timedelta(weeks=1, days=weekday)
+        if prefix.startswith("上"):  # 上周五, 上上周一, 上个周五: in the past (refused where a future date is needed)
+            return monday - timedelta(weeks=max(prefix.count("上"), 1)) + timedelta(days=weekday)
         weeks = prefix.count("下")
         if weeks:
             return monday + timedelta(weeks=weeks, days=weekday)

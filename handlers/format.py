@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from models import ActionStatus, Member, RiskLevel, RiskStatus, RiskStrategy, Role, TaskStatus
+from models import ActionStatus, Change, Member, RiskLevel, RiskStatus, RiskStrategy, Role, TaskStatus
 
 TASK_STATUS_LABELS = {
     TaskStatus.TODO: "待开始",
@@ -52,3 +52,59 @@ def mention(member: Member | None) -> str:
 
 def shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# History rows store enum codes for status-like fields and display text for the rest.
+FIELD_LABELS = {
+    "title": "标题",
+    "owner": "负责人",
+    "due": "截止",
+    "start": "开始",
+    "dept": "部门",
+    "deliverable": "交付物",
+    "parent": "父任务",
+    "deps": "依赖",
+    "level": "等级",
+    "impact": "影响",
+    "mitigation": "措施",
+    "strategy": "应对",
+    "trigger": "触发",
+    "description": "描述",
+    "content": "内容",
+    "role": "角色",
+    "origin": "来源",
+    "progress": "进度",
+    "name": "名称",
+}
+_STATUS_LABELS: dict[str, dict[str, str]] = {
+    "task": {s.value: label for s, label in TASK_STATUS_LABELS.items()},
+    "risk": {s.value: label for s, label in RISK_STATUS_LABELS.items()},
+    "action": {s.value: label for s, label in ACTION_STATUS_LABELS.items()},
+}
+_VALUE_LABELS: dict[str, dict[str, str]] = {
+    "level": {s.value: label for s, label in RISK_LEVEL_LABELS.items()},
+    "strategy": {s.value: label for s, label in RISK_STRATEGY_LABELS.items()},
+    "role": {s.value: label for s, label in ROLE_LABELS.items()},
+}
+
+
+def describe_change(change: Change) -> str:
+    """One history row in words: `截止：11-27 → 12-01（接口延期）`."""
+    if change.field == "created":
+        text = "创建"
+    elif change.field == "note":
+        text = "说明"
+    elif change.field == "status":
+        labels = _STATUS_LABELS.get(change.entity, {})
+        old, new = change.old_value or "", change.new_value or ""
+        text = f"{labels.get(old, old)} → {labels.get(new, new)}"
+    elif change.field == "progress":
+        text = f"进度 {change.old_value}% → {change.new_value}%"
+    else:
+        labels = _VALUE_LABELS.get(change.field, {})
+        old = labels.get(change.old_value or "", change.old_value) or "空"
+        new = labels.get(change.new_value or "", change.new_value) or "空"
+        text = f"{FIELD_LABELS.get(change.field, change.field)}：{shorten(old, 30)} → {shorten(new, 30)}"
+    if change.note:
+        return f"{text}：{change.note}" if change.field == "note" else f"{text}（{change.note}）"
+    return text

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot.messages import Reply
+from handlers.common import MAX_DEPARTMENT, checked_text
 from handlers.context import Context
 from handlers.dates import parse_future_date
 from handlers.errors import UsageError, UserError
@@ -45,12 +46,16 @@ def create_project(ctx: Context, args: Args) -> Reply:
     if len(name) > MAX_NAME:
         raise UsageError(f"项目名称太长（{len(name)} 字），请控制在 {MAX_NAME} 字以内。", CREATE_USAGE)
     deadline = parse_future_date(args.options["due"], today=ctx.today) if "due" in args.options else None
+    goal = checked_text(args.options.get("goal", ""), what="项目目标", limit=500, usage=CREATE_USAGE, required=False)
+    departments = list(dict.fromkeys(d for d in _split_list(args.options.get("dept", "")) if d))
+    for name_ in departments:
+        checked_text(name_, what="部门名称", limit=MAX_DEPARTMENT, usage=CREATE_USAGE)
     incoming = ctx.incoming
     project = Project(
         platform=incoming.platform,
         chat_id=incoming.chat_id,
         name=name,
-        goal=args.options.get("goal") or None,
+        goal=goal or None,
         deadline=deadline,
         created_at=incoming.sent_at,
         status=ProjectStatus.ACTIVE,
@@ -62,7 +67,6 @@ def create_project(ctx: Context, args: Args) -> Reply:
         role=Role.PM,
     )
     pm.last_seen_at = incoming.sent_at
-    departments = [d for d in _split_list(args.options.get("dept", "")) if d]
     for name_ in departments:
         get_or_create_department(ctx.session, project=project, name=name_)
     ctx.project, ctx.sender = project, pm

@@ -7,6 +7,7 @@ A command is `/<group> [<sub>] args…` (the slash is optional). Each handler mo
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -39,6 +40,8 @@ OPTION_SPELLINGS: dict[str, tuple[str, ...]] = {
     "title": ("标题", "title"),
     "note": ("说明", "备注", "note"),
     "status": ("状态", "status"),
+    "origin": ("来源", "出处", "origin", "from"),
+    "desc": ("描述", "内容", "description", "desc"),
 }
 
 
@@ -110,10 +113,15 @@ class Resolved:
     args: Args
 
 
+_GLUED_ID = re.compile(r"#\d+|[RrAaDd]\d+")
+
+
 class CommandRegistry:
     def __init__(self) -> None:
         self.groups: list[CommandGroup] = []
         self._by_name: dict[str, CommandGroup] = {}
+        self._longest_first: list[str] = []
+        self._initials: set[str] = set()
 
     def include(self, *groups: CommandGroup) -> None:
         for group in groups:
@@ -122,6 +130,8 @@ class CommandRegistry:
                 if key in self._by_name:
                     raise ValueError(f"command name {name!r} declared twice")
                 self._by_name[key] = group
+            self._longest_first = sorted(self._by_name, key=len, reverse=True)
+            self._initials = {name[:1] for name in self._by_name}
             seen: set[str] = set()
             for cmd in group.subcommands:
                 for name in cmd.names:
@@ -136,6 +146,25 @@ class CommandRegistry:
     def all_names(self) -> list[str]:
         return list(self._by_name)
 
+    def split_head(self, head: str) -> tuple[CommandGroup, str] | None:
+        """A group name glued to what follows, as typed on phones: “任务列表”, “完成#12”, “风险R3”.
+
+        Only when the rest is one of the group's subcommand names, or an id (#12, R3, A4, D2) for its
+        default command; anything else is not guessed.
+        """
+        lowered = head.lower()
+        if lowered[:1] not in self._initials:
+            return None
+        for name in self._longest_first:
+            if len(lowered) <= len(name) or not lowered.startswith(name):
+                continue
+            group, rest = self._by_name[name], head[len(name):]
+            if any(rest.lower() == n.lower() for cmd in group.subcommands for n in cmd.names):
+                return group, rest
+            if group.default is not None and _GLUED_ID.fullmatch(rest):
+                return group, rest
+        return None
+
     def nearest_group(self, word: str) -> CommandGroup | None:
         match = difflib.get_close_matches(word.lower(), self.all_names(), n=1, cutoff=0.5)
         return self._by_name[match[0]] if match else None
@@ -147,6 +176,8 @@ class CommandRegistry:
             raise UsageError("没有收到指令。发送 /帮助 查看可用指令。")
         head, rest = tokens[0], tokens[1:]
         group = self.find_group(head)
+        if group is None and (glued := self.split_head(head)) is not None:
+            group, rest = glued[0], [glued[1], *rest]
         if group is None:
             near = self.nearest_group(head.lstrip("/"))
             if near is not None:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import cache
+from typing import Any
 
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import ColumnElement, Select, bindparam, case, func, select
 
 from bot.messages import Mention, Reply
+from handlers.common import checked_text, date_option, department_named, history_lines
 from handlers.context import Context
-from handlers.dates import parse_date, parse_future_date
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.format import TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, mention, person, shorten
+from handlers.format import describe_change as format_change
 from handlers.router import CommandGroup
 from handlers.text import Args
 from models import (
@@ -22,11 +24,12 @@ from models import (
     Member,
     Task,
     TaskStatus,
-    get_or_create_department,
     get_task,
     record_change,
 )
+from models.base import insert_now, update_now
 from models.project import allocate_number
+from models.task import task_neighbours
 
 MAX_TITLE = 200
 MAX_NOTE = 500
@@ -34,7 +37,7 @@ LIST_LIMIT = 50
 TASK_REF = re.compile(r"#(\d{1,9})")
 
 ADD_USAGE = "/任务 新增 <标题> [@负责人] [截止:日期] [开始:日期] [部门:…] [依赖:#3] [父:#1] [交付物:…]"
-LIST_USAGE = "/任务 列表 [我的|阻塞|逾期|全部|@某人]"
+LIST_USAGE = "/任务 列表 [我的|阻塞|逾期|已完成|全部|@某人] [部门:…]"
 START_USAGE = "/开始 #12"
 DONE_USAGE = "/完成 #12 [说明]"
 BLOCK_USAGE = "/阻塞 #12 <原因>"
@@ -72,15 +75,13 @@ def require_updatable(ctx: Context, task: Task) -> Member:
 
 
 def resolve_department(ctx: Context, name: str) -> Department:
-    name = name.strip()
-    if not name or len(name) > 50:
-        raise UserError("部门名称应为 1–50 个字。")
-    return get_or_create_department(ctx.session, project=ctx.require_project(), name=name)
+    """A known department; PM and co-PMs may name a new one, which is then added to the project."""
+    return department_named(ctx, name, may_create=ctx.is_manager)
 
 
 def parse_task_refs(ctx: Context, value: str, usage: str) -> list[Task]:
     numbers = [int(n) for n in TASK_REF.findall(value)]
-    leftovers = TASK_REF.sub("", value).replace(",", " ").replace("、", " ").strip()
+    leftovers = re.sub(r"[,，、;；和\s]+", "", TASK_REF.sub("", value))
     if not numbers or leftovers:
         raise UsageError(f"“{value}”里应当是任务编号，如 #3 或 #3,#5。", usage)
     return [require_task(ctx, n) for n in dict.fromkeys(numbers)]
@@ -98,46 +99,40 @@ def parse_task_refs(ctx: Context, value: str, usage: str) -> list[Task]:
 def add_task(ctx: Context, args: Args) -> Reply:
     project = ctx.require_project()
     sender = ctx.require_sender()
-    title = args.text.strip()
-    if not title:
-        raise UsageError("缺少任务标题。", ADD_USAGE)
-    if len(title) > MAX_TITLE:
-        raise UsageError(f"任务标题太长（{len(title)} 字），请控制在 {MAX_TITLE} 字以内。", ADD_USAGE)
+    due = date_option(ctx, args, "due", what="截止日期")
+    start = date_option(ctx, args, "start", what="开始日期", future=False)
+    title = checked_text(args.text, what="任务标题", limit=MAX_TITLE, usage=ADD_USAGE)
     owner = _owner_from(ctx, args, default=sender)
     if owner.id != sender.id and not sender.is_manager:
         raise PermissionDenied("成员只能给自己新增任务；给别人派任务请找 PM。")
-    due = parse_future_date(args.options["due"], today=ctx.today) if "due" in args.options else None
-    start = parse_date(args.options["start"], today=ctx.today) if "start" in args.options else None
     if start and due and start > due:
         raise UserError(f"开始日期 {start.isoformat()} 晚于截止日期 {due.isoformat()}。")
     department = resolve_department(ctx, args.options["dept"]) if args.options.get("dept") else None
     predecessors = parse_task_refs(ctx, args.options["deps"], ADD_USAGE) if args.options.get("deps") else []
     parent = parse_task_refs(ctx, args.options["parent"], ADD_USAGE)[0] if args.options.get("parent") else None
-    deliverable = (args.options.get("deliverable") or "").strip() or None
-    if deliverable and len(deliverable) > 200:
-        raise UserError("交付物描述请控制在 200 字以内。")
+    deliverable = checked_text(args.options.get("deliverable", ""), what="交付物描述", limit=200, required=False) or None
 
     now = ctx.incoming.sent_at
     task = Task(
         project_id=project.id,
         number=allocate_number(ctx.session, project, "next_task_no"),
         title=title,
-        owner=owner,
-        department=department,
+        owner_id=owner.id,
+        department_id=department.id if department else None,
         start_date=start,
         due_date=due,
         status=TaskStatus.TODO,
         progress=0,
         deliverable=deliverable,
-        parent=parent,
-        created_by=sender,
+        parent_id=parent.id if parent else None,
+        created_by_id=sender.id,
         created_at=now,
         updated_at=now,
         status_changed_at=now,
     )
-    task.predecessors = predecessors
-    ctx.session.add(task)
-    ctx.session.flush()
+    insert_now(ctx.session, task)
+    if predecessors:
+        task.predecessors = predecessors
     record_change(
         ctx.session, project_id=project.id, entity="task", entity_id=task.id, actor=sender, at=now,
         field="created", new=title,
@@ -169,61 +164,99 @@ def _owner_from(ctx: Context, args: Args, *, default: Member) -> Member:
 
 
 def task_line(task: Task, today: date) -> str:
-    status = f"{TASK_STATUS_ICONS[task.status]}{TASK_STATUS_LABELS[task.status]}"
-    if task.status == TaskStatus.IN_PROGRESS and task.progress:
-        status += f" {task.progress}%"
-    parts = [f"{task.ref} {status} {shorten(task.title)}", person(task.owner), f"截止{day(task.due_date, today=today)}"]
-    if task.status.is_open and task.due_date and task.due_date < today:
-        parts.append(f"⚠逾期{(today - task.due_date).days}天")
-    if task.status == TaskStatus.BLOCKED and task.blocked_reason:
-        parts.append(f"原因：{shorten(task.blocked_reason, 20)}")
+    owner = task.owner.name if task.owner else None
+    return _line(task.number, task.status, task.progress, task.title, owner, task.due_date, task.blocked_reason, today)
+
+
+def _line(
+    number: int, status: TaskStatus, progress: int, title: str, owner: str | None, due: date | None,
+    blocked_reason: str | None, today: date,
+) -> str:
+    state = f"{TASK_STATUS_ICONS[status]}{TASK_STATUS_LABELS[status]}"
+    if status == TaskStatus.IN_PROGRESS and progress:
+        state += f" {progress}%"
+    parts = [f"#{number} {state} {shorten(title)}", owner or "未指派", f"截止{day(due, today=today)}"]
+    if status.is_open and due and due < today:
+        parts.append(f"⚠逾期{(today - due).days}天")
+    if status == TaskStatus.BLOCKED and blocked_reason:
+        parts.append(f"原因：{shorten(blocked_reason, 20)}")
     return " · ".join(parts)
 
 
-@group.command(("列表", "list", "ls"), usage=LIST_USAGE, summary="列出未完成的任务，可按人、阻塞、逾期筛选")
+# The columns a list line needs (not whole Task objects: loading 50 entities costs more than the query).
+_LIST_COLUMNS = (Task.number, Task.status, Task.progress, Task.title, Member.name, Task.due_date, Task.blocked_reason)
+
+
+@group.command(
+    ("列表", "list", "ls"), usage=LIST_USAGE, summary="列出未完成的任务，可按人、部门、阻塞、逾期筛选", options=("dept",)
+)
 def list_tasks(ctx: Context, args: Args) -> Reply:
     project = ctx.require_project()
-    query = select(Task).where(Task.project_id == project.id)
-    title = "未完成的任务"
-    word = args.words[0].lower() if args.words else ""
-    if len(args.words) > 1 or len(args.mentions) > 1:
+    if len(args.words) > 1 or len(args.mentions) > 1 or (args.words and args.mentions):
         raise UsageError("一次只能用一个筛选条件。", LIST_USAGE)
+    params: dict[str, object] = {"project_id": project.id}
+    title = ""
+    if args.options.get("dept"):
+        department = department_named(ctx, args.options["dept"], may_create=False)
+        params["department_id"] = department.id
+        title = f"{department.name} · "
+    word = args.words[0].lower() if args.words else ""
     if args.mentions:
         owner = ctx.resolve_member(args.mentions[0])
-        query = query.where(Task.owner_id == owner.id, Task.status.in_(OPEN_TASK_STATUSES))
-        title = f"{owner.name} 的未完成任务"
-    elif word in ("", "open", "未完成"):
-        query = query.where(Task.status.in_(OPEN_TASK_STATUSES))
-    elif word in ("我的", "mine", "my"):
-        sender = ctx.require_sender()
-        query = query.where(Task.owner_id == sender.id, Task.status.in_(OPEN_TASK_STATUSES))
-        title = "我的未完成任务"
-    elif word in ("阻塞", "blocked"):
-        query = query.where(Task.status == TaskStatus.BLOCKED)
-        title = "阻塞的任务"
-    elif word in ("逾期", "overdue"):
-        query = query.where(Task.status.in_(OPEN_TASK_STATUSES), Task.due_date < ctx.today)
-        title = "逾期的任务"
-    elif word in ("全部", "all"):
-        title = "全部任务"
-    elif word in ("已完成", "done"):
-        query = query.where(Task.status == TaskStatus.DONE)
-        title = "已完成的任务"
+        kind, params["owner_id"], title = "owner", owner.id, f"{title}{owner.name} 的未完成任务"
+    elif word in _LIST_FILTERS:
+        kind, label = _LIST_FILTERS[word]
+        title += label
+        if kind == "owner":
+            params["owner_id"] = ctx.require_sender().id
+        elif kind == "overdue":
+            params["today"] = ctx.today
     else:
         raise UsageError(f"不认识筛选条件“{args.words[0]}”。", LIST_USAGE)
-
-    total = ctx.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    if total == 0:
+    rows = ctx.session.execute(_list_statement(kind, "department_id" in params), params).all()
+    if not rows:
         return Reply(f"{title}：没有。")
-    # Overdue first, then by due date (undated last), then by number: one statement whatever the size.
-    ordered = query.options(joinedload(Task.owner)).order_by(
-        case((Task.due_date.is_(None), 1), else_=0), Task.due_date, Task.number
-    ).limit(LIST_LIMIT)
-    tasks = ctx.session.scalars(ordered).all()
-    lines = [task_line(t, ctx.today) for t in tasks]
-    if total > len(tasks):
-        lines.append(f"…另有 {total - len(tasks)} 个未列出，可用 {LIST_USAGE} 缩小范围。")
+    total = rows[0][-1]
+    lines = [_line(*row[:-1], ctx.today) for row in rows]
+    if total > len(rows):
+        lines.append(f"…另有 {total - len(rows)} 个未列出，可用 {LIST_USAGE} 缩小范围。")
     return Reply("\n".join(lines), title=f"{title}（{total}）")
+
+
+_LIST_FILTERS = {
+    "": ("open", "未完成的任务"), "open": ("open", "未完成的任务"), "未完成": ("open", "未完成的任务"),
+    "我的": ("owner", "我的未完成任务"), "mine": ("owner", "我的未完成任务"), "my": ("owner", "我的未完成任务"),
+    "阻塞": ("blocked", "阻塞的任务"), "blocked": ("blocked", "阻塞的任务"),
+    "逾期": ("overdue", "逾期的任务"), "overdue": ("overdue", "逾期的任务"),
+    "全部": ("all", "全部任务"), "all": ("all", "全部任务"),
+    "已完成": ("done", "已完成的任务"), "done": ("done", "已完成的任务"),
+}
+
+
+@cache
+def _list_statement(kind: str, by_department: bool) -> Select[tuple[Any, ...]]:
+    """One statement per filter, built once: overdue first, then by due date (undated last), then by
+    number, with the total as a window count — one statement whatever the size."""
+    conditions: list[ColumnElement[bool]] = [Task.project_id == bindparam("project_id")]
+    if by_department:
+        conditions.append(Task.department_id == bindparam("department_id"))
+    if kind in ("open", "owner", "overdue"):
+        conditions.append(Task.status.in_(OPEN_TASK_STATUSES))
+    if kind == "owner":
+        conditions.append(Task.owner_id == bindparam("owner_id"))
+    elif kind == "overdue":
+        conditions.append(Task.due_date < bindparam("today"))
+    elif kind == "blocked":
+        conditions.append(Task.status == TaskStatus.BLOCKED)
+    elif kind == "done":
+        conditions.append(Task.status == TaskStatus.DONE)
+    return (
+        select(*_LIST_COLUMNS, func.count().over())
+        .outerjoin(Member, Member.id == Task.owner_id)
+        .where(*conditions)
+        .order_by(case((Task.due_date.is_(None), 1), else_=0), Task.due_date, Task.number)
+        .limit(LIST_LIMIT)
+    )
 
 
 # ---------------------------------------------------------------------------- /任务 #12
@@ -239,6 +272,10 @@ def task_detail(ctx: Context, args: Args) -> Reply:
         for names, status in _VERBS:
             if verb in names:
                 return _update_from_words(ctx, task, status, rest)
+        if verb in ("取消", "cancel"):
+            from handlers.task_edits import cancel
+
+            return cancel(ctx, task, " ".join(rest).strip() or None)
         raise UsageError(f"不认识对任务的操作“{args.words[1]}”。", group.default.usage if group.default else None)
     lines = [
         f"状态：{TASK_STATUS_LABELS[task.status]}" + (f" {task.progress}%" if task.progress else ""),
@@ -251,37 +288,16 @@ def task_detail(ctx: Context, args: Args) -> Reply:
         lines.append(f"阻塞原因：{task.blocked_reason or '未说明'}")
     if task.parent:
         lines.append(f"父任务：{task.parent.ref} {shorten(task.parent.title, 20)}")
-    if task.children:
-        lines.append("子任务：" + "，".join(f"{c.ref}{TASK_STATUS_ICONS[c.status]}" for c in task.children))
-    if task.predecessors:
-        lines.append("依赖：" + "，".join(f"{p.ref}{TASK_STATUS_ICONS[p.status]}" for p in task.predecessors))
-    history = ctx.session.scalars(
-        select(Change)
-        .options(joinedload(Change.actor))
-        .where(Change.entity == "task", Change.entity_id == task.id)
-        .order_by(Change.at.desc(), Change.id.desc())
-        .limit(10)
-    ).all()
-    if history:
-        lines.append("记录：")
-        tz = ctx.now.tzinfo
-        for change in history:
-            stamp = change.at.astimezone(tz).strftime("%m-%d %H:%M")
-            lines.append(f"  {stamp} {person(change.actor)} {describe_change(change)}")
+    neighbours = task_neighbours(ctx.session, task_id=task.id)  # one statement for three collections
+    for kind, label in (("child", "子任务"), ("pred", "依赖"), ("succ", "后续")):
+        if neighbours[kind]:
+            lines.append(f"{label}：" + "，".join(f"#{n}{TASK_STATUS_ICONS[s]}" for n, s in neighbours[kind]))
+    lines += history_lines(ctx.session, ctx, entity="task", entity_id=task.id)
     return Reply("\n".join(lines), title=f"{task.ref} {task.title}")
 
 
 def describe_change(change: Change) -> str:
-    labels = {s.value: label for s, label in TASK_STATUS_LABELS.items()}
-    if change.field == "created":
-        return "创建"
-    if change.field == "status":
-        text = f"{labels.get(change.old_value or '', change.old_value)} → {labels.get(change.new_value or '', change.new_value)}"
-    elif change.field == "progress":
-        text = f"进度 {change.old_value}% → {change.new_value}%"
-    else:
-        text = f"{change.field}：{change.old_value or '空'} → {change.new_value or '空'}"
-    return f"{text}（{change.note}）" if change.note else text
+    return format_change(change)
 
 
 # ---------------------------------------------------------------------------- status updates
@@ -305,46 +321,47 @@ def apply_update(
         raise UsageError(f"请写上 {task.ref} 阻塞的原因。", BLOCK_USAGE)
     if progress is not None and not 0 <= progress <= 100:
         raise UsageError("进度应在 0% 到 100% 之间。", PROGRESS_USAGE)
+    still_blocked = False
     if status is None and progress is not None:
         status = TaskStatus.DONE if progress == 100 else TaskStatus.IN_PROGRESS
         if task.status == TaskStatus.BLOCKED and progress < 100:
-            status = TaskStatus.BLOCKED  # progress while blocked keeps the blocker visible
+            status = TaskStatus.BLOCKED  # progress while blocked keeps the blocker (and its reason) visible
+            still_blocked = True
     if status == TaskStatus.DONE:
         progress = 100
     now = ctx.incoming.sent_at
-    changed = False
+    values: dict[str, object] = {}  # written with one plain UPDATE at the end (the hot path: no flush)
     if status is not None and status != task.status:
         record_change(
             ctx.session, project_id=task.project_id, entity="task", entity_id=task.id, actor=actor, at=now,
             field="status", old=task.status.value, new=status.value, note=note,
         )
-        task.status = status
-        task.status_changed_at = now
-        task.completed_at = now if status == TaskStatus.DONE else None
-        changed = True
-    if status == TaskStatus.BLOCKED and note != task.blocked_reason:
-        task.blocked_reason = note
-        changed = True
-    elif status is not None and status != TaskStatus.BLOCKED:
-        task.blocked_reason = None
+        values.update(status=status, status_changed_at=now, completed_at=now if status == TaskStatus.DONE else None)
+    if status == TaskStatus.BLOCKED and not still_blocked and note != task.blocked_reason:
+        values["blocked_reason"] = note
+    elif status is not None and status != TaskStatus.BLOCKED and task.blocked_reason is not None:
+        values["blocked_reason"] = None
     if progress is not None and progress != task.progress:
         record_change(
             ctx.session, project_id=task.project_id, entity="task", entity_id=task.id, actor=actor, at=now,
-            field="progress", old=task.progress, new=progress, note=None if changed else note,
+            field="progress", old=task.progress, new=progress, note=None if "status" in values else note,
         )
-        task.progress = progress
-        changed = True
-    if not changed:
+        values["progress"] = progress
+    if not values:
         if note:
             record_change(
                 ctx.session, project_id=task.project_id, entity="task", entity_id=task.id, actor=actor, at=now,
                 field="note", note=note,
             )
-            task.updated_at = now
+            update_now(ctx.session, task, {"updated_at": now})
             return Reply(f"已记录 {task.ref} 的说明：{note}")
         return Reply(f"{task.ref} 已经是{TASK_STATUS_LABELS[task.status]}（{task.progress}%），没有变化。")
-    task.updated_at = now
-    return Reply(_update_summary(task, ctx.today, note) + _unblocked_followers(task))
+    update_now(ctx.session, task, {**values, "updated_at": now})
+    ready = _unblocked_followers(task)
+    text = _update_summary(task, ctx.today, note)
+    if ready:
+        text += "\n可以开始：" + "，".join(f"{s.ref} {shorten(s.title, 20)}（{mention(s.owner)}）" for s in ready)
+    return Reply(text, mentions=tuple(Mention(s.owner.user_id, s.owner.name) for s in ready if s.owner))
 
 
 def _update_summary(task: Task, today: date, note: str | None) -> str:
@@ -353,7 +370,7 @@ def _update_summary(task: Task, today: date, note: str | None) -> str:
         state += f" {task.progress}%"
     text = f"{task.ref} {shorten(task.title)} → {state}"
     if task.status == TaskStatus.BLOCKED:
-        text += f"\n原因：{task.blocked_reason}"
+        text += f"\n原因：{task.blocked_reason or '未说明'}"
     elif note:
         text += f"\n说明：{note}"
     if task.status.is_open and task.due_date:
@@ -361,25 +378,24 @@ def _update_summary(task: Task, today: date, note: str | None) -> str:
     return text
 
 
-def _unblocked_followers(task: Task) -> str:
-    """When a task is done, say which tasks it was holding up are now free to start."""
+def _unblocked_followers(task: Task) -> list[Task]:
+    """When a task is done, the tasks it was holding up that are now free to start."""
     if task.status != TaskStatus.DONE:
-        return ""
-    ready = [
+        return []
+    return [
         s for s in task.successors
-        if s.status.is_open and all(p.status == TaskStatus.DONE for p in s.predecessors)
+        if s.status.is_open and all(p.status in (TaskStatus.DONE, TaskStatus.CANCELLED) for p in s.predecessors)
     ]
-    if not ready:
-        return ""
-    return "\n可以开始：" + "，".join(f"{s.ref} {shorten(s.title, 20)}（{mention(s.owner)}）" for s in ready)
 
 
-_PERCENT = re.compile(r"(\d{1,3})\s*%")
+_PERCENT = re.compile(r"(?<![\d-])(-?\d{1,4})\s*%")
 
 
 def _update_from_words(ctx: Context, task: Task, status: TaskStatus | None, words: list[str]) -> Reply:
     note = " ".join(words).strip() or None
     if status is None:  # progress
+        if words and words[0].lstrip("-").isdigit() and len(words[0]) <= 4:  # “/进度 #12 60”
+            return apply_update(ctx, task, progress=int(words[0]), note=" ".join(words[1:]).strip() or None)
         match = _PERCENT.search(note or "")
         if not match:
             raise UsageError("缺少进度百分比。", PROGRESS_USAGE)
@@ -418,31 +434,75 @@ PROGRESS = _quick(("进度", "progress"), None, PROGRESS_USAGE, "更新进度百
 
 # ---------------------------------------------------------------------------- free text
 
-_FREE_DONE = re.compile(r"(已经?|都)?(完成|做完|搞定|弄完|结束|done|finished)(了)?")
-_FREE_BLOCKED = re.compile(r"(卡住|阻塞|受阻|被卡|卡在|blocked|stuck)(了)?")
-_FREE_STARTED = re.compile(r"(开始做?|在做|着手|进行中|started|working on)(了)?")
-_FREE_PROGRESS = re.compile(r"(?:进度|完成了?|progress)?\s*(\d{1,3})\s*%")
-_LEADING_PUNCT = re.compile(r"^[\s,，。:：;；、]+")
+FREE_TEXT_USAGE = "#12 完成 ｜ #7 阻塞 <原因> ｜ #3 进度 80% [说明] ｜ #12 开始 ｜ /任务 #12 查看"
+_DONE_WORDS = r"(?:已经?|都)?(?:完成|做完|做好|搞定|弄完|弄好|结束|好了|done|finished|complete)(?!前|之前|后|以后|时|的|度)了?"
+_FREE_DONE = re.compile(_DONE_WORDS, re.IGNORECASE)
+_FREE_BLOCKED = re.compile(r"(?:卡住|卡在|阻塞|受阻|被卡|blocked|stuck)了?", re.IGNORECASE)
+_FREE_STARTED = re.compile(r"(?:开始做?|在做|着手|进行中|started|working on|start)了?", re.IGNORECASE)
+_FREE_PROGRESS = re.compile(
+    r"(?:进度|progress)\s*(?:到了?|为|是|:)?\s*(-?\d{1,4})\s*%?(?!\d)|(?:完成了?\s*)?(?<![\d-])(-?\d{1,4})\s*%",
+    re.IGNORECASE,
+)
+_LEADING_REFS = re.compile(r"(?:任务\s*)?((?:#\d{1,9}[\s,，、和]*)+)")
+_NEGATED = re.compile(r"(?:没有?|未|不|别|尚未|还没有?|not|n't)\s*$", re.IGNORECASE)
+_QUESTION = re.compile(r"[吗?？]|多少|怎么样|如何")
+_LEADING_PUNCT = re.compile(r"^[\s,，。:：;；、]+|[\s,，。;；、]+$")
 
 
 def free_text_update(ctx: Context, text: str) -> Reply | None:
-    """“#12 已经完成了”, “#7 卡住了，等接口”, “#3 进度80% 明天联调”: a task ref plus a status."""
-    match = TASK_REF.match(text)
+    """“#12 已经完成了”, “#7 卡住了，等接口”, “#3 进度80% 明天联调”, “#3 80%”, “#3 #4 完成”.
+
+    None when the message does not start with a task ref. A ref with no status the bot is sure of
+    changes nothing and says what was understood.
+    """
+    match = _LEADING_REFS.match(text)
     if not match:
         return None
+    numbers = list(dict.fromkeys(int(n) for n in TASK_REF.findall(match.group(1))))
     rest = text[match.end():].strip()
-    task = require_task(ctx, int(match.group(1)))
+    tasks = [require_task(ctx, n) for n in numbers]
+    refs = "、".join(t.ref for t in tasks)
+    if not rest:
+        if len(tasks) == 1:
+            return task_detail(ctx, Args(words=[tasks[0].ref]))
+        raise UsageError(f"看到了 {refs}，但没说要更新成什么。", FREE_TEXT_USAGE)
+    if _QUESTION.search(rest):
+        lines = [task_line(t, ctx.today) for t in tasks]
+        return Reply("\n".join([*lines, f"要更新请直接说，例如：{tasks[0].ref} 完成"]))
+    parsed = _parse_status(rest)
+    if parsed is None:
+        about = f"{tasks[0].ref} {shorten(tasks[0].title, 20)}" if len(tasks) == 1 else refs
+        raise UsageError(f"看到了 {about}，但没看懂“{shorten(rest, 20)}”要更新成什么，所以没有改动。", FREE_TEXT_USAGE)
+    status, progress, note = parsed
+    replies = [apply_update(ctx, task, status=status, progress=progress, note=note) for task in tasks]
+    return Reply(
+        "\n\n".join(r.text for r in replies),
+        mentions=tuple(dict.fromkeys(m for r in replies for m in r.mentions)),
+    )
+
+
+def _parse_status(rest: str) -> tuple[TaskStatus | None, int | None, str | None] | None:
+    """(status, progress, note) from the words after the refs; None when no status is certain."""
     if m := _FREE_PROGRESS.search(rest):
-        note = _LEADING_PUNCT.sub("", (rest[: m.start()] + rest[m.end():]).strip()) or None
-        return apply_update(ctx, task, progress=int(m.group(1)), note=note)
-    for pattern, status in ((_FREE_BLOCKED, TaskStatus.BLOCKED), (_FREE_DONE, TaskStatus.DONE),
-                            (_FREE_STARTED, TaskStatus.IN_PROGRESS)):
-        if m := pattern.search(rest):
-            note = _LEADING_PUNCT.sub("", (rest[: m.start()] + rest[m.end():]).strip()) or None
-            if status == TaskStatus.BLOCKED and not note:
-                note = None
-            return apply_update(ctx, task, status=status, note=note)
+        return None, int(m.group(1) or m.group(2)), _remainder(rest, m)
+    for pattern, status in (
+        (_FREE_BLOCKED, TaskStatus.BLOCKED),
+        (_FREE_DONE, TaskStatus.DONE),
+        (_FREE_STARTED, TaskStatus.IN_PROGRESS),
+    ):
+        m = pattern.search(rest)
+        if m is None:
+            continue
+        if _NEGATED.search(rest[: m.start()]):
+            return None  # “还没完成”, “没有卡住”: not a status change the bot should guess
+        return status, None, _remainder(rest, m)
     return None
+
+
+def _remainder(rest: str, match: re.Match[str]) -> str | None:
+    """What is left around the status words: the note (“等接口”, “明天联调”)."""
+    left = " ".join((rest[: match.start()] + " " + rest[match.end():]).split())
+    return _LEADING_PUNCT.sub("", left) or None
 
 
 GROUPS = (group, START, DONE, BLOCK, PROGRESS)

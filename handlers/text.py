@@ -31,12 +31,14 @@ _FULL_WIDTH = str.maketrans(
     }
 )
 _SPACES = re.compile(r"\s+")
+# Control characters, bidi overrides and lone surrogates: invisible on a phone, and PostgreSQL refuses NUL.
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _MENTION_SPLIT = re.compile(r"(<@[^<>\s]+>)")
 
 
 def normalize(text: str) -> str:
     """Full-width punctuation and digits to ASCII, zero-width characters dropped, spaces collapsed."""
-    return _SPACES.sub(" ", text.translate(_FULL_WIDTH)).strip()
+    return _SPACES.sub(" ", _INVISIBLE.sub("", text.translate(_FULL_WIDTH))).strip()
 
 
 def split_tokens(text: str) -> list[str]:
@@ -68,20 +70,45 @@ def parse_args(
     """
     args = Args()
     current: str | None = None
+    after_mention = False
     for token in tokens:
         marker = MENTION_MARKER.fullmatch(token)
         if marker:
             user_id = marker.group(1)
             args.mentions.append(Mention(user_id, names.get(user_id, user_id)))
-            current = None
+            current, after_mention = None, True
             continue
+        if after_mention and token.startswith(":") and (glued := _glued_option(args.mentions[-1].name, option_keys)):
+            # A typed “@李四截止:周五” (the console takes 李四截止 for the name): the mention and the option 截止.
+            last, (name, canonical) = args.mentions[-1], glued
+            args.mentions[-1] = Mention(name if last.user_id == last.name else last.user_id, name)
+            args.options[canonical] = token[1:]
+            current, after_mention = canonical, False
+            continue
+        after_mention = False
         if token.startswith("@") and len(token) > 1:
             # Typed by hand, not a platform mention: resolved later by display name.
-            args.mentions.append(Mention("", token[1:]))
-            current = None
+            name, sep, value = token[1:].partition(":")
+            glued = _glued_option(name, option_keys) if sep else None
+            if glued is not None:
+                args.mentions.append(Mention("", glued[0]))
+                args.options[glued[1]] = value
+                current = glued[1]
+            else:
+                args.mentions.append(Mention("", token[1:]))
+                current = None
             continue
         key, sep, value = token.partition(":")
         canonical = option_keys.get(key.lower()) if sep else None
+        if sep and canonical is None:
+            # Typed without a space on a phone: “写发布稿截止:周五” is the word 写发布稿 and the option 截止.
+            glued = _glued_option(key, option_keys)
+            if glued is not None:
+                prefix, canonical = glued
+                if current is not None:
+                    args.options[current] = f"{args.options[current]} {prefix}".strip()
+                else:
+                    args.words.append(prefix)
         if canonical:
             args.options[canonical] = value
             current = canonical
@@ -91,3 +118,12 @@ def parse_args(
         else:
             args.words.append(token)
     return args
+
+
+def _glued_option(key: str, option_keys: dict[str, str]) -> tuple[str, str] | None:
+    """A Chinese option spelling glued to the word before it (ASCII keys must stand alone: “restart:”)."""
+    for spelling in sorted(option_keys, key=len, reverse=True):
+        if spelling.isascii() or len(key) <= len(spelling) or not key.endswith(spelling):
+            continue
+        return key[: -len(spelling)], option_keys[spelling]
+    return None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import ForeignKey, Index, String, Text, bindparam, insert, select
+from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
 from models.base import Base
 from models.project import Member
@@ -32,6 +32,9 @@ class Change(Base):
     actor: Mapped[Member | None] = relationship()
 
 
+_INSERT_CHANGE = insert(Change.__table__)
+
+
 def record_change(
     session: Session,
     /,
@@ -45,17 +48,34 @@ def record_change(
     old: object = None,
     new: object = None,
     note: str | None = None,
-) -> Change:
-    change = Change(
-        project_id=project_id,
-        entity=entity,
-        entity_id=entity_id,
-        actor_id=actor.id if actor else None,
-        at=at,
-        field=field,
-        old_value=None if old is None else str(old),
-        new_value=None if new is None else str(new),
-        note=note,
+) -> None:
+    """Write one history row now (a plain INSERT, no unit-of-work bookkeeping: every command writes
+    one or more of these, and an ORM flush costs several times the statement)."""
+    session.execute(
+        _INSERT_CHANGE,
+        {
+            "project_id": project_id,
+            "entity": entity,
+            "entity_id": entity_id,
+            "actor_id": actor.id if actor else None,
+            "at": at,
+            "field": field,
+            "old_value": None if old is None else str(old),
+            "new_value": None if new is None else str(new),
+            "note": note,
+        },
     )
-    session.add(change)
-    return change
+
+
+_HISTORY = (
+    select(Change)
+    .options(joinedload(Change.actor))
+    .where(Change.entity == bindparam("entity"), Change.entity_id == bindparam("entity_id"))
+    .order_by(Change.at.desc(), Change.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+def entity_history(session: Session, /, *, entity: str, entity_id: int, limit: int = 10) -> list[Change]:
+    """The latest changes of one entity, newest first, with their actors (one statement)."""
+    return list(session.scalars(_HISTORY, {"entity": entity, "entity_id": entity_id, "limit": limit}))

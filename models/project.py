@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from functools import cache
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, select, text, update
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, bindparam, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from models.base import Base
 from models.enums import CalendarDayKind, ProjectStatus, Role, enum_column
@@ -106,30 +108,52 @@ class CalendarDay(Base):
     note: Mapped[str | None] = mapped_column(String(200))
 
 
+# Statements run for every message are built once (bind parameters), not per call: on a small
+# machine building a select costs as much as running it.
+_ACTIVE_PROJECT = select(Project).where(
+    Project.platform == bindparam("platform"),
+    Project.chat_id == bindparam("chat_id"),
+    Project.status == ProjectStatus.ACTIVE,
+)
+_DEPARTMENT = select(Department).where(Department.project_id == bindparam("project_id"), Department.name == bindparam("name"))
+_ACTIVE_PROJECT_AND_MEMBER = _ACTIVE_PROJECT.add_columns(Member).outerjoin(
+    Member, (Member.project_id == Project.id) & (Member.user_id == bindparam("user_id"))
+)
+_MEMBER = select(Member).where(Member.project_id == bindparam("project_id"), Member.user_id == bindparam("user_id"))
+
+
+def get_active_project_and_member(
+    session: Session, /, *, platform: str, chat_id: str, user_id: str
+) -> tuple[Project | None, Member | None]:
+    """The group's active project and, if known, the sender's membership: one statement per message."""
+    row = session.execute(_ACTIVE_PROJECT_AND_MEMBER, {"platform": platform, "chat_id": chat_id, "user_id": user_id}).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
 def get_active_project(session: Session, /, *, platform: str, chat_id: str) -> Project | None:
-    return session.scalar(
-        select(Project).where(
-            Project.platform == platform, Project.chat_id == chat_id, Project.status == ProjectStatus.ACTIVE
-        )
-    )
+    return session.scalar(_ACTIVE_PROJECT, {"platform": platform, "chat_id": chat_id})
 
 
 def allocate_number(session: Session, /, project: Project, counter: str) -> int:
     """Take the next per-project number atomically (row-level increment, safe under concurrency)."""
-    column = getattr(Project, counter)
-    number = session.execute(
-        update(Project)
-        .where(Project.id == project.id)
-        .values({column: column + 1})
-        .returning(column)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
+    number = session.execute(_increment(counter), {"project_id": project.id}).scalar_one()
     set_committed_value(project, counter, number)
     return number - 1
 
 
+@cache
+def _increment(counter: str) -> ReturningUpdate[tuple[int]]:
+    column = Project.__table__.c[counter]
+    return (
+        update(Project.__table__)
+        .where(Project.__table__.c.id == bindparam("project_id"))
+        .values({column: column + 1})
+        .returning(column)
+    )
+
+
 def find_member(session: Session, /, *, project_id: int, user_id: str) -> Member | None:
-    return session.scalar(select(Member).where(Member.project_id == project_id, Member.user_id == user_id))
+    return session.scalar(_MEMBER, {"project_id": project_id, "user_id": user_id})
 
 
 def find_members_by_name(session: Session, /, *, project_id: int, name: str) -> list[Member]:
@@ -142,18 +166,20 @@ def ensure_member(
     """The member for this platform user, created on first sight; the display name follows the platform."""
     member = find_member(session, project_id=project.id, user_id=user_id)
     if member is None:
-        member = Member(project=project, user_id=user_id, name=name or user_id, role=role, joined_at=now)
+        member = Member(project=project, user_id=user_id, name=(name or user_id)[:100], role=role, joined_at=now)
         session.add(member)
         session.flush()
-    elif name and member.name != name:
-        member.name = name
+    elif name and member.name != name[:100]:
+        member.name = name[:100]  # the column's width; platforms' display names are far shorter
     return member
 
 
+def find_department(session: Session, /, *, project_id: int, name: str) -> Department | None:
+    return session.scalar(_DEPARTMENT, {"project_id": project_id, "name": name})
+
+
 def get_or_create_department(session: Session, /, *, project: Project, name: str) -> Department:
-    department = session.scalar(
-        select(Department).where(Department.project_id == project.id, Department.name == name)
-    )
+    department = find_department(session, project_id=project.id, name=name)
     if department is None:
         department = Department(project=project, name=name)
         session.add(department)

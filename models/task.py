@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    literal,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, relationship
 
 from models.base import Base
 from models.enums import TaskStatus, enum_column
@@ -71,5 +84,63 @@ class Task(Base):
         return f"#{self.number}"
 
 
+_TASK = select(Task).where(Task.project_id == bindparam("project_id"), Task.number == bindparam("number"))
+
+
 def get_task(session: Session, /, *, project_id: int, number: int) -> Task | None:
-    return session.scalar(select(Task).where(Task.project_id == project_id, Task.number == number))
+    return session.scalar(_TASK, {"project_id": project_id, "number": number})
+
+
+@dataclass(frozen=True, slots=True)
+class DependencyGraph:
+    """A project's task dependencies: task id -> its predecessors' ids, and task id -> number."""
+
+    predecessors: dict[int, list[int]]
+    numbers: dict[int, int]
+
+
+def dependency_edges(session: Session, /, *, project_id: int) -> DependencyGraph:
+    """Every dependency edge of a project in one statement (for cycle checks)."""
+    successor = aliased(Task)
+    predecessor = aliased(Task)
+    rows = session.execute(
+        select(successor.id, successor.number, predecessor.id, predecessor.number)
+        .select_from(task_dependency)
+        .join(successor, successor.id == task_dependency.c.task_id)
+        .join(predecessor, predecessor.id == task_dependency.c.predecessor_id)
+        .where(successor.project_id == project_id)
+    ).all()
+    graph: dict[int, list[int]] = {}
+    numbers: dict[int, int] = {}
+    for task_id, task_no, pred_id, pred_no in rows:
+        graph.setdefault(task_id, []).append(pred_id)
+        numbers[task_id], numbers[pred_id] = task_no, pred_no
+    return DependencyGraph(graph, numbers)
+
+
+def parent_links(session: Session, /, *, project_id: int) -> dict[int, tuple[int, int | None]]:
+    """task id -> (number, parent id) for every task of a project, in one statement (for cycle checks)."""
+    rows = session.execute(select(Task.id, Task.number, Task.parent_id).where(Task.project_id == project_id))
+    return {task_id: (number, parent_id) for task_id, number, parent_id in rows}
+
+
+_NEIGHBOURS = union_all(
+    select(literal("child").label("kind"), Task.number, Task.status).where(Task.parent_id == bindparam("task_id")),
+    select(literal("pred"), Task.number, Task.status)
+    .join(task_dependency, task_dependency.c.predecessor_id == Task.id)
+    .where(task_dependency.c.task_id == bindparam("task_id")),
+    select(literal("succ"), Task.number, Task.status)
+    .join(task_dependency, task_dependency.c.task_id == Task.id)
+    .where(task_dependency.c.predecessor_id == bindparam("task_id")),
+).order_by("kind", "number")
+
+
+def task_neighbours(session: Session, /, *, task_id: int) -> dict[str, list[tuple[int, TaskStatus]]]:
+    """A task's subtasks, predecessors and successors as (number, status), in one statement.
+
+    Keys: "child", "pred", "succ"; each list ordered by number.
+    """
+    found: dict[str, list[tuple[int, TaskStatus]]] = {"child": [], "pred": [], "succ": []}
+    for kind, number, status in session.execute(_NEIGHBOURS, {"task_id": task_id}):
+        found[kind].append((number, TaskStatus(status)))
+    return found

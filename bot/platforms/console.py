@@ -7,15 +7,17 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utcnow
 from bot.messages import Incoming, Mention, Reply
-from bot.outbox import mark_sent, pending_messages
+from bot.outbox import pending_messages
+from models import OutboundMessage, OutboundStatus
 
 PLATFORM = "console"
 DEFAULT_CHAT = "console"
-_TYPED_MENTION = re.compile(r"(?<![\w<])@([^\s@<>:：,，。]+)")
+_TYPED_MENTION = re.compile(r"(?<![A-Za-z0-9_.<])@([^\s@<>:：,，。]+)")  # 写稿@李四 yes, a@b.com no
 
 
 def console_incoming(
@@ -49,12 +51,26 @@ def deliver_console(
     clock: Clock = utcnow,
 ) -> int:
     """Print the console chats' pending messages (oldest first) and mark them sent."""
-    delivered = 0
     with session_factory.begin() as session:
-        for message in pending_messages(session, platform=PLATFORM, now=clock(), chat_id=chat_id, limit=10_000):
+        messages = pending_messages(session, platform=PLATFORM, now=clock(), chat_id=chat_id, limit=10_000)
+        for message in messages:
             reply = Reply.from_payload(message.body)
             prefix = f"[→ {message.to_user_id}] " if message.to_user_id else ""
             write(prefix + reply.plain_text())
-            mark_sent(message, now=clock())
-            delivered += 1
-    return delivered
+        if messages:  # one UPDATE for all, as mark_sent would set them (no unit-of-work flush)
+            session.execute(_MARK_SENT, {"ids": [m.id for m in messages], "now": clock()})
+    return len(messages)
+
+
+_TABLE = OutboundMessage.__table__
+_MARK_SENT = (
+    update(_TABLE)
+    .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        status=OutboundStatus.SENT,
+        attempts=_TABLE.c.attempts + 1,
+        sent_at=bindparam("now"),
+        platform_message_id=None,
+        last_error=None,
+    )
+)

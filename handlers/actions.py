@@ -1,0 +1,327 @@
+"""/行动: meeting action items (行动项), each with an owner and a due date: add, list, done, cancel.
+
+PM/co-PMs add items for anyone; a member adds items for themselves. The owner or a PM completes or
+cancels one. `来源:D2` links the decision it came from; without it the origin is the day it was added.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import joinedload
+
+from bot.messages import Mention, Reply
+from handlers.common import checked_text, date_option, history_lines, is_clear, parse_ref
+from handlers.context import Context
+from handlers.errors import PermissionDenied, UsageError, UserError
+from handlers.format import ACTION_STATUS_LABELS, day, mention, person, shorten
+from handlers.router import CommandGroup
+from handlers.text import Args
+from models import ActionItem, ActionStatus, Member, get_action, get_decision, record_change
+from models.base import insert_now
+from models.project import allocate_number
+
+MAX_CONTENT = 500
+MAX_ORIGIN = 50
+LIST_LIMIT = 50
+ADD_USAGE = "/行动 新增 <内容> @负责人 截止:日期 [来源:D2]"
+DONE_USAGE = "/行动 完成 A4 [说明]"
+CANCEL_USAGE = "/行动 取消 A4 [原因]"
+EDIT_USAGE = "/行动 修改 A4 [截止:日期] [@新负责人] [内容:…]"
+LIST_USAGE = "/行动 列表 [我的|逾期|已完成|全部|@某人]"
+STATUS_ICONS = {ActionStatus.OPEN: "⚪", ActionStatus.DONE: "✅", ActionStatus.CANCELLED: "➖"}
+_DECISION_REF = re.compile(r"#?[Dd](\d{1,9})")
+
+group = CommandGroup(("行动", "action", "actions"), summary="行动项：新增、列表、完成、取消（会议决定的待办）")
+
+
+def require_action(ctx: Context, word: str, usage: str) -> ActionItem:
+    project = ctx.require_project()
+    number = parse_ref(word, "A", what="行动项", usage=usage)
+    item = get_action(ctx.session, project_id=project.id, number=number)
+    if item is None:
+        raise UserError(f"本项目没有行动项 A{number}。发送 /行动 列表 查看现有行动项。")
+    return item
+
+
+def require_action_editor(ctx: Context, item: ActionItem) -> Member:
+    sender = ctx.require_sender()
+    if sender.is_manager or item.owner_id == sender.id:
+        return sender
+    raise PermissionDenied(f"{item.ref} 的负责人是 {person(item.owner)}，只有负责人或 PM 可以更新。")
+
+
+def _record(ctx: Context, item: ActionItem, actor: Member, field: str, old: object, new: object, note: str | None) -> None:
+    record_change(
+        ctx.session, project_id=item.project_id, entity="action", entity_id=item.id, actor=actor,
+        at=ctx.incoming.sent_at, field=field, old=old, new=new, note=note,
+    )
+
+
+def _owner(ctx: Context, args: Args, usage: str) -> Member | None:
+    if len(args.mentions) > 1:
+        raise UsageError("一个行动项只能有一位负责人，请只 @ 一个人。", usage)
+    if args.mentions:
+        return ctx.resolve_member(args.mentions[0])
+    if args.options.get("owner"):
+        return ctx.resolve_member(Mention("", args.options["owner"].strip().lstrip("@")))
+    return None
+
+
+# ---------------------------------------------------------------------------- /行动 新增
+
+
+@group.command(
+    ("新增", "添加", "新建", "add", "new"),
+    usage=ADD_USAGE,
+    summary="新增行动项（必须有负责人和截止日期），得到编号 A4",
+    options=("due", "owner", "origin"),
+)
+def add_action(ctx: Context, args: Args) -> Reply:
+    project = ctx.require_project()
+    sender = ctx.require_sender()
+    due = date_option(ctx, args, "due", what="截止日期")
+    content = checked_text(args.text, what="行动项内容", limit=MAX_CONTENT, usage=ADD_USAGE)
+    owner = _owner(ctx, args, ADD_USAGE)
+    if owner is None:
+        raise UsageError("行动项必须有负责人，请 @ 负责人。", ADD_USAGE)
+    if due is None:
+        raise UsageError("行动项必须有截止日期，请写 截止:日期。", ADD_USAGE)
+    if owner.id != sender.id and not sender.is_manager:
+        raise PermissionDenied("成员只能给自己新增行动项；给别人派请找 PM。")
+    decision_id, origin = None, ctx.today.isoformat()
+    if args.options.get("origin"):
+        value = args.options["origin"].strip()
+        if m := _DECISION_REF.fullmatch(value):
+            decision = get_decision(ctx.session, project_id=project.id, number=int(m.group(1)))
+            if decision is None:
+                raise UserError(f"本项目没有决议 D{m.group(1)}。发送 /决议 列表 查看。")
+            decision_id, origin = decision.id, decision.ref
+        else:
+            origin = checked_text(value, what="来源", limit=MAX_ORIGIN, usage=ADD_USAGE)
+    now = ctx.incoming.sent_at
+    item = ActionItem(
+        project_id=project.id,
+        number=allocate_number(ctx.session, project, "next_action_no"),
+        content=content,
+        owner_id=owner.id,
+        due_date=due,
+        status=ActionStatus.OPEN,
+        origin=origin,
+        decision_id=decision_id,
+        created_by_id=sender.id,
+        created_at=now,
+        updated_at=now,
+    )
+    insert_now(ctx.session, item)
+    _record(ctx, item, sender, "created", None, shorten(content, 60), None)
+    who = mention(owner) if owner.id != sender.id else person(owner)
+    return Reply(
+        f"已新增行动项 {item.ref} {shorten(content)}\n负责人 {who} · 截止 {day(due, today=ctx.today)} · 来源 {origin}",
+        mentions=(Mention(owner.user_id, owner.name),) if owner.id != sender.id else (),
+    )
+
+
+# ---------------------------------------------------------------------------- /行动 列表
+
+
+def action_line(item: ActionItem, ctx: Context) -> str:
+    parts = [f"{item.ref} {STATUS_ICONS[item.status]} {shorten(item.content, 30)}", person(item.owner),
+             f"截止{day(item.due_date, today=ctx.today)}"]
+    if item.status == ActionStatus.OPEN and item.due_date and item.due_date < ctx.today:
+        parts.append(f"⚠逾期{(ctx.today - item.due_date).days}天")
+    if item.status != ActionStatus.OPEN:
+        parts.append(ACTION_STATUS_LABELS[item.status])
+    if item.origin:
+        parts.append(f"来源 {item.origin}")
+    return " · ".join(parts)
+
+
+@group.command(("列表", "list", "ls"), usage=LIST_USAGE, summary="列出未完成的行动项，逾期在前")
+def list_actions(ctx: Context, args: Args) -> Reply:
+    project = ctx.require_project()
+    if len(args.words) > 1 or len(args.mentions) > 1 or (args.words and args.mentions):
+        raise UsageError("一次只能用一个筛选条件。", LIST_USAGE)
+    word = args.words[0].lower() if args.words else ""
+    query = select(ActionItem).where(ActionItem.project_id == project.id)
+    title = "未完成的行动项"
+    if args.mentions:
+        owner = ctx.resolve_member(args.mentions[0])
+        query = query.where(ActionItem.owner_id == owner.id, ActionItem.status == ActionStatus.OPEN)
+        title = f"{owner.name} 的未完成行动项"
+    elif word in ("", "open", "未完成"):
+        query = query.where(ActionItem.status == ActionStatus.OPEN)
+    elif word in ("我的", "mine", "my"):
+        query = query.where(ActionItem.owner_id == ctx.require_sender().id, ActionItem.status == ActionStatus.OPEN)
+        title = "我的未完成行动项"
+    elif word in ("逾期", "overdue"):
+        query = query.where(ActionItem.status == ActionStatus.OPEN, ActionItem.due_date < ctx.today)
+        title = "逾期的行动项"
+    elif word in ("已完成", "done"):
+        query = query.where(ActionItem.status == ActionStatus.DONE)
+        title = "已完成的行动项"
+    elif word in ("全部", "all"):
+        title = "全部行动项"
+    else:
+        raise UsageError(f"不认识筛选条件“{args.words[0]}”。", LIST_USAGE)
+    total = ctx.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if total == 0:
+        return Reply(f"{title}：没有。")
+    status_order = case((ActionItem.status == ActionStatus.OPEN, 0), else_=1)
+    items = ctx.session.scalars(
+        query.options(joinedload(ActionItem.owner))
+        .order_by(status_order, case((ActionItem.due_date.is_(None), 1), else_=0), ActionItem.due_date, ActionItem.number)
+        .limit(LIST_LIMIT)
+    ).all()
+    lines = [action_line(item, ctx) for item in items]
+    if total > len(items):
+        lines.append(f"…另有 {total - len(items)} 个未列出。")
+    return Reply("\n".join(lines), title=f"{title}（{total}）")
+
+
+# ---------------------------------------------------------------------------- /行动 A4
+
+
+@group.default_command(usage="/行动 A4  查看一个行动项", summary="查看一个行动项及其记录")
+def show_action(ctx: Context, args: Args) -> Reply:
+    if not args.words:
+        raise UsageError("缺少行动项编号或子指令。", group.usage)
+    item = require_action(ctx, args.words[0], group.usage)
+    if len(args.words) > 1:
+        verb = args.words[1].lower()
+        if verb in ("完成", "done", "finish"):
+            return complete(ctx, item, " ".join(args.words[2:]).strip() or None)
+        if verb in ("取消", "cancel"):
+            return cancel(ctx, item, " ".join(args.words[2:]).strip() or None)
+        raise UsageError(f"不明白“{args.words[1]}”。", group.usage)
+    lines = [
+        f"状态：{ACTION_STATUS_LABELS[item.status]} · 负责人：{person(item.owner)}",
+        f"截止：{day(item.due_date, today=ctx.today)} · 来源：{item.origin or '未记录'}",
+    ]
+    lines += history_lines(ctx.session, ctx, entity="action", entity_id=item.id)
+    return Reply("\n".join(lines), title=f"{item.ref} {shorten(item.content, 60)}")
+
+
+# ---------------------------------------------------------------------------- /行动 完成 · 取消 · 修改
+
+
+def _note(words: list[str], usage: str) -> str | None:
+    return checked_text(" ".join(words), what="说明", limit=MAX_CONTENT, usage=usage, required=False) or None
+
+
+@group.command(("完成", "done", "finish"), usage=DONE_USAGE, summary="完成行动项（负责人或 PM）")
+def done_action(ctx: Context, args: Args) -> Reply:
+    if not args.words:
+        raise UsageError("缺少行动项编号。", DONE_USAGE)
+    item = require_action(ctx, args.words[0], DONE_USAGE)
+    return complete(ctx, item, _note(args.words[1:], DONE_USAGE))
+
+
+def complete(ctx: Context, item: ActionItem, note: str | None) -> Reply:
+    actor = require_action_editor(ctx, item)
+    if item.status == ActionStatus.DONE:
+        return Reply(f"{item.ref} 已经完成了。")
+    if item.status == ActionStatus.CANCELLED:
+        raise UserError(f"{item.ref} 已取消，不能完成。")
+    now = ctx.incoming.sent_at
+    _record(ctx, item, actor, "status", item.status.value, ActionStatus.DONE.value, note)
+    item.status = ActionStatus.DONE
+    item.done_at = now
+    item.updated_at = now
+    late = ""
+    if item.due_date and ctx.today > item.due_date:
+        late = f"（晚于截止 {(ctx.today - item.due_date).days} 天）"
+    return Reply(f"✅ {item.ref} {shorten(item.content)} 已完成{late}" + (f"\n说明：{note}" if note else ""))
+
+
+@group.command(("取消", "cancel"), usage=CANCEL_USAGE, summary="取消行动项（负责人或 PM）")
+def cancel_action(ctx: Context, args: Args) -> Reply:
+    if not args.words:
+        raise UsageError("缺少行动项编号。", CANCEL_USAGE)
+    item = require_action(ctx, args.words[0], CANCEL_USAGE)
+    return cancel(ctx, item, _note(args.words[1:], CANCEL_USAGE))
+
+
+def cancel(ctx: Context, item: ActionItem, reason: str | None) -> Reply:
+    actor = require_action_editor(ctx, item)
+    if item.status != ActionStatus.OPEN:
+        raise UserError(f"{item.ref} 已经{ACTION_STATUS_LABELS[item.status]}，不能取消。")
+    _record(ctx, item, actor, "status", item.status.value, ActionStatus.CANCELLED.value, reason)
+    item.status = ActionStatus.CANCELLED
+    item.updated_at = ctx.incoming.sent_at
+    return Reply(f"已取消行动项 {item.ref} {shorten(item.content)}" + (f"\n原因：{reason}" if reason else ""))
+
+
+@group.command(
+    ("修改", "改", "edit"),
+    usage=EDIT_USAGE,
+    summary="修改行动项的截止日期、负责人或内容（负责人或 PM；改派仅 PM）",
+    options=("due", "owner", "desc", "note"),
+)
+def edit_action(ctx: Context, args: Args) -> Reply:
+    if not args.words:
+        raise UsageError("缺少行动项编号。", EDIT_USAGE)
+    item = require_action(ctx, args.words[0], EDIT_USAGE)
+    actor = require_action_editor(ctx, item)
+    if item.status != ActionStatus.OPEN:
+        raise UserError(f"{item.ref} 已经{ACTION_STATUS_LABELS[item.status]}，不能修改。")
+    lines: list[str] = []
+    mentions: list[Mention] = []
+    changes: list[tuple[str, str | None, str | None]] = []  # field, old, new (display text)
+    if "due" in args.options:
+        if is_clear(args.options["due"]):
+            raise UsageError("行动项必须有截止日期。", EDIT_USAGE)
+        due = date_option(ctx, args, "due", what="截止日期")
+        if due is not None and due != item.due_date:
+            lines.append(f"截止 {day(item.due_date, today=ctx.today)} → {day(due, today=ctx.today)}")
+            changes.append(("due", item.due_date.isoformat() if item.due_date else None, due.isoformat()))
+            item.due_date = due
+    owner = _owner(ctx, args, EDIT_USAGE)
+    if owner is not None and owner.id != item.owner_id:
+        if not actor.is_manager:
+            raise PermissionDenied(f"只有 PM 可以改派 {item.ref} 的负责人。")
+        changes.append(("owner", person(item.owner), owner.name))
+        lines.append(f"负责人 {person(item.owner)} → {mention(owner)}")
+        mentions.append(Mention(owner.user_id, owner.name))
+        item.owner = owner
+    if "desc" in args.options:
+        content = checked_text(args.options["desc"], what="行动项内容", limit=MAX_CONTENT, usage=EDIT_USAGE)
+        if content != item.content:
+            changes.append(("content", item.content, content))
+            lines.append(f"内容 → {shorten(content)}")
+            item.content = content
+    note = _note([*args.words[1:], args.options.get("note", "")], EDIT_USAGE)
+    if not changes:
+        raise UsageError(f"{item.ref} 没有变化。", EDIT_USAGE)
+    for field, old, new in changes:
+        _record(ctx, item, actor, field, old, new, note)
+    item.updated_at = ctx.incoming.sent_at
+    return Reply(f"已修改行动项 {item.ref}\n" + "\n".join(lines), mentions=tuple(mentions))
+
+
+# ---------------------------------------------------------------------------- free text “A4 完成了”
+
+_FREE_ACTION = re.compile(r"[Aa](\d{1,9})\s*(.*)")
+_FREE_DONE = re.compile(
+    r"^(?:已经?|都)?(?:完成|做完|做好|搞定|弄完|好了|done|finished)了?(?:[\s,，。:;；、]+(.*))?$", re.IGNORECASE
+)
+
+
+def free_text_update(ctx: Context, text: str) -> Reply | None:
+    """“A4 完成了”, “A4 done 已发邮件”; None when the text does not start with an action item id."""
+    match = _FREE_ACTION.fullmatch(text)
+    if not match or ctx.project is None:
+        return None
+    item = require_action(ctx, f"A{match.group(1)}", DONE_USAGE)
+    rest = match.group(2).strip()
+    if not rest:
+        return show_action(ctx, Args(words=[item.ref]))
+    done = _FREE_DONE.match(rest)
+    if done is None:
+        raise UsageError(f"看到了行动项 {item.ref} {shorten(item.content, 20)}，但没看懂“{shorten(rest, 20)}”，所以没有改动。",
+                         f"{item.ref} 完成 ｜ {DONE_USAGE} ｜ {CANCEL_USAGE}")
+    return complete(ctx, item, (done.group(1) or "").strip() or None)
+
+
+GROUPS = (group,)

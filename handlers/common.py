@@ -1,0 +1,121 @@
+"""Small helpers shared by the handler modules: text limits, ids, option dates, clearing a field, history."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from handlers.context import Context
+from handlers.dates import parse_date, parse_future_date
+from handlers.errors import UsageError, UserError
+from handlers.format import describe_change, person
+from handlers.text import Args
+from models import Change, Department, find_department, get_or_create_department
+from models.history import entity_history
+
+# Words that empty an optional field: `截止:无`, `父:无`, `部门:none`.
+CLEAR_WORDS = frozenset({"无", "空", "没有", "清空", "-", "none", "null", "clear"})
+MAX_DEPARTMENT = 50
+
+
+def is_clear(value: str) -> bool:
+    return value.strip().lower() in CLEAR_WORDS
+
+
+def checked_text(value: str, *, what: str, limit: int, usage: str | None = None, required: bool = True) -> str:
+    """A stripped text within its length limit; empty is refused when required."""
+    value = value.strip()
+    if required and not value:
+        raise UsageError(f"缺少{what}。", usage)
+    if len(value) > limit:
+        raise UsageError(f"{what}太长（{len(value)} 字），请控制在 {limit} 字以内。", usage)
+    return value
+
+
+def parse_ref(word: str, prefix: str, *, what: str, usage: str) -> int:
+    """`R3` / `r3` (risks), `A4` (action items), `D2` (decisions) → the number."""
+    match = re.fullmatch(rf"#?{prefix}(\d{{1,9}})", word.strip(), flags=re.IGNORECASE)
+    if not match:
+        raise UsageError(f"“{word}”不是{what}编号，{what}编号写成 {prefix}3。", usage)
+    return int(match.group(1))
+
+
+def date_option(
+    ctx: Context, args: Args, key: str, *, what: str, future: bool = True
+) -> date | None:
+    """The date in option `key`, or None when absent.
+
+    An option's value runs over the words after it (for `next Monday`); when the whole value is not a
+    date but its first word is (`截止:周五 发邮件`), the rest goes back to the plain words.
+    """
+    value = args.options.get(key)
+    if value is None:
+        return None
+
+    def parse(text: str) -> date:
+        if future:
+            return parse_future_date(text, today=ctx.today, what=what)
+        return parse_date(text, today=ctx.today)
+
+    try:
+        return parse(value)
+    except UserError as whole_error:
+        first, _, rest = value.partition(" ")
+        if not rest:
+            raise
+        try:
+            found = parse(first)
+        except UserError:
+            raise whole_error from None
+        args.options[key] = first
+        args.words.extend(rest.split())
+        return found
+
+
+def word_option(args: Args, key: str, accepted: Container[str]) -> str | None:
+    """A one-word option (等级:高, 角色:PM, 应对:减轻) whose value ran over into the words after it.
+
+    `等级:中 已扩容一倍` is the level 中 and the words 已扩容一倍; a value that is not accepted either way
+    is returned whole, for the caller to refuse with its list of choices.
+    """
+    value = args.options.get(key)
+    if value is None:
+        return None
+    value = value.strip()
+    first, _, rest = value.partition(" ")
+    if value.lower() not in accepted and rest and first.lower() in accepted:
+        args.options[key] = first
+        args.words.extend(rest.split())
+        return first
+    return value
+
+
+def department_named(ctx: Context, name: str, *, may_create: bool) -> Department:
+    """A project department by name; only managers create new ones (a typo should not add a department)."""
+    name = name.strip()
+    if not name or len(name) > MAX_DEPARTMENT:
+        raise UserError(f"部门名称应为 1–{MAX_DEPARTMENT} 个字。")
+    project = ctx.require_project()
+    found = find_department(ctx.session, project_id=project.id, name=name)
+    if found is not None:
+        return found
+    if not may_create:
+        listed = "、".join(d.name for d in project.departments) or "还没有部门"
+        raise UserError(f"项目里没有“{name}”这个部门（现有：{listed}）。新增部门请找 PM：/部门 添加 {name}")
+    return get_or_create_department(ctx.session, project=project, name=name)
+
+
+def history_lines(session: Session, ctx: Context, *, entity: str, entity_id: int, limit: int = 10) -> list[str]:
+    """`记录：` and the latest changes of one task/risk/action item, newest first (one statement)."""
+    changes: list[Change] = entity_history(session, entity=entity, entity_id=entity_id, limit=limit)
+    if not changes:
+        return []
+    tz = ctx.now.tzinfo
+    lines = ["记录："]
+    for change in changes:
+        stamp = change.at.astimezone(tz).strftime("%m-%d %H:%M")
+        lines.append(f"  {stamp} {person(change.actor)} {describe_change(change)}")
+    return lines
