@@ -52,9 +52,9 @@ BACKOFF_BASE = 1.0  # seconds; doubles per attempt
 BACKOFF_CAP = 600.0
 
 
-def backoff(attempt: int, *, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
+def backoff(attempt: int, *, base: float | None = None, cap: float = BACKOFF_CAP) -> float:
     """Exponential back-off with jitter ("equal jitter": between half and all of the step)."""
-    step = min(cap, base * 2 ** max(0, attempt - 1))
+    step = min(cap, (BACKOFF_BASE if base is None else base) * 2 ** max(0, attempt - 1))
     return random.uniform(step / 2, step)
 
 
@@ -472,7 +472,8 @@ class OutboxSender:
             return None
         if error.retry_after is None:
             return now + timedelta(seconds=backoff(message.attempts + 1))
-        return now + timedelta(seconds=error.retry_after + random.uniform(0.0, 1.0))
+        # What the platform asked for, plus a little jitter so that many senders do not return at once.
+        return now + timedelta(seconds=error.retry_after + random.uniform(0.0, 0.1 + error.retry_after / 10))
 
     async def _acquire(self, message: OutgoingMessage, sender: PlatformSender) -> None:
         limits = getattr(sender, "limits", None)

@@ -150,10 +150,11 @@ def _resolve_mentions(text: str, raw: Any, bot_id: Any) -> tuple[str, tuple[Ment
     users = [u for u in raw if isinstance(u, dict)] if isinstance(raw, list) else []
     others = [u for u in users if u.get("dingtalkId") != bot_id]
     words = list(_AT_WORD.finditer(text))
+    bot_index = next((i for i, u in enumerate(users) if bot_id and u.get("dingtalkId") == bot_id), None)
     if len(words) == len(others):
         pairs = list(zip(words, others, strict=True))
-    elif len(words) == len(users):  # the bot's own @ is still in the text
-        pairs = list(zip(words, users, strict=True))
+    elif bot_index is not None and len(words) == len(users) and words[bot_index].start() == len(text) - len(text.lstrip()):
+        pairs = list(zip(words, users, strict=True))  # the bot's own @ is still there, leading the text
     else:
         pairs = []  # cannot tell who is who: leave the @nick words for the core to resolve by name
     mentions: dict[str, Mention] = {}

@@ -63,15 +63,20 @@ class DingTalkFake:
         self.corp_id = corp_id
         self.bot_user_id = bot_user_id
         self.base_url = ""  # set once served
-        self.users: dict[str, str] = {}  # staffId → nick
         self.lock = threading.Lock()
-        self.tokens: set[str] = set()
-        self.token_requests = 0
-        self.sessions: dict[str, Session] = {}
-        self.sent: list[Sent] = []
-        self.requests: list[dict[str, Any]] = []
-        self.failures: deque[str] = deque()
+        self.reset()
         self.app = self._build()
+
+    def reset(self) -> None:
+        """Forget everything (a fresh organisation), keeping the server and the credentials."""
+        with self.lock:
+            self.users: dict[str, str] = {}  # staffId → nick
+            self.tokens: set[str] = set()
+            self.token_requests = 0
+            self.sessions: dict[str, Session] = {}
+            self.sent: list[Sent] = []
+            self.requests: list[dict[str, Any]] = []
+            self.failures: deque[str] = deque()
 
     # --- test controls ------------------------------------------------------------------------
 

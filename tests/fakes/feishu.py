@@ -98,21 +98,26 @@ class FeishuFake:
         self.url = ""  # set once served
         self.per_chat = per_chat_per_second
         self.per_app = per_app_per_second
-        self.users: dict[str, str] = {}
         self.lock = threading.Lock()
-        self.tokens: dict[str, float] = {}
-        self.token_requests = 0
-        self.posted: list[Posted] = []
-        self.requests: list[dict[str, Any]] = []  # every send attempt, with the answer's code
-        self.failures: deque[str] = deque()
-        self.reset_seconds = 1
-        self.messages: dict[str, str] = {}  # message_id → chat_id, for users' and the bot's messages
-        self.recalled: set[str] = set()
-        self.rate_violations = 0
-        self._uuids: dict[str, tuple[Posted, float]] = {}
-        self._chat_sends: dict[str, deque[float]] = {}
-        self._app_sends: deque[float] = deque()
+        self.reset()
         self.app = self._build()
+
+    def reset(self) -> None:
+        """Forget everything (a fresh tenant), keeping the server and the credentials."""
+        with self.lock:
+            self.users: dict[str, str] = {}
+            self.tokens: dict[str, float] = {}
+            self.token_requests = 0
+            self.posted: list[Posted] = []
+            self.requests: list[dict[str, Any]] = []  # every send attempt, with the answer's code
+            self.failures: deque[str] = deque()
+            self.reset_seconds: float = 1
+            self.messages: dict[str, str] = {}  # message_id → chat_id, for users' and the bot's messages
+            self.recalled: set[str] = set()
+            self.rate_violations = 0
+            self._uuids: dict[str, tuple[Posted, float]] = {}
+            self._chat_sends: dict[str, deque[float]] = {}
+            self._app_sends: deque[float] = deque()
 
     # --- test controls ------------------------------------------------------------------------
 
@@ -122,7 +127,8 @@ class FeishuFake:
 
     def fail_next(self, *kinds: str) -> None:
         """Queue failures for the next send calls: "429", "400-99991400", "230020", "500", "502",
-        "timeout" (answers after 12 s), "token" (the presented token is revoked), "230002" (permanent)."""
+        "timeout" (answers after 12 s), "token" (the presented token is revoked), "230002" (permanent),
+        "lost" (the message is posted but the answer is a 504)."""
         with self.lock:
             self.failures.extend(kinds)
 
@@ -342,7 +348,11 @@ class FeishuFake:
         }
         with self.lock:
             self.requests.append(record)
-        denied = self._authorized(request) or await self._inject(request)
+        with self.lock:
+            lose_answer = bool(self.failures) and self.failures[0] == "lost"
+            if lose_answer:
+                self.failures.popleft()
+        denied = self._authorized(request) or (None if lose_answer else await self._inject(request))
         if denied is not None:
             record["status"] = denied.status_code
             return denied
@@ -382,7 +392,9 @@ class FeishuFake:
                 self.messages[posted.message_id] = chat_id
             if uuid:
                 self._uuids[uuid] = (posted, now)
-            record["status"] = 200
+            record["status"] = 500 if lose_answer else 200
+        if lose_answer:  # shown in the chat, but the answer never reaches the caller
+            return Response("<html>504 Gateway Time-out</html>", status_code=504, media_type="text/html")
         return self._ok(posted)
 
     def _ok(self, posted: Posted) -> JSONResponse:

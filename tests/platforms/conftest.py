@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
+from bot import delivery
 from bot.app import create_app
 from bot.config import Settings
 from bot.runtime import Runtime, build_runtime
@@ -20,20 +21,38 @@ from tests.fakes.feishu import FeishuFake
 from tests.fakes.server import ServerThread, serve
 
 
-@pytest.fixture
-def feishu() -> Iterator[FeishuFake]:
+@pytest.fixture(scope="session")
+def _feishu_server() -> Iterator[FeishuFake]:
     fake = FeishuFake()
     with serve(fake.app, lifespan="off") as server:
         fake.url = server.url
         yield fake
 
 
-@pytest.fixture
-def dingtalk() -> Iterator[DingTalkFake]:
+@pytest.fixture(scope="session")
+def _dingtalk_server() -> Iterator[DingTalkFake]:
     fake = DingTalkFake()
     with serve(fake.app, lifespan="off") as server:
         fake.base_url = server.url
         yield fake
+
+
+@pytest.fixture
+def feishu(_feishu_server: FeishuFake) -> FeishuFake:
+    _feishu_server.reset()
+    return _feishu_server
+
+
+@pytest.fixture
+def dingtalk(_dingtalk_server: DingTalkFake) -> DingTalkFake:
+    _dingtalk_server.reset()
+    return _dingtalk_server
+
+
+@pytest.fixture(autouse=True)
+def _quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries after server errors come after tens of milliseconds instead of seconds (same code path)."""
+    monkeypatch.setattr(delivery, "BACKOFF_BASE", 0.05)
 
 
 def platform_settings(database_url: str, feishu: FeishuFake, dingtalk: DingTalkFake, **overrides: Any) -> Settings:
