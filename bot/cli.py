@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from bot.config import get_settings
+from bot.outbox_cli import outbox
 from bot.platforms.console import DEFAULT_CHAT, console_incoming, deliver_console
 from bot.runtime import Runtime, build_runtime
 
@@ -115,3 +116,6 @@ def chat(chat: str, user: str | None, name: str | None) -> None:
                 _say(runtime, line, chat=chat, user=user_id, name=display, at=None)
     finally:
         runtime.close()
+
+
+main.add_command(outbox)

@@ -83,8 +83,13 @@ def claim_due(
     lease_until: datetime,
     limit: int,
     exclude: Sequence[int] = (),
+    held_chats: Mapping[str, Sequence[str]] | None = None,
 ) -> list[OutgoingMessage]:
-    """Lease up to `limit` due rows, oldest first; `platforms` maps each platform to its due cutoff."""
+    """Lease up to `limit` due rows, oldest first; `platforms` maps each platform to its due cutoff.
+
+    Rows of `held_chats` (per platform) are left alone: an earlier message of theirs is waiting to be
+    retried, and the chat's messages go out in order.
+    """
     if not platforms:
         return []
     rows: list[OutboundMessage] = []
@@ -102,6 +107,9 @@ def claim_due(
         )
         if exclude:
             query = query.where(OutboundMessage.id.not_in(exclude))
+        held = (held_chats or {}).get(platform)
+        if held:
+            query = query.where(OutboundMessage.chat_id.not_in(held))
         rows.extend(session.scalars(query))
     rows.sort(key=lambda r: r.id)
     rows = rows[:limit]
@@ -330,8 +338,19 @@ class OutboxSender:
         if room <= 0 or not cutoffs:
             return []
         lease_until = now + self._lease
+        held_chats: dict[str, list[str]] = {}
+        for key in list(self._held):
+            if len(key) == 2 and self._held_until(key, now):
+                held_chats.setdefault(key[0], []).append(key[1])
         with self._session_factory.begin() as session:
-            messages = claim_due(session, platforms=cutoffs, lease_until=lease_until, limit=room, exclude=list(self._leases))
+            messages = claim_due(
+                session,
+                platforms=cutoffs,
+                lease_until=lease_until,
+                limit=room,
+                exclude=list(self._leases),
+                held_chats=held_chats,
+            )
         for message in messages:
             self._leases[message.id] = lease_until
         return messages
@@ -372,6 +391,9 @@ class OutboxSender:
         lane.queue.append(message)
         if lane.task is None or lane.task.done():
             lane.task = asyncio.create_task(self._run_lane(key, lane), name=f"outbox-lane-{message.platform}")
+
+    def _hold(self, key: tuple[str, ...], until: datetime) -> None:
+        self._held[key] = max(until, self._held.get(key, until))
 
     def _held_until(self, key: tuple[str, ...], now: datetime) -> datetime | None:
         until = self._held.get(key)
@@ -441,10 +463,12 @@ class OutboxSender:
                 log.warning("outbox message %s sent, but its lease had run out", message.id)
             return None
         retry_at = self._retry_time(message, error, now)
-        if isinstance(error, Throttled) and retry_at is not None:
-            hold_key = (message.platform,) if error.scope == "app" else (message.platform, message.chat_id)
-            self._held[hold_key] = max(retry_at, self._held.get(hold_key, retry_at))
         will_fail = retry_at is None or message.attempts + 1 >= self._max_attempts
+        if retry_at is not None and not will_fail:
+            # The chat's later messages wait behind this one; a throttled app holds every chat.
+            self._hold((message.platform, message.chat_id), retry_at)
+            if isinstance(error, Throttled) and error.scope == "app":
+                self._hold((message.platform,), retry_at)
         outcome = (
             "giving up (see `tandem outbox list --status failed`)"
             if will_fail or retry_at is None

@@ -86,7 +86,7 @@ class DingTalkFake:
 
     def fail_next(self, *kinds: str) -> None:
         """Queue failures for the next sends: "130101" (session throttle), "qps" (API QPS limit, 403),
-        "429", "500", "token" (token revoked), "expired" (the session answers as expired)."""
+        "429", "500", "token" (token revoked), "expired" (the session expires now)."""
         with self.lock:
             self.failures.extend(kinds)
 
@@ -170,9 +170,12 @@ class DingTalkFake:
 
     # --- the API --------------------------------------------------------------------------------
 
-    def _take_failure(self) -> str | None:
+    def _take_failure(self, applicable: tuple[str, ...]) -> str | None:
+        """The next queued failure, if it is one this endpoint can produce."""
         with self.lock:
-            return self.failures.popleft() if self.failures else None
+            if self.failures and self.failures[0] in applicable:
+                return self.failures.popleft()
+            return None
 
     def _api_error(self, status: int, code: str, message: str) -> JSONResponse:
         return JSONResponse({"code": code, "message": message, "requestid": uuidlib.uuid4().hex}, status_code=status)
@@ -202,7 +205,7 @@ class DingTalkFake:
         return parsed, None
 
     def _api_failure(self) -> JSONResponse | None:
-        kind = self._take_failure()
+        kind = self._take_failure(("qps", "429", "500", "token"))
         if kind is None:
             return None
         if kind == "qps":
@@ -286,12 +289,14 @@ class DingTalkFake:
             with self.lock:
                 self.requests.append({"via": "session", "body": body})
             session = self.sessions.get(request.query_params.get("session", ""))
-            kind = self._take_failure()
+            kind = self._take_failure(("500", "130101", "expired"))
             if kind == "500":
                 return JSONResponse({"errcode": -1, "errmsg": "系统繁忙"}, status_code=500)
             if kind == "130101":
                 return JSONResponse({"errcode": 130101, "errmsg": "send too fast, exceed 20 times per minute"})
-            if session is None or session.expires_ms < time.time() * 1000 or kind == "expired":
+            if session is not None and kind == "expired":
+                session.expires_ms = 0
+            if session is None or session.expires_ms < time.time() * 1000:
                 return JSONResponse({"errcode": 300001, "errmsg": "session不存在或已过期"})
             if not isinstance(body, dict) or body.get("msgtype") not in ("text", "markdown"):
                 return JSONResponse({"errcode": 40035, "errmsg": "缺少参数 msgtype"})
