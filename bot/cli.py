@@ -20,6 +20,7 @@ def _configure_logging() -> None:
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per platform call is noise
 
 
 def parse_at(value: str | None, timezone: str) -> datetime | None:

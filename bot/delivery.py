@@ -235,7 +235,7 @@ class OutboxSender:
         senders: Mapping[str, PlatformSender],
         *,
         clock: Clock = utcnow,
-        lease: timedelta = timedelta(seconds=15),
+        lease: timedelta = timedelta(seconds=8),
         poll_seconds: float = 1.0,
         batch: int = 64,
         concurrency: int = 16,

@@ -7,10 +7,12 @@ raw body (constant time, with a timestamp window) and their Verification Token c
 `card.action.trigger` whose button value carries `{"command": "..."}` becomes an `Incoming` run as if
 the operator had typed it (dedup key: event_id), answered with a toast.
 
-Outbound (`FeishuApi`): lark-oapi with the tenant token fetched by us (asynchronously, cached with a
-margin, invalidated and refetched once on 99991663), so the SDK never blocks the event loop on its
-synchronous token fetch nor shares its process-global cache. Replies quote the triggering message;
-the outbox row's idempotency key is the Feishu `uuid`, so a retry within the hour never double-posts.
+Outbound (`FeishuApi`): lark-oapi with the tenant token fetched by us (cached with a margin,
+invalidated and refetched once on 99991663), so the SDK never fetches one on its own nor shares its
+process-global cache. SDK calls run in a small thread pool: its async methods block the event loop
+(a synchronous token fetch; a new httpx client, SSL context included, per call). Replies quote the
+triggering message; the outbox row's idempotency key is the Feishu `uuid`, so a retry within the hour
+never double-posts.
 """
 
 from __future__ import annotations
@@ -24,13 +26,15 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from html import escape
 from typing import Any
 
-import httpx
+import requests
 from Crypto.Cipher import AES
 
 from bot.messages import Incoming, Mention, Reply
@@ -391,9 +395,12 @@ class FeishuApi:
         self._token: str | None = None
         self._token_valid_until = 0.0
         self._token_lock = asyncio.Lock()
+        # The SDK's async methods build a new httpx.AsyncClient per call (~40 ms of CPU creating an SSL
+        # context, on the event loop); its synchronous methods are cheap. We run those in threads.
+        self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="feishu-api")
 
     async def aclose(self) -> None:
-        return None
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     # tokens
 
@@ -410,7 +417,7 @@ class FeishuApi:
                 )
                 .build()
             )
-            response = await self._guard(self._client.auth.v3.tenant_access_token.ainternal(request))
+            response = await self._run(lambda: self._client.auth.v3.tenant_access_token.internal(request))
             status = response.raw.status_code if response.raw else 0
             data = _raw_json(response)
             code = data.get("code")
@@ -432,23 +439,23 @@ class FeishuApi:
             self._token = None
             self._token_valid_until = 0.0
 
-    async def _guard(self, call: Awaitable[Any]) -> Any:
-        """Network and parse failures are transient: try again later."""
+    async def _run(self, call: Callable[[], Any]) -> Any:
+        """One SDK call in a worker thread; network and parse failures are transient: try again later."""
         try:
-            return await call
-        except httpx.TimeoutException as exc:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        except requests.Timeout as exc:
             raise TransientError(f"feishu: timeout ({type(exc).__name__})") from None
-        except httpx.HTTPError as exc:
+        except requests.RequestException as exc:
             raise TransientError(f"feishu: {type(exc).__name__}: {exc}") from None
         except ValueError as exc:  # the SDK could not read the response as JSON (an HTML 502 page...)
             raise TransientError(f"feishu: unreadable response ({exc})") from None
 
-    async def _call(self, invoke: Callable[[Any], Awaitable[Any]], what: str) -> Any:
+    async def _call(self, invoke: Callable[[Any], Any], what: str) -> Any:
         """Run one authorised call; on an invalid token, refetch it and try once more."""
         for attempt in (1, 2):
             token = await self.tenant_token()
             option = self._lark.RequestOption.builder().tenant_access_token(token).build()
-            response = await self._guard(invoke(option))
+            response = await self._run(partial(invoke, option))
             code = response.code
             if code in TOKEN_INVALID_CODES and attempt == 1:
                 log.info("feishu %s: token rejected (%s), fetching a new one", what, code)
@@ -469,7 +476,7 @@ class FeishuApi:
             .token_types({lark.AccessTokenType.TENANT})
             .build()
         )
-        response = await self._call(lambda option: self._client.arequest(request, option), "bot info")
+        response = await self._call(lambda option: self._client.request(request, option), "bot info")
         bot = _raw_json(response).get("bot")
         open_id = bot.get("open_id") if isinstance(bot, dict) else None
         if not isinstance(open_id, str) or not open_id:
@@ -489,7 +496,7 @@ class FeishuApi:
             .build()
         )
         try:
-            response = await self._call(lambda option: self._client.arequest(request, option), "user info")
+            response = await self._call(lambda option: self._client.request(request, option), "user info")
         except PermanentError:
             return None
         data = _raw_json(response).get("data")
@@ -524,7 +531,7 @@ class FeishuApi:
             )
             .build()
         )
-        response = await self._call(lambda option: self._client.im.v1.message.acreate(request, option), "create message")
+        response = await self._call(lambda option: self._client.im.v1.message.create(request, option), "create message")
         return response.data.message_id if response.data else None
 
     async def _reply(self, message_id: str, msg_type: str, content: str, uuid: str) -> str | None:
@@ -536,7 +543,7 @@ class FeishuApi:
             .request_body(ReplyMessageRequestBody.builder().msg_type(msg_type).content(content).uuid(uuid).build())
             .build()
         )
-        response = await self._call(lambda option: self._client.im.v1.message.areply(request, option), "reply")
+        response = await self._call(lambda option: self._client.im.v1.message.reply(request, option), "reply")
         return response.data.message_id if response.data else None
 
 
