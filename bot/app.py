@@ -7,9 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from bot import routes
+from bot import routes, webhooks
 from bot.config import Settings, get_settings
 from bot.runtime import Runtime, build_runtime
+from bot.services import build_platforms
 from bot.worker import InboxWorker
 from scheduler.service import start_scheduler
 
@@ -20,9 +21,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or build_runtime(settings)
-        worker = InboxWorker(rt.dispatcher)
+        platforms = build_platforms(settings, rt)
+        worker = InboxWorker(rt.dispatcher, after_pass=platforms.outbox.wake)
         app.state.runtime = rt
         app.state.inbox_worker = worker
+        app.state.platforms = platforms
+        await platforms.start(on_accepted=worker.wake)
         worker.start()
         # `tandem serve` sets run_scheduler (False with --no-scheduler); an app built elsewhere runs none.
         scheduler = start_scheduler(rt) if getattr(app.state, "run_scheduler", False) else None
@@ -30,12 +34,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         try:
             yield
         finally:
+            await platforms.stop_intake()
             if scheduler is not None:
                 await scheduler.stop()
             await worker.stop()
+            await platforms.stop()
             if runtime is None:
                 rt.close()
 
     app = FastAPI(title="Tandem", lifespan=lifespan)
     app.include_router(routes.router)
+    app.include_router(webhooks.router)
     return app

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from bot.config import get_settings
+from bot.outbox_cli import outbox
 from bot.platforms.console import DEFAULT_CHAT, console_incoming, deliver_console
 from bot.runtime import Runtime, build_runtime
 from scheduler.cli import jobs
@@ -20,6 +21,7 @@ def _configure_logging() -> None:
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per platform call is noise
 
 
 def parse_at(value: str | None, timezone: str) -> datetime | None:
@@ -119,3 +121,4 @@ def chat(chat: str, user: str | None, name: str | None) -> None:
 
 
 main.add_command(jobs)
+main.add_command(outbox)

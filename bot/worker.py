@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
+from functools import partial
 
 from anyio import to_thread
 
@@ -19,9 +21,18 @@ class InboxWorker:
     On start it picks up whatever was accepted but not processed before a restart.
     """
 
-    def __init__(self, dispatcher: Dispatcher, *, idle_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        *,
+        idle_seconds: float = 1.0,
+        batch: int = 20,
+        after_pass: Callable[[], None] | None = None,
+    ) -> None:
         self._dispatcher = dispatcher
         self._idle_seconds = idle_seconds
+        self._batch = batch
+        self._after_pass = after_pass  # e.g. wake the outbox sender: replies were just committed
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -41,8 +52,9 @@ class InboxWorker:
         while True:
             self._wake.clear()
             try:
-                while await to_thread.run_sync(self._dispatcher.process_pending):
-                    pass
+                while await to_thread.run_sync(partial(self._dispatcher.process_pending, limit=self._batch)):
+                    if self._after_pass is not None:
+                        self._after_pass()
             except Exception:
                 log.exception("inbox worker pass failed")
             with contextlib.suppress(TimeoutError):

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock, utcnow
 from bot.messages import Incoming, Mention, Reply
 from bot.outbox import pending_messages
+from bot.platforms import OutgoingMessage
 from models import OutboundMessage, OutboundStatus
 
 PLATFORM = "console"
@@ -74,3 +75,21 @@ _MARK_SENT = (
         last_error=None,
     )
 )
+
+
+class ConsoleSender:
+    """Outbox delivery for console chats inside `tandem serve`: each message is written out as a line."""
+
+    platform = PLATFORM
+    limits = None
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self._write = write
+
+    async def send(self, message: OutgoingMessage) -> str | None:
+        prefix = f"[{message.chat_id}{' → ' + message.to_user_id if message.to_user_id else ''}] "
+        self._write(prefix + message.reply.plain_text())
+        return None
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,577 @@
+"""Feishu (Lark): verify and normalise event/callback requests; deliver outbox messages via lark-oapi.
+
+Inbound (`parse_request`, pure): url_verification (plain or encrypted) is answered before anything
+else; events are AES-256-CBC decrypted with the Encrypt Key, their `X-Lark-Signature` checked over the
+raw body (constant time, with a timestamp window) and their Verification Token compared. Only schema
+2.0 is accepted. `im.message.receive_v1` becomes an `Incoming` (dedup key: message_id); a
+`card.action.trigger` whose button value carries `{"command": "..."}` becomes an `Incoming` run as if
+the operator had typed it (dedup key: event_id), answered with a toast.
+
+Outbound (`FeishuApi`): lark-oapi with the tenant token fetched by us (cached with a margin,
+invalidated and refetched once on 99991663), so the SDK never fetches one on its own nor shares its
+process-global cache. SDK calls run in a small thread pool: its async methods block the event loop
+(a synchronous token fetch; a new httpx client, SSL context included, per call). Replies quote the
+triggering message; the outbox row's idempotency key is the Feishu `uuid`, so a retry within the hour
+never double-posts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from html import escape
+from typing import Any
+
+import requests
+from Crypto.Cipher import AES
+
+from bot.messages import Incoming, Mention, Reply
+from bot.platforms import (
+    Challenge,
+    Ignored,
+    Inbound,
+    OutgoingMessage,
+    Parsed,
+    PermanentError,
+    RateLimit,
+    Refused,
+    SenderLimits,
+    Throttled,
+    TransientError,
+    from_epoch,
+    lower_headers,
+)
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "feishu"
+# Feishu documents no replay window for X-Lark-Request-Timestamp; we accept one hour either way, the
+# window the platform uses for its own signed webhooks. A replay inside it is a duplicate (same
+# message_id/event_id), which the inbox turns into a no-op.
+SIGNATURE_TOLERANCE = timedelta(hours=1)
+# Documented limits for im/v1/messages: 5 per second per group, 50 per second per app. The limiter
+# counts a burst plus a steady rate, so we stay a little under both in any one-second window.
+LIMITS = SenderLimits(per_chat=RateLimit(4, 1.0), per_app=RateLimit(40, 1.0))
+
+TOKEN_INVALID_CODES = frozenset({99991661, 99991663, 99991668})
+APP_THROTTLE_CODES = frozenset({99991400, 11232})
+CHAT_THROTTLE_CODES = frozenset({230020})
+RESET_HEADER = "x-ogw-ratelimit-reset"
+CARD_TOAST = {"toast": {"type": "info", "content": "收到，正在处理…"}}
+CARD_NO_COMMAND = {"toast": {"type": "warning", "content": "这个按钮没有可执行的指令。"}}
+_MENTION_KEY = re.compile(r"@_[A-Za-z0-9_]+")
+_SPACES = re.compile(r"[ \t\u00a0\u3000]{2,}")
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """What inbound verification needs; at least one of the two must be set for the webhook to be on."""
+
+    verification_token: str | None
+    encrypt_key: str | None
+
+
+# --- crypto -------------------------------------------------------------------------------------
+
+
+def signature(timestamp: str, nonce: str, encrypt_key: str, body: bytes) -> str:
+    """X-Lark-Signature: hex SHA-256 of timestamp + nonce + encrypt_key, then the raw body bytes."""
+    return hashlib.sha256((timestamp + nonce + encrypt_key).encode("utf-8") + body).hexdigest()
+
+
+def decrypt(encrypted: str, encrypt_key: str) -> str:
+    """AES-256-CBC with key sha256(encrypt_key); base64(iv + ciphertext); PKCS#7 padding checked strictly."""
+    try:
+        raw = base64.b64decode(encrypted, validate=True)
+    except (binascii.Error, ValueError):
+        raise Refused(400, "encrypt is not valid base64") from None
+    if len(raw) < 2 * AES.block_size or len(raw) % AES.block_size:
+        raise Refused(400, "encrypt has an invalid length")
+    key = hashlib.sha256(encrypt_key.encode("utf-8")).digest()
+    plain = AES.new(key, AES.MODE_CBC, raw[: AES.block_size]).decrypt(raw[AES.block_size :])
+    pad = plain[-1]
+    if not 1 <= pad <= AES.block_size or plain[-pad:] != bytes([pad]) * pad:
+        raise Refused(400, "encrypt does not decrypt with the configured Encrypt Key")
+    try:
+        return plain[:-pad].decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(400, "encrypt does not decrypt to UTF-8 text") from None
+
+
+# --- inbound ------------------------------------------------------------------------------------
+
+
+def parse_request(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    now: datetime,
+    config: WebhookConfig,
+    bot_open_id: str | None = None,
+    names: Mapping[str, str] | None = None,
+) -> Parsed:
+    """Verify and normalise one request to the Feishu webhook; raises `Refused` for anything not genuine."""
+    head = lower_headers(headers)
+    envelope = _json_object(body, "body")
+    encrypted = envelope.get("encrypt")
+    signed = False
+    if config.encrypt_key:
+        if encrypted is None:
+            if envelope.get("type") == "url_verification":
+                return _challenge(envelope, config)
+            raise Refused(400, "expected an encrypted body (an Encrypt Key is configured)")
+        if not isinstance(encrypted, str):
+            raise Refused(400, "encrypt must be a string")
+        if "x-lark-signature" in head:
+            _verify_signature(body, head, config.encrypt_key, now)
+            signed = True
+        payload = _json_object(decrypt(encrypted, config.encrypt_key).encode("utf-8"), "decrypted body")
+        if payload.get("type") == "url_verification":
+            return _challenge(payload, config)
+        if not signed:
+            raise Refused(401, "missing X-Lark-Signature")
+    else:
+        if encrypted is not None:
+            raise Refused(400, "encrypted body but no Encrypt Key is configured (TANDEM_FEISHU_ENCRYPT_KEY)")
+        payload = envelope
+        if payload.get("type") == "url_verification":
+            return _challenge(payload, config)
+
+    if payload.get("schema") != "2.0":
+        if "uuid" in payload or payload.get("type") == "event_callback":
+            raise Refused(400, "v1 events are not supported: set the app's event format to 2.0 in the console")
+        raise Refused(400, "not a Feishu v2.0 event")
+    header = payload.get("header")
+    if not isinstance(header, dict):
+        raise Refused(400, "event without header")
+    _check_token(header.get("token"), config)
+    event = payload.get("event")
+    if not isinstance(event, dict):
+        raise Refused(400, "event without body")
+    event_type = header.get("event_type")
+    if event_type == "im.message.receive_v1":
+        return _message(event, now=now, bot_open_id=bot_open_id, names=names or {})
+    if event_type == "card.action.trigger":
+        return _card_action(event, header, now=now)
+    return Ignored(f"event type {event_type!r} is not used")
+
+
+def _json_object(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise Refused(400, f"{what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise Refused(400, f"{what} is not a JSON object")
+    return value
+
+
+def _check_token(token: Any, config: WebhookConfig) -> None:
+    if config.verification_token is None:
+        return
+    if not isinstance(token, str) or not hmac.compare_digest(token.encode(), config.verification_token.encode()):
+        raise Refused(401, "verification token mismatch")
+
+
+def _challenge(payload: dict[str, Any], config: WebhookConfig) -> Challenge:
+    _check_token(payload.get("token"), config)
+    challenge = payload.get("challenge")
+    if not isinstance(challenge, str):
+        raise Refused(400, "url_verification without challenge")
+    return Challenge({"challenge": challenge})
+
+
+def _verify_signature(body: bytes, head: Mapping[str, str], encrypt_key: str, now: datetime) -> None:
+    timestamp = head.get("x-lark-request-timestamp", "")
+    nonce = head.get("x-lark-request-nonce", "")
+    given = head.get("x-lark-signature", "")
+    if not timestamp or not given:
+        raise Refused(401, "missing X-Lark-Request-Timestamp or X-Lark-Signature")
+    expected = signature(timestamp, nonce, encrypt_key, body)
+    if not hmac.compare_digest(given.strip().lower().encode(), expected.encode()):
+        raise Refused(401, "signature mismatch")
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        raise Refused(401, "X-Lark-Request-Timestamp is not a number") from None
+    if abs(now.timestamp() - sent) > SIGNATURE_TOLERANCE.total_seconds():
+        raise Refused(401, "stale X-Lark-Request-Timestamp")
+
+
+def _require_str(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise Refused(400, f"event without {key}")
+    return value
+
+
+def _message(event: dict[str, Any], *, now: datetime, bot_open_id: str | None, names: Mapping[str, str]) -> Parsed:
+    sender = event.get("sender")
+    message = event.get("message")
+    if not isinstance(sender, dict) or not isinstance(message, dict):
+        raise Refused(400, "message event without sender or message")
+    sender_ids = sender.get("sender_id") if isinstance(sender.get("sender_id"), dict) else {}
+    open_id = sender_ids.get("open_id") or sender_ids.get("user_id") or sender_ids.get("union_id")
+    message_id = _require_str(message, "message_id")
+    chat_id = _require_str(message, "chat_id")
+    if sender.get("sender_type", "user") != "user":
+        return Ignored("message from an app or bot")
+    if not isinstance(open_id, str) or not open_id:
+        raise Refused(400, "message event without sender id")
+    if bot_open_id and open_id == bot_open_id:
+        return Ignored("the bot's own message")
+    kind = message.get("message_type") or "unknown"
+    text = ""
+    mentions: tuple[Mention, ...] = ()
+    if kind == "text":
+        content = message.get("content")
+        try:
+            data = json.loads(content) if isinstance(content, str) else None
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or not isinstance(data.get("text"), str):
+            raise Refused(400, "text message without text content")
+        text, mentions = _resolve_mentions(data["text"], message.get("mentions"), bot_open_id)
+    incoming = Incoming(
+        platform=PLATFORM,
+        event_key=message_id,
+        chat_id=chat_id,
+        sender_id=open_id,
+        sender_name=names.get(open_id, ""),
+        text=text,
+        sent_at=from_epoch(message.get("create_time"), default=now),
+        is_group=message.get("chat_type") != "p2p",
+        kind=str(kind),
+        mentions=mentions,
+        reply_to=message_id,
+    )
+    return Inbound(incoming)
+
+
+def _resolve_mentions(text: str, raw: Any, bot_open_id: str | None) -> tuple[str, tuple[Mention, ...]]:
+    """`@_user_N` placeholders: the bot's own dropped, others to `<@open_id>` markers with names."""
+    entries = [m for m in raw if isinstance(m, dict)] if isinstance(raw, list) else []
+    by_key: dict[str, tuple[str, str]] = {}
+    bot_keys: set[str] = set()
+    first_key = match.group(0) if (match := _MENTION_KEY.match(text.lstrip())) else None
+    for entry in entries:
+        key = entry.get("key")
+        ids = entry.get("id") if isinstance(entry.get("id"), dict) else {}
+        open_id = ids.get("open_id") or ids.get("user_id") or ids.get("union_id")
+        if not isinstance(key, str) or not isinstance(open_id, str):
+            continue
+        is_bot = (
+            open_id == bot_open_id
+            if bot_open_id
+            # Identity not known yet: a mention typed as a bot, else the leading one (in groups the
+            # platform only delivers messages that @-mention the bot, and people start with it).
+            else entry.get("mentioned_type") == "bot" or (entry.get("mentioned_type") is None and key == first_key)
+        )
+        if is_bot:
+            bot_keys.add(key)
+        else:
+            by_key[key] = (open_id, str(entry.get("name") or open_id))
+    mentions: dict[str, Mention] = {}
+
+    def substitute(match: re.Match[str]) -> str:
+        key = match.group(0)
+        if key in bot_keys:
+            return " "
+        found = by_key.get(key)
+        if found is None:
+            return key
+        mentions.setdefault(found[0], Mention(found[0], found[1]))
+        return f"<@{found[0]}>"
+
+    # Longest keys first is implied by the regex (it takes the whole @_user_12, never @_user_1 of it).
+    replaced = _MENTION_KEY.sub(substitute, text)
+    cleaned = "\n".join(_SPACES.sub(" ", line).strip() for line in replaced.strip().splitlines())
+    return cleaned.strip(), tuple(mentions.values())
+
+
+def _card_action(event: dict[str, Any], header: dict[str, Any], *, now: datetime) -> Parsed:
+    event_id = _require_str(header, "event_id")
+    operator = event.get("operator") if isinstance(event.get("operator"), dict) else {}
+    action = event.get("action") if isinstance(event.get("action"), dict) else {}
+    context = event.get("context") if isinstance(event.get("context"), dict) else {}
+    open_id = operator.get("open_id") or operator.get("user_id")
+    chat_id = context.get("open_chat_id")
+    message_id = context.get("open_message_id")
+    if not isinstance(open_id, str) or not open_id:
+        raise Refused(400, "card action without operator")
+    value = action.get("value")
+    command = value.get("command") if isinstance(value, dict) else None
+    if not isinstance(command, str) or not command.strip() or not isinstance(chat_id, str) or not chat_id:
+        return Ignored("card action without a command", answer=CARD_NO_COMMAND)
+    incoming = Incoming(
+        platform=PLATFORM,
+        event_key=event_id,
+        chat_id=chat_id,
+        sender_id=open_id,
+        sender_name="",
+        text=command.strip(),
+        sent_at=now,
+        is_group=True,
+        reply_to=message_id if isinstance(message_id, str) and message_id else None,
+    )
+    return Inbound(incoming, answer=CARD_TOAST)
+
+
+# --- outbound rendering -------------------------------------------------------------------------
+
+
+def render(reply: Reply) -> tuple[str, str]:
+    """(msg_type, content): text with `<at>` mentions, or a card for titled reports."""
+    if reply.title or reply.style == "report":
+        return "interactive", json.dumps(_card(reply), ensure_ascii=False)
+    text = reply.render_mentions(lambda m: f'<at user_id="{escape(m.user_id)}">{escape(m.name)}</at>')
+    return "text", json.dumps({"text": text}, ensure_ascii=False)
+
+
+def _card(reply: Reply) -> dict[str, Any]:
+    body = reply.render_mentions(lambda m: f"<at id={m.user_id}></at>")
+    first_line = body.strip().splitlines()[0][:60] if body.strip() else ""
+    card: dict[str, Any] = {
+        "schema": "2.0",
+        "config": {"update_multi": True, "summary": {"content": reply.title or first_line}},
+        "body": {"elements": [{"tag": "markdown", "content": body}]},
+    }
+    if reply.title:
+        card["header"] = {"title": {"tag": "plain_text", "content": reply.title}, "template": "blue"}
+    return card
+
+
+# --- outbound API -------------------------------------------------------------------------------
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    return next((v for k, v in headers.items() if k.lower() == name), None)
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+class FeishuApi:
+    """The open API through lark-oapi: tenant token, bot identity, user names, sending."""
+
+    platform = PLATFORM
+    limits = LIMITS
+
+    def __init__(self, *, app_id: str, app_secret: str, base_url: str, timeout: float = 10.0) -> None:
+        import lark_oapi as lark  # heavy import, only when Feishu is configured
+
+        self._lark = lark
+        self._app_id = app_id
+        self._app_secret = app_secret
+        # enable_set_token: we hand the SDK our own token on every call (RequestOption), so it never
+        # fetches one synchronously on the event loop nor caches it process-wide.
+        self._client = (
+            lark.Client.builder()
+            .app_id(app_id)
+            .app_secret(app_secret)
+            .domain(base_url.rstrip("/"))
+            .enable_set_token(True)
+            .timeout(timeout)
+            .build()
+        )
+        self._token: str | None = None
+        self._token_valid_until = 0.0
+        self._token_lock = asyncio.Lock()
+        # The SDK's async methods build a new httpx.AsyncClient per call (~40 ms of CPU creating an SSL
+        # context, on the event loop); its synchronous methods are cheap. We run those in threads.
+        self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="feishu-api")
+
+    async def aclose(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # tokens
+
+    async def tenant_token(self) -> str:
+        async with self._token_lock:
+            if self._token and time.monotonic() < self._token_valid_until:
+                return self._token
+            from lark_oapi.api.auth.v3 import InternalTenantAccessTokenRequest, InternalTenantAccessTokenRequestBody
+
+            request = (
+                InternalTenantAccessTokenRequest.builder()
+                .request_body(
+                    InternalTenantAccessTokenRequestBody.builder().app_id(self._app_id).app_secret(self._app_secret).build()
+                )
+                .build()
+            )
+            response = await self._run(lambda: self._client.auth.v3.tenant_access_token.internal(request))
+            status = response.raw.status_code if response.raw else 0
+            data = _raw_json(response)
+            code = data.get("code")
+            token = data.get("tenant_access_token")
+            if status == 429 or code in APP_THROTTLE_CODES:
+                reset = _seconds(_header(response.raw.headers, RESET_HEADER))
+                raise Throttled(f"feishu token: throttled ({code})", retry_after=reset)
+            if status >= 500 or code != 0 or not isinstance(token, str):
+                raise TransientError(f"feishu token: HTTP {status} code {code} {data.get('msg', '')}".strip())
+            expire = float(data.get("expire") or 7200)
+            # Refresh well before expiry (a token with < 30 min left is replaced by a new one anyway).
+            margin = 300.0 if expire > 600 else expire / 2
+            self._token = token
+            self._token_valid_until = time.monotonic() + expire - margin
+            return token
+
+    def invalidate_token(self, token: str) -> None:
+        if self._token == token:
+            self._token = None
+            self._token_valid_until = 0.0
+
+    async def _run(self, call: Callable[[], Any]) -> Any:
+        """One SDK call in a worker thread; network and parse failures are transient: try again later."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        except requests.Timeout as exc:
+            raise TransientError(f"feishu: timeout ({type(exc).__name__})") from None
+        except requests.RequestException as exc:
+            raise TransientError(f"feishu: {type(exc).__name__}: {exc}") from None
+        except ValueError as exc:  # the SDK could not read the response as JSON (an HTML 502 page...)
+            raise TransientError(f"feishu: unreadable response ({exc})") from None
+
+    async def _call(self, invoke: Callable[[Any], Any], what: str) -> Any:
+        """Run one authorised call; on an invalid token, refetch it and try once more."""
+        for attempt in (1, 2):
+            token = await self.tenant_token()
+            option = self._lark.RequestOption.builder().tenant_access_token(token).build()
+            response = await self._run(partial(invoke, option))
+            code = response.code
+            if code in TOKEN_INVALID_CODES and attempt == 1:
+                log.info("feishu %s: token rejected (%s), fetching a new one", what, code)
+                self.invalidate_token(token)
+                continue
+            _raise_for(response, what)
+            return response
+        raise AssertionError("unreachable")
+
+    # identity
+
+    async def bot_open_id(self) -> str:
+        lark = self._lark
+        request = (
+            lark.BaseRequest.builder()
+            .http_method(lark.HttpMethod.GET)
+            .uri("/open-apis/bot/v3/info")
+            .token_types({lark.AccessTokenType.TENANT})
+            .build()
+        )
+        response = await self._call(lambda option: self._client.request(request, option), "bot info")
+        bot = _raw_json(response).get("bot")
+        open_id = bot.get("open_id") if isinstance(bot, dict) else None
+        if not isinstance(open_id, str) or not open_id:
+            raise PermanentError("feishu bot info: no open_id in the answer")
+        return open_id
+
+    async def user_name(self, open_id: str) -> str | None:
+        """A user's display name (needs contact:user.base:readonly); None when not allowed or unknown."""
+        lark = self._lark
+        request = (
+            lark.BaseRequest.builder()
+            .http_method(lark.HttpMethod.GET)
+            .uri("/open-apis/contact/v3/users/:user_id")
+            .paths({"user_id": open_id})
+            .queries([("user_id_type", "open_id")])
+            .token_types({lark.AccessTokenType.TENANT})
+            .build()
+        )
+        try:
+            response = await self._call(lambda option: self._client.request(request, option), "user info")
+        except PermanentError:
+            return None
+        data = _raw_json(response).get("data")
+        user = data.get("user") if isinstance(data, dict) else None
+        name = user.get("name") if isinstance(user, dict) else None
+        return name if isinstance(name, str) and name else None
+
+    # sending
+
+    async def send(self, message: OutgoingMessage) -> str | None:
+        msg_type, content = render(message.reply)
+        if message.to_user_id:
+            return await self._create("open_id", message.to_user_id, msg_type, content, message.idempotency_key)
+        if message.reply_to:
+            try:
+                return await self._reply(message.reply_to, msg_type, content, message.idempotency_key)
+            except PermanentError as exc:
+                if not message.chat_id:
+                    raise
+                # The message to quote is gone (recalled, deleted...): say it in the chat instead.
+                log.warning("feishu reply to %s refused (%s); posting in the chat", message.reply_to, exc)
+        return await self._create("chat_id", message.chat_id, msg_type, content, message.idempotency_key)
+
+    async def _create(self, id_type: str, receive_id: str, msg_type: str, content: str, uuid: str) -> str | None:
+        from lark_oapi.api.im.v1 import CreateMessageRequest, CreateMessageRequestBody
+
+        request = (
+            CreateMessageRequest.builder()
+            .receive_id_type(id_type)
+            .request_body(
+                CreateMessageRequestBody.builder().receive_id(receive_id).msg_type(msg_type).content(content).uuid(uuid).build()
+            )
+            .build()
+        )
+        response = await self._call(lambda option: self._client.im.v1.message.create(request, option), "create message")
+        return response.data.message_id if response.data else None
+
+    async def _reply(self, message_id: str, msg_type: str, content: str, uuid: str) -> str | None:
+        from lark_oapi.api.im.v1 import ReplyMessageRequest, ReplyMessageRequestBody
+
+        request = (
+            ReplyMessageRequest.builder()
+            .message_id(message_id)
+            .request_body(ReplyMessageRequestBody.builder().msg_type(msg_type).content(content).uuid(uuid).build())
+            .build()
+        )
+        response = await self._call(lambda option: self._client.im.v1.message.reply(request, option), "reply")
+        return response.data.message_id if response.data else None
+
+
+def _raw_json(response: Any) -> dict[str, Any]:
+    raw = getattr(response, "raw", None)
+    try:
+        data = json.loads(raw.content) if raw is not None and raw.content else {}
+    except ValueError:
+        raise TransientError("feishu: unreadable response") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _raise_for(response: Any, what: str) -> None:
+    """Map an SDK response to success or a DeliveryError (throttle / transient / permanent)."""
+    raw = response.raw
+    status = raw.status_code if raw is not None else 0
+    headers = raw.headers if raw is not None else None
+    code = response.code
+    detail = f"feishu {what}: HTTP {status} code {code} {response.msg or ''}".strip()
+    log_id = _header(headers, "x-tt-logid")
+    if log_id:
+        detail += f" (log_id {log_id})"
+    reset = _seconds(_header(headers, RESET_HEADER))
+    if status == 429 or code in APP_THROTTLE_CODES:
+        raise Throttled(detail, retry_after=reset, scope="app")
+    if code in CHAT_THROTTLE_CODES:
+        raise Throttled(detail, retry_after=reset, scope="chat")
+    if status >= 500 or code in TOKEN_INVALID_CODES:
+        raise TransientError(detail)
+    if code != 0 or not 200 <= status < 300:
+        raise PermanentError(detail)

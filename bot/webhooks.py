@@ -1,0 +1,76 @@
+"""The platform webhooks: verify → normalise → record in the inbox (group commit) → 200 → process after.
+
+Nothing here talks to a platform: a request is answered from what it carries and one shared commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from bot.platforms import Challenge, Ignored, Parsed, Refused
+from bot.services import DINGTALK_OFF, FEISHU_OFF, Platforms
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+MAX_BODY = 1 << 20  # 1 MiB; real events are a few KiB
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _handle(
+    request: Request,
+    platform: str,
+    parse: Callable[[bytes, Mapping[str, str], datetime], Parsed] | None,
+    off_message: str,
+) -> Response:
+    platforms: Platforms = request.app.state.platforms
+    if parse is None:
+        return _error(404, off_message)
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY:
+        return _error(413, "request body too large")
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return _error(413, "request body too large")
+    try:
+        parsed = parse(body, request.headers, platforms.clock())
+    except Refused as exc:
+        client = request.client.host if request.client else "?"
+        log.warning("%s webhook: refused %d from %s: %s", platform, exc.status, client, exc.reason)
+        return _error(exc.status, exc.reason)
+    if isinstance(parsed, Challenge):
+        return JSONResponse(parsed.body)
+    if isinstance(parsed, Ignored):
+        return JSONResponse(parsed.answer)
+    try:
+        await platforms.batcher.submit(parsed.incoming)
+    except Exception:
+        log.exception("%s webhook: could not record event %s", platform, parsed.incoming.event_key)
+        return _error(503, "could not record the event; please retry")
+    return JSONResponse(parsed.answer)
+
+
+@router.post("/webhook/feishu")
+@router.post("/webhook/feishu/card")
+async def feishu_webhook(request: Request) -> Response:
+    """Feishu events, url_verification and card callbacks (one request URL serves them all)."""
+    inbound = request.app.state.platforms.feishu
+    parse = (lambda body, headers, now: inbound.parse(body, headers, now=now)) if inbound is not None else None
+    return await _handle(request, "feishu", parse, FEISHU_OFF)
+
+
+@router.post("/webhook/dingtalk")
+async def dingtalk_webhook(request: Request) -> Response:
+    """DingTalk app-robot message callbacks (HTTP mode)."""
+    inbound = request.app.state.platforms.dingtalk
+    parse = (lambda body, headers, now: inbound.parse(body, headers, now=now)) if inbound is not None else None
+    return await _handle(request, "dingtalk", parse, DINGTALK_OFF)

@@ -1,0 +1,481 @@
+"""A fake Feishu: the open API Tandem calls (token, bot info, contact, create/reply message) served over
+real HTTP, checking requests the way Feishu does; and the event side, building events encrypted with
+the Encrypt Key and signed over the raw body exactly as Feishu pushes them.
+
+Written from the platform documentation (shared/reference/feishu.md), independently of bot/platforms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import itertools
+import json
+import os
+import re
+import threading
+import time
+import uuid as uuidlib
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from Crypto.Cipher import AES
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+TEXT_LIMIT = 150 * 1024
+CARD_LIMIT = 30 * 1024
+_AT_TAG = re.compile(r"<at\b([^>]*)>(.*?)</at>", re.S)
+_counter = itertools.count(1)
+
+
+def encrypt(plaintext: str, encrypt_key: str, iv: bytes | None = None) -> str:
+    """What Feishu puts in {"encrypt": ...}: base64(iv + AES-256-CBC(sha256(key), PKCS7(plaintext)))."""
+    key = hashlib.sha256(encrypt_key.encode()).digest()
+    iv = iv or os.urandom(16)
+    data = plaintext.encode()
+    pad = 16 - len(data) % 16
+    return base64.b64encode(iv + AES.new(key, AES.MODE_CBC, iv).encrypt(data + bytes([pad]) * pad)).decode()
+
+
+def lark_signature(timestamp: str, nonce: str, encrypt_key: str, body: bytes) -> str:
+    return hashlib.sha256((timestamp + nonce + encrypt_key).encode() + body).hexdigest()
+
+
+@dataclass
+class Posted:
+    """A message that Feishu accepted and showed in a chat."""
+
+    message_id: str
+    chat_id: str | None
+    receive_id_type: str
+    receive_id: str
+    msg_type: str
+    content: dict[str, Any]
+    uuid: str | None
+    reply_to: str | None
+    at: float = field(default_factory=time.perf_counter)
+
+    @property
+    def text(self) -> str:
+        if self.msg_type == "text":
+            return str(self.content["text"])
+        if self.msg_type == "interactive":
+            header = self.content.get("header", {}).get("title", {}).get("content", "")
+            elements = self.content.get("body", {}).get("elements", []) or self.content.get("elements", [])
+            parts = [e.get("content", "") for e in elements if isinstance(e, dict)]
+            return "\n".join([header, *parts]) if header else "\n".join(parts)
+        return json.dumps(self.content, ensure_ascii=False)
+
+    @property
+    def at_user_ids(self) -> list[str]:
+        ids = re.findall(r'<at user_id="([^"]+)">', self.text)
+        return ids + re.findall(r"<at id=([^>\s]+)></at>", self.text)
+
+
+class FeishuFake:
+    def __init__(
+        self,
+        *,
+        app_id: str | None = None,
+        app_secret: str = "feishu-app-secret",
+        verification_token: str = "feishu-verification-token",
+        encrypt_key: str | None = "feishu encrypt key",
+        bot_open_id: str = "ou_tandem_bot",
+        bot_name: str = "Tandem",
+        per_chat_per_second: int = 5,
+        per_app_per_second: int = 50,
+    ) -> None:
+        # The SDK-independent parts of Tandem still get a distinct app id per fake (no shared caches).
+        self.app_id = app_id or f"cli_test{next(_counter):04d}{uuidlib.uuid4().hex[:6]}"
+        self.app_secret = app_secret
+        self.verification_token = verification_token
+        self.encrypt_key = encrypt_key
+        self.bot_open_id = bot_open_id
+        self.bot_name = bot_name
+        self.url = ""  # set once served
+        self.per_chat = per_chat_per_second
+        self.per_app = per_app_per_second
+        self.lock = threading.Lock()
+        self.reset()
+        self.app = self._build()
+
+    def reset(self) -> None:
+        """Forget everything (a fresh tenant), keeping the server and the credentials."""
+        with self.lock:
+            self.users: dict[str, str] = {}
+            self.tokens: dict[str, float] = {}
+            self.token_requests = 0
+            self.posted: list[Posted] = []
+            self.requests: list[dict[str, Any]] = []  # every send attempt, with the answer's code
+            self.failures: deque[str] = deque()
+            self.reset_seconds: float = 1
+            self.messages: dict[str, str] = {}  # message_id → chat_id, for users' and the bot's messages
+            self.recalled: set[str] = set()
+            self.rate_violations = 0
+            self._uuids: dict[str, tuple[Posted, float]] = {}
+            self._chat_sends: dict[str, deque[float]] = {}
+            self._app_sends: deque[float] = deque()
+
+    # --- test controls ------------------------------------------------------------------------
+
+    def add_user(self, open_id: str, name: str) -> str:
+        self.users[open_id] = name
+        return open_id
+
+    def fail_next(self, *kinds: str) -> None:
+        """Queue failures for the next send calls: "429", "400-99991400", "230020", "500", "502",
+        "timeout" (answers after 12 s), "token" (the presented token is revoked), "230002" (permanent),
+        "lost" (the message is posted but the answer is a 504)."""
+        with self.lock:
+            self.failures.extend(kinds)
+
+    def revoke_tokens(self) -> None:
+        with self.lock:
+            self.tokens.clear()
+
+    def texts(self, chat_id: str | None = None) -> list[str]:
+        with self.lock:
+            return [p.text for p in self.posted if chat_id is None or p.chat_id == chat_id]
+
+    def wait_for(self, count: int, *, chat_id: str | None = None, timeout: float = 10.0) -> list[Posted]:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                found = [p for p in self.posted if chat_id is None or p.chat_id == chat_id]
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.01)
+
+    # --- the event side: what Feishu pushes -----------------------------------------------------
+
+    def envelope(self, event_type: str, event: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
+        return {
+            "schema": "2.0",
+            "header": {
+                "event_id": event_id or uuidlib.uuid4().hex,
+                "token": self.verification_token,
+                "create_time": str(int(time.time() * 1000)),
+                "event_type": event_type,
+                "tenant_key": "tenant_fake",
+                "app_id": self.app_id,
+            },
+            "event": event,
+        }
+
+    def message_event(
+        self,
+        chat_id: str,
+        sender: str,
+        text: str,
+        *,
+        at_bot: bool = True,
+        chat_type: str = "group",
+        message_type: str = "text",
+        content: dict[str, Any] | None = None,
+        message_id: str | None = None,
+        event_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A user's message as Feishu delivers it: each `@名字` of a known user (and the bot, first
+        when `at_bot`) becomes `@_user_N` with an entry in `mentions`."""
+        mentions: list[dict[str, Any]] = []
+        by_name = {name: open_id for open_id, name in self.users.items()}
+        by_name[self.bot_name] = self.bot_open_id
+
+        def mention(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in by_name:
+                return match.group(0)
+            open_id = by_name[name]
+            key = f"@_user_{len(mentions) + 1}"
+            ids = {"open_id": open_id, "union_id": "on_" + open_id[3:], "user_id": open_id[3:]}
+            mentions.append({"key": key, "id": ids, "name": name, "tenant_key": "tenant_fake"})
+            return key
+
+        body = re.sub(r"(?<!\S)@(\S+)", mention, f"@{self.bot_name} {text}" if at_bot else text)
+        message_id = message_id or f"om_{uuidlib.uuid4().hex}"
+        self.messages[message_id] = chat_id
+        message = {
+            "message_id": message_id,
+            "create_time": str(int(time.time() * 1000)),
+            "update_time": str(int(time.time() * 1000)),
+            "chat_id": chat_id,
+            "chat_type": chat_type,
+            "message_type": message_type,
+            "content": json.dumps(content if content is not None else {"text": body}, ensure_ascii=False),
+        }
+        if mentions and message_type == "text":
+            message["mentions"] = mentions
+        event = {
+            "sender": {
+                "sender_id": {"open_id": sender, "union_id": "on_" + sender[3:], "user_id": sender[3:]},
+                "sender_type": "user",
+                "tenant_key": "tenant_fake",
+            },
+            "message": message,
+        }
+        return self.envelope("im.message.receive_v1", event, event_id=event_id)
+
+    def card_event(self, chat_id: str, operator: str, message_id: str, value: dict[str, Any]) -> dict[str, Any]:
+        event = {
+            "operator": {"tenant_key": "tenant_fake", "open_id": operator, "union_id": "on_" + operator[3:]},
+            "token": "c-" + uuidlib.uuid4().hex,
+            "action": {"value": value, "tag": "button", "name": "button_1"},
+            "host": "im_message",
+            "context": {"open_message_id": message_id, "open_chat_id": chat_id},
+        }
+        return self.envelope("card.action.trigger", event)
+
+    def challenge(self, challenge: str = "ajls384kdjxxxx") -> dict[str, Any]:
+        return {"challenge": challenge, "token": self.verification_token, "type": "url_verification"}
+
+    def request(
+        self, payload: dict[str, Any], *, timestamp: int | None = None, nonce: str | None = None, sign: bool = True
+    ) -> tuple[bytes, dict[str, str]]:
+        """Body bytes and headers exactly as Feishu sends them (encrypted and signed when a key is set)."""
+        plain = json.dumps(payload, ensure_ascii=False)
+        if not self.encrypt_key:
+            return plain.encode(), {"Content-Type": "application/json; charset=utf-8"}
+        body = json.dumps({"encrypt": encrypt(plain, self.encrypt_key)}, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if sign and payload.get("type") != "url_verification":
+            ts = str(timestamp if timestamp is not None else int(time.time()))
+            nonce = nonce or uuidlib.uuid4().hex[:16]
+            headers.update(
+                {
+                    "X-Lark-Request-Timestamp": ts,
+                    "X-Lark-Request-Nonce": nonce,
+                    "X-Lark-Signature": lark_signature(ts, nonce, self.encrypt_key, body),
+                }
+            )
+        return body, headers
+
+    # --- the open API ---------------------------------------------------------------------------
+
+    def _error(self, status: int, code: int, msg: str, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse({"code": code, "msg": msg, "data": {}}, status_code=status, headers=headers)
+
+    def _authorized(self, request: Request) -> JSONResponse | None:
+        header = request.headers.get("authorization", "")
+        if not header.startswith("Bearer "):
+            return self._error(400, 99991661, "Missing access token for authorization.")
+        expiry = self.tokens.get(header[7:])
+        if expiry is None or expiry < time.monotonic():
+            return self._error(400, 99991663, "Invalid access token for authorization.")
+        return None
+
+    async def _inject(self, request: Request) -> Response | None:
+        with self.lock:
+            kind = self.failures.popleft() if self.failures else None
+        if kind is None:
+            return None
+        reset = {"x-ogw-ratelimit-limit": "50", "x-ogw-ratelimit-reset": str(self.reset_seconds)}
+        if kind == "429":
+            return self._error(429, 99991400, "request trigger frequency limit", reset)
+        if kind == "400-99991400":
+            return self._error(400, 99991400, "request trigger frequency limit", reset)
+        if kind == "230020":
+            return self._error(400, 230020, "This operation triggers the frequency limit.")
+        if kind == "500":
+            return self._error(500, 1500, "internal error")
+        if kind == "502":
+            return Response("<html><body>502 Bad Gateway</body></html>", status_code=502, media_type="text/html")
+        if kind == "timeout":
+            await asyncio.sleep(12)
+            return self._error(500, 1500, "too late")
+        if kind == "token":
+            header = request.headers.get("authorization", "")
+            self.tokens.pop(header[7:], None)
+            return self._error(400, 99991663, "Invalid access token for authorization.")
+        if kind == "230002":
+            return self._error(400, 230002, "The bot is not in the chat.")
+        raise ValueError(kind)
+
+    def _rate(self, chat_id: str | None) -> JSONResponse | None:
+        now = time.monotonic()
+        while self._app_sends and now - self._app_sends[0] >= 1.0:
+            self._app_sends.popleft()
+        if len(self._app_sends) >= self.per_app:
+            self.rate_violations += 1
+            return self._error(429, 99991400, "request trigger frequency limit", {"x-ogw-ratelimit-reset": "1"})
+        if chat_id is not None:
+            sends = self._chat_sends.setdefault(chat_id, deque())
+            while sends and now - sends[0] >= 1.0:
+                sends.popleft()
+            if len(sends) >= self.per_chat:
+                self.rate_violations += 1
+                return self._error(400, 230020, "This operation triggers the frequency limit.")
+            sends.append(now)
+        self._app_sends.append(now)
+        return None
+
+    def _check_content(self, msg_type: Any, content: Any) -> tuple[dict[str, Any] | None, JSONResponse | None]:
+        if msg_type not in ("text", "post", "interactive", "image", "file", "share_chat"):
+            return None, self._error(400, 230001, f"invalid msg_type {msg_type!r}")
+        if not isinstance(content, str):
+            return None, self._error(400, 230001, "content must be a JSON string")
+        try:
+            parsed = json.loads(content)
+        except ValueError:
+            return None, self._error(400, 230001, "content is not valid JSON")
+        if not isinstance(parsed, dict):
+            return None, self._error(400, 230001, "content must be a JSON object")
+        limit = TEXT_LIMIT if msg_type == "text" else CARD_LIMIT
+        if len(content.encode()) > limit:
+            return None, self._error(400, 230025, "message content too long")
+        if msg_type == "text":
+            if not isinstance(parsed.get("text"), str) or not parsed["text"]:
+                return None, self._error(400, 230001, "text content needs a non-empty text")
+            for attrs, _ in _AT_TAG.findall(parsed["text"]):
+                if not re.fullmatch(r'\s+user_id="(ou_[^"]+|all)"\s*', attrs):
+                    return None, self._error(400, 230001, f"bad at tag: {attrs}")
+        if msg_type == "interactive":
+            elements = parsed.get("body", {}).get("elements") if parsed.get("schema") == "2.0" else parsed.get("elements")
+            if not isinstance(elements, list):
+                return None, self._error(400, 230099, "card content error")
+        return parsed, None
+
+    async def _send(
+        self, request: Request, body: Any, *, receive_id_type: str, receive_id: Any, reply_to: str | None
+    ) -> Response:
+        record: dict[str, Any] = {
+            "receive_id_type": receive_id_type,
+            "receive_id": receive_id,
+            "reply_to": reply_to,
+            "body": body,
+        }
+        with self.lock:
+            self.requests.append(record)
+        with self.lock:
+            lose_answer = bool(self.failures) and self.failures[0] == "lost"
+            if lose_answer:
+                self.failures.popleft()
+        denied = self._authorized(request) or (None if lose_answer else await self._inject(request))
+        if denied is not None:
+            record["status"] = denied.status_code
+            return denied
+        if not isinstance(body, dict):
+            return self._error(400, 9499, "Bad Request")
+        uuid = body.get("uuid")
+        if uuid is not None and (not isinstance(uuid, str) or len(uuid) > 50):
+            return self._error(400, 230001, "uuid must be a string of at most 50 characters")
+        parsed, bad = self._check_content(body.get("msg_type"), body.get("content"))
+        if bad is not None:
+            record["status"] = bad.status_code
+            return bad
+        assert parsed is not None
+        with self.lock:
+            now = time.monotonic()
+            if uuid and uuid in self._uuids and now - self._uuids[uuid][1] < 3600:
+                record["status"] = 200
+                record["deduplicated"] = True
+                return self._ok(self._uuids[uuid][0])
+            chat_id = self.messages.get(reply_to) if reply_to else (receive_id if receive_id_type == "chat_id" else None)
+            limited = self._rate(chat_id or (receive_id if isinstance(receive_id, str) else None))
+            if limited is not None:
+                record["status"] = limited.status_code
+                return limited
+            posted = Posted(
+                message_id=f"om_bot_{uuidlib.uuid4().hex}",
+                chat_id=chat_id,
+                receive_id_type=receive_id_type,
+                receive_id=str(receive_id),
+                msg_type=str(body["msg_type"]),
+                content=parsed,
+                uuid=uuid,
+                reply_to=reply_to,
+            )
+            self.posted.append(posted)
+            if chat_id:
+                self.messages[posted.message_id] = chat_id
+            if uuid:
+                self._uuids[uuid] = (posted, now)
+            record["status"] = 500 if lose_answer else 200
+        if lose_answer:  # shown in the chat, but the answer never reaches the caller
+            return Response("<html>504 Gateway Time-out</html>", status_code=504, media_type="text/html")
+        return self._ok(posted)
+
+    def _ok(self, posted: Posted) -> JSONResponse:
+        return JSONResponse(
+            {
+                "code": 0,
+                "msg": "success",
+                "data": {
+                    "message_id": posted.message_id,
+                    "chat_id": posted.chat_id,
+                    "msg_type": posted.msg_type,
+                    "create_time": str(int(time.time() * 1000)),
+                    "sender": {"id": self.app_id, "id_type": "app_id", "sender_type": "app"},
+                    "body": {"content": json.dumps(posted.content, ensure_ascii=False)},
+                },
+            }
+        )
+
+    def _build(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/open-apis/auth/v3/tenant_access_token/internal")
+        async def token(request: Request) -> JSONResponse:
+            try:
+                body = json.loads(await request.body())
+            except ValueError:
+                return self._error(400, 9499, "Bad Request")
+            with self.lock:
+                self.token_requests += 1
+            if body.get("app_id") != self.app_id or body.get("app_secret") != self.app_secret:
+                return JSONResponse({"code": 10014, "msg": "app secret invalid"})
+            value = "t-" + uuidlib.uuid4().hex
+            with self.lock:
+                self.tokens[value] = time.monotonic() + 7200
+            return JSONResponse({"code": 0, "msg": "ok", "tenant_access_token": value, "expire": 7200})
+
+        @app.get("/open-apis/bot/v3/info")
+        async def bot_info(request: Request) -> JSONResponse:
+            denied = self._authorized(request)
+            if denied is not None:
+                return denied
+            bot = {"activate_status": 2, "app_name": self.bot_name, "open_id": self.bot_open_id, "ip_white_list": []}
+            return JSONResponse({"code": 0, "msg": "ok", "bot": bot})
+
+        @app.get("/open-apis/contact/v3/users/{user_id}")
+        async def user(user_id: str, request: Request) -> JSONResponse:
+            denied = self._authorized(request)
+            if denied is not None:
+                return denied
+            if request.query_params.get("user_id_type") != "open_id" or user_id not in self.users:
+                return self._error(400, 41050, "no user authority error")
+            return JSONResponse(
+                {"code": 0, "msg": "success", "data": {"user": {"open_id": user_id, "name": self.users[user_id]}}}
+            )
+
+        @app.post("/open-apis/im/v1/messages")
+        async def create(request: Request) -> Response:
+            id_type = request.query_params.get("receive_id_type")
+            body = await _json(request)
+            if id_type not in ("open_id", "union_id", "user_id", "email", "chat_id"):
+                return self._error(400, 230001, "invalid receive_id_type")
+            receive_id = body.get("receive_id") if isinstance(body, dict) else None
+            prefix = {"chat_id": "oc_", "open_id": "ou_"}.get(id_type, "")
+            if not isinstance(receive_id, str) or not receive_id.startswith(prefix):
+                return self._error(400, 230001, "invalid receive_id")
+            return await self._send(request, body, receive_id_type=id_type, receive_id=receive_id, reply_to=None)
+
+        @app.post("/open-apis/im/v1/messages/{message_id}/reply")
+        async def reply(message_id: str, request: Request) -> Response:
+            body = await _json(request)
+            if message_id in self.recalled:
+                return self._error(400, 230011, "The message was withdrawn.")
+            if message_id not in self.messages:
+                return self._error(400, 230001, "invalid message_id")
+            return await self._send(request, body, receive_id_type="reply", receive_id=message_id, reply_to=message_id)
+
+        return app
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except ValueError:
+        return None
