@@ -15,7 +15,10 @@ from bot.worker import InboxWorker
 from scheduler.service import start_scheduler
 
 
-def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, runtime: Runtime | None = None, run_scheduler: bool = False
+) -> FastAPI:
+    """The web app. `run_scheduler`: also run the scheduler (`tandem serve` does, unless --no-scheduler)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -28,8 +31,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.state.platforms = platforms
         await platforms.start(on_accepted=worker.wake)
         worker.start()
-        # `tandem serve` sets run_scheduler (False with --no-scheduler); an app built elsewhere runs none.
-        scheduler = start_scheduler(rt) if getattr(app.state, "run_scheduler", False) else None
+        scheduler = start_scheduler(rt) if run_scheduler else None
         app.state.scheduler = scheduler
         try:
             yield

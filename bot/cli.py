@@ -52,8 +52,7 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
     from bot.app import create_app
 
     settings = get_settings()
-    app = create_app(settings)
-    app.state.run_scheduler = not no_scheduler
+    app = create_app(settings, run_scheduler=not no_scheduler)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 

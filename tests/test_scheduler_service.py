@@ -55,8 +55,7 @@ def test_serve_starts_the_scheduler_in_its_lifespan(
     chat.say("/项目 创建 发布会", at=sh("2026-11-16 10:00"))
     chat.say("/任务 新增 写稿 @李四 截止:2026-11-30", at=sh("2026-11-16 10:00"))
     clock.set(sh("2026-11-23 17:00") + timedelta(seconds=5))
-    app = create_app(settings, runtime=runtime)
-    app.state.run_scheduler = True
+    app = create_app(settings, runtime=runtime, run_scheduler=True)
     with TestClient(app) as client:
         assert client.get("/healthz").status_code == 200
         service = app.state.scheduler
@@ -69,7 +68,6 @@ def test_serve_starts_the_scheduler_in_its_lifespan(
 
 
 def test_no_scheduler_means_none(runtime: Runtime, settings: Settings) -> None:
-    app = create_app(settings, runtime=runtime)
-    app.state.run_scheduler = False  # `tandem serve --no-scheduler`
+    app = create_app(settings, runtime=runtime, run_scheduler=False)  # `tandem serve --no-scheduler`
     with TestClient(app):
         assert app.state.scheduler is None
