@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock, utcnow
 from bot.inbox import pending_event_ids, record_incoming
 from bot.messages import Incoming, Reply
-from bot.outbox import enqueue_now
+from bot.outbox import enqueue
 from models import InboundEvent, InboundStatus
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class Dispatcher:
     def _enqueue_reply(
         self, session: Session, incoming: Incoming, reply: Reply, event_id: int, project_id: int | None
     ) -> None:
-        enqueue_now(
+        enqueue(
             session,
             platform=incoming.platform,
             chat_id=incoming.chat_id,

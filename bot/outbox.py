@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,9 +14,7 @@ from bot.messages import Reply
 from models import OutboundMessage, OutboundStatus
 
 
-def enqueue(
-    session: Session,
-    /,
+def outbox_row(
     *,
     platform: str,
     chat_id: str,
@@ -26,48 +25,8 @@ def enqueue(
     reply_to: str | None = None,
     reply_to_expires_at: datetime | None = None,
     to_user_id: str | None = None,
-) -> OutboundMessage:
-    message = OutboundMessage(
-        **_row(platform, chat_id, reply, origin, now, project_id, reply_to, reply_to_expires_at, to_user_id)
-    )
-    session.add(message)
-    return message
-
-
-def enqueue_now(
-    session: Session,
-    /,
-    *,
-    platform: str,
-    chat_id: str,
-    reply: Reply,
-    origin: str,
-    now: datetime,
-    project_id: int | None = None,
-    reply_to: str | None = None,
-    reply_to_expires_at: datetime | None = None,
-    to_user_id: str | None = None,
-) -> None:
-    """The same row as `enqueue`, written at once with a plain INSERT and no ORM object: for the
-    dispatcher, which writes one per message and never reads it back (see bench/commands.py)."""
-    row = _row(platform, chat_id, reply, origin, now, project_id, reply_to, reply_to_expires_at, to_user_id)
-    session.execute(_INSERT, row)
-
-
-_INSERT = insert(OutboundMessage.__table__)
-
-
-def _row(
-    platform: str,
-    chat_id: str,
-    reply: Reply,
-    origin: str,
-    now: datetime,
-    project_id: int | None,
-    reply_to: str | None,
-    reply_to_expires_at: datetime | None,
-    to_user_id: str | None,
 ) -> dict[str, Any]:
+    """The column values of one outbound message: the one place that knows an outbox row's shape."""
     return {
         "platform": platform,
         "chat_id": chat_id,
@@ -83,6 +42,25 @@ def _row(
         "next_attempt_at": now,
         "created_at": now,
     }
+
+
+def enqueue(session: Session, /, **fields: Any) -> int:
+    """Write one outbound message in the caller's transaction; returns its id.
+
+    A plain INSERT (no ORM object): the dispatcher writes one per message and never reads it back,
+    and a unit-of-work flush costs several times the statement (see bench/commands.py).
+    """
+    return session.execute(_INSERT_RETURNING_ID, outbox_row(**fields)).scalar_one()
+
+
+def enqueue_many(session: Session, /, rows: Sequence[dict[str, Any]]) -> None:
+    """Write many rows made by `outbox_row` with one executemany (scheduler fan-out)."""
+    if rows:
+        session.execute(_INSERT, list(rows))
+
+
+_INSERT = insert(OutboundMessage.__table__)
+_INSERT_RETURNING_ID = _INSERT.returning(OutboundMessage.__table__.c.id)
 
 
 # Built once with bind parameters: this runs for every message delivered (see bench/commands.py).

@@ -19,14 +19,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, inspect, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utcnow
 from bot.messages import Reply
-from bot.outbox import enqueue
-from models import JobRun, OutboundMessage, Project, ProjectStatus
+from bot.outbox import enqueue_many, outbox_row
+from models import JobRun, Project, ProjectStatus
 from scheduler import builders
 from scheduler.calendar import NationalCalendar, WorkCalendar, chunked, load_calendars, national_calendar
 from scheduler.data import Snapshot
@@ -398,24 +398,15 @@ class JobRunner:
 
 
 class OutboxBatch:
-    """Outbox rows for one unit of work, inserted with one executemany instead of one INSERT each.
-
-    Each row is still made by `bot.outbox.enqueue` (the one place that knows the row's shape); it is then
-    taken out of the session and its column values inserted in bulk, in the same transaction.
-    """
+    """Outbox rows for one unit of work, written with one executemany instead of one INSERT each."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
-        self._rows: list[dict[str, object]] = []
-        # (attribute, column name) of every mapped column but the primary key
-        self._columns = [(a.key, a.columns[0].name) for a in inspect(OutboundMessage).column_attrs if a.key != "id"]
+        self._rows: list[dict[str, Any]] = []
 
-    def add(self, **kwargs: Any) -> None:
-        message = enqueue(self._session, **kwargs)
-        self._session.expunge(message)
-        self._rows.append({column: getattr(message, attribute) for attribute, column in self._columns})
+    def add(self, **fields: Any) -> None:
+        self._rows.append(outbox_row(**fields))
 
     def flush(self) -> None:
-        if self._rows:
-            self._session.connection().execute(insert(OutboundMessage.__table__), self._rows)
-            self._rows = []
+        enqueue_many(self._session, self._rows)
+        self._rows = []

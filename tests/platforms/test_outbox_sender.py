@@ -43,9 +43,7 @@ def dingtalk_api(fake: DingTalkFake, clock: MovableClock | None = None) -> DingT
 def add(factory: sessionmaker[Session], platform: str, chat: str, text: str, **kw: Any) -> int:
     reply = kw.pop("reply", None) or Reply(text)
     with factory.begin() as session:
-        row = enqueue(session, platform=platform, chat_id=chat, reply=reply, origin="test", now=datetime.now(UTC), **kw)
-        session.flush()
-        return row.id
+        return enqueue(session, platform=platform, chat_id=chat, reply=reply, origin="test", now=datetime.now(UTC), **kw)
 
 
 def statuses(factory: sessionmaker[Session]) -> list[OutboundStatus]:
