@@ -33,6 +33,7 @@ from sqlalchemy import CursorResult, Update, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utcnow
+from bot.ingest import WriteGate
 from bot.messages import Reply
 from bot.platforms import (
     DeliveryError,
@@ -241,8 +242,10 @@ class OutboxSender:
         concurrency: int = 16,
         max_attempts: int = MAX_ATTEMPTS,
         due_delay: Mapping[str, timedelta] | None = None,
+        gate: WriteGate | None = None,
     ) -> None:
         self._session_factory = session_factory
+        self._gate = gate or WriteGate(enabled=False)
         self._senders = dict(senders)
         self._clock = clock
         self._lease = lease
@@ -294,7 +297,7 @@ class OutboxSender:
 
     def _release_all(self, messages: list[OutgoingMessage]) -> None:
         now = self._clock()
-        with self._session_factory.begin() as session:
+        with self._gate.background(), self._session_factory.begin() as session:
             for message in messages:
                 lease = self._leases.pop(message.id, None)
                 if lease is not None:
@@ -342,7 +345,7 @@ class OutboxSender:
         for key in list(self._held):
             if len(key) == 2 and self._held_until(key, now):
                 held_chats.setdefault(key[0], []).append(key[1])
-        with self._session_factory.begin() as session:
+        with self._gate.background(), self._session_factory.begin() as session:
             messages = claim_due(
                 session,
                 platforms=cutoffs,
@@ -378,7 +381,7 @@ class OutboxSender:
                     self._leases.pop(message_id, None)
 
     def _renew_once(self, held: dict[int, datetime], lease_until: datetime) -> set[int]:
-        with self._session_factory.begin() as session:
+        with self._gate.background(), self._session_factory.begin() as session:
             return renew_leases(session, held, lease_until=lease_until)
 
     # sending
@@ -520,7 +523,7 @@ class OutboxSender:
 
     async def _write(self, fn: Callable[..., bool], message_id: int, **kwargs: Any) -> bool:
         def run() -> bool:
-            with self._session_factory.begin() as session:
+            with self._gate.background(), self._session_factory.begin() as session:
                 return bool(fn(session, message_id, **kwargs))
 
         return await to_thread.run_sync(run)

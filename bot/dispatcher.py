@@ -38,6 +38,11 @@ class Dispatcher:
         with self._session_factory.begin() as session:
             return record_incoming(session, incomings, received_at=self._clock())
 
+    def record(self, incomings: Sequence[Incoming]) -> None:
+        """`accept` without returning the new ids (cheaper): the webhooks' group commit."""
+        with self._session_factory.begin() as session:
+            record_incoming(session, incomings, received_at=self._clock(), returning=False)
+
     def process(self, event_id: int) -> bool:
         """Process one pending event; False when it was already done (or is not ours to do)."""
         try:
