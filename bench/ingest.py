@@ -73,10 +73,14 @@ def serve_bare(port: int) -> None:
     _uvicorn(app, port)
 
 
-def serve_tandem(port: int) -> None:
+def serve_tandem(port: int, *, hold_processing: bool = False) -> None:
     from bot.app import create_app
     from bot.config import Settings
 
+    if hold_processing:  # diagnostic only: the webhook path alone, with the inbox worker never started
+        from bot.worker import InboxWorker
+
+        InboxWorker.start = lambda self: None  # type: ignore[method-assign]
     settings = Settings(_env_file=None)  # type: ignore[call-arg]  # everything from TANDEM_* set by the parent
     _uvicorn(create_app(settings), port)
 
@@ -112,8 +116,6 @@ def free_port() -> int:
 def server(role: str, env: dict[str, str] | None = None) -> Iterator[int]:
     port = free_port()
     command = [sys.executable, __file__, "--serve", role, "--port", str(port)]
-    if role == "tandem" and os.environ.get("BENCH_TANDEM_SCRIPT"):
-        command = [sys.executable, os.environ["BENCH_TANDEM_SCRIPT"], str(port)]
     process = subprocess.Popen(
         command,
         env={**os.environ, **(env or {})},
@@ -243,35 +245,55 @@ def register(fake_port: int, messages: dict[str, str]) -> None:
     httpx.post(f"http://127.0.0.1:{fake_port}/_bench/register", json=messages, timeout=30).raise_for_status()
 
 
-def throughput(args: argparse.Namespace, fake_port: int, workdir: Path) -> list[tuple[Run, Run]]:
-    pairs: list[tuple[Run, Run]] = []
-    with server("bare") as bare_port, server("tandem", tandem_env(workdir / "ingest.db", fake_port)) as tandem_port:
+@dataclass
+class Round:
+    bare: Run
+    tandem: Run
+    held: Run | None
+
+
+def throughput(args: argparse.Namespace, fake_port: int, workdir: Path) -> list[Round]:
+    rounds: list[Round] = []
+    with contextlib.ExitStack() as stack:
+        bare_port = stack.enter_context(server("bare"))
+        tandem_port = stack.enter_context(server("tandem", tandem_env(workdir / "ingest.db", fake_port)))
+        held_port = stack.enter_context(server("held", tandem_env(workdir / "held.db", fake_port))) if args.path_only else 0
         budget = int(args.seconds * 6000) * (args.rounds + 1)
         print(f"building {budget} signed, encrypted events…", file=sys.stderr)
-        tandem_requests, ids = build_events(budget, tandem_port, chats=200)
+        events, ids = build_events(budget, tandem_port, chats=200)
         register(fake_port, {message_id: f"oc_bench_{n % 200}" for n, message_id in enumerate(ids)})
-        host, bare_host = f"127.0.0.1:{tandem_port}".encode(), f"127.0.0.1:{bare_port}".encode()
-        bare_requests = [r.replace(host, bare_host, 1) for r in tandem_requests]
-        used = 0  # tandem gets events it has not seen; bare may see the same bytes again
+        host = f"127.0.0.1:{tandem_port}".encode()
+        pools = {
+            "tandem": events,
+            "bare": [r.replace(host, f"127.0.0.1:{bare_port}".encode(), 1) for r in events],
+            "held": [r.replace(host, f"127.0.0.1:{held_port}".encode(), 1) for r in events],
+        }
+        ports = {"bare": bare_port, "tandem": tandem_port, "held": held_port}
+        used = {"tandem": 0, "held": 0, "bare": 0}  # the tandem servers only ever get events they have not seen
 
         def run(name: str, seconds: float) -> Run:
-            nonlocal used
-            if name == "bare":
-                return asyncio.run(load(name, bare_port, bare_requests, concurrency=args.concurrency, seconds=seconds))
-            result = asyncio.run(load(name, tandem_port, tandem_requests[used:], concurrency=args.concurrency, seconds=seconds))
-            used += result.count
+            pool = pools[name][used[name] :] if name != "bare" else pools[name]
+            result = asyncio.run(load(name, ports[name], pool, concurrency=args.concurrency, seconds=seconds))
+            if name != "bare":
+                used[name] += result.count
             return result
 
-        run("bare", 1.0)  # warm-up, a second each
-        run("tandem", 1.0)
+        for name in ("bare", "tandem", "held") if args.path_only else ("bare", "tandem"):
+            run(name, 1.0)  # warm-up, a second each
         for _ in range(args.rounds):
-            # Tandem works off its backlog after each round; let it finish so that it does not take CPU
-            # from the bare server's turn (which would flatter the ratio).
+            # The full server works off its backlog after each turn; let it finish so that it does not
+            # take CPU from the other servers' turns (which would flatter the ratio).
             drain(workdir / "ingest.db")
-            bare, ours = run("bare", args.seconds), run("tandem", args.seconds)
-            pairs.append((bare, ours))
-            print(f"  round: bare {bare.rate:,.0f}/s, tandem {ours.rate:,.0f}/s", file=sys.stderr)
-    return pairs
+            bare = run("bare", args.seconds)
+            tandem = run("tandem", args.seconds)
+            held = None
+            if args.path_only:
+                drain(workdir / "ingest.db")
+                held = run("held", args.seconds)
+            rounds.append(Round(bare, tandem, held))
+            line = f"  round: bare {bare.rate:,.0f}/s, tandem {tandem.rate:,.0f}/s"
+            print(line + (f", webhook path alone {held.rate:,.0f}/s" if held else ""), file=sys.stderr)
+    return rounds
 
 
 def reply_latency(args: argparse.Namespace, fake_port: int, workdir: Path) -> list[float]:
@@ -311,47 +333,61 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--replies", type=int, default=200, help="events for the reply-latency measurement")
     parser.add_argument("--reply-rate", type=float, default=20.0, help="events per second in that measurement")
-    parser.add_argument("--serve", choices=("bare", "tandem", "fake"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-path-only",
+        dest="path_only",
+        action="store_false",
+        help="skip the diagnostic run of the webhook path alone (the app with its inbox worker held back)",
+    )
+    parser.add_argument("--serve", choices=("bare", "tandem", "held", "fake"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        {"bare": serve_bare, "tandem": serve_tandem, "fake": serve_fake}[args.serve](args.port)
+        if args.serve == "held":
+            serve_tandem(args.port, hold_processing=True)
+        else:
+            {"bare": serve_bare, "tandem": serve_tandem, "fake": serve_fake}[args.serve](args.port)
         return
     with tempfile.TemporaryDirectory(prefix="tandem-bench-") as tmp, server("fake") as fake_port:
-        pairs = throughput(args, fake_port, Path(tmp))
+        rounds = throughput(args, fake_port, Path(tmp))
         latencies = reply_latency(args, fake_port, Path(tmp))
-    report(args, pairs, latencies)
+    report(args, rounds, latencies)
 
 
-def report(args: argparse.Namespace, pairs: list[tuple[Run, Run]], latencies: list[float]) -> None:
-    bare_rate = statistics.median(b.rate for b, _ in pairs)
-    ours_rate = statistics.median(o.rate for _, o in pairs)
-    ours = Run("tandem", 0, 1, [x for _, o in pairs for x in o.latencies], sum(o.errors for _, o in pairs))
-    bare = Run("bare", 0, 1, [x for b, _ in pairs for x in b.latencies], sum(b.errors for b, _ in pairs))
-    ratio = ours_rate / bare_rate
-    p99 = ours.percentile(0.99)
-    p50 = statistics.median(latencies) if latencies else float("nan")
+def report(args: argparse.Namespace, rounds: list[Round], latencies: list[float]) -> None:
+    def merged(runs: list[Run]) -> Run:
+        return Run(runs[0].name, 0, 1, [x for r in runs for x in r.latencies], sum(r.errors for r in runs))
 
     def ok(good: bool) -> str:
         return "✓" if good else "✗"
 
-    rows = [
-        ("requests/s (median of rounds)", f"{bare_rate:,.0f}", f"{ours_rate:,.0f}", ""),
-        ("ratio to bare", "1.00", f"{ratio:.2f}", f"≥ 0.40 {ok(ratio >= 0.4)}"),
-        ("ack latency p50 (ms)", f"{bare.percentile(0.5):.1f}", f"{ours.percentile(0.5):.1f}", ""),
-        ("ack latency p90 (ms)", f"{bare.percentile(0.9):.1f}", f"{ours.percentile(0.9):.1f}", ""),
-        ("ack latency p99 (ms)", f"{bare.percentile(0.99):.1f}", f"{p99:.1f}", f"≤ 100 ms {ok(p99 <= 100)}"),
-        ("non-200 answers", str(bare.errors), str(ours.errors), ""),
-    ]
+    columns = [("bare FastAPI", [r.bare for r in rounds]), ("/webhook/feishu", [r.tandem for r in rounds])]
+    held = [r.held for r in rounds if r.held is not None]
+    if held:
+        columns.append(("(path alone)", held))
+    rates = [statistics.median(run.rate for run in runs) for _, runs in columns]
+    latency = [merged(runs) for _, runs in columns]
+    ratio, p99 = rates[1] / rates[0], latency[1].percentile(0.99)
+    p50 = statistics.median(latencies) if latencies else float("nan")
     print()
     print(
-        f"{args.concurrency} connections, {args.rounds} rounds of {args.seconds:g} s each, load average {os.getloadavg()[0]:.2f}"
+        f"{args.concurrency} connections, {args.rounds} rounds of {args.seconds:g} s, SQLite, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
     )
-    print(f"{'':32} {'bare FastAPI':>14} {'/webhook/feishu':>16}   target")
-    for label, a, b, target in rows:
-        print(f"{label:32} {a:>14} {b:>16}   {target}")
-    for i, (b_run, o_run) in enumerate(pairs, 1):
-        print(f"{f'  round {i}':32} {b_run.rate:>14,.0f} {o_run.rate:>16,.0f}   ratio {o_run.rate / b_run.rate:.2f}")
+    print(f"{'':30}" + "".join(f"{name:>17}" for name, _ in columns) + "   target")
+    print(f"{'requests/s (median of rounds)':30}" + "".join(f"{rate:>17,.0f}" for rate in rates))
+    ratios = "".join(f"{rate / rates[0]:>17.2f}" for rate in rates)
+    print(f"{'ratio to bare':30}{ratios}   ≥ 0.40 {ok(ratio >= 0.4)}")
+    for q in (0.5, 0.9, 0.99):
+        target = f"   ≤ 100 ms {ok(p99 <= 100)}" if q == 0.99 else ""
+        print(f"{f'ack latency p{int(q * 100)} (ms)':30}" + "".join(f"{run.percentile(q):>17.1f}" for run in latency) + target)
+    print(f"{'non-200 answers':30}" + "".join(f"{run.errors:>17}" for run in latency))
+    for i, r in enumerate(rounds, 1):
+        runs = [r.bare, r.tandem] + ([r.held] if r.held else [])
+        print(f"{f'  round {i}':30}" + "".join(f"{run.rate:>17,.0f}" for run in runs))
+    if held:
+        print("  (path alone: the same app with its inbox worker held back: verification, decryption and")
+        print("   the group commit without processing competing for the process's one Python core)")
     print()
     print(
         f"event → reply reaching the fake Feishu "
@@ -360,8 +396,10 @@ def report(args: argparse.Namespace, pairs: list[tuple[Run, Run]], latencies: li
     if latencies:
         p90 = latencies[int(len(latencies) * 0.9)]
         print(f"  p50 {p50:.1f} ms   p90 {p90:.1f} ms   max {latencies[-1]:.1f} ms   (target p50 ≤ 50 ms {ok(p50 <= 50)})")
-    summary = {"bare_rps": round(bare_rate), "tandem_rps": round(ours_rate), "ratio": round(ratio, 3)}
+    summary = {"bare_rps": round(rates[0]), "tandem_rps": round(rates[1]), "ratio": round(ratio, 3)}
     summary |= {"ack_p99_ms": round(p99, 1), "reply_p50_ms": round(p50, 1)}
+    if held:
+        summary |= {"path_alone_rps": round(rates[2]), "path_alone_ratio": round(rates[2] / rates[0], 3)}
     print(json.dumps(summary))
 
 

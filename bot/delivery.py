@@ -254,6 +254,7 @@ class OutboxSender:
         self._max_attempts = max_attempts
         self._due_delay = dict(due_delay or {})
         self._semaphore = asyncio.Semaphore(concurrency)
+        self._db = asyncio.Semaphore(1)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._lanes: dict[tuple[str, str, str], _Lane] = {}
@@ -310,7 +311,8 @@ class OutboxSender:
             self._wake.clear()
             claimed: list[OutgoingMessage] = []
             try:
-                claimed = await to_thread.run_sync(self._claim)
+                async with self._db:
+                    claimed = await to_thread.run_sync(self._claim)
             except Exception:
                 log.exception("outbox claim failed")
             for message in claimed:
@@ -367,7 +369,8 @@ class OutboxSender:
             held = dict(self._leases)
             lease_until = self._clock() + self._lease
             try:
-                renewed = await to_thread.run_sync(self._renew_once, held, lease_until)
+                async with self._db:
+                    renewed = await to_thread.run_sync(self._renew_once, held, lease_until)
             except Exception:
                 log.exception("outbox lease renewal failed")
                 continue
@@ -526,4 +529,5 @@ class OutboxSender:
             with self._gate.background(), self._session_factory.begin() as session:
                 return bool(fn(session, message_id, **kwargs))
 
-        return await to_thread.run_sync(run)
+        async with self._db:  # one outbox write at a time: no pile of threads waiting on the database
+            return await to_thread.run_sync(run)

@@ -40,17 +40,17 @@ class WriteGate:
     inbox commit that has webhook requests waiting on it goes before background writes (processing
     events, outbox bookkeeping).
 
-    Acknowledgements come first under load, too: while the webhook is busy (`intake_quiet_for` says
-    when it last was), background writes take turns at most every `background_interval`. In a burst
+    Acknowledgements come first under load, too: while the webhook is busy (`intake_busy`: requests
+    are waiting for their commit, or one was answered a moment ago), background writes take turns at
+    most every `background_interval`; `intake_idle()` lets them go as soon as it is quiet again. In a burst
     the platforms get their 200s in time (late ones are redelivered, which only adds load) and the
     recorded backlog is worked off at a reduced pace, then at full speed once the burst is over.
     """
 
-    def __init__(self, *, enabled: bool = True, background_interval: float = 0.05, quiet: float = 0.002) -> None:
+    def __init__(self, *, enabled: bool = True, background_interval: float = 0.05) -> None:
         self.enabled = enabled
-        self.intake_quiet_for: Callable[[], float] | None = None
+        self.intake_busy: Callable[[], bool] = lambda: False
         self._background_interval = background_interval
-        self._quiet = quiet
         self._condition = threading.Condition()
         self._busy = False
         self._urgent_waiting = 0
@@ -83,8 +83,9 @@ class WriteGate:
                     self._condition.wait()
                     continue
                 wait = self._next_background - time.monotonic()
-                if wait > 0 and self._intake_busy():
-                    self._condition.wait(timeout=min(wait, 0.002))
+                if wait > 0 and self.intake_busy():
+                    # Sleep until our turn (no short polling: every wake-up takes the GIL from the loop).
+                    self._condition.wait(timeout=wait)
                     continue
                 break
             self._busy = True
@@ -94,8 +95,10 @@ class WriteGate:
         finally:
             self._release()
 
-    def _intake_busy(self) -> bool:
-        return self.intake_quiet_for is not None and self.intake_quiet_for() < self._quiet
+    def intake_idle(self) -> None:
+        """The webhook has gone quiet: background writers need not wait for their turn."""
+        with self._condition:
+            self._condition.notify_all()
 
     def _release(self) -> None:
         with self._condition:
@@ -170,6 +173,8 @@ class GatedProcessor:
 
 
 class IngestBatcher:
+    QUIET = 0.002  # seconds without webhook requests before the intake counts as idle
+
     def __init__(
         self,
         accept: Accept,
@@ -187,11 +192,13 @@ class IngestBatcher:
         self._task: asyncio.Task[None] | None = None
         self._last_request = 0.0
         self._waiting = 0  # webhook requests waiting for their event to be recorded
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._gate.intake_busy = self.busy
 
-    def quiet_for(self) -> float:
-        """Seconds since the webhook was last busy: 0 while requests wait for their commit (read from
-        other threads; the two fields are each written atomically by the event loop)."""
-        return 0.0 if self._waiting else time.monotonic() - self._last_request
+    def busy(self) -> bool:
+        """Requests are waiting for their commit, or one was answered a moment ago (read from other
+        threads; each field is written atomically by the event loop)."""
+        return self._waiting > 0 or time.monotonic() - self._last_request < self.QUIET
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="inbox-group-commit")
@@ -219,6 +226,10 @@ class IngestBatcher:
         finally:
             self._waiting -= 1
             self._last_request = time.monotonic()
+            if not self._waiting:
+                if self._idle_timer is not None:
+                    self._idle_timer.cancel()
+                self._idle_timer = asyncio.get_running_loop().call_later(self.QUIET, self._went_quiet)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -237,6 +248,11 @@ class IngestBatcher:
                         future.set_result(None)
             if self._on_accepted is not None:
                 self._on_accepted()
+
+    def _went_quiet(self) -> None:
+        self._idle_timer = None
+        if not self.busy():
+            self._gate.intake_idle()
 
     def _record(self, items: list[Incoming]) -> None:
         with self._gate.urgent():

@@ -148,7 +148,6 @@ class Platforms:
             gate=self.gate,
         )
         # What the InboxWorker runs: events one by one, giving way to the webhook's commits.
-        self.gate.intake_quiet_for = self.batcher.quiet_for
         self.processor = GatedProcessor(runtime.dispatcher, runtime.session_factory, self.gate)
         self._identity_task: asyncio.Task[None] | None = None
 
