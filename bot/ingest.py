@@ -155,21 +155,49 @@ class SqliteInboxWriter:
 
 class GatedProcessor:
     """What the InboxWorker runs: pending events one at a time, each through the write gate, so that
-    webhook commits slip in between events rather than wait for a whole pass."""
+    webhook commits slip in between events rather than wait for a whole pass.
 
-    def __init__(self, dispatcher: Dispatcher, session_factory: sessionmaker[Session], gate: WriteGate) -> None:
+    `complete` may fill in what the platform left out of a recorded event and had to be fetched after
+    the acknowledgement (a Feishu sender's name): it gets the stored payload and returns a new one, or
+    None to leave it as it is.
+    """
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        session_factory: sessionmaker[Session],
+        gate: WriteGate,
+        *,
+        complete: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+    ) -> None:
         self._dispatcher = dispatcher
         self._session_factory = session_factory
         self._gate = gate
+        self._complete = complete
 
     def process_pending(self, limit: int = 100) -> int:
         with self._session_factory() as session:
             ids = pending_event_ids(session, limit=limit)
         done = 0
         for event_id in ids:
+            if self._complete is not None:
+                self._complete_event(event_id)
             with self._gate.background():
                 done += self._dispatcher.process(event_id)
         return done
+
+    def _complete_event(self, event_id: int) -> None:
+        assert self._complete is not None
+        with self._session_factory() as session:
+            event = session.get(InboundEvent, event_id)
+            payload = dict(event.payload) if event is not None and event.status == InboundStatus.PENDING else None
+        completed = self._complete(payload) if payload is not None else None
+        if completed is None:
+            return
+        with self._gate.background(), self._session_factory.begin() as session:
+            event = session.get(InboundEvent, event_id)
+            if event is not None and event.status == InboundStatus.PENDING:
+                event.payload = completed
 
 
 class IngestBatcher:
