@@ -25,7 +25,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or build_runtime(settings)
         platforms = build_platforms(settings, rt)
-        worker = InboxWorker(rt.dispatcher, after_pass=platforms.outbox.wake)
+        worker = InboxWorker(platforms.processor, after_pass=platforms.outbox.wake)
         app.state.runtime = rt
         app.state.inbox_worker = worker
         app.state.platforms = platforms

@@ -33,6 +33,7 @@ from sqlalchemy import CursorResult, Update, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utcnow
+from bot.ingest import WriteGate
 from bot.messages import Reply
 from bot.platforms import (
     DeliveryError,
@@ -241,8 +242,10 @@ class OutboxSender:
         concurrency: int = 16,
         max_attempts: int = MAX_ATTEMPTS,
         due_delay: Mapping[str, timedelta] | None = None,
+        gate: WriteGate | None = None,
     ) -> None:
         self._session_factory = session_factory
+        self._gate = gate or WriteGate(enabled=False)
         self._senders = dict(senders)
         self._clock = clock
         self._lease = lease
@@ -251,6 +254,7 @@ class OutboxSender:
         self._max_attempts = max_attempts
         self._due_delay = dict(due_delay or {})
         self._semaphore = asyncio.Semaphore(concurrency)
+        self._db = asyncio.Semaphore(1)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._lanes: dict[tuple[str, str, str], _Lane] = {}
@@ -294,7 +298,7 @@ class OutboxSender:
 
     def _release_all(self, messages: list[OutgoingMessage]) -> None:
         now = self._clock()
-        with self._session_factory.begin() as session:
+        with self._gate.background(), self._session_factory.begin() as session:
             for message in messages:
                 lease = self._leases.pop(message.id, None)
                 if lease is not None:
@@ -307,7 +311,8 @@ class OutboxSender:
             self._wake.clear()
             claimed: list[OutgoingMessage] = []
             try:
-                claimed = await to_thread.run_sync(self._claim)
+                async with self._db:
+                    claimed = await to_thread.run_sync(self._claim)
             except Exception:
                 log.exception("outbox claim failed")
             for message in claimed:
@@ -342,7 +347,7 @@ class OutboxSender:
         for key in list(self._held):
             if len(key) == 2 and self._held_until(key, now):
                 held_chats.setdefault(key[0], []).append(key[1])
-        with self._session_factory.begin() as session:
+        with self._gate.background(), self._session_factory.begin() as session:
             messages = claim_due(
                 session,
                 platforms=cutoffs,
@@ -364,7 +369,8 @@ class OutboxSender:
             held = dict(self._leases)
             lease_until = self._clock() + self._lease
             try:
-                renewed = await to_thread.run_sync(self._renew_once, held, lease_until)
+                async with self._db:
+                    renewed = await to_thread.run_sync(self._renew_once, held, lease_until)
             except Exception:
                 log.exception("outbox lease renewal failed")
                 continue
@@ -378,7 +384,7 @@ class OutboxSender:
                     self._leases.pop(message_id, None)
 
     def _renew_once(self, held: dict[int, datetime], lease_until: datetime) -> set[int]:
-        with self._session_factory.begin() as session:
+        with self._gate.background(), self._session_factory.begin() as session:
             return renew_leases(session, held, lease_until=lease_until)
 
     # sending
@@ -520,7 +526,8 @@ class OutboxSender:
 
     async def _write(self, fn: Callable[..., bool], message_id: int, **kwargs: Any) -> bool:
         def run() -> bool:
-            with self._session_factory.begin() as session:
+            with self._gate.background(), self._session_factory.begin() as session:
                 return bool(fn(session, message_id, **kwargs))
 
-        return await to_thread.run_sync(run)
+        async with self._db:  # one outbox write at a time: no pile of threads waiting on the database
+            return await to_thread.run_sync(run)

@@ -39,9 +39,7 @@ FAILURE_REPLY = "抱歉，处理这条消息时出错了，已记录。请稍后
 
 
 class Dispatcher:
-    def __init__(
-        self, session_factory: sessionmaker[Session], handle: MessageHandler, *, clock: Clock = utcnow
-    ) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], handle: MessageHandler, *, clock: Clock = utcnow) -> None:
         self._session_factory = session_factory
         self._handle = handle
         self._clock = clock
@@ -50,6 +48,11 @@ class Dispatcher:
         """Record events durably (one commit for the batch); returns the ids of the new ones."""
         with self._session_factory.begin() as session:
             return record_incoming(session, incomings, received_at=self._clock())
+
+    def record(self, incomings: Sequence[Incoming]) -> None:
+        """`accept` without returning the new ids (cheaper): the webhooks' group commit."""
+        with self._session_factory.begin() as session:
+            record_incoming(session, incomings, received_at=self._clock(), returning=False)
 
     def process(self, event_id: int) -> bool:
         """Process one pending event; False when it was already done (or is not ours to do)."""
@@ -76,9 +79,7 @@ class Dispatcher:
             ids = pending_event_ids(session, limit=limit)
         return sum(self.process(event_id) for event_id in ids)
 
-    def _enqueue_reply(
-        self, session: Session, incoming: Incoming, reply: Reply, event_id: int, project_id: int | None
-    ) -> None:
+    def _enqueue_reply(self, session: Session, incoming: Incoming, reply: Reply, event_id: int, project_id: int | None) -> None:
         enqueue(
             session,
             platform=incoming.platform,

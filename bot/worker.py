@@ -7,12 +7,17 @@ import contextlib
 import logging
 from collections.abc import Callable
 from functools import partial
+from typing import Protocol
 
 from anyio import to_thread
 
-from bot.dispatcher import Dispatcher
-
 log = logging.getLogger(__name__)
+
+
+class PendingProcessor(Protocol):
+    """The Dispatcher, or a wrapper that paces it."""
+
+    def process_pending(self, limit: int = 100) -> int: ...
 
 
 class InboxWorker:
@@ -23,7 +28,7 @@ class InboxWorker:
 
     def __init__(
         self,
-        dispatcher: Dispatcher,
+        dispatcher: PendingProcessor,
         *,
         idle_seconds: float = 1.0,
         batch: int = 20,

@@ -40,7 +40,7 @@ class Sent:
     title: str | None = None
     at_user_ids: list[str] = field(default_factory=list)
     user_ids: list[str] = field(default_factory=list)
-    at: float = field(default_factory=time.perf_counter)
+    at: float = field(default_factory=time.monotonic)  # comparable across processes (CLOCK_MONOTONIC)
 
 
 @dataclass

@@ -56,7 +56,7 @@ class Posted:
     content: dict[str, Any]
     uuid: str | None
     reply_to: str | None
-    at: float = field(default_factory=time.perf_counter)
+    at: float = field(default_factory=time.monotonic)  # comparable across processes (CLOCK_MONOTONIC)
 
     @property
     def text(self) -> str:

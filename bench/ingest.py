@@ -1,0 +1,407 @@
+"""Ingest benchmark: signed + encrypted Feishu events accepted by /webhook/feishu, against a bare endpoint.
+
+    python bench/ingest.py [--seconds 4] [--rounds 2] [--concurrency 32]
+
+Three kinds of server run as separate uvicorn processes on 127.0.0.1, with the same uvicorn settings
+(one worker, access log off):
+
+* bare:   a FastAPI endpoint that only reads the body and answers 200;
+* tandem: the real app (`bot.app.create_app`) on a fresh file SQLite database, Feishu configured with
+          a Verification Token and an Encrypt Key, sending its replies to the fake;
+* fake:   the fake Feishu open API from tests/fakes (token, bot info, messages), which notes when each
+          reply arrives.
+
+Throughput: a small asyncio load generator keeps 32 keep-alive connections busy for a few seconds
+against bare, then tandem, alternately (`--rounds`), with distinct, pre-built events (AES-256-CBC with
+the Encrypt Key, X-Lark-Signature over the raw body). Reported: requests/s, the ratio tandem/bare,
+and acknowledgement latency percentiles. Events are processed (and answered) while they arrive.
+
+Reply latency: a fresh tandem server; events sent one at a time (each to its own group, well inside
+the rate limits); the time from sending the event to the reply reaching the fake.
+
+Targets (DESIGN §6): ratio ≥ 0.4 and p99 acknowledgement ≤ 100 ms under 32 connections; reply p50 ≤ 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+VERIFICATION_TOKEN = "bench-verification-token"
+ENCRYPT_KEY = "bench encrypt key"
+APP_ID = "cli_bench0000000001"
+APP_SECRET = "bench-app-secret"
+
+
+# --- servers (each runs in its own process) ---------------------------------------------------------
+
+
+def _uvicorn(app: Any, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def serve_bare(port: int) -> None:
+    app = FastAPI()
+
+    @app.post("/webhook/feishu")
+    async def bare(request: Request) -> Response:
+        await request.body()
+        return Response(status_code=200)
+
+    _uvicorn(app, port)
+
+
+def serve_tandem(port: int, *, hold_processing: bool = False) -> None:
+    from bot.app import create_app
+    from bot.config import Settings
+
+    if hold_processing:  # diagnostic only: the webhook path alone, with the inbox worker never started
+        from bot.worker import InboxWorker
+
+        InboxWorker.start = lambda self: None  # type: ignore[method-assign]
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]  # everything from TANDEM_* set by the parent
+    _uvicorn(create_app(settings), port)
+
+
+def serve_fake(port: int) -> None:
+    from fastapi.responses import JSONResponse
+
+    from tests.fakes.feishu import FeishuFake
+
+    fake = FeishuFake(app_id=APP_ID, app_secret=APP_SECRET, verification_token=VERIFICATION_TOKEN, encrypt_key=ENCRYPT_KEY)
+
+    @fake.app.get("/_bench/posted")
+    async def posted() -> JSONResponse:
+        with fake.lock:
+            return JSONResponse([[p.reply_to, p.at] for p in fake.posted])
+
+    @fake.app.post("/_bench/register")
+    async def register(body: dict[str, str]) -> JSONResponse:  # message ids the bench will send
+        with fake.lock:
+            fake.messages.update(body)
+        return JSONResponse({})
+
+    _uvicorn(fake.app, port)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def server(role: str, env: dict[str, str] | None = None) -> Iterator[int]:
+    port = free_port()
+    command = [sys.executable, __file__, "--serve", role, "--port", str(port)]
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{role} server did not start")
+            time.sleep(0.05)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+# --- load generator --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    name: str
+    count: int
+    seconds: float
+    latencies: list[float]
+    errors: int
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000 if ordered else float("nan")
+
+
+def http_request(port: int, body: bytes, headers: dict[str, str]) -> bytes:
+    head = ["POST /webhook/feishu HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Length: {len(body)}"]
+    head += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+async def load(name: str, port: int, requests: list[bytes], *, concurrency: int, seconds: float) -> Run:
+    """Keep `concurrency` keep-alive connections busy until `seconds` pass or the requests run out."""
+    latencies: list[float] = []
+    errors = 0
+    position = 0
+    stop_at = time.monotonic() + seconds
+
+    async def worker() -> None:
+        nonlocal position, errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while time.monotonic() < stop_at and position < len(requests):
+                request = requests[position]
+                position += 1
+                started = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                if length:
+                    await reader.readexactly(length)
+                latencies.append(time.perf_counter() - started)
+                if not head.startswith(b"HTTP/1.1 200"):
+                    errors += 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return Run(name, len(latencies), time.perf_counter() - started, latencies, errors)
+
+
+# --- the benchmark ---------------------------------------------------------------------------------------
+
+
+def tandem_env(db: Path, fake_port: int) -> dict[str, str]:
+    return {
+        "TANDEM_DATABASE_URL": f"sqlite:///{db}",
+        "TANDEM_FEISHU_APP_ID": APP_ID,
+        "TANDEM_FEISHU_APP_SECRET": APP_SECRET,
+        "TANDEM_FEISHU_VERIFICATION_TOKEN": VERIFICATION_TOKEN,
+        "TANDEM_FEISHU_ENCRYPT_KEY": ENCRYPT_KEY,
+        "TANDEM_FEISHU_BASE_URL": f"http://127.0.0.1:{fake_port}",
+    }
+
+
+def build_events(count: int, port: int, *, chats: int) -> tuple[list[bytes], list[str]]:
+    from tests.fakes.feishu import FeishuFake
+
+    fake = FeishuFake(app_id=APP_ID, app_secret=APP_SECRET, verification_token=VERIFICATION_TOKEN, encrypt_key=ENCRYPT_KEY)
+    fake.add_user("ou_bench_pm", "压测")
+    requests, ids = [], []
+    for i in range(count):
+        payload = fake.message_event(f"oc_bench_{i % chats}", "ou_bench_pm", f"#{i % 50 + 1} 进度 {i % 100}%")
+        body, headers = fake.request(payload)
+        requests.append(http_request(port, body, headers))
+        ids.append(payload["event"]["message"]["message_id"])
+    return requests, ids
+
+
+def drain(db: Path, timeout: float = 120.0) -> None:
+    """Wait until the server has processed every event it accepted."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sqlite3.connect(db, timeout=30) as connection:
+            (pending,) = connection.execute("SELECT count(*) FROM inbound_event WHERE status = 'pending'").fetchone()
+        if not pending:
+            return
+        time.sleep(0.25)
+    print("warning: backlog not processed in time", file=sys.stderr)
+
+
+def register(fake_port: int, messages: dict[str, str]) -> None:
+    """Tell the fake which user messages exist (so replies to them are accepted, as Feishu would)."""
+    import httpx
+
+    httpx.post(f"http://127.0.0.1:{fake_port}/_bench/register", json=messages, timeout=30).raise_for_status()
+
+
+@dataclass
+class Round:
+    bare: Run
+    tandem: Run
+    held: Run | None
+
+
+def throughput(args: argparse.Namespace, fake_port: int, workdir: Path) -> list[Round]:
+    rounds: list[Round] = []
+    with contextlib.ExitStack() as stack:
+        bare_port = stack.enter_context(server("bare"))
+        tandem_port = stack.enter_context(server("tandem", tandem_env(workdir / "ingest.db", fake_port)))
+        held_port = stack.enter_context(server("held", tandem_env(workdir / "held.db", fake_port))) if args.path_only else 0
+        budget = int(args.seconds * 6000) * (args.rounds + 1)
+        print(f"building {budget} signed, encrypted events…", file=sys.stderr)
+        events, ids = build_events(budget, tandem_port, chats=200)
+        register(fake_port, {message_id: f"oc_bench_{n % 200}" for n, message_id in enumerate(ids)})
+        host = f"127.0.0.1:{tandem_port}".encode()
+        pools = {
+            "tandem": events,
+            "bare": [r.replace(host, f"127.0.0.1:{bare_port}".encode(), 1) for r in events],
+            "held": [r.replace(host, f"127.0.0.1:{held_port}".encode(), 1) for r in events],
+        }
+        ports = {"bare": bare_port, "tandem": tandem_port, "held": held_port}
+        used = {"tandem": 0, "held": 0, "bare": 0}  # the tandem servers only ever get events they have not seen
+
+        def run(name: str, seconds: float) -> Run:
+            pool = pools[name][used[name] :] if name != "bare" else pools[name]
+            result = asyncio.run(load(name, ports[name], pool, concurrency=args.concurrency, seconds=seconds))
+            if name != "bare":
+                used[name] += result.count
+            return result
+
+        for name in ("bare", "tandem", "held") if args.path_only else ("bare", "tandem"):
+            run(name, 1.0)  # warm-up, a second each
+        for _ in range(args.rounds):
+            # The full server works off its backlog after each turn; let it finish so that it does not
+            # take CPU from the other servers' turns (which would flatter the ratio).
+            drain(workdir / "ingest.db")
+            bare = run("bare", args.seconds)
+            tandem = run("tandem", args.seconds)
+            held = None
+            if args.path_only:
+                drain(workdir / "ingest.db")
+                held = run("held", args.seconds)
+            rounds.append(Round(bare, tandem, held))
+            line = f"  round: bare {bare.rate:,.0f}/s, tandem {tandem.rate:,.0f}/s"
+            print(line + (f", webhook path alone {held.rate:,.0f}/s" if held else ""), file=sys.stderr)
+    return rounds
+
+
+def reply_latency(args: argparse.Namespace, fake_port: int, workdir: Path) -> list[float]:
+    import httpx
+
+    with server("tandem", tandem_env(workdir / "latency.db", fake_port)) as port:
+        requests, ids = build_events(args.replies, port, chats=args.replies)
+        register(fake_port, {message_id: f"oc_bench_{n}" for n, message_id in enumerate(ids)})
+        sent: dict[str, float] = {}
+
+        async def send_all() -> None:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            for message_id, request in zip(ids, requests, strict=True):
+                sent[message_id] = time.monotonic()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next((int(line[15:]) for line in head.split(b"\r\n") if line[:15].lower() == b"content-length:"), 0)
+                await reader.readexactly(length)
+                await asyncio.sleep(1 / args.reply_rate)
+            writer.close()
+
+        asyncio.run(send_all())
+        deadline = time.monotonic() + 30
+        arrived: dict[str, float] = {}
+        with httpx.Client(timeout=10) as fake:
+            while len(arrived) < len(ids) and time.monotonic() < deadline:
+                posted = fake.get(f"http://127.0.0.1:{fake_port}/_bench/posted").json()
+                arrived = {reply_to: at for reply_to, at in posted if reply_to in sent}
+                time.sleep(0.2)
+    return sorted((arrived[i] - sent[i]) * 1000 for i in ids if i in arrived)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of each measured run")
+    parser.add_argument("--rounds", type=int, default=2, help="bare/tandem pairs")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--replies", type=int, default=200, help="events for the reply-latency measurement")
+    parser.add_argument("--reply-rate", type=float, default=20.0, help="events per second in that measurement")
+    parser.add_argument(
+        "--no-path-only",
+        dest="path_only",
+        action="store_false",
+        help="skip the diagnostic run of the webhook path alone (the app with its inbox worker held back)",
+    )
+    parser.add_argument("--serve", choices=("bare", "tandem", "held", "fake"), help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        if args.serve == "held":
+            serve_tandem(args.port, hold_processing=True)
+        else:
+            {"bare": serve_bare, "tandem": serve_tandem, "fake": serve_fake}[args.serve](args.port)
+        return
+    with tempfile.TemporaryDirectory(prefix="tandem-bench-") as tmp, server("fake") as fake_port:
+        rounds = throughput(args, fake_port, Path(tmp))
+        latencies = reply_latency(args, fake_port, Path(tmp))
+    report(args, rounds, latencies)
+
+
+def report(args: argparse.Namespace, rounds: list[Round], latencies: list[float]) -> None:
+    def merged(runs: list[Run]) -> Run:
+        return Run(runs[0].name, 0, 1, [x for r in runs for x in r.latencies], sum(r.errors for r in runs))
+
+    def ok(good: bool) -> str:
+        return "✓" if good else "✗"
+
+    columns = [("bare FastAPI", [r.bare for r in rounds]), ("/webhook/feishu", [r.tandem for r in rounds])]
+    held = [r.held for r in rounds if r.held is not None]
+    if held:
+        columns.append(("(path alone)", held))
+    rates = [statistics.median(run.rate for run in runs) for _, runs in columns]
+    latency = [merged(runs) for _, runs in columns]
+    ratio, p99 = rates[1] / rates[0], latency[1].percentile(0.99)
+    p50 = statistics.median(latencies) if latencies else float("nan")
+    print()
+    print(
+        f"{args.concurrency} connections, {args.rounds} rounds of {args.seconds:g} s, SQLite, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+    )
+    print(f"{'':30}" + "".join(f"{name:>17}" for name, _ in columns) + "   target")
+    print(f"{'requests/s (median of rounds)':30}" + "".join(f"{rate:>17,.0f}" for rate in rates))
+    ratios = "".join(f"{rate / rates[0]:>17.2f}" for rate in rates)
+    print(f"{'ratio to bare':30}{ratios}   ≥ 0.40 {ok(ratio >= 0.4)}")
+    for q in (0.5, 0.9, 0.99):
+        target = f"   ≤ 100 ms {ok(p99 <= 100)}" if q == 0.99 else ""
+        print(f"{f'ack latency p{int(q * 100)} (ms)':30}" + "".join(f"{run.percentile(q):>17.1f}" for run in latency) + target)
+    print(f"{'non-200 answers':30}" + "".join(f"{run.errors:>17}" for run in latency))
+    for i, r in enumerate(rounds, 1):
+        runs = [r.bare, r.tandem] + ([r.held] if r.held else [])
+        print(f"{f'  round {i}':30}" + "".join(f"{run.rate:>17,.0f}" for run in runs))
+    if held:
+        print("  (path alone: the same app with its inbox worker held back: verification, decryption and")
+        print("   the group commit without processing competing for the process's one Python core)")
+    print()
+    print(
+        f"event → reply reaching the fake Feishu "
+        f"({len(latencies)} of {args.replies} events, {args.reply_rate:g}/s, one group each):"
+    )
+    if latencies:
+        p90 = latencies[int(len(latencies) * 0.9)]
+        print(f"  p50 {p50:.1f} ms   p90 {p90:.1f} ms   max {latencies[-1]:.1f} ms   (target p50 ≤ 50 ms {ok(p50 <= 50)})")
+    summary = {"bare_rps": round(rates[0]), "tandem_rps": round(rates[1]), "ratio": round(ratio, 3)}
+    summary |= {"ack_p99_ms": round(p99, 1), "reply_p50_ms": round(p50, 1)}
+    if held:
+        summary |= {"path_alone_rps": round(rates[2]), "path_alone_ratio": round(rates[2] / rates[0], 3)}
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
