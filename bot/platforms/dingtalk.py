@@ -239,6 +239,7 @@ class DingTalkApi:
         self._token: str | None = None
         self._token_valid_until = 0.0
         self._token_lock = asyncio.Lock()
+        self._dead_sessions: set[str] = set()  # sessionWebhooks that said they have expired
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -291,11 +292,14 @@ class DingTalkApi:
     async def send(self, message: OutgoingMessage) -> str | None:
         if message.to_user_id:
             return await self._private(message)
-        if message.reply_to and self._session_valid(message):
+        if message.reply_to and message.reply_to not in self._dead_sessions and self._session_valid(message):
             try:
                 return await self._session(message)
             except PermanentError as exc:
                 log.warning("dingtalk sessionWebhook refused (%s); using the group API", exc)
+                if len(self._dead_sessions) > 10_000:
+                    self._dead_sessions.clear()
+                self._dead_sessions.add(message.reply_to)
         return await self._group(message)
 
     def _session_valid(self, message: OutgoingMessage) -> bool:
