@@ -31,7 +31,9 @@ class ConsoleChat:
         self.chat_id = chat_id
 
     def say(self, text: str, *, name: str = "王经理", user: str | None = None, at: datetime | None = None) -> str:
-        incoming = console_incoming(text, chat_id=self.chat_id, user_id=user or name, name=name, at=at or self.clock())
+        incoming = console_incoming(
+            text, chat_id=self.chat_id, user_id=user or name, name=name, at=at or self.clock()
+        )
         for event_id in self.runtime.dispatcher.accept([incoming]):
             self.runtime.dispatcher.process(event_id)
         out: list[str] = []
