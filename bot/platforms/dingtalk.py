@@ -72,10 +72,13 @@ def trusted_session_webhook(url: str, base_url: str) -> bool:
     """Only post replies to DingTalk itself (or the configured API host): the callback signature does
     not cover the body, so a sessionWebhook URL must not be able to point anywhere."""
     parts, base = urlsplit(url), urlsplit(base_url)
-    host = (parts.hostname or "").lower()
+    host, base_host = (parts.hostname or "").lower(), (base.hostname or "").lower()
     if parts.scheme == "https" and (host == "dingtalk.com" or host.endswith(".dingtalk.com")):
         return True
-    return bool(host) and host == (base.hostname or "").lower() and parts.scheme in ("http", "https")
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    loopback = ("127.0.0.1", "localhost", "::1")
+    return host == base_host or (host in loopback and base_host in loopback)  # a local test setup
 
 
 # --- inbound ------------------------------------------------------------------------------------
