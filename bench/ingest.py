@@ -1,23 +1,24 @@
 """Ingest benchmark: signed + encrypted Feishu events accepted by /webhook/feishu, against a bare endpoint.
 
-    python bench/ingest.py [--seconds 4] [--rounds 2] [--concurrency 32]
+    python bench/ingest.py [--seconds 4] [--rounds 3] [--concurrency 32] [--path-alone]
 
-Three kinds of server run as separate uvicorn processes on 127.0.0.1, with the same uvicorn settings
-(one worker, access log off):
+Servers run as separate uvicorn processes on 127.0.0.1, with the same uvicorn settings (one worker,
+access log off):
 
 * bare:   a FastAPI endpoint that only reads the body and answers 200;
 * tandem: the real app (`bot.app.create_app`) on a fresh file SQLite database, Feishu configured with
-          a Verification Token and an Encrypt Key, sending its replies to the fake;
-* fake:   the fake Feishu open API from tests/fakes (token, bot info, messages), which notes when each
-          reply arrives.
+          a Verification Token and an Encrypt Key, processing events and sending replies as they come;
+* fake:   the fake Feishu open API from tests/fakes, which notes when each reply arrives.
 
-Throughput: a small asyncio load generator keeps 32 keep-alive connections busy for a few seconds
-against bare, then tandem, alternately (`--rounds`), with distinct, pre-built events (AES-256-CBC with
-the Encrypt Key, X-Lark-Signature over the raw body). Reported: requests/s, the ratio tandem/bare,
-and acknowledgement latency percentiles. Events are processed (and answered) while they arrive.
+Throughput: a small asyncio load generator keeps 32 keep-alive connections busy for a few seconds,
+bare then tandem in each round, with distinct, pre-built events (AES-256-CBC with the Encrypt Key,
+X-Lark-Signature over the raw body). Each round's tandem server is new, started before the bare turn
+and stopped after its own, so no backlog takes CPU from the other turn. Reported: requests/s, the
+ratio tandem/bare, acknowledgement latency percentiles. `--path-alone` adds a diagnostic column: the
+same app with its inbox worker held back (verification, decryption and the group commit only).
 
-Reply latency: a fresh tandem server; events sent one at a time (each to its own group, well inside
-the rate limits); the time from sending the event to the reply reaching the fake.
+Reply latency: a fresh tandem server; 20 events a second, each to its own group (well inside the
+rate limits); the time from sending an event to its reply reaching the fake.
 
 Targets (DESIGN §6): ratio ≥ 0.4 and p99 acknowledgement ≤ 100 ms under 32 connections; reply p50 ≤ 50 ms.
 """
@@ -30,7 +31,6 @@ import contextlib
 import json
 import os
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -226,18 +226,6 @@ def build_events(count: int, port: int, *, chats: int) -> tuple[list[bytes], lis
     return requests, ids
 
 
-def drain(db: Path, timeout: float = 120.0) -> None:
-    """Wait until the server has processed every event it accepted."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with sqlite3.connect(db, timeout=30) as connection:
-            (pending,) = connection.execute("SELECT count(*) FROM inbound_event WHERE status = 'pending'").fetchone()
-        if not pending:
-            return
-        time.sleep(0.25)
-    print("warning: backlog not processed in time", file=sys.stderr)
-
-
 def register(fake_port: int, messages: dict[str, str]) -> None:
     """Tell the fake which user messages exist (so replies to them are accepted, as Feishu would)."""
     import httpx
@@ -253,47 +241,42 @@ class Round:
 
 
 def throughput(args: argparse.Namespace, fake_port: int, workdir: Path) -> list[Round]:
+    """Rounds of bare, then tandem (then the path alone), each tandem on a fresh server and database,
+    started before the bare turn and stopped after its own: no backlog of one turn takes CPU from the
+    next (a busy neighbour would flatter the ratio)."""
     rounds: list[Round] = []
-    with contextlib.ExitStack() as stack:
-        bare_port = stack.enter_context(server("bare"))
-        tandem_port = stack.enter_context(server("tandem", tandem_env(workdir / "ingest.db", fake_port)))
-        held_port = stack.enter_context(server("held", tandem_env(workdir / "held.db", fake_port))) if args.path_only else 0
-        budget = int(args.seconds * 6000) * (args.rounds + 1)
-        print(f"building {budget} signed, encrypted events…", file=sys.stderr)
-        events, ids = build_events(budget, tandem_port, chats=200)
+    budget = int(args.seconds * 6000) + 6000
+    with server("bare") as bare_port:
+        print(f"building {budget} signed, encrypted events per round…", file=sys.stderr)
+        events, ids = build_events(budget * args.rounds, 0, chats=200)
         register(fake_port, {message_id: f"oc_bench_{n % 200}" for n, message_id in enumerate(ids)})
-        host = f"127.0.0.1:{tandem_port}".encode()
-        pools = {
-            "tandem": events,
-            "bare": [r.replace(host, f"127.0.0.1:{bare_port}".encode(), 1) for r in events],
-            "held": [r.replace(host, f"127.0.0.1:{held_port}".encode(), 1) for r in events],
-        }
-        ports = {"bare": bare_port, "tandem": tandem_port, "held": held_port}
-        used = {"tandem": 0, "held": 0, "bare": 0}  # the tandem servers only ever get events they have not seen
-
-        def run(name: str, seconds: float) -> Run:
-            pool = pools[name][used[name] :] if name != "bare" else pools[name]
-            result = asyncio.run(load(name, ports[name], pool, concurrency=args.concurrency, seconds=seconds))
-            if name != "bare":
-                used[name] += result.count
-            return result
-
-        for name in ("bare", "tandem", "held") if args.path_only else ("bare", "tandem"):
-            run(name, 1.0)  # warm-up, a second each
-        for _ in range(args.rounds):
-            # The full server works off its backlog after each turn; let it finish so that it does not
-            # take CPU from the other servers' turns (which would flatter the ratio).
-            drain(workdir / "ingest.db")
-            bare = run("bare", args.seconds)
-            tandem = run("tandem", args.seconds)
-            held = None
-            if args.path_only:
-                drain(workdir / "ingest.db")
-                held = run("held", args.seconds)
-            rounds.append(Round(bare, tandem, held))
-            line = f"  round: bare {bare.rate:,.0f}/s, tandem {tandem.rate:,.0f}/s"
-            print(line + (f", webhook path alone {held.rate:,.0f}/s" if held else ""), file=sys.stderr)
+        bare_requests = retarget(events, bare_port)
+        asyncio.run(load("bare", bare_port, bare_requests, concurrency=args.concurrency, seconds=1.0))  # warm-up
+        for number in range(args.rounds):
+            mine = events[number * budget : (number + 1) * budget]
+            runs: dict[str, Run] = {}
+            kinds = ("tandem", "held") if args.path_alone else ("tandem",)
+            for kind in kinds:
+                env = tandem_env(workdir / f"{kind}-{number}.db", fake_port)
+                with server(kind, env) as port:
+                    if kind == "tandem":
+                        runs["bare"] = asyncio.run(
+                            load("bare", bare_port, bare_requests, concurrency=args.concurrency, seconds=args.seconds)
+                        )
+                    pool = retarget(mine, port)
+                    warm = asyncio.run(load(kind, port, pool, concurrency=args.concurrency, seconds=0.5))
+                    runs[kind] = asyncio.run(
+                        load(kind, port, pool[warm.count :], concurrency=args.concurrency, seconds=args.seconds)
+                    )
+            rounds.append(Round(runs["bare"], runs["tandem"], runs.get("held")))
+            line = f"  round {number + 1}: bare {runs['bare'].rate:,.0f}/s, tandem {runs['tandem'].rate:,.0f}/s"
+            print(line + (f", path alone {runs['held'].rate:,.0f}/s" if "held" in runs else ""), file=sys.stderr)
     return rounds
+
+
+def retarget(requests: list[bytes], port: int) -> list[bytes]:
+    """The same requests with the Host header of another server."""
+    return [r.replace(b"Host: 127.0.0.1:0\r\n", f"Host: 127.0.0.1:{port}\r\n".encode(), 1) for r in requests]
 
 
 def reply_latency(args: argparse.Namespace, fake_port: int, workdir: Path) -> list[float]:
@@ -329,15 +312,14 @@ def reply_latency(args: argparse.Namespace, fake_port: int, workdir: Path) -> li
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each measured run")
-    parser.add_argument("--rounds", type=int, default=2, help="bare/tandem pairs")
+    parser.add_argument("--rounds", type=int, default=3, help="bare/tandem pairs")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--replies", type=int, default=200, help="events for the reply-latency measurement")
     parser.add_argument("--reply-rate", type=float, default=20.0, help="events per second in that measurement")
     parser.add_argument(
-        "--no-path-only",
-        dest="path_only",
-        action="store_false",
-        help="skip the diagnostic run of the webhook path alone (the app with its inbox worker held back)",
+        "--path-alone",
+        action="store_true",
+        help="also measure the webhook path alone (diagnostic: the app with its inbox worker held back)",
     )
     parser.add_argument("--serve", choices=("bare", "tandem", "held", "fake"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

@@ -17,7 +17,9 @@ from scheduler.cli import jobs
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per platform call is noise
 

@@ -39,7 +39,9 @@ FAILURE_REPLY = "抱歉，处理这条消息时出错了，已记录。请稍后
 
 
 class Dispatcher:
-    def __init__(self, session_factory: sessionmaker[Session], handle: MessageHandler, *, clock: Clock = utcnow) -> None:
+    def __init__(
+        self, session_factory: sessionmaker[Session], handle: MessageHandler, *, clock: Clock = utcnow
+    ) -> None:
         self._session_factory = session_factory
         self._handle = handle
         self._clock = clock
@@ -79,7 +81,9 @@ class Dispatcher:
             ids = pending_event_ids(session, limit=limit)
         return sum(self.process(event_id) for event_id in ids)
 
-    def _enqueue_reply(self, session: Session, incoming: Incoming, reply: Reply, event_id: int, project_id: int | None) -> None:
+    def _enqueue_reply(
+        self, session: Session, incoming: Incoming, reply: Reply, event_id: int, project_id: int | None
+    ) -> None:
         enqueue(
             session,
             platform=incoming.platform,

@@ -46,7 +46,11 @@ def record_incoming(
         table = InboundEvent.__table__
         session.execute(insert(table).on_conflict_do_nothing(index_elements=["platform", "event_key"]), rows)
         return []
-    statement = insert(InboundEvent).on_conflict_do_nothing(index_elements=["platform", "event_key"]).returning(InboundEvent.id)
+    statement = (
+        insert(InboundEvent)
+        .on_conflict_do_nothing(index_elements=["platform", "event_key"])
+        .returning(InboundEvent.id)
+    )
     # executemany form: one cached statement, batched by SQLAlchemy's "insertmanyvalues" (3x cheaper
     # per event than compiling a fresh multi-VALUES statement for every batch size).
     return list(session.scalars(statement, rows))
@@ -70,6 +74,9 @@ _INSERT_ONE = (
 def pending_event_ids(session: Session, /, *, limit: int = 100) -> list[int]:
     return list(
         session.scalars(
-            select(InboundEvent.id).where(InboundEvent.status == InboundStatus.PENDING).order_by(InboundEvent.id).limit(limit)
+            select(InboundEvent.id)
+            .where(InboundEvent.status == InboundStatus.PENDING)
+            .order_by(InboundEvent.id)
+            .limit(limit)
         )
     )

@@ -21,7 +21,9 @@ DEFAULT_CHAT = "console"
 _TYPED_MENTION = re.compile(r"(?<![A-Za-z0-9_.<])@([^\s@<>:：,，。]+)")  # 写稿@李四 yes, a@b.com no
 
 
-def console_incoming(text: str, *, chat_id: str, user_id: str, name: str, at: datetime, event_key: str | None = None) -> Incoming:
+def console_incoming(
+    text: str, *, chat_id: str, user_id: str, name: str, at: datetime, event_key: str | None = None
+) -> Incoming:
     """A console message; `@名字` becomes a mention of the user with that id (console ids default to names)."""
     mentions: dict[str, Mention] = {}
 

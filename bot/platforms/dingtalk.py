@@ -72,10 +72,13 @@ def trusted_session_webhook(url: str, base_url: str) -> bool:
     """Only post replies to DingTalk itself (or the configured API host): the callback signature does
     not cover the body, so a sessionWebhook URL must not be able to point anywhere."""
     parts, base = urlsplit(url), urlsplit(base_url)
-    host = (parts.hostname or "").lower()
+    host, base_host = (parts.hostname or "").lower(), (base.hostname or "").lower()
     if parts.scheme == "https" and (host == "dingtalk.com" or host.endswith(".dingtalk.com")):
         return True
-    return bool(host) and host == (base.hostname or "").lower() and parts.scheme in ("http", "https")
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    loopback = ("127.0.0.1", "localhost", "::1")
+    return host == base_host or (host in loopback and base_host in loopback)  # a local test setup
 
 
 # --- inbound ------------------------------------------------------------------------------------
@@ -239,6 +242,7 @@ class DingTalkApi:
         self._token: str | None = None
         self._token_valid_until = 0.0
         self._token_lock = asyncio.Lock()
+        self._dead_sessions: set[str] = set()  # sessionWebhooks that said they have expired
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -291,11 +295,14 @@ class DingTalkApi:
     async def send(self, message: OutgoingMessage) -> str | None:
         if message.to_user_id:
             return await self._private(message)
-        if message.reply_to and self._session_valid(message):
+        if message.reply_to and message.reply_to not in self._dead_sessions and self._session_valid(message):
             try:
                 return await self._session(message)
             except PermanentError as exc:
                 log.warning("dingtalk sessionWebhook refused (%s); using the group API", exc)
+                if len(self._dead_sessions) > 10_000:
+                    self._dead_sessions.clear()
+                self._dead_sessions.add(message.reply_to)
         return await self._group(message)
 
     def _session_valid(self, message: OutgoingMessage) -> bool:

@@ -137,7 +137,15 @@ def parse_request(
         if "x-lark-signature" in head:
             _verify_signature(body, head, config.encrypt_key, now)
             signed = True
-        payload = _json_object(decrypt(encrypted, config.encrypt_key).encode("utf-8"), "decrypted body")
+        if signed:
+            payload = _json_object(decrypt(encrypted, config.encrypt_key).encode("utf-8"), "decrypted body")
+        else:
+            # Only the url_verification handshake comes unsigned. One answer for every way an unsigned
+            # body can fail, so that it cannot serve as a padding oracle for captured ciphertexts.
+            try:
+                payload = _json_object(decrypt(encrypted, config.encrypt_key).encode("utf-8"), "decrypted body")
+            except Refused:
+                raise Refused(400, "unsigned encrypted body that is not a url_verification request") from None
         if payload.get("type") == "url_verification":
             return _challenge(payload, config)
         if not signed:

@@ -110,6 +110,8 @@ def test_session_webhook_outside_dingtalk_is_not_used() -> None:
     assert trusted_session_webhook("https://oapi.dingtalk.com/robot/sendBySession?session=x", BASE)
     assert not trusted_session_webhook("http://oapi.dingtalk.com/robot/sendBySession", BASE)
     assert not trusted_session_webhook("https://dingtalk.com.evil.example/x", BASE)
+    assert trusted_session_webhook("http://localhost:8123/robot/sendBySession?session=x", BASE)
+    assert not trusted_session_webhook("http://localhost:8123/x", "https://api.dingtalk.com")
 
 
 def refused(f: DingTalkFake, body: bytes, headers: dict[str, str]) -> Refused:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -261,3 +262,15 @@ def test_render_text_with_mentions_and_card_for_reports() -> None:
     assert msg_type == "interactive" and card["schema"] == "2.0"
     assert card["header"]["title"]["content"] == "周报"
     assert card["body"]["elements"][0]["content"] == "第一行\n<at id=ou_li></at> 逾期"
+
+
+def test_unsigned_bodies_cannot_be_used_as_a_padding_oracle() -> None:
+    f = fake()
+    body, _ = f.request(f.message_event("oc_g1", "ou_pm", "hi"))
+    ciphertext = json.loads(body)["encrypt"]
+    raw = bytearray(base64.b64decode(ciphertext))
+    raw[-17] ^= 0x01  # breaks the padding of the last block
+    bad_padding = json.dumps({"encrypt": base64.b64encode(bytes(raw)).decode()}).encode()
+    not_json = json.dumps({"encrypt": encrypt("hello world", "feishu encrypt key")}).encode()
+    answers = {(refused(b, {}).status, refused(b, {}).reason) for b in (bad_padding, not_json)}
+    assert len(answers) == 1

@@ -177,3 +177,18 @@ def test_outbox_cli_lists_failures_and_queues_them_again(
     with factory() as session:
         row = session.get(OutboundMessage, failed)
         assert row is not None and row.status == OutboundStatus.PENDING and row.attempts == 0
+
+
+async def test_console_messages_are_written_out_by_the_sender(engine: Engine) -> None:
+    from bot.platforms.console import ConsoleSender
+
+    factory = make_session_factory(engine)
+    add(factory, "console", "console", "每日进度提醒", to_user_id=None)
+    lines: list[str] = []
+    sender = OutboxSender(factory, {"console": ConsoleSender(lines.append)}, poll_seconds=0.05)
+    sender.start()
+    try:
+        await until(lambda: lines == ["[console] 每日进度提醒"])
+    finally:
+        await sender.stop()
+    assert statuses(factory) == [OutboundStatus.SENT]
