@@ -12,13 +12,13 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
 from bot.messages import Mention, Reply
-from handlers.common import checked_text, date_option, history_lines, is_clear, parse_ref
+from handlers.common import checked_text, date_option, history_lines, is_clear, log_change, parse_ref
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.format import ACTION_STATUS_LABELS, day, mention, person, shorten
 from handlers.router import CommandGroup
 from handlers.text import Args
-from models import ActionItem, ActionStatus, Member, get_action, get_decision, record_change
+from models import ActionItem, ActionStatus, Member, get_action, get_decision
 from models.base import insert_now
 from models.project import allocate_number
 
@@ -51,12 +51,6 @@ def require_action_editor(ctx: Context, item: ActionItem) -> Member:
         return sender
     raise PermissionDenied(f"{item.ref} 的负责人是 {person(item.owner)}，只有负责人或 PM 可以更新。")
 
-
-def _record(ctx: Context, item: ActionItem, actor: Member, field: str, old: object, new: object, note: str | None) -> None:
-    record_change(
-        ctx.session, project_id=item.project_id, entity="action", entity_id=item.id, actor=actor,
-        at=ctx.incoming.sent_at, field=field, old=old, new=new, note=note,
-    )
 
 
 def _owner(ctx: Context, args: Args, usage: str) -> Member | None:
@@ -115,7 +109,7 @@ def add_action(ctx: Context, args: Args) -> Reply:
         updated_at=now,
     )
     insert_now(ctx.session, item)
-    _record(ctx, item, sender, "created", None, shorten(content, 60), None)
+    log_change(ctx, "action", item, sender, "created", None, shorten(content, 60), None)
     who = mention(owner) if owner.id != sender.id else person(owner)
     return Reply(
         f"已新增行动项 {item.ref} {shorten(content)}\n负责人 {who} · 截止 {day(due, today=ctx.today)} · 来源 {origin}",
@@ -225,7 +219,7 @@ def complete(ctx: Context, item: ActionItem, note: str | None) -> Reply:
     if item.status == ActionStatus.CANCELLED:
         raise UserError(f"{item.ref} 已取消，不能完成。")
     now = ctx.incoming.sent_at
-    _record(ctx, item, actor, "status", item.status.value, ActionStatus.DONE.value, note)
+    log_change(ctx, "action", item, actor, "status", item.status.value, ActionStatus.DONE.value, note)
     item.status = ActionStatus.DONE
     item.done_at = now
     item.updated_at = now
@@ -247,7 +241,7 @@ def cancel(ctx: Context, item: ActionItem, reason: str | None) -> Reply:
     actor = require_action_editor(ctx, item)
     if item.status != ActionStatus.OPEN:
         raise UserError(f"{item.ref} 已经{ACTION_STATUS_LABELS[item.status]}，不能取消。")
-    _record(ctx, item, actor, "status", item.status.value, ActionStatus.CANCELLED.value, reason)
+    log_change(ctx, "action", item, actor, "status", item.status.value, ActionStatus.CANCELLED.value, reason)
     item.status = ActionStatus.CANCELLED
     item.updated_at = ctx.incoming.sent_at
     return Reply(f"已取消行动项 {item.ref} {shorten(item.content)}" + (f"\n原因：{reason}" if reason else ""))
@@ -295,7 +289,7 @@ def edit_action(ctx: Context, args: Args) -> Reply:
     if not changes:
         raise UsageError(f"{item.ref} 没有变化。", EDIT_USAGE)
     for field, old, new in changes:
-        _record(ctx, item, actor, field, old, new, note)
+        log_change(ctx, "action", item, actor, field, old, new, note)
     item.updated_at = ctx.incoming.sent_at
     return Reply(f"已修改行动项 {item.ref}\n" + "\n".join(lines), mentions=tuple(mentions))
 

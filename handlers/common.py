@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Container
 from datetime import date
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -13,7 +14,7 @@ from handlers.dates import parse_date, parse_future_date
 from handlers.errors import UsageError, UserError
 from handlers.format import describe_change, person
 from handlers.text import Args
-from models import Change, Department, find_department, get_or_create_department
+from models import Change, Department, Member, find_department, get_or_create_department, record_change
 from models.history import entity_history
 
 # Words that empty an optional field: `截止:无`, `父:无`, `部门:none`.
@@ -119,3 +120,20 @@ def history_lines(session: Session, ctx: Context, *, entity: str, entity_id: int
         stamp = change.at.astimezone(tz).strftime("%m-%d %H:%M")
         lines.append(f"  {stamp} {person(change.actor)} {describe_change(change)}")
     return lines
+
+
+class Tracked(Protocol):
+    """A row with history: a task, risk or action item."""
+
+    id: int
+    project_id: int
+
+
+def log_change(
+    ctx: Context, entity: str, row: Tracked, actor: Member, field: str, old: object, new: object, note: str | None = None
+) -> None:
+    """A history row for a change to a task, risk or action item, at the message's own time."""
+    record_change(
+        ctx.session, project_id=row.project_id, entity=entity, entity_id=row.id, actor=actor,
+        at=ctx.incoming.sent_at, field=field, old=old, new=new, note=note,
+    )

@@ -9,7 +9,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
 from bot.messages import Mention, Reply
-from handlers.common import checked_text, history_lines, is_clear, parse_ref, word_option
+from handlers.common import checked_text, history_lines, is_clear, log_change, parse_ref, word_option
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.format import (
@@ -23,7 +23,7 @@ from handlers.format import (
 )
 from handlers.router import CommandGroup
 from handlers.text import Args
-from models import Member, Risk, RiskLevel, RiskStatus, RiskStrategy, get_risk, record_change
+from models import Member, Risk, RiskLevel, RiskStatus, RiskStrategy, get_risk
 from models.base import insert_now
 from models.project import allocate_number
 
@@ -116,12 +116,6 @@ def _owner(ctx: Context, args: Args, usage: str) -> Member | None:
     return None
 
 
-def _record(ctx: Context, risk: Risk, actor: Member, field: str, old: object, new: object, note: str | None = None) -> None:
-    record_change(
-        ctx.session, project_id=risk.project_id, entity="risk", entity_id=risk.id, actor=actor,
-        at=ctx.incoming.sent_at, field=field, old=old, new=new, note=note,
-    )
-
 
 # ---------------------------------------------------------------------------- /风险 新增
 
@@ -159,7 +153,7 @@ def add_risk(ctx: Context, args: Args) -> Reply:
         **texts,
     )
     insert_now(ctx.session, risk)
-    _record(ctx, risk, sender, "created", None, shorten(description, 60))
+    log_change(ctx, "risk", risk, sender, "created", None, shorten(description, 60))
     details = [f"等级 {RISK_LEVEL_LABELS[level]}", f"负责人 {mention(owner) if owner.id != sender.id else person(owner)}"]
     if strategy:
         details.append(f"应对 {RISK_STRATEGY_LABELS[strategy]}")
@@ -267,14 +261,14 @@ def update_risk(ctx: Context, args: Args) -> Reply:
     if args.options.get("level"):
         level = parse_level(args.options["level"], UPDATE_USAGE)
         if level != risk.level:
-            _record(ctx, risk, actor, "level", risk.level.value, level.value, note)
+            log_change(ctx, "risk", risk, actor, "level", risk.level.value, level.value, note)
             lines.append(f"等级 {RISK_LEVEL_LABELS[risk.level]} → {LEVEL_ICONS[level]}{RISK_LEVEL_LABELS[level]}")
             risk.level = level
     if args.options.get("strategy"):
         value = args.options["strategy"]
         strategy = None if is_clear(value) else parse_strategy(value, UPDATE_USAGE)
         if strategy != risk.strategy:
-            _record(ctx, risk, actor, "strategy", risk.strategy.value if risk.strategy else None,
+            log_change(ctx, "risk", risk, actor, "strategy", risk.strategy.value if risk.strategy else None,
                     strategy.value if strategy else None, note)
             lines.append(f"应对 → {RISK_STRATEGY_LABELS[strategy] if strategy else '未定'}")
             risk.strategy = strategy
@@ -285,25 +279,25 @@ def update_risk(ctx: Context, args: Args) -> Reply:
         new = None if is_clear(value) else checked_text(value, what=label, limit=limit, usage=UPDATE_USAGE)
         old = getattr(risk, attribute)
         if new != old:
-            _record(ctx, risk, actor, key, old, new, note)
+            log_change(ctx, "risk", risk, actor, key, old, new, note)
             lines.append(f"{label} → {shorten(new, 30) if new else '空'}")
             setattr(risk, attribute, new)
     if "desc" in args.options:
         description = checked_text(args.options["desc"], what="风险描述", limit=MAX_DESCRIPTION, usage=UPDATE_USAGE)
         if description != risk.description:
-            _record(ctx, risk, actor, "description", risk.description, description, note)
+            log_change(ctx, "risk", risk, actor, "description", risk.description, description, note)
             lines.append(f"描述 → {shorten(description)}")
             risk.description = description
     owner = _owner(ctx, args, UPDATE_USAGE)
     if owner is not None and owner.id != risk.owner_id:
-        _record(ctx, risk, actor, "owner", person(risk.owner), owner.name, note)
+        log_change(ctx, "risk", risk, actor, "owner", person(risk.owner), owner.name, note)
         lines.append(f"负责人 {person(risk.owner)} → {mention(owner)}")
         mentions.append(Mention(owner.user_id, owner.name))
         risk.owner = owner
     if not lines:
         if not note:
             raise UsageError(f"{risk.ref} 没有变化。", UPDATE_USAGE)
-        _record(ctx, risk, actor, "note", None, None, note)
+        log_change(ctx, "risk", risk, actor, "note", None, None, note)
         risk.updated_at = ctx.incoming.sent_at
         return Reply(f"已记录 {risk.ref} 的进展：{note}")
     risk.updated_at = ctx.incoming.sent_at
@@ -331,7 +325,7 @@ def close_risk(ctx: Context, args: Args) -> Reply:
         raise UserError(f"{risk.ref} 已经关闭了。")
     note = _note(args, args.words[1:], CLOSE_USAGE)
     now = ctx.incoming.sent_at
-    _record(ctx, risk, actor, "status", risk.status.value, RiskStatus.CLOSED.value, note)
+    log_change(ctx, "risk", risk, actor, "status", risk.status.value, RiskStatus.CLOSED.value, note)
     risk.status = RiskStatus.CLOSED
     risk.closed_at = now
     risk.updated_at = now
@@ -348,7 +342,7 @@ def reopen_risk(ctx: Context, args: Args) -> Reply:
     if risk.status == RiskStatus.OPEN:
         raise UserError(f"{risk.ref} 没有关闭。")
     note = _note(args, args.words[1:], REOPEN_USAGE)
-    _record(ctx, risk, actor, "status", risk.status.value, RiskStatus.OPEN.value, note)
+    log_change(ctx, "risk", risk, actor, "status", risk.status.value, RiskStatus.OPEN.value, note)
     risk.status = RiskStatus.OPEN
     risk.closed_at = None
     risk.close_note = None

@@ -7,7 +7,7 @@ nothing behind (the dispatcher's savepoint rolls back).
 from __future__ import annotations
 
 from bot.messages import Mention, Reply
-from handlers.common import checked_text, date_option, department_named, is_clear
+from handlers.common import checked_text, date_option, department_named, is_clear, log_change
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.format import TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, mention, person, shorten
@@ -21,7 +21,7 @@ from handlers.tasks import (
     task_number,
 )
 from handlers.text import Args
-from models import Member, Task, TaskStatus, record_change
+from models import Member, Task, TaskStatus
 from models.task import dependency_edges, parent_links
 
 EDIT_USAGE = (
@@ -33,12 +33,6 @@ DEPS_USAGE = "/任务 依赖 #12 #3,#4  ｜ /任务 依赖 #12 去掉 #3  ｜ /�
 _REMOVE_WORDS = frozenset({"去掉", "删除", "移除", "取消", "不依赖", "remove", "rm", "del", "drop", "-"})
 _CLEAR_ALL = frozenset({"清空", "全部去掉", "clear", "none", "无"})
 
-
-def _record(ctx: Context, task: Task, actor: Member, field: str, old: object, new: object, note: str | None) -> None:
-    record_change(
-        ctx.session, project_id=task.project_id, entity="task", entity_id=task.id, actor=actor,
-        at=ctx.incoming.sent_at, field=field, old=old, new=new, note=note,
-    )
 
 
 def _task_from_words(ctx: Context, args: Args, usage: str) -> Task:
@@ -142,7 +136,7 @@ def edit_task(ctx: Context, args: Args) -> Reply:
             raise UsageError("没有要修改的内容。改标题请写 标题:新标题。", EDIT_USAGE)
         raise UsageError(f"{task.ref} 没有变化。", EDIT_USAGE)
     for field, old, new in changes:
-        _record(ctx, task, actor, field, old, new, note)
+        log_change(ctx, "task", task, actor, field, old, new, note)
     task.updated_at = ctx.incoming.sent_at
     text = f"已修改 {task.ref} {shorten(task.title)}\n" + "\n".join(lines)
     if note:
@@ -202,7 +196,7 @@ def cancel(ctx: Context, task: Task, reason: str | None) -> Reply:
     if task.status == TaskStatus.DONE:
         raise UserError(f"{task.ref} 已完成，不能取消。")
     now = ctx.incoming.sent_at
-    _record(ctx, task, actor, "status", task.status.value, TaskStatus.CANCELLED.value, reason)
+    log_change(ctx, "task", task, actor, "status", task.status.value, TaskStatus.CANCELLED.value, reason)
     task.status = TaskStatus.CANCELLED
     task.status_changed_at = now
     task.updated_at = now
@@ -225,7 +219,7 @@ def reopen_task(ctx: Context, args: Args) -> Reply:
     if task.status != TaskStatus.CANCELLED:
         raise UserError(f"{task.ref} 没有取消（现在是{TASK_STATUS_LABELS[task.status]}），不需要恢复。")
     now = ctx.incoming.sent_at
-    _record(ctx, task, actor, "status", task.status.value, TaskStatus.TODO.value, _note(args, args.words[1:]))
+    log_change(ctx, "task", task, actor, "status", task.status.value, TaskStatus.TODO.value, _note(args, args.words[1:]))
     task.status = TaskStatus.TODO
     task.status_changed_at = now
     task.updated_at = now
@@ -274,7 +268,7 @@ def task_dependencies(ctx: Context, args: Args) -> Reply:
         task.predecessors = sorted([*task.predecessors, *new], key=lambda t: t.number)
         summary = f"{task.ref} 现在依赖 {'，'.join(t.ref for t in new)}"
     after = [p.ref for p in task.predecessors]
-    _record(ctx, task, actor, "deps", ",".join(before) or None, ",".join(after) or None, None)
+    log_change(ctx, "task", task, actor, "deps", ",".join(before) or None, ",".join(after) or None, None)
     task.updated_at = ctx.incoming.sent_at
     listed = "，".join(f"{p.ref}{TASK_STATUS_ICONS[p.status]}" for p in task.predecessors) or "无"
     return Reply(f"{summary}\n{task.ref} {shorten(task.title)} 的前置任务：{listed}")
