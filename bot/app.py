@@ -45,6 +45,7 @@ def create_app(
                 rt.close()
 
     app = FastAPI(title="Tandem", lifespan=lifespan)
+    for route in webhooks.routes:
+        app.router.routes.append(route)
     app.include_router(routes.router)
-    app.include_router(webhooks.router)
     return app

@@ -215,18 +215,20 @@ class IngestBatcher:
         self._gate = gate or WriteGate(enabled=False)
         self._on_accepted = on_accepted
         self._max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[Incoming, asyncio.Future[None]]] = asyncio.Queue()
+        self._queue: list[tuple[Incoming, asyncio.Future[None]]] = []
+        self._in_flight: list[tuple[Incoming, asyncio.Future[None]]] = []
+        self._queued = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox-commit")
         self._task: asyncio.Task[None] | None = None
-        self._last_request = 0.0
         self._waiting = 0  # webhook requests waiting for their event to be recorded
+        self._last_batch = 0.0
         self._idle_timer: asyncio.TimerHandle | None = None
         self._gate.intake_busy = self.busy
 
     def busy(self) -> bool:
         """Requests are waiting for their commit, or one was answered a moment ago (read from other
         threads; each field is written atomically by the event loop)."""
-        return self._waiting > 0 or time.monotonic() - self._last_request < self.QUIET
+        return self._waiting > 0 or time.monotonic() - self._last_batch < self.QUIET
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="inbox-group-commit")
@@ -236,10 +238,10 @@ class IngestBatcher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        while not self._queue.empty():
-            _, future = self._queue.get_nowait()
+        for _, future in self._in_flight + self._queue:
             if not future.done():
                 future.set_exception(RuntimeError("shutting down"))
+        self._in_flight, self._queue = [], []
         self._executor.shutdown(wait=True)
 
     async def submit(self, incoming: Incoming) -> None:
@@ -247,35 +249,39 @@ class IngestBatcher:
         if self._task is None or self._task.done():
             raise RuntimeError("the inbox is not accepting events")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((incoming, future))
+        self._queue.append((incoming, future))
         self._waiting += 1
-        try:
-            await asyncio.shield(future)
-        finally:
-            self._waiting -= 1
-            self._last_request = time.monotonic()
-            if not self._waiting:
-                if self._idle_timer is not None:
-                    self._idle_timer.cancel()
-                self._idle_timer = asyncio.get_running_loop().call_later(self.QUIET, self._went_quiet)
+        self._queued.set()
+        await future  # cancelling this request cancels its own future only, never the shared commit
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                await loop.run_in_executor(self._executor, self._record, [item for item, _ in batch])
-            except Exception:
-                log.exception("inbox batch of %d failed; recording one by one", len(batch))
-                await self._one_by_one(batch)
-            else:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_result(None)
-            if self._on_accepted is not None:
-                self._on_accepted()
+            await self._queued.wait()
+            self._queued.clear()
+            while self._queue:
+                batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+                self._in_flight = batch
+                try:
+                    await loop.run_in_executor(self._executor, self._record, [item for item, _ in batch])
+                except Exception:
+                    log.exception("inbox batch of %d failed; recording one by one", len(batch))
+                    await self._one_by_one(batch)
+                else:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_result(None)
+                self._batch_done(len(batch))
+
+    def _batch_done(self, size: int) -> None:
+        self._waiting -= size
+        self._last_batch = time.monotonic()
+        if self._on_accepted is not None:
+            self._on_accepted()
+        if not self._waiting:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+            self._idle_timer = asyncio.get_running_loop().call_later(self.QUIET, self._went_quiet)
 
     def _went_quiet(self) -> None:
         self._idle_timer = None

@@ -1,6 +1,10 @@
 """The platform webhooks: verify → normalise → record in the inbox (group commit) → 200 → process after.
 
 Nothing here talks to a platform: a request is answered from what it carries and one shared commit.
+
+These are plain Starlette routes, added to the FastAPI app ahead of its own: a webhook reads raw bytes
+and needs none of FastAPI's parameter parsing, and skipping it (and `include_router` matching) takes
+about 50 µs off every request, a quarter of what the bare endpoint costs (see bench/ingest.py).
 """
 
 from __future__ import annotations
@@ -9,15 +13,14 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from bot.platforms import Challenge, Ignored, Parsed, Refused
 from bot.services import DINGTALK_OFF, FEISHU_OFF, Platforms
 
 log = logging.getLogger(__name__)
-
-router = APIRouter()
 
 MAX_BODY = 1 << 20  # 1 MiB; real events are a few KiB
 
@@ -59,8 +62,6 @@ async def _handle(
     return JSONResponse(parsed.answer)
 
 
-@router.post("/webhook/feishu")
-@router.post("/webhook/feishu/card")
 async def feishu_webhook(request: Request) -> Response:
     """Feishu events, url_verification and card callbacks (one request URL serves them all)."""
     inbound = request.app.state.platforms.feishu
@@ -68,9 +69,15 @@ async def feishu_webhook(request: Request) -> Response:
     return await _handle(request, "feishu", parse, FEISHU_OFF)
 
 
-@router.post("/webhook/dingtalk")
 async def dingtalk_webhook(request: Request) -> Response:
     """DingTalk app-robot message callbacks (HTTP mode)."""
     inbound = request.app.state.platforms.dingtalk
     parse = (lambda body, headers, now: inbound.parse(body, headers, now=now)) if inbound is not None else None
     return await _handle(request, "dingtalk", parse, DINGTALK_OFF)
+
+
+routes = [
+    Route("/webhook/feishu", feishu_webhook, methods=["POST"]),
+    Route("/webhook/feishu/card", feishu_webhook, methods=["POST"]),
+    Route("/webhook/dingtalk", dingtalk_webhook, methods=["POST"]),
+]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -35,7 +36,7 @@ from html import escape
 from typing import Any
 
 import requests
-from Crypto.Cipher import AES
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from bot.messages import Incoming, Mention, Reply
 from bot.platforms import (
@@ -91,18 +92,27 @@ def signature(timestamp: str, nonce: str, encrypt_key: str, body: bytes) -> str:
     return hashlib.sha256((timestamp + nonce + encrypt_key).encode("utf-8") + body).hexdigest()
 
 
+BLOCK = 16  # AES block size in bytes
+
+
+@functools.lru_cache(maxsize=8)
+def _aes_key(encrypt_key: str) -> algorithms.AES:
+    """The AES-256 key, sha256 of the Encrypt Key: derived once per key, not per request."""
+    return algorithms.AES(hashlib.sha256(encrypt_key.encode("utf-8")).digest())
+
+
 def decrypt(encrypted: str, encrypt_key: str) -> str:
     """AES-256-CBC with key sha256(encrypt_key); base64(iv + ciphertext); PKCS#7 padding checked strictly."""
     try:
         raw = base64.b64decode(encrypted, validate=True)
     except (binascii.Error, ValueError):
         raise Refused(400, "encrypt is not valid base64") from None
-    if len(raw) < 2 * AES.block_size or len(raw) % AES.block_size:
+    if len(raw) < 2 * BLOCK or len(raw) % BLOCK:
         raise Refused(400, "encrypt has an invalid length")
-    key = hashlib.sha256(encrypt_key.encode("utf-8")).digest()
-    plain = AES.new(key, AES.MODE_CBC, raw[: AES.block_size]).decrypt(raw[AES.block_size :])
+    decryptor = Cipher(_aes_key(encrypt_key), modes.CBC(raw[:BLOCK])).decryptor()
+    plain = decryptor.update(raw[BLOCK:]) + decryptor.finalize()
     pad = plain[-1]
-    if not 1 <= pad <= AES.block_size or plain[-pad:] != bytes([pad]) * pad:
+    if not 1 <= pad <= BLOCK or plain[-pad:] != bytes([pad]) * pad:
         raise Refused(400, "encrypt does not decrypt with the configured Encrypt Key")
     try:
         return plain[:-pad].decode("utf-8")
