@@ -13,9 +13,11 @@ access log off):
 Throughput: a small asyncio load generator keeps 32 keep-alive connections busy for a few seconds,
 bare then tandem in each round, with distinct, pre-built events (AES-256-CBC with the Encrypt Key,
 X-Lark-Signature over the raw body). Each round's tandem server is new, started before the bare turn
-and stopped after its own, so no backlog takes CPU from the other turn. Reported: requests/s, the
-ratio tandem/bare, acknowledgement latency percentiles. `--path-alone` adds a diagnostic column: the
-same app with its inbox worker held back (verification, decryption and the group commit only).
+and stopped after its own, so no backlog takes CPU from the other turn. Reported: requests/s; the
+ratio tandem/bare of each round and their median, the figure checked against the target (a shared
+machine's speed drifts between rounds more than within one); acknowledgement latency percentiles.
+`--path-alone` adds a diagnostic column: the same app with its inbox worker held back (verification,
+decryption and the group commit only).
 
 Reply latency: a fresh tandem server; 20 events a second, each to its own group (well inside the
 rate limits); the time from sending an event to its reply reaching the fake.
@@ -348,8 +350,13 @@ def report(args: argparse.Namespace, rounds: list[Round], latencies: list[float]
     if held:
         columns.append(("(path alone)", held))
     rates = [statistics.median(run.rate for run in runs) for _, runs in columns]
+    # Each round's ratio compares turns run back to back; its median is what the target is checked
+    # against, since a shared machine's speed drifts more between rounds than within one.
+    per_round = [[r.bare, r.tandem] + ([r.held] if r.held is not None else []) for r in rounds]
+    round_ratios = [[run.rate / runs[0].rate for run in runs] for runs in per_round]
+    ratios_median = [statistics.median(column) for column in zip(*round_ratios, strict=True)]
     latency = [merged(runs) for _, runs in columns]
-    ratio, p99 = rates[1] / rates[0], latency[1].percentile(0.99)
+    ratio, p99 = ratios_median[1], latency[1].percentile(0.99)
     p50 = statistics.median(latencies) if latencies else float("nan")
     print()
     print(
@@ -358,15 +365,17 @@ def report(args: argparse.Namespace, rounds: list[Round], latencies: list[float]
     )
     print(f"{'':30}" + "".join(f"{name:>17}" for name, _ in columns) + "   target")
     print(f"{'requests/s (median of rounds)':30}" + "".join(f"{rate:>17,.0f}" for rate in rates))
-    ratios = "".join(f"{rate / rates[0]:>17.2f}" for rate in rates)
-    print(f"{'ratio to bare':30}{ratios}   ≥ 0.40 {ok(ratio >= 0.4)}")
+    ratios = "".join(f"{value:>17.2f}" for value in ratios_median)
+    print(f"{'ratio to bare (median of rounds)':30}{ratios}   ≥ 0.40 {ok(ratio >= 0.4)}")
+    print(f"{'ratio of the median rates':30}" + "".join(f"{rate / rates[0]:>17.2f}" for rate in rates))
     for q in (0.5, 0.9, 0.99):
         target = f"   ≤ 100 ms {ok(p99 <= 100)}" if q == 0.99 else ""
         print(f"{f'ack latency p{int(q * 100)} (ms)':30}" + "".join(f"{run.percentile(q):>17.1f}" for run in latency) + target)
     print(f"{'non-200 answers':30}" + "".join(f"{run.errors:>17}" for run in latency))
-    for i, r in enumerate(rounds, 1):
-        runs = [r.bare, r.tandem] + ([r.held] if r.held else [])
-        print(f"{f'  round {i}':30}" + "".join(f"{run.rate:>17,.0f}" for run in runs))
+    for i, (runs, values) in enumerate(zip(per_round, round_ratios, strict=True), 1):
+        cells = [f"{run.rate:,.0f}" + (f" ({value:.2f})" if n else "")
+                 for n, (run, value) in enumerate(zip(runs, values, strict=True))]
+        print(f"{f'  round {i}':30}" + "".join(f"{cell:>17}" for cell in cells))
     if held:
         print("  (path alone: the same app with its inbox worker held back: verification, decryption and")
         print("   the group commit without processing competing for the process's one Python core)")
@@ -381,7 +390,7 @@ def report(args: argparse.Namespace, rounds: list[Round], latencies: list[float]
     summary = {"bare_rps": round(rates[0]), "tandem_rps": round(rates[1]), "ratio": round(ratio, 3)}
     summary |= {"ack_p99_ms": round(p99, 1), "reply_p50_ms": round(p50, 1)}
     if held:
-        summary |= {"path_alone_rps": round(rates[2]), "path_alone_ratio": round(rates[2] / rates[0], 3)}
+        summary |= {"path_alone_rps": round(rates[2]), "path_alone_ratio": round(ratios_median[2], 3)}
     print(json.dumps(summary))
 
 

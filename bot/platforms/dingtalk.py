@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 
 from bot.clock import Clock, utcnow
 from bot.messages import MENTION_MARKER, Incoming, Mention, Reply
@@ -97,8 +98,8 @@ def parse_request(body: bytes, headers: Mapping[str, str], *, now: datetime, app
     if abs(int(timestamp) - now.timestamp() * 1000) > SIGNATURE_TOLERANCE.total_seconds() * 1000:
         raise Refused(401, "stale timestamp")
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        payload = orjson.loads(body)
+    except ValueError:  # orjson.JSONDecodeError, invalid UTF-8 included
         raise Refused(400, "body is not JSON") from None
     if not isinstance(payload, dict):
         raise Refused(400, "body is not a JSON object")
