@@ -45,9 +45,14 @@ class WriteGate:
     most every `background_interval`; `intake_idle()` lets them go as soon as it is quiet again. In a burst
     the platforms get their 200s in time (late ones are redelivered, which only adds load) and the
     recorded backlog is worked off at a reduced pace, then at full speed once the burst is over.
+
+    Why 200 ms: a background write holds SQLite's lock for a whole event (~3 ms alone, 6–7 ms while
+    it shares the GIL with the webhook), and every webhook request waits behind it. At 50 ms that
+    stalled the intake an eighth of the time in a saturating burst; at 200 ms a thirtieth. Load
+    short of saturation leaves quiet gaps of `IngestBatcher.QUIET`, and background writes use those.
     """
 
-    def __init__(self, *, enabled: bool = True, background_interval: float = 0.05) -> None:
+    def __init__(self, *, enabled: bool = True, background_interval: float = 0.2) -> None:
         self.enabled = enabled
         self.intake_busy: Callable[[], bool] = lambda: False
         self._background_interval = background_interval
