@@ -366,22 +366,22 @@ class OutboxSender:
             await asyncio.sleep(self._lease.total_seconds() / 3)
             if not self._leases:
                 continue
-            held = dict(self._leases)
-            lease_until = self._clock() + self._lease
-            try:
-                async with self._db:
+            # Under the same semaphore as every settling write (`_settle`): a row's outcome is never
+            # written against the lease this renewal is replacing.
+            async with self._db:
+                held = dict(self._leases)
+                lease_until = self._clock() + self._lease
+                try:
                     renewed = await to_thread.run_sync(self._renew_once, held, lease_until)
-            except Exception:
-                log.exception("outbox lease renewal failed")
-                continue
-            for message_id, lease in held.items():
-                if self._leases.get(message_id) != lease:
-                    continue  # finished (or re-leased) meanwhile
-                if message_id in renewed:
-                    self._leases[message_id] = lease_until
-                else:
-                    log.warning("outbox message %s: lease lost, leaving it to its new holder", message_id)
-                    self._leases.pop(message_id, None)
+                except Exception:
+                    log.exception("outbox lease renewal failed")
+                    continue
+                for message_id in held:
+                    if message_id in renewed:
+                        self._leases[message_id] = lease_until
+                    else:
+                        log.warning("outbox message %s: lease lost, leaving it to its new holder", message_id)
+                        self._leases.pop(message_id, None)
 
     def _renew_once(self, held: dict[int, datetime], lease_until: datetime) -> set[int]:
         with self._gate.background(), self._session_factory.begin() as session:
@@ -428,8 +428,7 @@ class OutboxSender:
                     continue  # lease lost to another process
                 hold = hold or self._hold_time(message)
                 if hold is not None:
-                    lease = self._leases.pop(message.id)
-                    await self._write(release, message.id, lease=lease, at=hold)
+                    await self._settle(release, message.id, at=hold)
                     self._note_due(hold)
                     continue
                 retry_at = await self._deliver(message)
@@ -460,13 +459,10 @@ class OutboxSender:
                 log.exception("outbox message %s: unexpected error", message.id)
                 error = TransientError(f"{type(exc).__name__}: {exc}")
         now = self._clock()
-        lease = self._leases.pop(message.id, None)
-        if lease is None:
-            log.warning("outbox message %s: lease lost while sending (outcome: %s)", message.id, error or "sent")
-            return None
         if error is None:
-            if not await self._write(record_sent, message.id, lease=lease, now=now, platform_message_id=platform_message_id):
-                log.warning("outbox message %s sent, but its lease had run out", message.id)
+            recorded = await self._settle(record_sent, message.id, now=now, platform_message_id=platform_message_id)
+            if not recorded:  # another process holds the row now (our lease ran out): it may send it again
+                log.warning("outbox message %s sent, but its lease was lost to another sender", message.id)
             return None
         retry_at = self._retry_time(message, error, now)
         will_fail = retry_at is None or message.attempts + 1 >= self._max_attempts
@@ -490,9 +486,7 @@ class OutboxSender:
             error,
             outcome,
         )
-        await self._write(
-            record_failure, message.id, lease=lease, error=str(error), retry_at=retry_at, max_attempts=self._max_attempts
-        )
+        await self._settle(record_failure, message.id, error=str(error), retry_at=retry_at, max_attempts=self._max_attempts)
         if retry_at is not None and not will_fail:
             self._note_due(retry_at)
         return None if will_fail else retry_at
@@ -524,10 +518,23 @@ class OutboxSender:
             self._next_due = at
             self._wake.set()
 
-    async def _write(self, fn: Callable[..., bool], message_id: int, **kwargs: Any) -> bool:
-        def run() -> bool:
+    async def _settle(self, fn: Callable[..., bool], message_id: int, **kwargs: Any) -> bool | None:
+        """Write a held row's outcome with `fn`, conditional on the lease we hold for it *now*, and let it go.
+
+        Returns `fn`'s answer, or None when the lease was already lost. Lease renewals run under the
+        same semaphore, so a renewal in flight can never leave us writing against the lease it replaced
+        (the row would stay pending, and be sent again once the new lease ran out).
+        """
+
+        def run(lease: datetime) -> bool:
             with self._gate.background(), self._session_factory.begin() as session:
-                return bool(fn(session, message_id, **kwargs))
+                return bool(fn(session, message_id, lease=lease, **kwargs))
 
         async with self._db:  # one outbox write at a time: no pile of threads waiting on the database
-            return await to_thread.run_sync(run)
+            lease = self._leases.get(message_id)
+            if lease is None:
+                return None
+            try:
+                return await to_thread.run_sync(run, lease)
+            finally:
+                self._leases.pop(message_id, None)

@@ -4,6 +4,7 @@ platform's time, a lease left by a dead process runs out, and a hopeless message
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -192,3 +193,49 @@ async def test_console_messages_are_written_out_by_the_sender(engine: Engine) ->
     finally:
         await sender.stop()
     assert statuses(factory) == [OutboundStatus.SENT]
+
+
+class SlowSender:
+    """Takes a while over every message, as a platform under load does; counts what it was given."""
+
+    platform = "dingtalk"
+    limits = None
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.sent: list[int] = []
+
+    async def send(self, message: Any) -> str | None:
+        await asyncio.sleep(self.seconds)
+        self.sent.append(message.id)
+        return f"msg-{message.id}"
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_renewal_in_flight_never_makes_a_sent_message_due_again(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Renewals that take a while (a busy database) overlap with sends finishing: each outcome is still
+    written against the lease held at that moment, so no sent row stays pending to be sent again."""
+    import bot.delivery
+
+    renew = bot.delivery.renew_leases
+
+    def slow_renewal(*args: Any, **kwargs: Any) -> set[int]:
+        time.sleep(0.04)
+        return renew(*args, **kwargs)
+
+    monkeypatch.setattr(bot.delivery, "renew_leases", slow_renewal)
+    factory = make_session_factory(engine)
+    ids = [add(factory, "dingtalk", f"cid{i}", f"第 {i} 条") for i in range(12)]
+    platform = SlowSender(0.13)
+    sender = OutboxSender(factory, {"dingtalk": platform}, lease=timedelta(seconds=0.15), poll_seconds=0.02)  # type: ignore[dict-item]
+    sender.start()
+    try:
+        await until(lambda: set(statuses(factory)) == {OutboundStatus.SENT}, timeout=10)
+        await asyncio.sleep(0.5)  # several lease lengths: a row left pending would be due and sent again
+    finally:
+        await sender.stop()
+    assert sorted(platform.sent) == ids
