@@ -231,8 +231,8 @@ class IngestBatcher:
         self._gate.intake_busy = self.busy
 
     def busy(self) -> bool:
-        """Requests are waiting for their commit, or one was answered a moment ago (read from other
-        threads; each field is written atomically by the event loop)."""
+        """Requests are waiting for their commit, or a batch was committed a moment ago (read from
+        other threads; each field is written atomically by the event loop)."""
         return self._waiting > 0 or time.monotonic() - self._last_batch < self.QUIET
 
     def start(self) -> None:
@@ -276,6 +276,7 @@ class IngestBatcher:
                     for _, future in batch:
                         if not future.done():
                             future.set_result(None)
+                self._in_flight = []
                 self._batch_done(len(batch))
 
     def _batch_done(self, size: int) -> None:
