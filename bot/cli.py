@@ -13,6 +13,7 @@ from bot.config import get_settings
 from bot.outbox_cli import outbox
 from bot.platforms.console import DEFAULT_CHAT, console_incoming, deliver_console
 from bot.runtime import Runtime, build_runtime
+from models import CHAT_ID_MAX, USER_ID_MAX
 from scheduler.cli import jobs
 
 
@@ -77,8 +78,12 @@ def _say(runtime: Runtime, text: str, *, chat: str, user: str, name: str, at: da
     deliver_console(runtime.session_factory, click.echo, chat_id=chat, clock=runtime.clock)
 
 
-def _identity(user: str | None, name: str | None) -> tuple[str, str]:
+def _identity(chat: str, user: str | None, name: str | None) -> tuple[str, str]:
+    """The sender's (user id, display name); ids longer than a platform's are refused up front."""
     user = user or name or "me"
+    for option, value, limit in (("--chat", chat, CHAT_ID_MAX), ("--user", user, USER_ID_MAX)):
+        if len(value) > limit:
+            raise click.BadParameter(f"最长 {limit} 个字符，现在是 {len(value)} 个", param_hint=option)
     return user, name or user
 
 
@@ -90,10 +95,10 @@ def _identity(user: str | None, name: str | None) -> tuple[str, str]:
 @click.argument("text", nargs=-1, required=True)
 def say(chat: str, user: str | None, name: str | None, at: str | None, text: tuple[str, ...]) -> None:
     """Post one message into a console group chat and print the bot's replies."""
+    user_id, display = _identity(chat, user, name)
     settings = get_settings()
     runtime = build_runtime(settings)
     try:
-        user_id, display = _identity(user, name)
         _say(runtime, " ".join(text), chat=chat, user=user_id, name=display, at=parse_at(at, settings.timezone))
     finally:
         runtime.close()
@@ -105,8 +110,8 @@ def say(chat: str, user: str | None, name: str | None, at: str | None, text: tup
 @click.option("--name", default=None)
 def chat(chat: str, user: str | None, name: str | None) -> None:
     """The same as `say`, interactively (Ctrl-D to leave)."""
+    user_id, display = _identity(chat, user, name)
     runtime = build_runtime(get_settings())
-    user_id, display = _identity(user, name)
     try:
         while True:
             try:

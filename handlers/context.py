@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.messages import Incoming, Mention
 from handlers.errors import PermissionDenied, UserError
-from models import Member, Project, ensure_member, find_member, find_members_by_name
+from models import USER_ID_MAX, Member, Project, ensure_member, find_member, find_members_by_name
 
 if TYPE_CHECKING:
     from handlers.router import CommandRegistry
@@ -69,6 +69,8 @@ class Context:
             raise UserError(f"项目里有 {len(matches)} 位叫“{mention.name}”的成员，请用 @ 选择具体的人。")
         if not mention.user_id:
             raise UserError(f"项目里没有叫“{mention.name}”的成员。请用 @ 提及对方，或让对方先在群里说句话。")
+        if len(mention.user_id) > USER_ID_MAX:
+            raise UserError(f"@{mention.name[:20]}… 太长了，不像是一个人（最长 {USER_ID_MAX} 个字符）。")
         return ensure_member(
             self.session, project=project, user_id=mention.user_id, name=mention.name, now=self.now
         )

@@ -21,6 +21,8 @@ from models.enums import (
 from models.history import Change, record_change
 from models.meeting import ActionItem, Decision, get_action, get_decision
 from models.project import (
+    CHAT_ID_MAX,
+    USER_ID_MAX,
     CalendarDay,
     Department,
     Member,
@@ -39,7 +41,9 @@ from models.schedule import JobRun
 from models.task import Task, get_task, task_dependency
 
 __all__ = [
+    "CHAT_ID_MAX",
     "OPEN_TASK_STATUSES",
+    "USER_ID_MAX",
     "ActionItem",
     "ActionStatus",
     "Base",

@@ -14,6 +14,9 @@ from models.base import Base
 from models.enums import CalendarDayKind, ProjectStatus, Role, enum_column
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+# Platform ids are far shorter (open_id ~35, staffId ~20); console and hand-typed ids are checked against these.
+CHAT_ID_MAX = 128
+USER_ID_MAX = 128
 
 
 class Project(Base):
@@ -32,7 +35,7 @@ class Project(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
-    chat_id: Mapped[str] = mapped_column(String(128))
+    chat_id: Mapped[str] = mapped_column(String(CHAT_ID_MAX))
     name: Mapped[str] = mapped_column(String(100))
     goal: Mapped[str | None] = mapped_column(Text)
     deadline: Mapped[date | None]
@@ -80,7 +83,7 @@ class Member(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
-    user_id: Mapped[str] = mapped_column(String(128))  # platform user id (open_id / staffId / console name)
+    user_id: Mapped[str] = mapped_column(String(USER_ID_MAX))  # platform user id (open_id / staffId / console name)
     name: Mapped[str] = mapped_column(String(100))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="SET NULL"))
     role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.MEMBER)
