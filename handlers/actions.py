@@ -12,7 +12,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
 from bot.messages import Mention, Reply
-from handlers.common import checked_text, date_option, history_lines, is_clear, log_change, parse_ref
+from handlers.common import checked_text, date_option, history_lines, is_clear, log_change, named_owner, parse_ref
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.format import ACTION_STATUS_LABELS, day, mention, person, shorten
@@ -53,16 +53,6 @@ def require_action_editor(ctx: Context, item: ActionItem) -> Member:
 
 
 
-def _owner(ctx: Context, args: Args, usage: str) -> Member | None:
-    if len(args.mentions) > 1:
-        raise UsageError("一个行动项只能有一位负责人，请只 @ 一个人。", usage)
-    if args.mentions:
-        return ctx.resolve_member(args.mentions[0])
-    if args.options.get("owner"):
-        return ctx.resolve_member(Mention("", args.options["owner"].strip().lstrip("@")))
-    return None
-
-
 # ---------------------------------------------------------------------------- /行动 新增
 
 
@@ -77,7 +67,7 @@ def add_action(ctx: Context, args: Args) -> Reply:
     sender = ctx.require_sender()
     due = date_option(ctx, args, "due", what="截止日期")
     content = checked_text(args.text, what="行动项内容", limit=MAX_CONTENT, usage=ADD_USAGE)
-    owner = _owner(ctx, args, ADD_USAGE)
+    owner = named_owner(ctx, args, what="行动项", usage=ADD_USAGE)
     if owner is None:
         raise UsageError("行动项必须有负责人，请 @ 负责人。", ADD_USAGE)
     if due is None:
@@ -271,7 +261,7 @@ def edit_action(ctx: Context, args: Args) -> Reply:
             lines.append(f"截止 {day(item.due_date, today=ctx.today)} → {day(due, today=ctx.today)}")
             changes.append(("due", item.due_date.isoformat() if item.due_date else None, due.isoformat()))
             item.due_date = due
-    owner = _owner(ctx, args, EDIT_USAGE)
+    owner = named_owner(ctx, args, what="行动项", usage=EDIT_USAGE)
     if owner is not None and owner.id != item.owner_id:
         if not actor.is_manager:
             raise PermissionDenied(f"只有 PM 可以改派 {item.ref} 的负责人。")

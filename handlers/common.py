@@ -9,6 +9,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
+from bot.messages import Mention
 from handlers.context import Context
 from handlers.dates import parse_date, parse_future_date
 from handlers.errors import UsageError, UserError
@@ -92,6 +93,17 @@ def word_option(args: Args, key: str, accepted: Container[str]) -> str | None:
         args.words.extend(rest.split())
         return first
     return value
+
+
+def named_owner(ctx: Context, args: Args, *, what: str, usage: str) -> Member | None:
+    """The one person a command names as owner: an @mention or `负责人:名字`; None when it names nobody."""
+    if len(args.mentions) > 1:
+        raise UsageError(f"一个{what}只能有一位负责人，请只 @ 一个人。", usage)
+    if args.mentions:
+        return ctx.resolve_member(args.mentions[0])
+    if args.options.get("owner"):
+        return ctx.resolve_member(Mention("", args.options["owner"].strip().lstrip("@")))
+    return None
 
 
 def department_named(ctx: Context, name: str, *, may_create: bool) -> Department:

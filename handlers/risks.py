@@ -9,7 +9,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
 from bot.messages import Mention, Reply
-from handlers.common import checked_text, history_lines, is_clear, log_change, parse_ref, word_option
+from handlers.common import checked_text, history_lines, is_clear, log_change, named_owner, parse_ref, word_option
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.format import (
@@ -106,16 +106,6 @@ def _split_choices(args: Args) -> None:
     word_option(args, "strategy", STRATEGY_WORDS)
 
 
-def _owner(ctx: Context, args: Args, usage: str) -> Member | None:
-    if len(args.mentions) > 1:
-        raise UsageError("一个风险只能有一位负责人，请只 @ 一个人。", usage)
-    if args.mentions:
-        return ctx.resolve_member(args.mentions[0])
-    if args.options.get("owner"):
-        return ctx.resolve_member(Mention("", args.options["owner"].strip().lstrip("@")))
-    return None
-
-
 
 # ---------------------------------------------------------------------------- /风险 新增
 
@@ -137,7 +127,7 @@ def add_risk(ctx: Context, args: Args) -> Reply:
         key: checked_text(args.options.get(key, ""), what=label, limit=limit, usage=ADD_USAGE, required=False) or None
         for key, (_, label, limit) in TEXT_FIELDS.items()
     }
-    owner = _owner(ctx, args, ADD_USAGE) or sender
+    owner = named_owner(ctx, args, what="风险", usage=ADD_USAGE) or sender
     now = ctx.incoming.sent_at
     risk = Risk(
         project_id=project.id,
@@ -288,7 +278,7 @@ def update_risk(ctx: Context, args: Args) -> Reply:
             log_change(ctx, "risk", risk, actor, "description", risk.description, description, note)
             lines.append(f"描述 → {shorten(description)}")
             risk.description = description
-    owner = _owner(ctx, args, UPDATE_USAGE)
+    owner = named_owner(ctx, args, what="风险", usage=UPDATE_USAGE)
     if owner is not None and owner.id != risk.owner_id:
         log_change(ctx, "risk", risk, actor, "owner", person(risk.owner), owner.name, note)
         lines.append(f"负责人 {person(risk.owner)} → {mention(owner)}")

@@ -7,7 +7,7 @@ nothing behind (the dispatcher's savepoint rolls back).
 from __future__ import annotations
 
 from bot.messages import Mention, Reply
-from handlers.common import checked_text, date_option, department_named, is_clear, log_change
+from handlers.common import checked_text, date_option, department_named, is_clear, log_change, named_owner
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.format import TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, mention, person, shorten
@@ -21,7 +21,7 @@ from handlers.tasks import (
     task_number,
 )
 from handlers.text import Args
-from models import Member, Task, TaskStatus
+from models import Task, TaskStatus
 from models.task import dependency_edges, parent_links
 
 EDIT_USAGE = (
@@ -74,7 +74,7 @@ def edit_task(ctx: Context, args: Args) -> Reply:
             lines.append(f"标题 → {shorten(title)}")
             task.title = title
 
-    owner = _new_owner(ctx, args)
+    owner = named_owner(ctx, args, what="任务", usage=EDIT_USAGE)
     if owner is not None and owner.id != task.owner_id:
         if not actor.is_manager:
             raise PermissionDenied(f"只有 PM 可以改派 {task.ref} 的负责人。")
@@ -146,16 +146,6 @@ def edit_task(ctx: Context, args: Args) -> Reply:
 
 def _iso(value: object) -> str | None:
     return value.isoformat() if value is not None and hasattr(value, "isoformat") else None
-
-
-def _new_owner(ctx: Context, args: Args) -> Member | None:
-    if len(args.mentions) > 1:
-        raise UsageError("一个任务只能有一位负责人，请只 @ 一个人。", EDIT_USAGE)
-    if args.mentions:
-        return ctx.resolve_member(args.mentions[0])
-    if args.options.get("owner"):
-        return ctx.resolve_member(Mention("", args.options["owner"].strip().lstrip("@")))
-    return None
 
 
 def _single_ref(ctx: Context, value: str, usage: str) -> Task:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, bindparam, case, func, select
 
 from bot.messages import Mention, Reply
-from handlers.common import checked_text, date_option, department_named, history_lines
+from handlers.common import checked_text, date_option, department_named, history_lines, named_owner
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.format import TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, mention, person, shorten
@@ -102,7 +102,7 @@ def add_task(ctx: Context, args: Args) -> Reply:
     due = date_option(ctx, args, "due", what="截止日期")
     start = date_option(ctx, args, "start", what="开始日期", future=False)
     title = checked_text(args.text, what="任务标题", limit=MAX_TITLE, usage=ADD_USAGE)
-    owner = _owner_from(ctx, args, default=sender)
+    owner = named_owner(ctx, args, what="任务", usage=ADD_USAGE) or sender
     if owner.id != sender.id and not sender.is_manager:
         raise PermissionDenied("成员只能给自己新增任务；给别人派任务请找 PM。")
     if start and due and start > due:
@@ -148,16 +148,6 @@ def add_task(ctx: Context, args: Args) -> Reply:
         f"已新增 {task.ref} {task.title}\n" + " · ".join(details),
         mentions=(Mention(owner.user_id, owner.name),),
     )
-
-
-def _owner_from(ctx: Context, args: Args, *, default: Member) -> Member:
-    if len(args.mentions) > 1:
-        raise UsageError("一个任务只能有一位负责人，请只 @ 一个人。", ADD_USAGE)
-    if args.mentions:
-        return ctx.resolve_member(args.mentions[0])
-    if args.options.get("owner"):
-        return ctx.resolve_member(Mention("", args.options["owner"].lstrip("@")))
-    return default
 
 
 # ---------------------------------------------------------------------------- /任务 列表
