@@ -45,7 +45,6 @@ def create_app(
                 rt.close()
 
     app = FastAPI(title="Tandem", lifespan=lifespan)
-    for route in webhooks.routes:
-        app.router.routes.append(route)
+    app.router.routes.extend(webhooks.routes)  # first, so they are matched before FastAPI's routes
     app.include_router(routes.router)
     return app
