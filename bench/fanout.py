@@ -27,7 +27,7 @@ from sqlalchemy import Engine, event, func, insert, select
 
 from bot.db import make_engine, make_session_factory, upgrade_database
 from models import Member, OutboundMessage, Project, Role, Task, TaskStatus
-from scheduler.builders import build_weekly_digest
+from reports.builders import build_weekly_digest
 from scheduler.jobs import JobRunner
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -201,7 +201,8 @@ def http_request(port: int, body: bytes, headers: dict[str, str]) -> bytes:
 
 
 def load(name: str, port: int, requests: list[bytes], *, concurrency: int, seconds: float, workdir: Path) -> Run:
-    """Run wrk against `port` for `seconds` (whole seconds: wrk's unit) with `concurrency` keep-alive connections, cycling `requests`."""
+    """Run wrk against `port` for `seconds` (whole seconds: wrk's unit) with `concurrency` keep-alive
+    connections, cycling `requests`."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("bench/ingest.py drives the servers with wrk: apt-get install wrk")

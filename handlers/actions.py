@@ -15,12 +15,12 @@ from bot.messages import Mention, Reply
 from handlers.common import checked_text, date_option, history_lines, is_clear, log_change, named_owner, parse_ref
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
-from handlers.format import ACTION_STATUS_LABELS, day, mention, person, shorten
 from handlers.router import CommandGroup
 from handlers.text import Args
 from models import ActionItem, ActionStatus, Member, get_action, get_decision
 from models.base import insert_now
 from models.project import allocate_number
+from reports.format import ACTION_STATUS_LABELS, day, mention, person, shorten
 
 MAX_CONTENT = 500
 MAX_ORIGIN = 50

@@ -13,10 +13,10 @@ from bot.messages import Mention
 from handlers.context import Context
 from handlers.dates import parse_date, parse_future_date
 from handlers.errors import UsageError, UserError
-from handlers.format import describe_change, person
 from handlers.text import Args
 from models import Change, Department, Member, find_department, get_or_create_department, record_change
 from models.history import entity_history
+from reports.format import describe_change, person
 
 # Words that empty an optional field: `截止:无`, `父:无`, `部门:none`.
 CLEAR_WORDS = frozenset({"无", "空", "没有", "清空", "-", "none", "null", "clear"})

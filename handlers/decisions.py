@@ -11,12 +11,12 @@ from bot.messages import MENTION_MARKER, Reply
 from handlers.common import checked_text, parse_ref
 from handlers.context import Context
 from handlers.errors import UsageError, UserError
-from handlers.format import day, person, shorten
 from handlers.router import CommandGroup
 from handlers.text import Args, normalize
 from models import ActionItem, Decision, get_decision, record_change
 from models.base import insert_now
 from models.project import allocate_number
+from reports.format import day, person, shorten
 
 MAX_CONTENT = 500
 LIST_LIMIT = 30

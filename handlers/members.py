@@ -16,10 +16,10 @@ from bot.messages import Mention, Reply
 from handlers.common import MAX_DEPARTMENT, checked_text, department_named, is_clear, word_option
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
-from handlers.format import ROLE_LABELS, mention, person
 from handlers.router import CommandGroup
 from handlers.text import Args
 from models import OPEN_TASK_STATUSES, Department, Member, Role, Task, get_or_create_department, record_change
+from reports.format import ROLE_LABELS, mention, person
 
 ADD_USAGE = "/成员 添加 @某人 [@某人…] [部门:研发部] [角色:PM|副PM|成员]"
 EDIT_USAGE = "/成员 修改 @某人|我 [部门:…|无] [角色:PM|副PM|成员]"

@@ -9,7 +9,6 @@ from handlers.common import MAX_DEPARTMENT, checked_text
 from handlers.context import Context
 from handlers.dates import parse_future_date
 from handlers.errors import UsageError, UserError
-from handlers.format import day, person
 from handlers.router import CommandGroup
 from handlers.text import Args
 from models import (
@@ -24,6 +23,7 @@ from models import (
     get_or_create_department,
     record_change,
 )
+from reports.format import day, person
 
 MAX_NAME = 100
 group = CommandGroup(("项目", "project"), summary="项目：创建、信息、设置、结项")

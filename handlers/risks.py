@@ -12,7 +12,12 @@ from bot.messages import Mention, Reply
 from handlers.common import checked_text, history_lines, is_clear, log_change, named_owner, parse_ref, word_option
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
-from handlers.format import (
+from handlers.router import CommandGroup
+from handlers.text import Args
+from models import Member, Risk, RiskLevel, RiskStatus, RiskStrategy, get_risk
+from models.base import insert_now
+from models.project import allocate_number
+from reports.format import (
     RISK_LEVEL_LABELS,
     RISK_STATUS_LABELS,
     RISK_STRATEGY_LABELS,
@@ -21,11 +26,6 @@ from handlers.format import (
     person,
     shorten,
 )
-from handlers.router import CommandGroup
-from handlers.text import Args
-from models import Member, Risk, RiskLevel, RiskStatus, RiskStrategy, get_risk
-from models.base import insert_now
-from models.project import allocate_number
 
 MAX_DESCRIPTION = 500
 MAX_FIELD = 500

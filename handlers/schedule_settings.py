@@ -16,12 +16,12 @@ from bot.messages import Reply
 from handlers.context import Context
 from handlers.dates import parse_date
 from handlers.errors import UsageError, UserError
-from handlers.format import WEEKDAY_LABELS, day
 from handlers.projects import group
 from handlers.router import CommandGroup
 from handlers.text import Args
 from models import CalendarDay, CalendarDayKind, Project, record_change
-from scheduler.calendar import NationalCalendar, national_calendar
+from models.calendar import NationalCalendar, national_calendar
+from reports.format import WEEKDAY_LABELS, day
 
 SET_USAGE = (
     "/项目 设置 日报 17:00 ｜ 周会 周一 09:00 ｜ 议程 16:00|默认 ｜ 汇总 18:00 ｜ 工作时间 09:00-18:00 ｜ "

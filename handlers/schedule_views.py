@@ -10,8 +10,8 @@ from bot.messages import Reply
 from handlers.context import Context
 from handlers.router import CommandGroup
 from handlers.text import Args
-from scheduler import builders  # a module reference: scheduler.builders itself imports handlers.format
-from scheduler.calendar import load_calendar
+from models.calendar import load_calendar
+from reports import builders
 
 agenda = CommandGroup(("议程", "agenda"), summary="议程：预览下次周会的议程")
 digest = CommandGroup(("汇总", "digest"), summary="汇总：PM 的今日汇总（谁更新了、阻塞、逾期、风险变化）")

@@ -10,7 +10,6 @@ from bot.messages import Mention, Reply
 from handlers.common import checked_text, date_option, department_named, is_clear, log_change, named_owner
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
-from handlers.format import TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, mention, person, shorten
 from handlers.tasks import (
     MAX_NOTE,
     MAX_TITLE,
@@ -23,6 +22,7 @@ from handlers.tasks import (
 from handlers.text import Args
 from models import Task, TaskStatus
 from models.task import dependency_edges, parent_links
+from reports.format import TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, mention, person, shorten
 
 EDIT_USAGE = (
     "/任务 修改 #12 [标题:…] [@新负责人] [截止:日期|无] [开始:日期|无] [部门:…|无] [交付物:…|无] [父:#1|无] [说明:…]"

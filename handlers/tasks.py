@@ -13,8 +13,6 @@ from bot.messages import Mention, Reply
 from handlers.common import checked_text, date_option, department_named, history_lines, named_owner
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
-from handlers.format import TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, mention, person, shorten
-from handlers.format import describe_change as format_change
 from handlers.router import CommandGroup
 from handlers.text import Args
 from models import (
@@ -30,6 +28,8 @@ from models import (
 from models.base import insert_now, update_now
 from models.project import allocate_number
 from models.task import task_neighbours
+from reports.format import TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, mention, person, shorten
+from reports.format import describe_change as format_change
 
 MAX_TITLE = 200
 MAX_NOTE = 500

@@ -1,4 +1,4 @@
-"""Status and level enumerations, stored as short English codes (labels live in handlers.format)."""
+"""Status and level enumerations, stored as short English codes (labels live in reports.format)."""
 
 from __future__ import annotations
 

@@ -27,9 +27,9 @@ from bot.clock import Clock, utcnow
 from bot.messages import Reply
 from bot.outbox import enqueue_many, outbox_row
 from models import JobRun, Project, ProjectStatus
-from scheduler import builders
-from scheduler.calendar import NationalCalendar, WorkCalendar, chunked, load_calendars, national_calendar
-from scheduler.data import Snapshot
+from models.calendar import NationalCalendar, WorkCalendar, chunked, load_calendars, national_calendar
+from reports import builders
+from reports.snapshot import Snapshot
 from scheduler.slots import (
     AGENDA,
     CALENDAR_NOTICE,

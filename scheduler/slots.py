@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from models import Project
-from scheduler.builders import MEETING_WINDOW
-from scheduler.calendar import WorkCalendar
+from models.calendar import WorkCalendar
+from reports.builders import MEETING_WINDOW
 
 DAILY_PROMPT = "daily-prompt"
 NUDGE = "nudge"

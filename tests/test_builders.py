@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from bot.runtime import Runtime
 from models import Change, OutboundMessage, Project, RiskLevel, RiskStrategy
-from scheduler import builders
-from scheduler.builders import (
+from reports import builders
+from reports.builders import (
     ESCALATE_BLOCKED,
     ESCALATE_RISK,
     REMIND_DUE,
@@ -23,7 +23,7 @@ from scheduler.builders import (
     build_weekly_digest,
     find_reminders,
 )
-from scheduler.data import Snapshot
+from reports.snapshot import Snapshot
 from tests.chat import ConsoleChat
 from tests.scheduling import add_action, add_decision, add_risk, project_id, sh
 

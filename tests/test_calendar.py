@@ -11,7 +11,7 @@ import chinese_calendar
 import pytest
 
 from models import CalendarDayKind
-from scheduler.calendar import NationalCalendar, WorkCalendar, estimate_holidays
+from models.calendar import NationalCalendar, WorkCalendar, estimate_holidays
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -50,7 +50,7 @@ def test_2027_is_an_estimate_logged_once(caplog: pytest.LogCaptureFixture) -> No
         chinese_calendar.is_workday(date(2027, 1, 1))  # why there is a fallback at all
     national = NationalCalendar()
     calendar = WorkCalendar(national)
-    with caplog.at_level(logging.WARNING, logger="scheduler.calendar"):
+    with caplog.at_level(logging.WARNING, logger="models.calendar"):
         new_year = calendar.info(date(2027, 1, 1))
         assert calendar.is_workday(date(2027, 1, 4))  # the Monday after
         assert not calendar.is_workday(date(2027, 1, 2))  # a Saturday

@@ -18,7 +18,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from bot.messages import Mention, Reply
-from handlers.format import (
+from models import ActionStatus, Project, RiskLevel, RiskStatus, TaskStatus
+from models.calendar import WorkCalendar, load_calendar
+from reports.format import (
     RISK_LEVEL_LABELS,
     RISK_STRATEGY_LABELS,
     TASK_STATUS_ICONS,
@@ -26,9 +28,7 @@ from handlers.format import (
     day,
     shorten,
 )
-from models import ActionStatus, Project, RiskLevel, RiskStatus, TaskStatus
-from scheduler.calendar import WorkCalendar, load_calendar
-from scheduler.data import ActionRow, MemberRow, RiskRow, Snapshot, TaskDetail, TaskRow
+from reports.snapshot import ActionRow, MemberRow, RiskRow, Snapshot, TaskDetail, TaskRow
 
 ANSWER_HINT = "直接回复即可更新：#12 完成 ｜ #12 阻塞 原因 ｜ #12 进度 60%"
 PER_OWNER_LIMIT = 10  # tasks listed per person in the prompt; the rest are counted
@@ -71,7 +71,7 @@ def _calendar(session: Session, project: Project, calendar: WorkCalendar | None)
 
 
 def at_marker(member: MemberRow) -> str:
-    """The mention marker (as handlers.format.mention), for a row instead of an ORM member."""
+    """The mention marker (as reports.format.mention), for a row instead of an ORM member."""
     return f"<@{member.user_id}>"
 
 
