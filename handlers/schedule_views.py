@@ -12,6 +12,7 @@ from handlers.router import CommandGroup
 from handlers.text import Args
 from models.calendar import load_calendar
 from reports import builders
+from reports.rules import next_meeting_day
 
 agenda = CommandGroup(("议程", "agenda"), summary="议程：预览下次周会的议程")
 digest = CommandGroup(("汇总", "digest"), summary="汇总：PM 的今日汇总（谁更新了、阻塞、逾期、风险变化）")
@@ -22,7 +23,7 @@ weekly = CommandGroup(("周报", "weekly"), summary="周报：本周的进度跟
 def show_agenda(ctx: Context, _args: Args) -> Reply:
     project = ctx.require_project()
     calendar = load_calendar(ctx.session, project_id=project.id)
-    meeting = builders.next_meeting_day(project, calendar, ctx.now)
+    meeting = next_meeting_day(project, calendar, ctx.now)
     reply = builders.build_weekly_agenda(ctx.session, project, ctx.now, meeting_day=meeting, calendar=calendar)
     if reply is None:
         return Reply("目前没有可以列入议程的内容（还没有任务、风险或行动项）。")

@@ -28,7 +28,9 @@ from bot.messages import Reply
 from bot.outbox import enqueue_many, outbox_row
 from models import JobRun, Project, ProjectStatus
 from models.calendar import NationalCalendar, WorkCalendar, chunked, load_calendars, national_calendar
-from reports import builders
+from reports import builders, compute, text
+from reports.rows import Incident
+from reports.rules import managers
 from reports.snapshot import Snapshot
 from scheduler.slots import (
     AGENDA,
@@ -168,14 +170,14 @@ class JobRunner:
             # Rows are loaded only for the projects that have something to build now.
             data = Snapshot(session, [p.id for p in projects if self._has_work(p, plans, existing, reminding, calendars)], at=at)
             claims: list[Claim] = []
-            incidents: dict[int, list[builders.Incident]] = {}
+            incidents: dict[int, list[Incident]] = {}
             for project in projects:
                 try:
                     claims += self._plan_project(
                         session, project, calendars[project.id], data, at, plans[project.id], existing, local_report
                     )
                     if project.id in reminding:
-                        found = builders.find_reminders(session, project, at, data=data, calendar=calendars[project.id])
+                        found = compute.find_reminders(session, project, at, data=data, calendar=calendars[project.id])
                         incidents[project.id] = found
                         claims += [Claim(project.id, i.job, i.key, POSTED) for i in found]
                     claims += self._calendar_notices(project, calendars[project.id], data)
@@ -269,7 +271,7 @@ class JobRunner:
         """Tell the PM, once per project and year, that a year's holidays are only estimated."""
         claims = []
         for year in sorted(calendar.estimated_years):
-            notice = builders.build_calendar_notice(project, year, managers_=builders.managers(data.members(project.id)))
+            notice = text.calendar_notice(year, managers=managers(data.members(project.id)))
             claims.append(Claim(project.id, CALENDAR_NOTICE, str(year), POSTED, [Post(notice, True)]))
         return claims
 
@@ -277,7 +279,7 @@ class JobRunner:
         self,
         outbox: OutboxBatch,
         project: Project,
-        incidents: list[builders.Incident],
+        incidents: list[Incident],
         claimed: set[tuple[int, str, str]],
         data: Snapshot,
         at: datetime,
@@ -287,9 +289,9 @@ class JobRunner:
         new = [i for i in incidents if (project.id, i.job, i.key) in claimed]
         if not new:
             return
-        managers = builders.managers(data.members(project.id))
-        stamp = at.astimezone(ZoneInfo(project.timezone)).strftime("%Y-%m-%dT%H:%M")
-        for reply in builders.render_reminders(project, new, at, managers_=managers):
+        local = at.astimezone(ZoneInfo(project.timezone))
+        stamp = local.strftime("%Y-%m-%dT%H:%M")
+        for reply in text.reminders(new, local.date(), managers=managers(data.members(project.id))):
             claim = Claim(project.id, REMINDERS, stamp, POSTED)
             self._enqueue(outbox, project, claim, Post(reply, False), data)
             report.lines.append(f"已发送：项目 {project.id} {reply.title}（{len(new)} 项）")
@@ -389,7 +391,7 @@ class JobRunner:
         now = self._clock()  # the wall clock: the sender delivers it right away (the content is as of `at`)
         targets: list[str | None] = [None]
         if post.private and project.platform in PRIVATE_PLATFORMS:
-            targets = [m.user_id for m in builders.managers(data.members(project.id))] or [None]
+            targets = [m.user_id for m in managers(data.members(project.id))] or [None]
         for user_id in targets:
             outbox.add(
                 platform=project.platform, chat_id=project.chat_id, reply=post.reply, origin=origin, now=now,

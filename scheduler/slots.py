@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from models import Project
 from models.calendar import WorkCalendar
-from reports.builders import MEETING_WINDOW
+from reports.rules import MEETING_WINDOW
 
 DAILY_PROMPT = "daily-prompt"
 NUDGE = "nudge"

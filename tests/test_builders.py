@@ -9,21 +9,19 @@ from sqlalchemy import func, select
 
 from bot.runtime import Runtime
 from models import Change, OutboundMessage, Project, RiskLevel, RiskStrategy
-from reports import builders
+from reports import text
 from reports.builders import (
-    ESCALATE_BLOCKED,
-    ESCALATE_RISK,
-    REMIND_DUE,
-    REMIND_OVERDUE,
     build_daily_prompt,
     build_digest,
     build_minutes,
     build_nudge,
     build_weekly_agenda,
     build_weekly_digest,
-    find_reminders,
 )
+from reports.compute import find_reminders
+from reports.rules import ESCALATE_BLOCKED, ESCALATE_RISK, REMIND_DUE, REMIND_OVERDUE, managers
 from reports.snapshot import Snapshot
+from reports.text import incident_line
 from tests.chat import ConsoleChat
 from tests.scheduling import add_action, add_decision, add_risk, project_id, sh
 
@@ -210,21 +208,21 @@ def test_reminders_and_escalations(runtime: Runtime, project: int) -> None:
     session, p = _load(runtime, project)
     with session:
         morning = find_reminders(session, p, sh("2026-11-23 10:00"))
-        jobs = {(i.job, i.line.split()[0]) for i in morning}
+        jobs = {(i.job, incident_line(i).split()[0]) for i in morning}
         assert (REMIND_OVERDUE, "#1") in jobs and (REMIND_DUE, "#2") in jobs
         # Blocked Friday 15:00: Monday 10:00 is only 19 working hours later (the weekend does not count).
         assert not any(i.job == ESCALATE_BLOCKED for i in morning)
         afternoon = find_reminders(session, p, sh("2026-11-23 15:30"))
         blocked = [i for i in afternoon if i.job == ESCALATE_BLOCKED]
-        assert len(blocked) == 1 and "#3 联调接口（王五）已阻塞3天：等第三方接口" in blocked[0].line
+        assert len(blocked) == 1 and "#3 联调接口（王五）已阻塞3天：等第三方接口" in incident_line(blocked[0])
         assert not any(i.job == ESCALATE_RISK for i in afternoon)
         later = find_reminders(session, p, sh("2026-11-23 16:30"))
-        assert any(i.job == ESCALATE_RISK and "R1" in i.line for i in later)
+        assert any(i.job == ESCALATE_RISK and "R1" in incident_line(i) for i in later)
         # The overdue key is per day, the due-soon and escalation keys per incident.
         next_day = {(i.job, i.key) for i in find_reminders(session, p, sh("2026-11-24 10:00"))}
         assert (REMIND_OVERDUE, f"{_task_id(session, project, 1)}:2026-11-24") in next_day
-        replies = builders.render_reminders(p, later, sh("2026-11-23 16:30"), managers_=builders.managers(
-            Snapshot(session, [p.id], at=sh("2026-11-23 16:30")).members(p.id)))
+        members = Snapshot(session, [p.id], at=sh("2026-11-23 16:30")).members(p.id)
+        replies = text.reminders(later, date(2026, 11, 23), managers=managers(members))
     assert len(replies) == 2
     owners, escalation = replies
     assert "@李四 #1 写发布稿" in owners.plain_text() and {m.name for m in owners.mentions} == {"李四"}

@@ -1,0 +1,182 @@
+"""What each report says, as typed rows: computed once (`reports.compute`), rendered by each medium.
+
+The Chinese text of `reports.text` is one rendering; a card, a spreadsheet or a web page renders the
+same rows. Rows hold the snapshot's plain rows (`reports.snapshot`), never ORM objects; lists are in the
+order the report shows them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from enum import StrEnum
+
+from reports.rules import Health
+from reports.snapshot import ActionRow, DecisionRow, MemberRow, RiskRow, TaskRow
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerTasks:
+    owner: MemberRow
+    tasks: tuple[TaskRow, ...]  # most urgent first
+
+
+@dataclass(frozen=True, slots=True)
+class TaskItem:
+    task: TaskRow
+    owner: MemberRow | None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskItem:
+    risk: RiskRow
+    owner: MemberRow | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionEntry:
+    action: ActionRow
+    owner: MemberRow | None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionItem:
+    decision: DecisionRow
+    decided_by: MemberRow | None
+
+
+# ---------------------------------------------------------------------------- daily prompt and nudge
+
+
+@dataclass(frozen=True, slots=True)
+class DailyPrompt:
+    today: date
+    owners: tuple[OwnerTasks, ...]  # owners with something overdue first, then in the order they joined
+    unassigned: int  # open tasks nobody owns
+
+
+@dataclass(frozen=True, slots=True)
+class Nudge:
+    today: date
+    missing: tuple[OwnerTasks, ...]  # owners of open tasks who have not updated any task today
+
+
+# ---------------------------------------------------------------------------- weekly meeting
+
+
+@dataclass(frozen=True, slots=True)
+class Slip:
+    task: TaskRow
+    owner: MemberRow | None
+    behind: int | None  # points behind the linear plan; None: overdue
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    task: TaskRow
+    owner: MemberRow | None
+    since: datetime  # when it became blocked
+
+
+@dataclass(frozen=True, slots=True)
+class Agenda:
+    project_name: str
+    at: datetime
+    today: date
+    meeting: date | None  # None: no meeting in the coming weeks
+    meeting_time: time
+    completed: tuple[TaskItem, ...]  # 上周完成
+    slipping: tuple[Slip, ...]  # overdue or behind plan, not blocked
+    blocked: tuple[Blocked, ...]  # longest blocked first
+    high_risks: tuple[RiskItem, ...]
+    overdue_actions: tuple[ActionEntry, ...]
+    undecided_risks: tuple[RiskRow, ...]  # 待决策: no response strategy chosen, above low
+    long_blocked: tuple[Blocked, ...]  # 待决策: blocked over two working days
+    due_next_week: tuple[TaskItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Minutes:
+    project_name: str
+    today: date
+    meeting_day: date
+    meeting_time: time
+    decisions: tuple[DecisionItem, ...]
+    actions: tuple[ActionEntry, ...]
+
+
+# ---------------------------------------------------------------------------- PM digests
+
+
+class RiskEventKind(StrEnum):
+    NEW = "new"
+    NOTE = "note"
+    FIELD = "field"  # a field changed: field, old → new
+    CLOSED = "closed"  # closed without a status change in the history
+
+
+@dataclass(frozen=True, slots=True)
+class RiskEvent:
+    kind: RiskEventKind
+    risk: RiskRow
+    owner: MemberRow | None
+    field: str | None = None
+    old: str | None = None
+    new: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    project_name: str
+    today: date
+    updated: tuple[MemberRow, ...]
+    missing: tuple[MemberRow, ...]
+    completed_today: tuple[TaskRow, ...]
+    open_count: int
+    new_blockers: tuple[TaskItem, ...]
+    overdue: tuple[TaskItem, ...]
+    due_soon: tuple[TaskItem, ...]  # due after today, up to `soon_until`
+    soon_until: date  # the next workday
+    risk_events: tuple[RiskEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingRow:
+    task: TaskRow
+    owner: MemberRow | None
+    health: Health
+    planned: int | None  # percent the linear plan expects by today
+    done_on: date | None  # finished tasks
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingTable:
+    """The weekly 进度跟踪表: open tasks and those finished this week, late first, then at risk."""
+
+    project_name: str
+    today: date
+    done_count: int
+    open_count: int
+    ok: int
+    late: int
+    at_risk: int
+    rows: tuple[TrackingRow, ...]
+
+
+# ---------------------------------------------------------------------------- reminders and escalations
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """Something to remind about; (job, key) is claimed once, so each incident is posted once."""
+
+    job: str
+    key: str
+    owner: MemberRow | None  # the person reminded; None: an escalation to the PM
+    at: datetime
+    today: date
+    task: TaskRow | None = None
+    risk: RiskRow | None = None
+    responsible: MemberRow | None = None  # the task's or risk's owner, named in an escalation
+    since: datetime | None = None  # blocked since / unchanged since

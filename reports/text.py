@@ -1,0 +1,349 @@
+"""The reports as Chinese text: rows (`reports.rows`) → `Reply`. Wording only; what to say was decided
+by `reports.compute`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+
+from bot.messages import Mention, Reply
+from models import TaskStatus
+from reports.format import RISK_LEVEL_LABELS, RISK_STRATEGY_LABELS, TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, shorten
+from reports.rows import (
+    ActionEntry,
+    Agenda,
+    Blocked,
+    DailyPrompt,
+    Digest,
+    Incident,
+    Minutes,
+    Nudge,
+    OwnerTasks,
+    RiskEvent,
+    RiskEventKind,
+    TaskItem,
+    TrackingTable,
+)
+from reports.rules import ESCALATE_BLOCKED, ESCALATE_RISK, REMIND_DUE, REMIND_OVERDUE, Health
+from reports.snapshot import MemberRow, RiskRow, TaskRow
+
+ANSWER_HINT = "直接回复即可更新：#12 完成 ｜ #12 阻塞 原因 ｜ #12 进度 60%"
+PER_OWNER_LIMIT = 10  # tasks listed per person in the prompt; the rest are counted
+SECTION_LIMIT = 20  # lines per section in agendas and digests
+TABLE_LIMIT = 60  # rows of the tracking table (the rest are counted)
+HEALTH_LABELS = {Health.OK: "正常", Health.LATE: "延迟", Health.RISK: "风险"}
+RISK_FIELD_LABELS = {"level": "等级", "status": "状态", "strategy": "应对", "mitigation": "措施", "impact": "影响",
+                     "owner": "负责人", "description": "描述", "trigger": "触发"}
+_VALUE_LABELS = {
+    **{level.value: label for level, label in RISK_LEVEL_LABELS.items()},
+    **{s.value: label for s, label in RISK_STRATEGY_LABELS.items()},
+    "open": "打开",
+    "closed": "已关闭",
+}
+
+
+# ---------------------------------------------------------------------------- pieces
+
+
+def at_marker(member: MemberRow) -> str:
+    """The mention marker (as reports.format.mention), for a row instead of an ORM member."""
+    return f"<@{member.user_id}>"
+
+
+def mentions_of(members: Iterable[MemberRow]) -> tuple[Mention, ...]:
+    seen: dict[str, Mention] = {}
+    for m in members:
+        seen.setdefault(m.user_id, Mention(m.user_id, m.name))
+    return tuple(seen.values())
+
+
+def name(member: MemberRow | None) -> str:
+    return member.name if member else "未指派"
+
+
+def task_brief(task: TaskRow, today: date, *, with_status: bool = True) -> str:
+    """`#3 写发布稿 · 截止11-20(周五) ⚠逾期3天 · 🔵进行中 60%` (the blocker's reason when blocked)."""
+    text = f"#{task.number} {shorten(task.title)} · {_due_label(task.due_date, today, task.is_open)}"
+    if with_status:
+        text += " · " + _status_label(task.status, task.progress)
+    if task.status == TaskStatus.BLOCKED and task.blocked_reason:
+        text += f" · 原因：{shorten(task.blocked_reason, 24)}"
+    return text
+
+
+@lru_cache(maxsize=4096)
+def _due_label(due: date | None, today: date, is_open: bool) -> str:
+    label = f"截止{day(due, today=today)}"
+    if is_open and due is not None and due < today:
+        label += f" ⚠逾期{(today - due).days}天"
+    return label
+
+
+@lru_cache(maxsize=512)
+def _status_label(status: TaskStatus, progress: int) -> str:
+    label = f"{TASK_STATUS_ICONS[status]}{TASK_STATUS_LABELS[status]}"
+    if progress and status in (TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED):
+        label += f" {progress}%"
+    return label
+
+
+def age_text(since: datetime, at: datetime) -> str:
+    hours = int((at - since).total_seconds() // 3600)
+    if hours < 24:
+        return f"{max(hours, 0)}小时"
+    return f"{hours // 24}天"
+
+
+def _section(lines: list[str], title: str, items: Sequence[str], *, limit: int = SECTION_LIMIT) -> None:
+    if not items:
+        return
+    lines.append(f"{title}（{len(items)}）")
+    lines.extend(f"  {item}" for item in items[:limit])
+    if len(items) > limit:
+        lines.append(f"  …另有 {len(items) - limit} 项")
+
+
+def _sections_or_none(lines: list[str], sections: Iterable[tuple[str, Sequence[str]]]) -> None:
+    for title, items in sections:
+        if items:
+            _section(lines, title, items)
+        else:
+            lines.append(f"{title}：无")
+
+
+def _clock(value: time) -> str:
+    return value.strftime("%H:%M")
+
+
+def _task_owner(item: TaskItem) -> str:
+    return f"{item.task.ref} {shorten(item.task.title)}（{name(item.owner)}）"
+
+
+def risk_line(risk: RiskRow, owner: MemberRow | None) -> str:
+    parts = [f"{risk.ref}（{RISK_LEVEL_LABELS[risk.level]}）{shorten(risk.description, 40)}"]
+    if risk.owner_id is not None:
+        parts.append(f"负责人 {name(owner)}")
+    if risk.strategy is not None:
+        parts.append(f"应对：{RISK_STRATEGY_LABELS[risk.strategy]}")
+    if risk.mitigation:
+        parts.append(f"措施：{shorten(risk.mitigation, 20)}")
+    return " · ".join(parts)
+
+
+def _blocked_line(blocked: Blocked, at: datetime) -> str:
+    return (
+        f"{_task_owner(TaskItem(blocked.task, blocked.owner))}已阻塞{age_text(blocked.since, at)}："
+        f"{shorten(blocked.task.blocked_reason or '未说明原因', 40)}"
+    )
+
+
+def _action_line(entry: ActionEntry, today: date) -> str:
+    action = entry.action
+    overdue = f" ⚠逾期{(today - action.due_date).days}天" if action.due_date and action.due_date < today else ""
+    return f"{action.ref} {shorten(action.content)}（{name(entry.owner)}）截止{day(action.due_date, today=today)}{overdue}"
+
+
+# ---------------------------------------------------------------------------- daily prompt and nudge
+
+
+def _owner_block(block: OwnerTasks, today: date) -> list[str]:
+    lines = [f"{at_marker(block.owner)}（{len(block.tasks)} 项）"]
+    lines += [f"  {task_brief(t, today)}" for t in block.tasks[:PER_OWNER_LIMIT]]
+    if len(block.tasks) > PER_OWNER_LIMIT:
+        lines.append(f"  …另有 {len(block.tasks) - PER_OWNER_LIMIT} 项，发送 /任务 列表 我的 查看")
+    return lines
+
+
+def daily_prompt(prompt: DailyPrompt) -> Reply:
+    lines = ["请在今天下班前更新自己的任务（逾期的排在最前）："]
+    for block in prompt.owners:
+        lines += _owner_block(block, prompt.today)
+    if prompt.unassigned:
+        lines.append(f"另有 {prompt.unassigned} 项任务还没有负责人，请 PM 指派。")
+    lines.append(ANSWER_HINT)
+    return Reply(
+        "\n".join(lines),
+        title=f"今日进度更新 · {day(prompt.today)}",
+        mentions=mentions_of(b.owner for b in prompt.owners),
+        style="report",
+    )
+
+
+def nudge(rows: Nudge) -> Reply:
+    lines = ["还没有更新今天进度的同事，麻烦花一分钟回复一下："]
+    for block in rows.missing:
+        refs = "、".join(t.ref for t in block.tasks[:PER_OWNER_LIMIT])
+        more = f" 等 {len(block.tasks)} 项" if len(block.tasks) > PER_OWNER_LIMIT else ""
+        lines.append(f"{at_marker(block.owner)} {refs}{more}")
+    lines.append(ANSWER_HINT)
+    return Reply("\n".join(lines), title=f"进度催办 · {day(rows.today)}", mentions=mentions_of(b.owner for b in rows.missing))
+
+
+# ---------------------------------------------------------------------------- weekly meeting
+
+
+def agenda(rows: Agenda) -> Reply:
+    today = rows.today
+    slipping = [
+        f"{task_brief(s.task, today, with_status=False)}（{name(s.owner)}）"
+        if s.behind is None
+        else f"{_task_owner(TaskItem(s.task, s.owner))}实际 {s.task.progress}%，"
+        f"按计划应达 {s.task.progress + s.behind}% · 截止{day(s.task.due_date, today=today)}"
+        for s in rows.slipping
+    ]
+    decisions = [f"{r.ref} 风险应对方式未定：{shorten(r.description, 30)}" for r in rows.undecided_risks]
+    decisions += [f"{b.task.ref} {shorten(b.task.title)} 阻塞超过 2 个工作日，需会上协调" for b in rows.long_blocked]
+    sections = [
+        ("一、上周完成", [_task_owner(i) for i in rows.completed]),
+        ("二、进度滞后", slipping),
+        ("三、阻塞", [_blocked_line(b, rows.at) for b in rows.blocked]),
+        ("四、高风险", [risk_line(r.risk, r.owner) for r in rows.high_risks]),
+        ("五、逾期行动项", [_action_line(a, today) for a in rows.overdue_actions]),
+        ("六、待决策", decisions),
+        ("七、下周到期", [f"{_task_owner(i)}截止{day(i.task.due_date, today=today)}" for i in rows.due_next_week]),
+    ]
+    when = f"{day(rows.meeting)} {_clock(rows.meeting_time)}" if rows.meeting else "（近期没有周会）"
+    lines = [f"周会时间：{when}"]
+    _sections_or_none(lines, sections)
+    lines.append("会上记录：/决议 <内容> ；/行动 新增 <内容> @负责人 截止:日期")
+    return Reply("\n".join(lines), title=f"周会议程 · {rows.project_name}", style="report")
+
+
+def minutes(rows: Minutes) -> Reply:
+    decisions = [f"{d.decision.ref} {d.decision.content}（{name(d.decided_by)}）" for d in rows.decisions]
+    actions = [
+        f"{a.action.ref} {a.action.content} · "
+        f"{at_marker(a.owner) if a.owner else '未指派'} · 截止{day(a.action.due_date, today=rows.today)}"
+        for a in rows.actions
+    ]
+    lines = [f"会议时间：{day(rows.meeting_day)} {_clock(rows.meeting_time)}"]
+    _section(lines, "决议", decisions, limit=50)
+    _section(lines, "行动项", actions, limit=50)
+    if rows.actions:
+        lines.append("请各负责人按期完成，完成后回复：/行动 完成 A1")
+    owners = [a.owner for a in rows.actions if a.owner is not None]
+    return Reply("\n".join(lines), title=f"周会纪要 · {rows.project_name}", mentions=mentions_of(owners), style="report")
+
+
+# ---------------------------------------------------------------------------- PM digests
+
+
+def digest(rows: Digest) -> Reply:
+    today = rows.today
+
+    def brief(item: TaskItem) -> str:
+        return f"{task_brief(item.task, today)}（{name(item.owner)}）"
+
+    lines = [
+        f"已更新（{len(rows.updated)}）：{'、'.join(m.name for m in rows.updated) or '无'}",
+        f"未更新（{len(rows.missing)}）：{'、'.join(m.name for m in rows.missing) or '无'}",
+        f"今日完成：{len(rows.completed_today)} 项 · 未完成：{rows.open_count} 项",
+    ]
+    tomorrow = rows.soon_until == today + timedelta(days=1)
+    soon_label = "明天到期" if tomorrow else f"下个工作日（{day(rows.soon_until)}）前到期"
+    new_blockers = [
+        f"{_task_owner(i)}：{shorten(i.task.blocked_reason or '未说明原因', 40)}" for i in rows.new_blockers
+    ]
+    _sections_or_none(
+        lines,
+        (
+            ("新增阻塞", new_blockers),
+            ("逾期", [brief(i) for i in rows.overdue]),
+            (soon_label, [brief(i) for i in rows.due_soon]),
+            ("风险变化", [risk_event_line(e) for e in rows.risk_events]),
+        ),
+    )
+    return Reply("\n".join(lines), title=f"每日汇总 · {rows.project_name} · {day(today)}", style="report")
+
+
+def risk_event_line(event: RiskEvent) -> str:
+    risk = event.risk
+    if event.kind == RiskEventKind.NEW:
+        return f"新增 {risk_line(risk, event.owner)}"
+    if event.kind == RiskEventKind.CLOSED:
+        return f"{risk.ref} {shorten(risk.description, 20)} 已关闭"
+    if event.kind == RiskEventKind.NOTE:
+        return f"{risk.ref} {shorten(risk.description, 20)} 备注：{shorten(event.note or '', 40)}"
+    label = RISK_FIELD_LABELS.get(event.field or "", event.field or "")
+    old = _VALUE_LABELS.get(event.old or "", event.old or "空")
+    new = _VALUE_LABELS.get(event.new or "", event.new or "空")
+    note = f"（{shorten(event.note, 20)}）" if event.note else ""
+    return f"{risk.ref} {shorten(risk.description, 20)} {label}：{old} → {new}{note}"
+
+
+def tracking_table(table: TrackingTable) -> Reply:
+    today = table.today
+    lines = [
+        f"本周完成 {table.done_count} 项 · 未完成 {table.open_count} 项 · "
+        f"正常 {table.ok} · 延迟 {table.late} · 风险 {table.at_risk}",
+        "| 任务 | 负责人 | 计划 | 实际 | 状态 |",
+        "|---|---|---|---|---|",
+    ]
+    for row in table.rows[:TABLE_LIMIT]:
+        task = row.task
+        planned = f"截止{day(task.due_date, today=today)}" + (f" 应达{row.planned}%" if row.planned is not None else "")
+        if row.done_on is not None:
+            actual = f"已完成 {day(row.done_on, today=today)}"
+        else:
+            actual = f"{TASK_STATUS_LABELS[task.status]} {task.progress}%"
+        lines.append(
+            f"| {task.ref} {shorten(task.title, 24)} | {name(row.owner)} | {planned} | {actual} | {HEALTH_LABELS[row.health]} |"
+        )
+    if len(table.rows) > TABLE_LIMIT:
+        lines.append(f"…另有 {len(table.rows) - TABLE_LIMIT} 行未列出（按 延迟 > 风险 > 正常 排序）")
+    week = today.isocalendar()
+    return Reply(
+        "\n".join(lines), title=f"周报 · 进度跟踪表 · {table.project_name} · {week.year}年第{week.week}周", style="report"
+    )
+
+
+# ---------------------------------------------------------------------------- reminders and escalation
+
+
+def incident_line(incident: Incident) -> str:
+    """The incident's line in its reminder or escalation."""
+    if incident.job in (REMIND_DUE, REMIND_OVERDUE) and incident.task is not None:
+        return task_brief(incident.task, incident.today)
+    if incident.job == ESCALATE_BLOCKED and incident.task is not None and incident.since is not None:
+        return _blocked_line(Blocked(incident.task, incident.responsible, incident.since), incident.at)
+    if incident.job == ESCALATE_RISK and incident.risk is not None and incident.since is not None:
+        return f"{risk_line(incident.risk, incident.responsible)} · {age_text(incident.since, incident.at)}无更新"
+    raise ValueError(f"no wording for incident {incident.job}:{incident.key}")
+
+
+def reminders(incidents: Sequence[Incident], today: date, *, managers: Sequence[MemberRow]) -> list[Reply]:
+    """At most two group messages: owners' due/overdue reminders, and escalations @ the PM."""
+    replies: list[Reply] = []
+    owner_items = [i for i in incidents if i.owner is not None]
+    if owner_items:
+        lines: list[str] = []
+        for job, title in ((REMIND_OVERDUE, "已逾期，请尽快处理或更新截止日期"), (REMIND_DUE, "即将到期")):
+            items = [i for i in owner_items if i.job == job]
+            if items:
+                lines.append(f"{title}：")
+                lines += [f"  {at_marker(i.owner)} {incident_line(i)}" for i in items if i.owner is not None]
+        lines.append(ANSWER_HINT)
+        owners = [i.owner for i in owner_items if i.owner is not None]
+        replies.append(Reply("\n".join(lines), title=f"任务提醒 · {day(today)}", mentions=mentions_of(owners)))
+    escalations = [i for i in incidents if i.owner is None]
+    if escalations:
+        head = " ".join(at_marker(m) for m in managers) or "PM"
+        lines = [f"{head} 以下事项超过 24 小时（不含休息日）没有进展，请关注："]
+        lines += [f"  {incident_line(i)}" for i in escalations]
+        replies.append(Reply("\n".join(lines), title="⚠ 升级提醒", mentions=mentions_of(managers)))
+    return replies
+
+
+# ---------------------------------------------------------------------------- notices
+
+
+def calendar_notice(year: int, *, managers: Sequence[MemberRow]) -> Reply:
+    head = " ".join(at_marker(m) for m in managers)
+    text = (
+        f"{head} 节假日数据里还没有 {year} 年的官方安排（国务院通知发布后需升级 chinesecalendar 并重启）。"
+        f"在此之前，{year} 年按“周末 + 法定节日”估算，调休补班不会被识别。\n"
+        "如需调整，可用：/项目 休息日 <日期> 、/项目 补班 <日期>"
+    ).strip()
+    return Reply(text, title=f"日历提示：{year} 年节假日为估算", mentions=mentions_of(managers))
+
