@@ -17,7 +17,7 @@ from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandGroup
 from handlers.text import Args
-from models import ActionItem, ActionStatus, Member, get_action, get_decision
+from models import ActionItem, ActionStatus, Decision, Edit, Member
 from models.base import insert_now
 from models.project import allocate_number
 from reports.format import ACTION_STATUS_LABELS, day, mention, person, shorten
@@ -37,12 +37,7 @@ group = CommandGroup(("行动", "action", "actions"), summary="行动项：新�
 
 
 def require_action(ctx: Context, word: str, usage: str) -> ActionItem:
-    project = ctx.require_project()
-    number = parse_ref(word, "A", what="行动项", usage=usage)
-    item = get_action(ctx.session, project_id=project.id, number=number)
-    if item is None:
-        raise UserError(f"本项目没有行动项 A{number}。发送 /行动 列表 查看现有行动项。")
-    return item
+    return ctx.require_numbered(ActionItem, parse_ref(word, "A", what="行动项", usage=usage))
 
 
 def require_action_editor(ctx: Context, item: ActionItem) -> Member:
@@ -78,9 +73,7 @@ def add_action(ctx: Context, args: Args) -> Reply:
     if args.options.get("origin"):
         value = args.options["origin"].strip()
         if m := _DECISION_REF.fullmatch(value):
-            decision = get_decision(ctx.session, project_id=project.id, number=int(m.group(1)))
-            if decision is None:
-                raise UserError(f"本项目没有决议 D{m.group(1)}。发送 /决议 列表 查看。")
+            decision = ctx.require_numbered(Decision, int(m.group(1)))
             decision_id, origin = decision.id, decision.ref
         else:
             origin = checked_text(value, what="来源", limit=MAX_ORIGIN, usage=ADD_USAGE)
@@ -209,10 +202,9 @@ def complete(ctx: Context, item: ActionItem, note: str | None) -> Reply:
     if item.status == ActionStatus.CANCELLED:
         raise UserError(f"{item.ref} 已取消，不能完成。")
     now = ctx.incoming.sent_at
-    log_change(ctx, "action", item, actor, "status", item.status.value, ActionStatus.DONE.value, note)
-    item.status = ActionStatus.DONE
-    item.done_at = now
-    item.updated_at = now
+    edit = Edit(ctx.session, item, entity="action", actor=actor, at=now)
+    edit.status(ActionStatus.DONE, note=note, done_at=now)
+    edit.apply()
     late = ""
     if item.due_date and ctx.today > item.due_date:
         late = f"（晚于截止 {(ctx.today - item.due_date).days} 天）"
@@ -231,9 +223,9 @@ def cancel(ctx: Context, item: ActionItem, reason: str | None) -> Reply:
     actor = require_action_editor(ctx, item)
     if item.status != ActionStatus.OPEN:
         raise UserError(f"{item.ref} 已经{ACTION_STATUS_LABELS[item.status]}，不能取消。")
-    log_change(ctx, "action", item, actor, "status", item.status.value, ActionStatus.CANCELLED.value, reason)
-    item.status = ActionStatus.CANCELLED
-    item.updated_at = ctx.incoming.sent_at
+    edit = Edit(ctx.session, item, entity="action", actor=actor, at=ctx.incoming.sent_at)
+    edit.status(ActionStatus.CANCELLED, note=reason)
+    edit.apply()
     return Reply(f"已取消行动项 {item.ref} {shorten(item.content)}" + (f"\n原因：{reason}" if reason else ""))
 
 

@@ -10,12 +10,32 @@ from sqlalchemy.orm import Session
 
 from bot.messages import Incoming, Mention
 from handlers.errors import PermissionDenied, UserError
-from models import USER_ID_MAX, Member, Project, ensure_member, find_member, find_members_by_name
+from models import (
+    USER_ID_MAX,
+    ActionItem,
+    Decision,
+    Member,
+    Project,
+    Risk,
+    Task,
+    ensure_member,
+    find_member,
+    find_members_by_name,
+    get_numbered,
+)
+from models.numbered import Numbered
 
 if TYPE_CHECKING:
     from handlers.router import CommandRegistry
 
 NO_PROJECT = "本群还没有项目。先发送：/项目 创建 <名称> [目标:…] [截止:日期]"
+# What a numbered entity is called, its id prefix, and where to look for the existing ones.
+NUMBERED_NAMES: dict[type, tuple[str, str, str]] = {
+    Task: ("任务", "#", "/任务 列表 查看现有任务"),
+    Risk: ("风险", "R", "/风险 列表 查看现有风险"),
+    ActionItem: ("行动项", "A", "/行动 列表 查看现有行动项"),
+    Decision: ("决议", "D", "/决议 列表 查看"),
+}
 
 
 @dataclass(slots=True)
@@ -50,6 +70,15 @@ class Context:
         if not sender.is_manager:
             raise PermissionDenied(f"只有项目经理（PM）可以{action}。")
         return sender
+
+    def require_numbered(self, model: type[Numbered], number: int) -> Numbered:
+        """This project's task/risk/action item/decision with that number, or a refusal saying so."""
+        project = self.require_project()
+        found = get_numbered(self.session, model, project_id=project.id, number=number)
+        if found is None:
+            what, prefix, hint = NUMBERED_NAMES[model]
+            raise UserError(f"本项目没有{what} {prefix}{number}。发送 {hint}。")
+        return found
 
     def resolve_member(self, mention: Mention) -> Member:
         """The project member a mention names: by platform id, else by display name.

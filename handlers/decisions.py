@@ -10,10 +10,10 @@ from sqlalchemy.orm import joinedload
 from bot.messages import MENTION_MARKER, Reply
 from handlers.common import checked_text, parse_ref
 from handlers.context import Context
-from handlers.errors import UsageError, UserError
+from handlers.errors import UsageError
 from handlers.router import CommandGroup
 from handlers.text import Args, normalize
-from models import ActionItem, Decision, get_decision, record_change
+from models import ActionItem, Decision, record_change
 from models.base import insert_now
 from models.project import allocate_number
 from reports.format import day, person, shorten
@@ -103,11 +103,7 @@ def _content(ctx: Context, args: Args) -> str:
 
 
 def show_decision(ctx: Context, word: str) -> Reply:
-    project = ctx.require_project()
-    number = parse_ref(word, "D", what="决议", usage=ADD_USAGE)
-    decision = get_decision(ctx.session, project_id=project.id, number=number)
-    if decision is None:
-        raise UserError(f"本项目没有决议 D{number}。发送 /决议 列表 查看。")
+    decision = ctx.require_numbered(Decision, parse_ref(word, "D", what="决议", usage=ADD_USAGE))
     actions = ctx.session.scalars(
         select(ActionItem).where(ActionItem.decision_id == decision.id).order_by(ActionItem.number)
     ).all()

@@ -14,7 +14,7 @@ from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandGroup
 from handlers.text import Args
-from models import Member, Risk, RiskLevel, RiskStatus, RiskStrategy, get_risk
+from models import Edit, Member, Risk, RiskLevel, RiskStatus, RiskStrategy
 from models.base import insert_now
 from models.project import allocate_number
 from reports.format import (
@@ -80,12 +80,7 @@ def parse_strategy(value: str, usage: str) -> RiskStrategy:
 
 
 def require_risk(ctx: Context, word: str, usage: str) -> Risk:
-    project = ctx.require_project()
-    number = parse_ref(word, "R", what="风险", usage=usage)
-    risk = get_risk(ctx.session, project_id=project.id, number=number)
-    if risk is None:
-        raise UserError(f"本项目没有风险 R{number}。发送 /风险 列表 查看现有风险。")
-    return risk
+    return ctx.require_numbered(Risk, parse_ref(word, "R", what="风险", usage=usage))
 
 
 def require_risk_editor(ctx: Context, risk: Risk) -> Member:
@@ -315,11 +310,9 @@ def close_risk(ctx: Context, args: Args) -> Reply:
         raise UserError(f"{risk.ref} 已经关闭了。")
     note = _note(args, args.words[1:], CLOSE_USAGE)
     now = ctx.incoming.sent_at
-    log_change(ctx, "risk", risk, actor, "status", risk.status.value, RiskStatus.CLOSED.value, note)
-    risk.status = RiskStatus.CLOSED
-    risk.closed_at = now
-    risk.updated_at = now
-    risk.close_note = note
+    edit = Edit(ctx.session, risk, entity="risk", actor=actor, at=now)
+    edit.status(RiskStatus.CLOSED, note=note, closed_at=now, close_note=note)
+    edit.apply()
     return Reply(f"已关闭风险 {risk.ref} {shorten(risk.description)}" + (f"\n说明：{note}" if note else ""))
 
 
@@ -332,11 +325,9 @@ def reopen_risk(ctx: Context, args: Args) -> Reply:
     if risk.status == RiskStatus.OPEN:
         raise UserError(f"{risk.ref} 没有关闭。")
     note = _note(args, args.words[1:], REOPEN_USAGE)
-    log_change(ctx, "risk", risk, actor, "status", risk.status.value, RiskStatus.OPEN.value, note)
-    risk.status = RiskStatus.OPEN
-    risk.closed_at = None
-    risk.close_note = None
-    risk.updated_at = ctx.incoming.sent_at
+    edit = Edit(ctx.session, risk, entity="risk", actor=actor, at=ctx.incoming.sent_at)
+    edit.status(RiskStatus.OPEN, note=note, closed_at=None, close_note=None)
+    edit.apply()
     return Reply(f"已重新打开风险 {risk.ref}{LEVEL_ICONS[risk.level]} {shorten(risk.description)} · 负责人 {person(risk.owner)}")
 
 

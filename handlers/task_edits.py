@@ -20,7 +20,7 @@ from handlers.tasks import (
     task_number,
 )
 from handlers.text import Args
-from models import Task, TaskStatus
+from models import Edit, Task, TaskStatus
 from models.task import dependency_edges, parent_links
 from reports.format import TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, mention, person, shorten
 
@@ -186,11 +186,9 @@ def cancel(ctx: Context, task: Task, reason: str | None) -> Reply:
     if task.status == TaskStatus.DONE:
         raise UserError(f"{task.ref} 已完成，不能取消。")
     now = ctx.incoming.sent_at
-    log_change(ctx, "task", task, actor, "status", task.status.value, TaskStatus.CANCELLED.value, reason)
-    task.status = TaskStatus.CANCELLED
-    task.status_changed_at = now
-    task.updated_at = now
-    task.blocked_reason = None
+    edit = Edit(ctx.session, task, entity="task", actor=actor, at=now)
+    edit.status(TaskStatus.CANCELLED, note=reason, status_changed_at=now, blocked_reason=None)
+    edit.apply()
     text = f"已取消 {task.ref} {shorten(task.title)}" + (f"\n原因：{reason}" if reason else "")
     waiting = [s for s in task.successors if s.status.is_open]
     if waiting:
@@ -209,11 +207,9 @@ def reopen_task(ctx: Context, args: Args) -> Reply:
     if task.status != TaskStatus.CANCELLED:
         raise UserError(f"{task.ref} 没有取消（现在是{TASK_STATUS_LABELS[task.status]}），不需要恢复。")
     now = ctx.incoming.sent_at
-    log_change(ctx, "task", task, actor, "status", task.status.value, TaskStatus.TODO.value, _note(args, args.words[1:]))
-    task.status = TaskStatus.TODO
-    task.status_changed_at = now
-    task.updated_at = now
-    task.completed_at = None
+    edit = Edit(ctx.session, task, entity="task", actor=actor, at=now)
+    edit.status(TaskStatus.TODO, note=_note(args, args.words[1:]), status_changed_at=now, completed_at=None)
+    edit.apply()
     return Reply(f"已恢复 {task.ref} {shorten(task.title)} → 待开始 · 负责人 {person(task.owner)}")
 
 

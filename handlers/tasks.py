@@ -19,13 +19,13 @@ from models import (
     OPEN_TASK_STATUSES,
     Change,
     Department,
+    Edit,
     Member,
     Task,
     TaskStatus,
-    get_task,
     record_change,
 )
-from models.base import insert_now, update_now
+from models.base import insert_now
 from models.project import allocate_number
 from models.task import task_neighbours
 from reports.format import TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, mention, person, shorten
@@ -57,11 +57,7 @@ def task_number(word: str, usage: str) -> int:
 
 
 def require_task(ctx: Context, number: int) -> Task:
-    project = ctx.require_project()
-    task = get_task(ctx.session, project_id=project.id, number=number)
-    if task is None:
-        raise UserError(f"本项目没有任务 #{number}。发送 /任务 列表 查看现有任务。")
-    return task
+    return ctx.require_numbered(Task, number)
 
 
 def require_updatable(ctx: Context, task: Task) -> Member:
@@ -320,33 +316,23 @@ def apply_update(
     if status == TaskStatus.DONE:
         progress = 100
     now = ctx.incoming.sent_at
-    values: dict[str, object] = {}  # written with one plain UPDATE at the end (the hot path: no flush)
-    if status is not None and status != task.status:
-        record_change(
-            ctx.session, project_id=task.project_id, entity="task", entity_id=task.id, actor=actor, at=now,
-            field="status", old=task.status.value, new=status.value, note=note,
-        )
-        values.update(status=status, status_changed_at=now, completed_at=now if status == TaskStatus.DONE else None)
+    edit = Edit(ctx.session, task, entity="task", actor=actor, at=now)
+    moved = status is not None and status != task.status
+    if status is not None and moved:
+        edit.status(status, note=note, status_changed_at=now, completed_at=now if status == TaskStatus.DONE else None)
     if status == TaskStatus.BLOCKED and not still_blocked and note != task.blocked_reason:
-        values["blocked_reason"] = note
+        edit.set(blocked_reason=note)
     elif status is not None and status != TaskStatus.BLOCKED and task.blocked_reason is not None:
-        values["blocked_reason"] = None
+        edit.set(blocked_reason=None)
     if progress is not None and progress != task.progress:
-        record_change(
-            ctx.session, project_id=task.project_id, entity="task", entity_id=task.id, actor=actor, at=now,
-            field="progress", old=task.progress, new=progress, note=None if "status" in values else note,
-        )
-        values["progress"] = progress
-    if not values:
+        edit.field("progress", task.progress, progress, note=None if moved else note)
+    if not edit.changed:
         if note:
-            record_change(
-                ctx.session, project_id=task.project_id, entity="task", entity_id=task.id, actor=actor, at=now,
-                field="note", note=note,
-            )
-            update_now(ctx.session, task, {"updated_at": now})
+            edit.record("note", note=note)
+            edit.apply()
             return Reply(f"已记录 {task.ref} 的说明：{note}")
         return Reply(f"{task.ref} 已经是{TASK_STATUS_LABELS[task.status]}（{task.progress}%），没有变化。")
-    update_now(ctx.session, task, {**values, "updated_at": now})
+    edit.apply()
     ready = _unblocked_followers(task)
     text = _update_summary(task, ctx.today, note)
     if ready:

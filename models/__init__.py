@@ -5,6 +5,7 @@ Query functions take the session first and everything else keyword-only; they ma
 
 from models.base import Base, UTCDateTime
 from models.delivery import InboundEvent, OutboundMessage
+from models.edits import Edit
 from models.enums import (
     OPEN_TASK_STATUSES,
     ActionStatus,
@@ -19,7 +20,8 @@ from models.enums import (
     TaskStatus,
 )
 from models.history import Change, record_change
-from models.meeting import ActionItem, Decision, get_action, get_decision
+from models.meeting import ActionItem, Decision
+from models.numbered import get_numbered
 from models.project import (
     CHAT_ID_MAX,
     USER_ID_MAX,
@@ -36,9 +38,9 @@ from models.project import (
     get_active_project_and_member,
     get_or_create_department,
 )
-from models.risk import Risk, get_risk
+from models.risk import Risk
 from models.schedule import JobRun
-from models.task import Task, get_task, task_dependency
+from models.task import Task, task_dependency
 
 __all__ = [
     "CHAT_ID_MAX",
@@ -52,6 +54,7 @@ __all__ = [
     "Change",
     "Decision",
     "Department",
+    "Edit",
     "InboundEvent",
     "InboundStatus",
     "JobRun",
@@ -73,13 +76,10 @@ __all__ = [
     "find_department",
     "find_member",
     "find_members_by_name",
-    "get_action",
     "get_active_project",
     "get_active_project_and_member",
-    "get_decision",
+    "get_numbered",
     "get_or_create_department",
-    "get_risk",
-    "get_task",
     "record_change",
     "task_dependency",
 ]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base
 from models.enums import ActionStatus, enum_column
@@ -56,11 +56,3 @@ class ActionItem(Base):
         return f"A{self.number}"
 
 
-def get_action(session: Session, /, *, project_id: int, number: int) -> ActionItem | None:
-    return session.scalar(
-        select(ActionItem).where(ActionItem.project_id == project_id, ActionItem.number == number)
-    )
-
-
-def get_decision(session: Session, /, *, project_id: int, number: int) -> Decision | None:
-    return session.scalar(select(Decision).where(Decision.project_id == project_id, Decision.number == number))

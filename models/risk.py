@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base
 from models.enums import RiskLevel, RiskStatus, RiskStrategy, enum_column
@@ -39,6 +39,3 @@ class Risk(Base):
     def ref(self) -> str:
         return f"R{self.number}"
 
-
-def get_risk(session: Session, /, *, project_id: int, number: int) -> Risk | None:
-    return session.scalar(select(Risk).where(Risk.project_id == project_id, Risk.number == number))

@@ -84,13 +84,6 @@ class Task(Base):
         return f"#{self.number}"
 
 
-_TASK = select(Task).where(Task.project_id == bindparam("project_id"), Task.number == bindparam("number"))
-
-
-def get_task(session: Session, /, *, project_id: int, number: int) -> Task | None:
-    return session.scalar(_TASK, {"project_id": project_id, "number": number})
-
-
 @dataclass(frozen=True, slots=True)
 class DependencyGraph:
     """A project's task dependencies: task id -> its predecessors' ids, and task id -> number."""
