@@ -12,9 +12,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from bot.messages import Incoming, Reply
-from handlers import actions, decisions, members, projects, risks, schedule_settings, schedule_views, tasks
+from handlers import actions, decisions, members, projects, risks, schedule_settings, schedule_views, task_edits, tasks
 from handlers import help as help_commands
-from handlers import task_edits as _task_edits  # noqa: F401  (adds /任务 修改|取消|恢复|依赖)
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandGroup, CommandRegistry
@@ -23,10 +22,12 @@ from models import ensure_member, get_active_project_and_member
 
 
 def build_registry() -> CommandRegistry:
+    """Every command there is, in the order `/帮助` lists them."""
     registry = CommandRegistry()
-    registry.include(*projects.GROUPS, *tasks.GROUPS)
+    registry.include(projects.group.extended(schedule_settings.commands))  # /项目 … 设置|暂停|恢复|休息日|补班
+    registry.include(tasks.group.extended(task_edits.commands), *tasks.SHORTCUTS)  # /任务 … 修改|取消|恢复|依赖
     registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS)
-    registry.include(*schedule_settings.GROUPS, *schedule_views.GROUPS, *help_commands.GROUPS)
+    registry.include(*schedule_views.GROUPS, *help_commands.GROUPS)
     return registry
 
 

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import joinedload
-
 from bot.messages import Mention, Reply
 from handlers.common import checked_text, date_option, history_lines, is_clear, log_change, named_owner, parse_ref
 from handlers.context import Context
@@ -20,6 +17,7 @@ from handlers.text import Args
 from models import ActionItem, ActionStatus, Decision, Edit, Member
 from models.base import insert_now
 from models.project import allocate_number
+from models.registers import list_actions as list_action_rows
 from reports.format import ACTION_STATUS_LABELS, day, mention, person, shorten
 
 MAX_CONTENT = 500
@@ -121,40 +119,34 @@ def list_actions(ctx: Context, args: Args) -> Reply:
     if len(args.words) > 1 or len(args.mentions) > 1 or (args.words and args.mentions):
         raise UsageError("一次只能用一个筛选条件。", LIST_USAGE)
     word = args.words[0].lower() if args.words else ""
-    query = select(ActionItem).where(ActionItem.project_id == project.id)
+    status: ActionStatus | None = ActionStatus.OPEN
+    owner_id: int | None = None
+    due_before = None
     title = "未完成的行动项"
     if args.mentions:
         owner = ctx.resolve_member(args.mentions[0])
-        query = query.where(ActionItem.owner_id == owner.id, ActionItem.status == ActionStatus.OPEN)
-        title = f"{owner.name} 的未完成行动项"
+        owner_id, title = owner.id, f"{owner.name} 的未完成行动项"
     elif word in ("", "open", "未完成"):
-        query = query.where(ActionItem.status == ActionStatus.OPEN)
+        pass
     elif word in ("我的", "mine", "my"):
-        query = query.where(ActionItem.owner_id == ctx.require_sender().id, ActionItem.status == ActionStatus.OPEN)
-        title = "我的未完成行动项"
+        owner_id, title = ctx.require_sender().id, "我的未完成行动项"
     elif word in ("逾期", "overdue"):
-        query = query.where(ActionItem.status == ActionStatus.OPEN, ActionItem.due_date < ctx.today)
-        title = "逾期的行动项"
+        due_before, title = ctx.today, "逾期的行动项"
     elif word in ("已完成", "done"):
-        query = query.where(ActionItem.status == ActionStatus.DONE)
-        title = "已完成的行动项"
+        status, title = ActionStatus.DONE, "已完成的行动项"
     elif word in ("全部", "all"):
-        title = "全部行动项"
+        status, title = None, "全部行动项"
     else:
         raise UsageError(f"不认识筛选条件“{args.words[0]}”。", LIST_USAGE)
-    total = ctx.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    if total == 0:
+    page = list_action_rows(
+        ctx.session, project_id=project.id, status=status, owner_id=owner_id, due_before=due_before, limit=LIST_LIMIT
+    )
+    if page.total == 0:
         return Reply(f"{title}：没有。")
-    status_order = case((ActionItem.status == ActionStatus.OPEN, 0), else_=1)
-    items = ctx.session.scalars(
-        query.options(joinedload(ActionItem.owner))
-        .order_by(status_order, case((ActionItem.due_date.is_(None), 1), else_=0), ActionItem.due_date, ActionItem.number)
-        .limit(LIST_LIMIT)
-    ).all()
-    lines = [action_line(item, ctx) for item in items]
-    if total > len(items):
-        lines.append(f"…另有 {total - len(items)} 个未列出。")
-    return Reply("\n".join(lines), title=f"{title}（{total}）")
+    lines = [action_line(item, ctx) for item in page.rows]
+    if page.total > len(page.rows):
+        lines.append(f"…另有 {page.total - len(page.rows)} 个未列出。")
+    return Reply("\n".join(lines), title=f"{title}（{page.total}）")
 
 
 # ---------------------------------------------------------------------------- /行动 A4

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
-
 from bot.messages import MENTION_MARKER, Reply
 from handlers.common import checked_text, parse_ref
 from handlers.context import Context
 from handlers.errors import UsageError
 from handlers.router import CommandGroup
 from handlers.text import Args, normalize
-from models import ActionItem, Decision, record_change
+from models import Decision, record_change
 from models.base import insert_now
 from models.project import allocate_number
+from models.registers import decision_actions
+from models.registers import list_decisions as list_decision_rows
 from reports.format import day, person, shorten
 
 MAX_CONTENT = 500
@@ -69,16 +68,10 @@ def list_decisions(ctx: Context, args: Args) -> Reply:
     project = ctx.require_project()
     if args.words or args.mentions:
         raise UsageError(f"不明白“{args.text}”。", LIST_USAGE)
-    total = ctx.session.scalar(select(func.count()).select_from(Decision).where(Decision.project_id == project.id)) or 0
+    page = list_decision_rows(ctx.session, project_id=project.id, limit=LIST_LIMIT)
+    total, decisions = page.total, page.rows
     if total == 0:
         return Reply(f"还没有决议。记录：{ADD_USAGE}")
-    decisions = ctx.session.scalars(
-        select(Decision)
-        .options(joinedload(Decision.decided_by))
-        .where(Decision.project_id == project.id)
-        .order_by(Decision.number.desc())
-        .limit(LIST_LIMIT)
-    ).all()
     tz = ctx.now.tzinfo
     lines = [
         f"{d.ref} {day(d.created_at.astimezone(tz).date(), today=ctx.today)} {shorten(d.content, 40)}（{person(d.decided_by)}）"
@@ -104,9 +97,7 @@ def _content(ctx: Context, args: Args) -> str:
 
 def show_decision(ctx: Context, word: str) -> Reply:
     decision = ctx.require_numbered(Decision, parse_ref(word, "D", what="决议", usage=ADD_USAGE))
-    actions = ctx.session.scalars(
-        select(ActionItem).where(ActionItem.decision_id == decision.id).order_by(ActionItem.number)
-    ).all()
+    actions = decision_actions(ctx.session, decision_id=decision.id)
     tz = ctx.now.tzinfo
     lines = [
         decision.content,

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import InstrumentedAttribute, joinedload
-
 from bot.messages import Mention, Reply
 from handlers.common import MAX_DEPARTMENT, checked_text, department_named, is_clear, word_option
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandGroup
 from handlers.text import Args
-from models import OPEN_TASK_STATUSES, Department, Member, Role, Task, get_or_create_department, record_change
+from models import Department, Member, Role, Task, get_or_create_department, record_change
+from models.registers import count_role, member_ids, open_task_counts, project_members
 from reports.format import ROLE_LABELS, mention, person
 
 ADD_USAGE = "/成员 添加 @某人 [@某人…] [部门:研发部] [角色:PM|副PM|成员]"
@@ -62,7 +60,7 @@ def add_members(ctx: Context, args: Args) -> Reply:
         raise UsageError(f"请 @ 要添加的人{hint}。", ADD_USAGE)
     if args.words:
         raise UsageError(f"不明白“{' '.join(args.words)}”。成员请用 @ 提及，部门和角色写成 部门:… 角色:…。", ADD_USAGE)
-    known = set(ctx.session.scalars(select(Member.id).where(Member.project_id == ctx.require_project().id)))
+    known = member_ids(ctx.session, project_id=ctx.require_project().id)
     members = [ctx.resolve_member(m) for m in dict.fromkeys(args.mentions)]
     return _apply(ctx, members, args, ADD_USAGE, verb="已添加", new={m.id for m in members} - known)
 
@@ -110,9 +108,7 @@ def _apply(
     if role is not None and role != Role.PM:
         demoted = [m for m in members if m.role == Role.PM]
         if demoted:
-            pms = ctx.session.scalar(
-                select(func.count()).select_from(Member).where(Member.project_id == project.id, Member.role == Role.PM)
-            ) or 0
+            pms = count_role(ctx.session, project_id=project.id, role=Role.PM)
             if pms - len(demoted) < 1:
                 raise UserError("项目至少要有一位 PM。请先把另一位成员设为 PM（/成员 修改 @某人 角色:PM），再改这位的角色。")
     now = ctx.incoming.sent_at
@@ -153,10 +149,8 @@ def _apply(
 @group.command(("列表", "list", "ls"), usage=LIST_USAGE, summary="按部门列出成员、角色和未完成任务数")
 def list_members(ctx: Context, args: Args) -> Reply:
     project = ctx.require_project()
-    members = ctx.session.scalars(
-        select(Member).options(joinedload(Member.department)).where(Member.project_id == project.id).order_by(Member.id)
-    ).all()
-    open_counts = _open_task_counts(ctx, Task.owner_id)
+    members = project_members(ctx.session, project_id=project.id)
+    open_counts = open_task_counts(ctx.session, project_id=project.id, by=Task.owner_id)
     by_department: dict[str, list[Member]] = defaultdict(list)
     for member in members:
         by_department[member.department.name if member.department else ""].append(member)
@@ -171,17 +165,6 @@ def list_members(ctx: Context, args: Args) -> Reply:
             count = open_counts.get(member.id, 0)
             lines.append(f"  {member.name}{role}" + (f" · 未完成 {count}" if count else ""))
     return Reply("\n".join(lines) or "还没有成员。", title=f"成员（{len(members)}）")
-
-
-def _open_task_counts(ctx: Context, column: InstrumentedAttribute[int | None]) -> dict[int, int]:
-    """Open tasks per owner or per department: one grouped statement."""
-    project = ctx.require_project()
-    rows = ctx.session.execute(
-        select(column, func.count())
-        .where(Task.project_id == project.id, Task.status.in_(OPEN_TASK_STATUSES), column.isnot(None))
-        .group_by(column)
-    ).all()
-    return {key: count for key, count in rows if key is not None}
 
 
 # ---------------------------------------------------------------------------- /部门
@@ -219,14 +202,12 @@ def list_departments(ctx: Context, args: Args) -> Reply:
     departments = project.departments
     if not departments:
         return Reply(f"还没有部门。新增：{DEPT_ADD_USAGE}")
-    members = ctx.session.scalars(
-        select(Member).where(Member.project_id == project.id, Member.department_id.isnot(None)).order_by(Member.id)
-    ).all()
+    members = project_members(ctx.session, project_id=project.id, with_department=True)
     names: dict[int, list[str]] = defaultdict(list)
     for member in members:
         if member.department_id is not None:
             names[member.department_id].append(person(member))
-    open_counts = _open_task_counts(ctx, Task.department_id)
+    open_counts = open_task_counts(ctx.session, project_id=project.id, by=Task.department_id)
     lines = []
     for department in departments:
         people = "、".join(names.get(department.id, [])) or "暂无成员"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
 from bot.messages import Reply
 from handlers.common import MAX_DEPARTMENT, checked_text
 from handlers.context import Context
@@ -13,16 +11,16 @@ from handlers.router import CommandGroup
 from handlers.text import Args
 from models import (
     OPEN_TASK_STATUSES,
-    Member,
     Project,
     ProjectStatus,
     Role,
-    Task,
     TaskStatus,
     ensure_member,
     get_or_create_department,
     record_change,
 )
+from models.registers import managers as project_managers
+from models.registers import task_status_counts
 from reports.format import day, person
 
 MAX_NAME = 100
@@ -88,15 +86,9 @@ def create_project(ctx: Context, args: Args) -> Reply:
 @group.command(("信息", "info", "show"), usage="/项目 信息", summary="项目概况")
 def project_info(ctx: Context, _args: Args) -> Reply:
     project = ctx.require_project()
-    counts = dict(
-        ctx.session.execute(
-            select(Task.status, func.count()).where(Task.project_id == project.id).group_by(Task.status)
-        ).all()
-    )
+    counts = task_status_counts(ctx.session, project_id=project.id)
     open_count = sum(counts.get(s, 0) for s in OPEN_TASK_STATUSES)
-    managers = ctx.session.scalars(
-        select(Member).where(Member.project_id == project.id, Member.role.in_([Role.PM, Role.CO_PM]))
-    ).all()
+    managers = project_managers(ctx.session, project_id=project.id)
     lines = [
         f"PM：{'、'.join(person(m) for m in managers) or '无'}",
         f"目标：{project.goal or '未填写'}",
@@ -114,11 +106,7 @@ def project_info(ctx: Context, _args: Args) -> Reply:
 def close_project(ctx: Context, _args: Args) -> Reply:
     project = ctx.require_project()
     pm = ctx.require_manager("结项")
-    counts = dict(
-        ctx.session.execute(
-            select(Task.status, func.count()).where(Task.project_id == project.id).group_by(Task.status)
-        ).all()
-    )
+    counts = task_status_counts(ctx.session, project_id=project.id)
     total = sum(counts.values())
     done = counts.get(TaskStatus.DONE, 0)
     unfinished = sum(counts.get(s, 0) for s in OPEN_TASK_STATUSES)
@@ -139,5 +127,3 @@ def close_project(ctx: Context, _args: Args) -> Reply:
 def _split_list(value: str) -> list[str]:
     return [part.strip() for part in value.replace("、", ",").replace("，", ",").split(",")]
 
-
-GROUPS = (group,)

@@ -5,9 +5,6 @@ Any member may raise a risk; its owner, whoever raised it, and PM/co-PMs may upd
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import joinedload
-
 from bot.messages import Mention, Reply
 from handlers.common import checked_text, history_lines, is_clear, log_change, named_owner, parse_ref, word_option
 from handlers.context import Context
@@ -17,6 +14,7 @@ from handlers.text import Args
 from models import Edit, Member, Risk, RiskLevel, RiskStatus, RiskStrategy
 from models.base import insert_now
 from models.project import allocate_number
+from models.registers import list_risks as list_risk_rows
 from reports.format import (
     RISK_LEVEL_LABELS,
     RISK_STATUS_LABELS,
@@ -169,33 +167,27 @@ def list_risks(ctx: Context, args: Args) -> Reply:
     word = args.words[0].lower() if args.words else ""
     if len(args.words) > 1:
         raise UsageError("一次只能用一个筛选条件。", LIST_USAGE)
-    query = select(Risk).where(Risk.project_id == project.id)
+    status: RiskStatus | None = RiskStatus.OPEN
+    level: RiskLevel | None = None
     title = "未关闭的风险"
     if word in ("", "open", "未关闭", "打开"):
-        query = query.where(Risk.status == RiskStatus.OPEN)
+        pass
     elif word in ("全部", "all"):
-        title = "全部风险"
+        status, title = None, "全部风险"
     elif word in ("已关闭", "关闭", "closed"):
-        query = query.where(Risk.status == RiskStatus.CLOSED)
-        title = "已关闭的风险"
+        status, title = RiskStatus.CLOSED, "已关闭的风险"
     elif word in LEVEL_WORDS:
         level = LEVEL_WORDS[word]
-        query = query.where(Risk.status == RiskStatus.OPEN, Risk.level == level)
         title = f"未关闭的{RISK_LEVEL_LABELS[level]}风险"
     else:
         raise UsageError(f"不认识筛选条件“{args.words[0]}”。", LIST_USAGE)
-    total = ctx.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    if total == 0:
+    page = list_risk_rows(ctx.session, project_id=project.id, status=status, level=level, limit=LIST_LIMIT)
+    if page.total == 0:
         return Reply(f"{title}：没有。")
-    level_order = case({RiskLevel.HIGH: 0, RiskLevel.MEDIUM: 1, RiskLevel.LOW: 2}, value=Risk.level, else_=3)
-    status_order = case((Risk.status == RiskStatus.OPEN, 0), else_=1)
-    risks = ctx.session.scalars(
-        query.options(joinedload(Risk.owner)).order_by(status_order, level_order, Risk.number).limit(LIST_LIMIT)
-    ).all()
-    lines = [risk_line(r) for r in risks]
-    if total > len(risks):
-        lines.append(f"…另有 {total - len(risks)} 个未列出。")
-    return Reply("\n".join(lines), title=f"{title}（{total}）")
+    lines = [risk_line(r) for r in page.rows]
+    if page.total > len(page.rows):
+        lines.append(f"…另有 {page.total - len(page.rows)} 个未列出。")
+    return Reply("\n".join(lines), title=f"{title}（{page.total}）")
 
 
 # ---------------------------------------------------------------------------- /风险 R3

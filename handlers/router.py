@@ -1,7 +1,8 @@
 """The command registry: declared commands with Chinese and English names, options and usage lines.
 
-A command is `/<group> [<sub>] args…` (the slash is optional). Each handler module declares a
-`CommandGroup`; `handlers.build_registry()` includes them. `/帮助` is generated from the registry.
+A command is `/<group> [<sub>] args…` (the slash is optional). Each handler module declares its
+`CommandGroup`s (and a module that adds subcommands to another module's group declares a `CommandSet`);
+`handlers.build_registry()` lists what is registered, explicitly. `/帮助` is generated from the registry.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from bot.messages import Reply
@@ -105,6 +106,36 @@ class CommandGroup:
         if self.default:
             lines.insert(0, self.default.usage)
         return "\n".join(lines)
+
+    def extended(self, *more: CommandSet) -> CommandGroup:
+        """A new group: this one's commands, then those declared in `more` (the declarations stay as they are)."""
+        group = CommandGroup(self.names, self.summary)
+        group.subcommands = [replace(c, group=group) for c in [*self.subcommands, *(c for s in more for c in s.commands)]]
+        group.default = replace(self.default, group=group) if self.default else None
+        return group
+
+
+@dataclass(slots=True)
+class CommandSet:
+    """Subcommands declared in one module for a group declared in another (`/任务 修改` in task_edits for
+    `/任务` in tasks); `handlers.build_registry` adds them with `CommandGroup.extended`."""
+
+    commands: list[Command] = field(default_factory=list)
+
+    def command(
+        self,
+        names: Iterable[str],
+        *,
+        usage: str,
+        summary: str,
+        options: Iterable[str] = (),
+        needs_project: bool = True,
+    ) -> Callable[[Handler], Handler]:
+        def register(func: Handler) -> Handler:
+            self.commands.append(Command(tuple(names), usage, summary, func, tuple(options), needs_project))
+            return func
+
+        return register
 
 
 @dataclass(frozen=True, slots=True)

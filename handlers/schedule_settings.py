@@ -10,23 +10,21 @@ import re
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sqlalchemy import select
-
 from bot.messages import Reply
 from handlers.context import Context
 from handlers.dates import parse_date
 from handlers.errors import UsageError, UserError
-from handlers.projects import group
-from handlers.router import CommandGroup
+from handlers.router import CommandSet
 from handlers.text import Args
 from models import CalendarDay, CalendarDayKind, Project, record_change
-from models.calendar import NationalCalendar, national_calendar
+from models.calendar import NationalCalendar, national_calendar, project_days_from, remove_project_days, set_project_days
 from reports.format import WEEKDAY_LABELS, day
 
 SET_USAGE = (
     "/项目 设置 日报 17:00 ｜ 周会 周一 09:00 ｜ 议程 16:00|默认 ｜ 汇总 18:00 ｜ 工作时间 09:00-18:00 ｜ "
     "时区 Europe/Berlin ｜ 催办 17:30|关闭"
 )
+commands = CommandSet()  # subcommands of /项目 (handlers.projects.group)
 DAY_OFF_USAGE = "/项目 休息日 <日期>[~<日期>] [说明]   或   /项目 休息日 删除 <日期>"
 EXTRA_WORKDAY_USAGE = "/项目 补班 <日期>[~<日期>] [说明]   或   /项目 补班 删除 <日期>"
 MAX_RANGE_DAYS = 31
@@ -93,7 +91,7 @@ def _clock(value: time | None) -> str:
 # ---------------------------------------------------------------------------- /项目 设置
 
 
-@group.command(
+@commands.command(
     ("设置", "set", "settings", "config"), usage=SET_USAGE, summary="查看或修改日报、周会、汇总、工作时间、时区（修改仅 PM）"
 )
 def project_settings(ctx: Context, args: Args) -> Reply:
@@ -210,12 +208,9 @@ def settings_overview(ctx: Context, project: Project, national: NationalCalendar
         f"工作时间：{_clock(project.work_start)}–{_clock(project.work_end)}（提醒与升级只在这段时间）",
         "日历：中国法定节假日与调休" + _calendar_note(ctx.today, national or national_calendar()),
     ]
-    overrides = ctx.session.scalars(
-        select(CalendarDay)
-        .where(CalendarDay.project_id == project.id, CalendarDay.day >= ctx.today - timedelta(days=7))
-        .order_by(CalendarDay.day)
-        .limit(LISTED_OVERRIDES + 1)
-    ).all()
+    overrides = project_days_from(
+        ctx.session, project_id=project.id, since=ctx.today - timedelta(days=7), limit=LISTED_OVERRIDES + 1
+    )
     off = [_override(d, ctx.today) for d in overrides[:LISTED_OVERRIDES] if d.kind == CalendarDayKind.OFF]
     work = [_override(d, ctx.today) for d in overrides[:LISTED_OVERRIDES] if d.kind == CalendarDayKind.WORK]
     lines.append(f"项目休息日：{'；'.join(off) or '无'}")
@@ -241,7 +236,7 @@ def _override(entry: CalendarDay, today: date) -> str:
 # ---------------------------------------------------------------------------- pause / resume
 
 
-@group.command(("暂停", "pause"), usage="/项目 暂停", summary="暂停日报、议程、汇总和提醒（仅 PM）")
+@commands.command(("暂停", "pause"), usage="/项目 暂停", summary="暂停日报、议程、汇总和提醒（仅 PM）")
 def pause(ctx: Context, _args: Args) -> Reply:
     project = ctx.require_project()
     ctx.require_manager("暂停项目提醒")
@@ -252,7 +247,7 @@ def pause(ctx: Context, _args: Args) -> Reply:
     return Reply("已暂停：不再发日报、议程、汇总和提醒。恢复：/项目 恢复")
 
 
-@group.command(("恢复", "resume"), usage="/项目 恢复", summary="恢复日报、议程、汇总和提醒（仅 PM）")
+@commands.command(("恢复", "resume"), usage="/项目 恢复", summary="恢复日报、议程、汇总和提醒（仅 PM）")
 def resume(ctx: Context, _args: Args) -> Reply:
     project = ctx.require_project()
     ctx.require_manager("恢复项目提醒")
@@ -287,12 +282,7 @@ def _calendar_command(ctx: Context, args: Args, kind: CalendarDayKind, usage: st
         if len(words) < 2:
             raise UsageError("缺少要删除的日期。", usage)
         days = _parse_days(" ".join(words[1:]), ctx.today, usage)
-        entries = ctx.session.scalars(
-            select(CalendarDay).where(CalendarDay.project_id == project.id, CalendarDay.day.in_(days))
-        ).all()
-        for entry in entries:
-            ctx.session.delete(entry)
-        removed = len(entries)
+        removed = remove_project_days(ctx.session, project_id=project.id, days=days)
         if not removed:
             raise UserError("这些日期没有项目自定义安排，按法定日历执行。")
         _change(ctx, project, "calendar", ",".join(d.isoformat() for d in days), None)
@@ -305,17 +295,7 @@ def _calendar_command(ctx: Context, args: Args, kind: CalendarDayKind, usage: st
     note = " ".join(words).strip() or None
     if note and len(note) > MAX_NOTE:
         raise UserError(f"说明请控制在 {MAX_NOTE} 字以内。")
-    existing = {
-        c.day: c for c in ctx.session.scalars(
-            select(CalendarDay).where(CalendarDay.project_id == project.id, CalendarDay.day.in_(days))
-        )
-    }
-    for one in days:
-        found = existing.get(one)
-        if found is None:
-            ctx.session.add(CalendarDay(project_id=project.id, day=one, kind=kind, note=note))
-        else:
-            found.kind, found.note = kind, note
+    set_project_days(ctx.session, project_id=project.id, days=days, kind=kind, note=note)
     label = "休息日" if kind == CalendarDayKind.OFF else "补班日（工作日）"
     _change(ctx, project, "calendar", None, f"{kind.value}:{days[0].isoformat()}~{days[-1].isoformat()}")
     shown = day(days[0], today=ctx.today) + (f" 至 {day(days[-1], today=ctx.today)}" if len(days) > 1 else "")
@@ -323,14 +303,13 @@ def _calendar_command(ctx: Context, args: Args, kind: CalendarDayKind, usage: st
     return Reply(f"已把 {shown} 设为本项目的{label}" + (f"：{note}" if note else "") + f"。{effect}")
 
 
-@group.command(("休息日", "放假", "dayoff", "holiday"), usage=DAY_OFF_USAGE, summary="设置项目自己的休息日（仅 PM）")
+@commands.command(("休息日", "放假", "dayoff", "holiday"), usage=DAY_OFF_USAGE, summary="设置项目自己的休息日（仅 PM）")
 def day_off(ctx: Context, args: Args) -> Reply:
     return _calendar_command(ctx, args, CalendarDayKind.OFF, DAY_OFF_USAGE)
 
 
-@group.command(("补班", "工作日", "workday"), usage=EXTRA_WORKDAY_USAGE, summary="设置项目额外的工作日（仅 PM）")
+@commands.command(("补班", "工作日", "workday"), usage=EXTRA_WORKDAY_USAGE, summary="设置项目额外的工作日（仅 PM）")
 def extra_workday(ctx: Context, args: Args) -> Reply:
     return _calendar_command(ctx, args, CalendarDayKind.WORK, EXTRA_WORKDAY_USAGE)
 
 
-GROUPS: tuple[CommandGroup, ...] = ()  # these are subcommands of /项目 (registered on handlers.projects.group)

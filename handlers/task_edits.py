@@ -10,10 +10,10 @@ from bot.messages import Mention, Reply
 from handlers.common import checked_text, date_option, department_named, is_clear, log_change, named_owner
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
+from handlers.router import CommandSet
 from handlers.tasks import (
     MAX_NOTE,
     MAX_TITLE,
-    group,
     parse_task_refs,
     require_task,
     require_updatable,
@@ -32,6 +32,8 @@ REOPEN_USAGE = "/任务 恢复 #12"
 DEPS_USAGE = "/任务 依赖 #12 #3,#4  ｜ /任务 依赖 #12 去掉 #3  ｜ /任务 依赖 #12 清空"
 _REMOVE_WORDS = frozenset({"去掉", "删除", "移除", "取消", "不依赖", "remove", "rm", "del", "drop", "-"})
 _CLEAR_ALL = frozenset({"清空", "全部去掉", "clear", "none", "无"})
+
+commands = CommandSet()  # subcommands of /任务 (handlers.tasks.group)
 
 
 
@@ -52,7 +54,7 @@ def _note(args: Args, words: list[str]) -> str | None:
 # ---------------------------------------------------------------------------- /任务 修改
 
 
-@group.command(
+@commands.command(
     ("修改", "改", "编辑", "edit", "change"),
     usage=EDIT_USAGE,
     summary="修改负责人、日期、标题、部门、交付物、父任务（负责人本人或 PM）",
@@ -173,7 +175,7 @@ def _check_parent(ctx: Context, task: Task, parent: Task) -> None:
 # ---------------------------------------------------------------------------- /任务 取消 · 恢复
 
 
-@group.command(("取消", "cancel"), usage=CANCEL_USAGE, summary="取消任务并写明原因（负责人本人或 PM）")
+@commands.command(("取消", "cancel"), usage=CANCEL_USAGE, summary="取消任务并写明原因（负责人本人或 PM）")
 def cancel_task(ctx: Context, args: Args) -> Reply:
     task = _task_from_words(ctx, args, CANCEL_USAGE)
     return cancel(ctx, task, _note(args, args.words[1:]))
@@ -200,7 +202,7 @@ def cancel(ctx: Context, task: Task, reason: str | None) -> Reply:
     return Reply(text)
 
 
-@group.command(("恢复", "reopen"), usage=REOPEN_USAGE, summary="恢复已取消的任务（仅 PM）")
+@commands.command(("恢复", "reopen"), usage=REOPEN_USAGE, summary="恢复已取消的任务（仅 PM）")
 def reopen_task(ctx: Context, args: Args) -> Reply:
     task = _task_from_words(ctx, args, REOPEN_USAGE)
     actor = ctx.require_manager("恢复已取消的任务")
@@ -216,7 +218,7 @@ def reopen_task(ctx: Context, args: Args) -> Reply:
 # ---------------------------------------------------------------------------- /任务 依赖
 
 
-@group.command(
+@commands.command(
     ("依赖", "前置", "dep", "deps", "depends"),
     usage=DEPS_USAGE,
     summary="设置前置任务：添加、去掉或清空（负责人本人或 PM）",

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from functools import cache
-from typing import Any
-
-from sqlalchemy import ColumnElement, Select, bindparam, case, func, select
 
 from bot.messages import Mention, Reply
 from handlers.common import checked_text, date_option, department_named, history_lines, named_owner
@@ -16,7 +12,6 @@ from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandGroup
 from handlers.text import Args
 from models import (
-    OPEN_TASK_STATUSES,
     Change,
     Department,
     Edit,
@@ -27,6 +22,8 @@ from models import (
 )
 from models.base import insert_now
 from models.project import allocate_number
+from models.registers import TaskFilter
+from models.registers import list_tasks as list_task_rows
 from models.task import task_neighbours
 from reports.format import TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, mention, person, shorten
 from reports.format import describe_change as format_change
@@ -169,10 +166,6 @@ def _line(
     return " · ".join(parts)
 
 
-# The columns a list line needs (not whole Task objects: loading 50 entities costs more than the query).
-_LIST_COLUMNS = (Task.number, Task.status, Task.progress, Task.title, Member.name, Task.due_date, Task.blocked_reason)
-
-
 @group.command(
     ("列表", "list", "ls"), usage=LIST_USAGE, summary="列出未完成的任务，可按人、部门、阻塞、逾期筛选", options=("dept",)
 )
@@ -180,79 +173,62 @@ def list_tasks(ctx: Context, args: Args) -> Reply:
     project = ctx.require_project()
     if len(args.words) > 1 or len(args.mentions) > 1 or (args.words and args.mentions):
         raise UsageError("一次只能用一个筛选条件。", LIST_USAGE)
-    params: dict[str, object] = {"project_id": project.id}
     title = ""
+    department_id: int | None = None
     if args.options.get("dept"):
         department = department_named(ctx, args.options["dept"], may_create=False)
-        params["department_id"] = department.id
-        title = f"{department.name} · "
+        department_id, title = department.id, f"{department.name} · "
     word = args.words[0].lower() if args.words else ""
+    owner_id: int | None = None
     if args.mentions:
         owner = ctx.resolve_member(args.mentions[0])
-        kind, params["owner_id"], title = "owner", owner.id, f"{title}{owner.name} 的未完成任务"
+        kind, owner_id, title = TaskFilter.OWNER, owner.id, f"{title}{owner.name} 的未完成任务"
     elif word in _LIST_FILTERS:
         kind, label = _LIST_FILTERS[word]
         title += label
-        if kind == "owner":
-            params["owner_id"] = ctx.require_sender().id
-        elif kind == "overdue":
-            params["today"] = ctx.today
+        if kind == TaskFilter.OWNER:
+            owner_id = ctx.require_sender().id
     else:
         raise UsageError(f"不认识筛选条件“{args.words[0]}”。", LIST_USAGE)
-    rows = ctx.session.execute(_list_statement(kind, "department_id" in params), params).all()
-    if not rows:
-        return Reply(f"{title}：没有。")
-    total = rows[0][-1]
-    lines = [_line(*row[:-1], ctx.today) for row in rows]
-    if total > len(rows):
-        lines.append(f"…另有 {total - len(rows)} 个未列出，可用 {LIST_USAGE} 缩小范围。")
-    return Reply("\n".join(lines), title=f"{title}（{total}）")
-
-
-_LIST_FILTERS = {
-    "": ("open", "未完成的任务"), "open": ("open", "未完成的任务"), "未完成": ("open", "未完成的任务"),
-    "我的": ("owner", "我的未完成任务"), "mine": ("owner", "我的未完成任务"), "my": ("owner", "我的未完成任务"),
-    "阻塞": ("blocked", "阻塞的任务"), "blocked": ("blocked", "阻塞的任务"),
-    "逾期": ("overdue", "逾期的任务"), "overdue": ("overdue", "逾期的任务"),
-    "全部": ("all", "全部任务"), "all": ("all", "全部任务"),
-    "已完成": ("done", "已完成的任务"), "done": ("done", "已完成的任务"),
-}
-
-
-@cache
-def _list_statement(kind: str, by_department: bool) -> Select[tuple[Any, ...]]:
-    """One statement per filter, built once: overdue first, then by due date (undated last), then by
-    number, with the total as a window count — one statement whatever the size."""
-    conditions: list[ColumnElement[bool]] = [Task.project_id == bindparam("project_id")]
-    if by_department:
-        conditions.append(Task.department_id == bindparam("department_id"))
-    if kind in ("open", "owner", "overdue"):
-        conditions.append(Task.status.in_(OPEN_TASK_STATUSES))
-    if kind == "owner":
-        conditions.append(Task.owner_id == bindparam("owner_id"))
-    elif kind == "overdue":
-        conditions.append(Task.due_date < bindparam("today"))
-    elif kind == "blocked":
-        conditions.append(Task.status == TaskStatus.BLOCKED)
-    elif kind == "done":
-        conditions.append(Task.status == TaskStatus.DONE)
-    return (
-        select(*_LIST_COLUMNS, func.count().over())
-        .outerjoin(Member, Member.id == Task.owner_id)
-        .where(*conditions)
-        .order_by(case((Task.due_date.is_(None), 1), else_=0), Task.due_date, Task.number)
-        .limit(LIST_LIMIT)
+    page = list_task_rows(
+        ctx.session, project_id=project.id, kind=kind, owner_id=owner_id, department_id=department_id,
+        today=ctx.today, limit=LIST_LIMIT,
     )
+    if not page.rows:
+        return Reply(f"{title}：没有。")
+    lines = [
+        _line(r.number, r.status, r.progress, r.title, r.owner_name, r.due_date, r.blocked_reason, ctx.today)
+        for r in page.rows
+    ]
+    if page.total > len(page.rows):
+        lines.append(f"…另有 {page.total - len(page.rows)} 个未列出，可用 {LIST_USAGE} 缩小范围。")
+    return Reply("\n".join(lines), title=f"{title}（{page.total}）")
+
+
+_OPEN, _MINE = (TaskFilter.OPEN, "未完成的任务"), (TaskFilter.OWNER, "我的未完成任务")
+_LIST_FILTERS = {
+    "": _OPEN, "open": _OPEN, "未完成": _OPEN, "我的": _MINE, "mine": _MINE, "my": _MINE,
+    "阻塞": (TaskFilter.BLOCKED, "阻塞的任务"), "blocked": (TaskFilter.BLOCKED, "阻塞的任务"),
+    "逾期": (TaskFilter.OVERDUE, "逾期的任务"), "overdue": (TaskFilter.OVERDUE, "逾期的任务"),
+    "全部": (TaskFilter.ALL, "全部任务"), "all": (TaskFilter.ALL, "全部任务"),
+    "已完成": (TaskFilter.DONE, "已完成的任务"), "done": (TaskFilter.DONE, "已完成的任务"),
+}
 
 
 # ---------------------------------------------------------------------------- /任务 #12
 
 
+def _registered_usage(ctx: Context) -> str:
+    """/任务's usage as registered, with the subcommands other modules add to it."""
+    registered = ctx.registry.find_group(group.names[0])
+    return (registered or group).usage
+
+
 @group.default_command(usage="/任务 #12  或  /task #12 done|start|block <原因>|progress 60%", summary="查看或更新一个任务")
 def task_detail(ctx: Context, args: Args) -> Reply:
     if not args.words:
-        raise UsageError("缺少任务编号或子指令。", group.usage)
-    task = require_task(ctx, task_number(args.words[0], group.usage))
+        raise UsageError("缺少任务编号或子指令。", _registered_usage(ctx))
+    task = require_task(ctx, task_number(args.words[0], _registered_usage(ctx)))
     if len(args.words) > 1:
         verb, rest = args.words[1].lower(), args.words[2:]
         for names, status in _VERBS:
@@ -481,4 +457,4 @@ def _remainder(rest: str, match: re.Match[str]) -> str | None:
     return _LEADING_PUNCT.sub("", left) or None
 
 
-GROUPS = (group, START, DONE, BLOCK, PROGRESS)
+SHORTCUTS = (START, DONE, BLOCK, PROGRESS)  # /开始 /完成 /阻塞 /进度

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -251,3 +251,42 @@ def chunked(items: Iterable[int], size: int) -> Iterable[list[int]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+# ---------------------------------------------------------------------------- a project's own days
+
+
+def project_days_from(session: Session, /, *, project_id: int, since: date, limit: int) -> Sequence[CalendarDay]:
+    """The project's own days off and extra workdays from `since` on, in date order."""
+    return session.scalars(
+        select(CalendarDay)
+        .where(CalendarDay.project_id == project_id, CalendarDay.day >= since)
+        .order_by(CalendarDay.day)
+        .limit(limit)
+    ).all()
+
+
+def set_project_days(
+    session: Session, /, *, project_id: int, days: Iterable[date], kind: CalendarDayKind, note: str | None
+) -> None:
+    """Make each of `days` a project day off or extra workday (replacing what was set for it)."""
+    wanted = list(days)
+    existing = {c.day: c for c in _project_days(session, project_id, wanted)}
+    for one in wanted:
+        found = existing.get(one)
+        if found is None:
+            session.add(CalendarDay(project_id=project_id, day=one, kind=kind, note=note))
+        else:
+            found.kind, found.note = kind, note
+
+
+def remove_project_days(session: Session, /, *, project_id: int, days: Iterable[date]) -> int:
+    """Back to the national calendar on `days`; returns how many had a project setting."""
+    entries = _project_days(session, project_id, list(days))
+    for entry in entries:
+        session.delete(entry)
+    return len(entries)
+
+
+def _project_days(session: Session, project_id: int, days: list[date]) -> Sequence[CalendarDay]:
+    return session.scalars(select(CalendarDay).where(CalendarDay.project_id == project_id, CalendarDay.day.in_(days))).all()
