@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from models import ActionStatus, Project, RiskLevel, RiskStatus, TaskStatus
 from models.calendar import WorkCalendar, load_calendar
+from reports.records import MemberRow, TaskDetail, TaskRow
 from reports.rows import (
     ActionEntry,
     Agenda,
@@ -55,7 +56,7 @@ from reports.rules import (
     planned_start,
     urgency,
 )
-from reports.snapshot import MemberRow, Snapshot, TaskDetail, TaskRow
+from reports.snapshot import Snapshot
 
 
 def snapshot_for(session: Session, project: Project, at: datetime, data: Snapshot | None) -> Snapshot:

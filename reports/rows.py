@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import StrEnum
 
+from reports.records import ActionRow, DecisionRow, MemberRow, RiskRow, TaskRow
 from reports.rules import Health
-from reports.snapshot import ActionRow, DecisionRow, MemberRow, RiskRow, TaskRow
 
 
 @dataclass(frozen=True, slots=True)

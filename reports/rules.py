@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from models import Project, TaskStatus
 from models.calendar import WorkCalendar
-from reports.snapshot import MemberRow, TaskDetail, TaskRow
+from reports.records import MemberRow, TaskDetail, TaskRow
 
 SLIP_MARGIN = 20  # percentage points behind the linear plan that count as slipping
 MEETING_WINDOW = timedelta(hours=2)  # minutes go out at its end, with what was recorded during it

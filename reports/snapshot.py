@@ -3,14 +3,13 @@
 A `Snapshot` covers the projects of one unit of work; each kind of row (open tasks, members, risks …)
 is loaded for all of them in one statement the first time a builder asks for it. So building the daily
 prompt for 500 projects costs the same few statements as for one, whatever their members and tasks.
-Rows are plain frozen dataclasses: nothing ORM-bound leaves the unit of work.
+Rows are plain frozen dataclasses (`reports.records`): nothing ORM-bound leaves the unit of work.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -27,146 +26,24 @@ from models import (
     Risk,
     RiskLevel,
     RiskStatus,
-    RiskStrategy,
     Role,
     Task,
     TaskStatus,
+)
+from reports.records import (
+    ActionRow,
+    ChangeRow,
+    DecisionRow,
+    MemberRow,
+    RiskRow,
+    TaskDetail,
+    TaskRow,
 )
 
 CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
 DEFAULT_LOOKBACK = timedelta(days=8)  # a week, plus any time zone's offset
 
 R = TypeVar("R")
-
-
-@dataclass(frozen=True, slots=True)
-class MemberRow:
-    id: int
-    project_id: int
-    user_id: str
-    name: str
-    role: Role
-
-    @property
-    def is_manager(self) -> bool:
-        return self.role in (Role.PM, Role.CO_PM)
-
-
-@dataclass(frozen=True, slots=True)
-class TaskRow:
-    id: int
-    project_id: int
-    number: int
-    title: str
-    status: TaskStatus
-    progress: int
-    due_date: date | None
-    owner_id: int | None
-    blocked_reason: str | None
-    is_open: bool
-
-    @property
-    def ref(self) -> str:
-        return f"#{self.number}"
-
-
-class TaskDetail:
-    """A task's plan and timestamps; a timestamp is parsed when first read (most builders read few)."""
-
-    __slots__ = ("_changed", "_completed", "_created", "start_date")
-
-    def __init__(
-        self,
-        start_date: date | None,
-        created_at: datetime | str,
-        status_changed_at: datetime | str,
-        completed_at: datetime | str | None,
-    ) -> None:
-        self.start_date = start_date
-        self._created = created_at
-        self._changed = status_changed_at
-        self._completed = completed_at
-
-    @property
-    def created_at(self) -> datetime:
-        if not isinstance(self._created, datetime) or self._created.tzinfo is None:
-            self._created = _as_utc(self._created)
-        return self._created
-
-    @property
-    def status_changed_at(self) -> datetime:
-        if not isinstance(self._changed, datetime) or self._changed.tzinfo is None:
-            self._changed = _as_utc(self._changed)
-        return self._changed
-
-    @property
-    def completed_at(self) -> datetime | None:
-        if self._completed is not None and (not isinstance(self._completed, datetime) or self._completed.tzinfo is None):
-            self._completed = _as_utc(self._completed)
-        return self._completed
-
-
-@dataclass(frozen=True, slots=True)
-class RiskRow:
-    id: int
-    project_id: int
-    number: int
-    description: str
-    level: RiskLevel
-    status: RiskStatus
-    strategy: RiskStrategy | None
-    mitigation: str | None
-    owner_id: int | None
-    created_at: datetime
-    updated_at: datetime
-    closed_at: datetime | None
-
-    @property
-    def ref(self) -> str:
-        return f"R{self.number}"
-
-
-@dataclass(frozen=True, slots=True)
-class ActionRow:
-    id: int
-    project_id: int
-    number: int
-    content: str
-    owner_id: int | None
-    due_date: date | None
-    status: ActionStatus
-    created_at: datetime
-
-    @property
-    def ref(self) -> str:
-        return f"A{self.number}"
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionRow:
-    id: int
-    project_id: int
-    number: int
-    content: str
-    decided_by_id: int | None
-    created_at: datetime
-
-    @property
-    def ref(self) -> str:
-        return f"D{self.number}"
-
-
-@dataclass(frozen=True, slots=True)
-class ChangeRow:
-    project_id: int
-    entity: str
-    entity_id: int
-    actor_id: int | None
-    at: datetime
-    field: str
-    old_value: str | None
-    new_value: str | None
-    note: str | None
 
 
 class Snapshot:
@@ -436,13 +313,6 @@ def _as_date(value: date | str | None) -> date | None:
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(value)
-
-
-def _as_utc(value: datetime | str) -> datetime:
-    """A timestamp read without type processing: naive UTC text on SQLite, aware from PostgreSQL's driver."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:

@@ -10,6 +10,7 @@ from functools import lru_cache
 from bot.messages import Mention, Reply
 from models import TaskStatus
 from reports.format import RISK_LEVEL_LABELS, RISK_STRATEGY_LABELS, TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, shorten
+from reports.records import MemberRow, RiskRow, TaskRow
 from reports.rows import (
     ActionEntry,
     Agenda,
@@ -26,7 +27,6 @@ from reports.rows import (
     TrackingTable,
 )
 from reports.rules import ESCALATE_BLOCKED, ESCALATE_RISK, REMIND_DUE, REMIND_OVERDUE, Health
-from reports.snapshot import MemberRow, RiskRow, TaskRow
 
 ANSWER_HINT = "直接回复即可更新：#12 完成 ｜ #12 阻塞 原因 ｜ #12 进度 60%"
 PER_OWNER_LIMIT = 10  # tasks listed per person in the prompt; the rest are counted
