@@ -12,7 +12,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from bot.messages import Incoming, Reply
-from handlers import actions, decisions, members, projects, risks, schedule_settings, schedule_views, task_edits, tasks
+from handlers import (
+    actions,
+    decisions,
+    free_text,
+    members,
+    projects,
+    risks,
+    schedule_settings,
+    schedule_views,
+    task_edits,
+    task_updates,
+    tasks,
+)
 from handlers import help as help_commands
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
@@ -25,7 +37,7 @@ def build_registry() -> CommandRegistry:
     """Every command there is, in the order `/帮助` lists them."""
     registry = CommandRegistry()
     registry.include(projects.group.extended(schedule_settings.commands))  # /项目 … 设置|暂停|恢复|休息日|补班
-    registry.include(tasks.group.extended(task_edits.commands), *tasks.SHORTCUTS)  # /任务 … 修改|取消|恢复|依赖
+    registry.include(tasks.group.extended(task_edits.commands), *task_updates.SHORTCUTS)  # /任务 … 修改|取消|恢复|依赖
     registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS)
     registry.include(*schedule_views.GROUPS, *help_commands.GROUPS)
     return registry
@@ -93,10 +105,10 @@ def _run(ctx: Context, text: str, registry: CommandRegistry) -> Reply:
             raise
     ctx.require_project()  # free text in a group without a project: say how to start one
     try:
-        reply = tasks.free_text_update(ctx, text) or actions.free_text_update(ctx, text)
+        reply = free_text.free_text_update(ctx, text) or actions.free_text_update(ctx, text)
     except UserError as exc:
         if exc.usage is None and not isinstance(exc, PermissionDenied):
-            exc.usage = tasks.FREE_TEXT_USAGE
+            exc.usage = free_text.FREE_TEXT_USAGE
         raise
     if reply is None:
         near = _group_named_in(registry, text)

@@ -11,14 +11,7 @@ from handlers.common import checked_text, date_option, department_named, is_clea
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandSet
-from handlers.tasks import (
-    MAX_NOTE,
-    MAX_TITLE,
-    parse_task_refs,
-    require_task,
-    require_updatable,
-    task_number,
-)
+from handlers.task_refs import MAX_NOTE, MAX_TITLE, parse_task_refs, require_task, require_updatable, task_number
 from handlers.text import Args
 from models import Edit, Task, TaskStatus
 from models.task import dependency_edges, parent_links
