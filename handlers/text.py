@@ -80,10 +80,10 @@ def parse_args(
             continue
         if after_mention and token.startswith(":") and (glued := _glued_option(args.mentions[-1].name, option_keys)):
             # A typed “@李四截止:周五” (the console takes 李四截止 for the name): the mention and the option 截止.
-            last, (name, canonical) = args.mentions[-1], glued
+            last, (name, glued_key) = args.mentions[-1], glued
             args.mentions[-1] = Mention(name if last.user_id == last.name else last.user_id, name)
-            args.options[canonical] = token[1:]
-            current, after_mention = canonical, False
+            args.options[glued_key] = token[1:]
+            current, after_mention = glued_key, False
             continue
         after_mention = False
         if token.startswith("@") and len(token) > 1:
