@@ -114,6 +114,7 @@ class Metrics:
         )
         for platform in platforms:  # every series from zero, so rates and alerts work from the first scrape
             self.send_seconds.labels(platform)
+            self.reply_seconds.labels(platform)
             for outcome in OUTCOMES:
                 self.attempts.labels(platform, outcome)
             for scope in ("chat", "app"):
