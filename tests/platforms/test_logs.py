@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
-from bot.logs import REDACTED, Redactor, make_handler, secrets_of
+from bot.logs import REDACTED, Redactor, configure_logging, make_handler, secrets_of
 from bot.messages import Incoming, Reply
 from bot.platforms.console import console_incoming
 from bot.runtime import Runtime
@@ -240,3 +241,43 @@ def _healthy(http: httpx.Client) -> bool:
     except httpx.TransportError:
         time.sleep(0.05)
         return False
+
+
+@contextmanager
+def bare_root() -> Iterator[logging.Logger]:
+    """The root logger as a fresh `tandem` process has it: pytest's handlers (added for each phase, so
+    this runs inside the test) set aside, then everything put back."""
+    root, lark, httpx_logger = logging.getLogger(), logging.getLogger("Lark"), logging.getLogger("httpx")
+    saved = (list(root.handlers), root.level, list(lark.handlers), lark.propagate, httpx_logger.level)
+    root.handlers[:] = []
+    try:
+        yield root
+    finally:
+        root.handlers[:], lark.handlers[:] = saved[0], saved[2]
+        root.setLevel(saved[1])
+        lark.propagate = saved[3]
+        httpx_logger.setLevel(saved[4])
+
+
+def test_configure_logging_is_the_one_setup() -> None:
+    settings = Settings(_env_file=None, log_format="json", feishu_app_secret="the-app-secret")  # type: ignore[call-arg]
+    lark = logging.getLogger("Lark")
+    sdk_handler = logging.StreamHandler(io.StringIO())
+    buffer = io.StringIO()
+    with bare_root() as root:
+        lark.addHandler(sdk_handler)  # what importing lark-oapi does
+        assert configure_logging(settings, command="serve", stream=buffer) is not None
+        assert configure_logging(settings, command="serve", stream=buffer) is not None  # again: replaces, never doubles
+        assert len(root.handlers) == 1 and root.level == logging.INFO
+        assert logging.getLogger("httpx").level == logging.WARNING
+        assert sdk_handler not in lark.handlers and lark.propagate
+        logging.getLogger("bot.test").info("hello the-app-secret", extra={"outbox_id": 3})
+        lark.warning("from the SDK")
+
+        configure_logging(settings, command="say", stream=buffer)
+        assert root.level == logging.WARNING  # `tandem say` prints its replies; INFO lines would clutter them
+
+        root.addHandler(logging.NullHandler())  # someone else's logging (an embedding app, pytest)
+        assert configure_logging(settings, command="serve", stream=buffer) is None
+    [ours, sdk] = json_lines(buffer.getvalue())
+    assert ours["message"] == f"hello {REDACTED}" and ours["outbox_id"] == 3 and sdk["logger"] == "Lark"
