@@ -56,7 +56,7 @@ class Redactor:
         for secret in self._secrets:
             if secret in line:
                 line = line.replace(secret, REDACTED)
-        if "=" in line:
+        if "?" in line or "&" in line:  # cheap tests first: most lines have neither
             line = _TOKEN_PARAMETER.sub(rf"\1{REDACTED}", line)
         if "earer" in line:
             line = _BEARER.sub(rf"\1{REDACTED}", line)
