@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from bot import routes, webhooks
+from bot import logs, metrics, routes, webhooks
 from bot.config import Settings, get_settings
 from bot.runtime import Runtime, build_runtime
 from bot.services import build_platforms
@@ -25,6 +25,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or build_runtime(settings)
         platforms = build_platforms(settings, rt)
+        logs.adopt_sdk_loggers()  # lark-oapi, imported just now, prints on its own otherwise
+        app.state.metrics = metrics.install(settings, rt, platforms)  # None unless TANDEM_METRICS_ENABLED
         worker = InboxWorker(platforms.processor, after_pass=platforms.outbox.wake)
         app.state.runtime = rt
         app.state.inbox_worker = worker
@@ -47,4 +49,5 @@ def create_app(
     app = FastAPI(title="Tandem", lifespan=lifespan)
     app.router.routes.extend(webhooks.routes)  # first, so they are matched before FastAPI's routes
     app.include_router(routes.router)
+    app.include_router(metrics.router)
     return app

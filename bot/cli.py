@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import click
 
 from bot.config import get_settings
+from bot.logs import configure_logging
 from bot.outbox_cli import outbox
 from bot.platforms.console import DEFAULT_CHAT, console_incoming, deliver_console
 from bot.runtime import Runtime, build_runtime
 from models import CHAT_ID_MAX, USER_ID_MAX
 from scheduler.cli import jobs
-
-
-def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per platform call is noise
 
 
 def parse_at(value: str | None, timezone: str) -> datetime | None:
@@ -37,9 +28,10 @@ def parse_at(value: str | None, timezone: str) -> datetime | None:
 
 
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Tandem: run cross-department projects from Feishu and DingTalk group chats."""
-    _configure_logging()
+    configure_logging(get_settings(), command=ctx.invoked_subcommand)
 
 
 @main.command()
@@ -54,7 +46,7 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
 
     settings = get_settings()
     app = create_app(settings, run_scheduler=not no_scheduler)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=None)  # uvicorn's lines through ours
 
 
 @main.group()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,10 @@ class Settings(BaseSettings):
     dingtalk_client_id: str | None = None
     dingtalk_client_secret: SecretStr | None = None
     dingtalk_base_url: str = DINGTALK_OPEN_API
+
+    metrics_enabled: bool = False  # GET /metrics answers 404 unless on
+    metrics_token: SecretStr | None = None  # when set, /metrics wants `Authorization: Bearer <token>`
+    log_format: Literal["text", "json"] = "text"
 
     @property
     def feishu_enabled(self) -> bool:

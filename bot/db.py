@@ -27,6 +27,9 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # hide_parameters: a failed statement's error text (logged, kept in inbound_event.error) would
+    # otherwise carry its parameters: message text and sessionWebhook URLs with their tokens.
+    kwargs.setdefault("hide_parameters", True)
     if not is_sqlite(url):
         return create_engine(url, pool_pre_ping=True, **kwargs)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)

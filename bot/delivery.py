@@ -21,11 +21,12 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from aiolimiter import AsyncLimiter
 from anyio import to_thread
@@ -45,6 +46,9 @@ from bot.platforms import (
     TransientError,
 )
 from models import OutboundMessage, OutboundStatus
+
+if TYPE_CHECKING:
+    from bot.metrics import DeliveryObserver
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +247,9 @@ class OutboxSender:
         max_attempts: int = MAX_ATTEMPTS,
         due_delay: Mapping[str, timedelta] | None = None,
         gate: WriteGate | None = None,
+        observer: DeliveryObserver | None = None,
     ) -> None:
+        self.observer = observer  # metrics, when on: told every attempt's outcome
         self._session_factory = session_factory
         self._gate = gate or WriteGate(enabled=False)
         self._senders = dict(senders)
@@ -451,6 +457,7 @@ class OutboxSender:
         platform_message_id: str | None = None
         async with self._semaphore:
             await self._acquire(message, sender)
+            started = time.perf_counter()
             try:
                 platform_message_id = await sender.send(message)
             except DeliveryError as exc:
@@ -458,8 +465,12 @@ class OutboxSender:
             except Exception as exc:  # a bug or an unexpected library error: keep it, try again later
                 log.exception("outbox message %s: unexpected error", message.id)
                 error = TransientError(f"{type(exc).__name__}: {exc}")
-        now = self._clock()
+        seconds, now = time.perf_counter() - started, self._clock()
+        ids = {"outbox_id": message.id, "platform": message.platform, "chat_id": message.chat_id, "attempt": message.attempts + 1}
         if error is None:
+            log.info("outbox message sent", extra={**ids, "outcome": "sent"})
+            if self.observer is not None:
+                self.observer.delivered(message, "sent", seconds, None)
             recorded = await self._settle(record_sent, message.id, now=now, platform_message_id=platform_message_id)
             if not recorded:  # another process holds the row now (our lease ran out): it may send it again
                 log.warning("outbox message %s sent, but its lease was lost to another sender", message.id)
@@ -485,7 +496,10 @@ class OutboxSender:
             message.attempts + 1,
             error,
             outcome,
+            extra={**ids, "outcome": "failed" if will_fail else "retry", "code": error.code},
         )
+        if self.observer is not None:
+            self.observer.delivered(message, "failed" if will_fail else "retry", seconds, error)
         await self._settle(record_failure, message.id, error=str(error), retry_at=retry_at, max_attempts=self._max_attempts)
         if retry_at is not None and not will_fail:
             self._note_due(retry_at)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +19,9 @@ from bot.inbox import pending_event_ids, record_incoming
 from bot.messages import Incoming, Reply
 from bot.outbox import enqueue
 from models import InboundEvent, InboundStatus
+
+if TYPE_CHECKING:
+    from bot.metrics import EventObserver
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,7 @@ class Dispatcher:
         self._session_factory = session_factory
         self._handle = handle
         self._clock = clock
+        self.observer: EventObserver | None = None  # metrics, when on (bot.metrics.install)
 
     def accept(self, incomings: Sequence[Incoming]) -> list[int]:
         """Record events durably (one commit for the batch); returns the ids of the new ones."""
@@ -65,15 +70,20 @@ class Dispatcher:
                     return False
                 incoming = Incoming.from_payload(event.payload)
                 reply, project_id = self._handle(session, incoming)
+                outbox_id = None
                 if reply is not None:
-                    self._enqueue_reply(session, incoming, reply, event_id, project_id)
+                    outbox_id = self._enqueue_reply(session, incoming, reply, event_id, project_id)
                 # A plain UPDATE rather than setting attributes: no unit-of-work flush at commit.
                 session.execute(_EVENT_DONE, {"event_id": event_id, "now": self._clock()})
-                return True
         except Exception as exc:
             log.exception("processing event %s failed", event_id)
             self._record_failure(event_id, exc)
             return True
+        ids = {"platform": incoming.platform, "chat_id": incoming.chat_id, "event_key": incoming.event_key}
+        log.info("event processed", extra={**ids, "event_id": event_id, "outbox_id": outbox_id})  # ids, never text
+        if self.observer is not None:
+            self.observer.event_processed(incoming.platform, outbox_id, event.received_at)
+        return True
 
     def process_pending(self, limit: int = 100) -> int:
         """Process what is waiting, oldest first (after a restart too). Returns how many were done."""
@@ -83,8 +93,8 @@ class Dispatcher:
 
     def _enqueue_reply(
         self, session: Session, incoming: Incoming, reply: Reply, event_id: int, project_id: int | None
-    ) -> None:
-        enqueue(
+    ) -> int:
+        return enqueue(
             session,
             platform=incoming.platform,
             chat_id=incoming.chat_id,

@@ -94,13 +94,16 @@ class OutgoingMessage:
 
 
 class DeliveryError(Exception):
-    """A send that did not go through. `retry` says whether trying again may help."""
+    """A send that did not go through. `retry` says whether trying again may help; `code` is the
+    platform's error code when it gave one ("230002", "Forbidden.AccessDenied.QpsLimitForApi", "http_502",
+    "timeout"), for metrics and logs."""
 
     retry: bool = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.code = code
 
 
 class TransientError(DeliveryError):
@@ -110,8 +113,10 @@ class TransientError(DeliveryError):
 class Throttled(TransientError):
     """The platform asked us to slow down; `scope` says what to hold back (this chat or the whole app)."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, scope: Literal["chat", "app"] = "app") -> None:
-        super().__init__(message, retry_after=retry_after)
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, scope: Literal["chat", "app"] = "app", code: str | None = None
+    ) -> None:
+        super().__init__(message, retry_after=retry_after, code=code)
         self.scope = scope
 
 

@@ -275,9 +275,9 @@ class DingTalkApi:
         try:
             return await self._http.post(url, json=body, headers=headers)
         except httpx.TimeoutException as exc:
-            raise TransientError(f"dingtalk: timeout ({type(exc).__name__})") from None
+            raise TransientError(f"dingtalk: timeout ({type(exc).__name__})", code="timeout") from None
         except httpx.HTTPError as exc:
-            raise TransientError(f"dingtalk: {type(exc).__name__}: {exc}") from None
+            raise TransientError(f"dingtalk: {type(exc).__name__}: {exc}", code="network") from None
 
     async def _api(self, path: str, body: dict[str, Any], what: str) -> dict[str, Any]:
         for attempt in (1, 2):
@@ -316,12 +316,13 @@ class DingTalkApi:
         data = _json(response)
         errcode = data.get("errcode")
         detail = f"dingtalk session reply: HTTP {response.status_code} errcode {errcode} {data.get('errmsg', '')}".strip()
+        code = str(errcode) if errcode not in (0, None) else f"http_{response.status_code}"
         if response.status_code == 429 or errcode == CUSTOM_ROBOT_THROTTLE:
-            raise Throttled(detail, retry_after=60.0, scope="chat")
+            raise Throttled(detail, retry_after=60.0, scope="chat", code=code)
         if response.status_code >= 500 or 300 <= response.status_code < 400:
-            raise TransientError(detail)
+            raise TransientError(detail, code=code)
         if response.status_code != 200 or errcode not in (0, None):
-            raise PermanentError(detail)
+            raise PermanentError(detail, code=code)
         return None
 
     async def _group(self, message: OutgoingMessage) -> str | None:
@@ -342,9 +343,9 @@ class DingTalkApi:
         body = {"robotCode": self._client_id, "userIds": [message.to_user_id], "msgKey": key, "msgParam": param}
         data = await self._api("/v1.0/robot/oToMessages/batchSend", body, "private message")
         if message.to_user_id in (data.get("flowControlledStaffIdList") or []):
-            raise Throttled("dingtalk private message: flow controlled", retry_after=60.0, scope="chat")
+            raise Throttled("dingtalk private message: flow controlled", retry_after=60.0, scope="chat", code="flowControlled")
         if message.to_user_id in (data.get("invalidStaffIdList") or []):
-            raise PermanentError(f"dingtalk private message: invalid staff id {message.to_user_id}")
+            raise PermanentError(f"dingtalk private message: invalid staff id {message.to_user_id}", code="invalidStaffId")
         key = data.get("processQueryKey")
         return key if isinstance(key, str) else None
 
@@ -373,12 +374,13 @@ def _raise_api(response: httpx.Response, data: dict[str, Any], what: str) -> Non
     if request_id:
         detail += f" (requestid {request_id})"
     error: DeliveryError
+    error_code = code or f"http_{response.status_code}"
     if response.status_code == 429 or _APP_THROTTLE.search(code):
-        error = Throttled(detail, scope="app")
+        error = Throttled(detail, scope="app", code=error_code)
     elif _CHAT_THROTTLE.search(code) or code == str(CUSTOM_ROBOT_THROTTLE):
-        error = Throttled(detail, retry_after=60.0, scope="chat")
+        error = Throttled(detail, retry_after=60.0, scope="chat", code=error_code)
     elif response.status_code >= 500 or _token_refused(response, data):
-        error = TransientError(detail)
+        error = TransientError(detail, code=error_code)
     else:
-        error = PermanentError(detail)
+        error = PermanentError(detail, code=error_code)
     raise error

@@ -441,11 +441,12 @@ class FeishuApi:
             data = _raw_json(response)
             code = data.get("code")
             token = data.get("tenant_access_token")
+            error_code = str(code) if code else f"http_{status}"
             if status == 429 or code in APP_THROTTLE_CODES:
                 reset = _seconds(_header(response.raw.headers, RESET_HEADER))
-                raise Throttled(f"feishu token: throttled ({code})", retry_after=reset)
+                raise Throttled(f"feishu token: throttled ({code})", retry_after=reset, code=error_code)
             if status >= 500 or code != 0 or not isinstance(token, str):
-                raise TransientError(f"feishu token: HTTP {status} code {code} {data.get('msg', '')}".strip())
+                raise TransientError(f"feishu token: HTTP {status} code {code} {data.get('msg', '')}".strip(), code=error_code)
             expire = float(data.get("expire") or 7200)
             # Refresh well before expiry (a token with < 30 min left is replaced by a new one anyway).
             margin = 300.0 if expire > 600 else expire / 2
@@ -463,11 +464,11 @@ class FeishuApi:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, call)
         except requests.Timeout as exc:
-            raise TransientError(f"feishu: timeout ({type(exc).__name__})") from None
+            raise TransientError(f"feishu: timeout ({type(exc).__name__})", code="timeout") from None
         except requests.RequestException as exc:
-            raise TransientError(f"feishu: {type(exc).__name__}: {exc}") from None
+            raise TransientError(f"feishu: {type(exc).__name__}: {exc}", code="network") from None
         except ValueError as exc:  # the SDK could not read the response as JSON (an HTML 502 page...)
-            raise TransientError(f"feishu: unreadable response ({exc})") from None
+            raise TransientError(f"feishu: unreadable response ({exc})", code="unreadable") from None
 
     async def _call(self, invoke: Callable[[Any], Any], what: str) -> Any:
         """Run one authorised call; on an invalid token, refetch it and try once more."""
@@ -586,11 +587,12 @@ def _raise_for(response: Any, what: str) -> None:
     if log_id:
         detail += f" (log_id {log_id})"
     reset = _seconds(_header(headers, RESET_HEADER))
+    error_code = str(code) if code else f"http_{status}"
     if status == 429 or code in APP_THROTTLE_CODES:
-        raise Throttled(detail, retry_after=reset, scope="app")
+        raise Throttled(detail, retry_after=reset, scope="app", code=error_code)
     if code in CHAT_THROTTLE_CODES:
-        raise Throttled(detail, retry_after=reset, scope="chat")
+        raise Throttled(detail, retry_after=reset, scope="chat", code=error_code)
     if status >= 500 or code in TOKEN_INVALID_CODES:
-        raise TransientError(detail)
+        raise TransientError(detail, code=error_code)
     if code != 0 or not 200 <= status < 300:
-        raise PermanentError(detail)
+        raise PermanentError(detail, code=error_code)
