@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     dingtalk_client_id: str | None = None
     dingtalk_client_secret: SecretStr | None = None
     dingtalk_base_url: str = DINGTALK_OPEN_API
+    dingtalk_corp_id: str | None = None  # when set, callbacks must come from this organisation (chatbotCorpId)
 
     @property
     def feishu_enabled(self) -> bool:

@@ -39,6 +39,7 @@ from models.project import (
 from models.risk import Risk, get_risk
 from models.schedule import JobRun
 from models.task import Task, get_task, task_dependency
+from models.webhook import WebhookSignature, claim_webhook_signature, prune_webhook_signatures
 
 __all__ = [
     "CHAT_ID_MAX",
@@ -68,7 +69,9 @@ __all__ = [
     "Task",
     "TaskStatus",
     "UTCDateTime",
+    "WebhookSignature",
     "allocate_number",
+    "claim_webhook_signature",
     "ensure_member",
     "find_department",
     "find_member",
@@ -80,6 +83,7 @@ __all__ = [
     "get_or_create_department",
     "get_risk",
     "get_task",
+    "prune_webhook_signatures",
     "record_change",
     "task_dependency",
 ]
