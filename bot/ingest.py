@@ -50,7 +50,7 @@ class IntakeUnavailable(RuntimeError):
 def is_data_error(exc: BaseException) -> bool:
     """The database (or the conversion before it) refused this event's values: retrying cannot help."""
     if isinstance(exc, DataError | IntegrityError | sqlite3.DataError | sqlite3.IntegrityError | ValueError | TypeError):
-        return not isinstance(exc, IntakeUnavailable)
+        return True
     # A bind parameter that could not be converted (SQLAlchemy wraps the ValueError/TypeError).
     return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError) and isinstance(exc.orig, ValueError | TypeError)
 

@@ -48,7 +48,7 @@ def claim_webhook_signature(
     return owner if owner is not None else event_key  # pruned in between: nobody else holds it
 
 
-def prune_webhook_signatures(session: Session, /, *, before: datetime) -> int:
+def prune_webhook_signatures(session: Session, /, before: datetime) -> int:
     """Delete signatures whose timestamp is older than `before` (give now - the signature tolerance:
     a pair that old is refused as stale anyway). Returns how many rows went."""
     result = session.execute(delete(WebhookSignature).where(WebhookSignature.signed_at < before))
