@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     dingtalk_client_id: str | None = None
     dingtalk_client_secret: SecretStr | None = None
     dingtalk_base_url: str = DINGTALK_OPEN_API
+    dingtalk_corp_id: str | None = None  # when set, callbacks must come from this organisation (chatbotCorpId)
 
     metrics_enabled: bool = False  # GET /metrics answers 404 unless on
     metrics_token: SecretStr | None = None  # when set, /metrics wants `Authorization: Bearer <token>`

@@ -3,6 +3,11 @@
 Processing runs the handler and writes its reply to the outbox in one transaction, together with
 the event's `done` mark, so a change and the message that reports it are committed together and a
 redelivered event changes nothing.
+
+`process` never raises: one event's failure must never stop the events behind it. A failure is
+recorded on the event (attempts, error; after MAX_ATTEMPTS `failed` and the group told); when even
+that cannot be written (the failure reply cannot be stored either), the event is marked failed
+without a reply in a minimal transaction of its own, and processing goes on.
 """
 
 from __future__ import annotations
@@ -11,14 +16,15 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case, literal, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utcnow
 from bot.inbox import pending_event_ids, record_incoming
 from bot.messages import Incoming, Reply
 from bot.outbox import enqueue
-from models import InboundEvent, InboundStatus
+from bot.platforms import SignatureUse
+from models import InboundEvent, InboundStatus, claim_webhook_signature
 
 if TYPE_CHECKING:
     from bot.metrics import EventObserver
@@ -38,6 +44,19 @@ _EVENT_DONE = (
     update(InboundEvent.__table__)
     .where(InboundEvent.__table__.c.id == bindparam("event_id"))
     .values(status=InboundStatus.DONE, attempts=InboundEvent.__table__.c.attempts + 1, processed_at=bindparam("now"))
+)
+_EVENTS = InboundEvent.__table__
+_LAST_ATTEMPT = _EVENTS.c.attempts + 1 >= bindparam("max_attempts")
+# The last resort when even the failure could not be recorded with its reply: the row alone, by key.
+_EVENT_FAILED_BARE = (
+    update(_EVENTS)
+    .where(_EVENTS.c.id == bindparam("event_id"), _EVENTS.c.status == InboundStatus.PENDING)
+    .values(
+        attempts=_EVENTS.c.attempts + 1,
+        status=case((_LAST_ATTEMPT, literal(InboundStatus.FAILED, _EVENTS.c.status.type)), else_=_EVENTS.c.status),
+        processed_at=case((_LAST_ATTEMPT, bindparam("now", type_=_EVENTS.c.processed_at.type)), else_=None),
+        error=bindparam("error"),
+    )
 )
 FAILURE_REPLY = "抱歉，处理这条消息时出错了，已记录。请稍后再试，或联系管理员（编号 {ref}）。"
 
@@ -61,8 +80,17 @@ class Dispatcher:
         with self._session_factory.begin() as session:
             record_incoming(session, incomings, received_at=self._clock(), returning=False)
 
+    def claim_signature(self, use: SignatureUse) -> str:
+        """Record which event a timestamp-only signature carried (one commit); returns the event key
+        it belongs to, which is `use.event_key` unless another event came with it first."""
+        with self._session_factory.begin() as session:
+            return claim_webhook_signature(
+                session, platform=use.platform, sign=use.sign, event_key=use.event_key, signed_at=use.signed_at
+            )
+
     def process(self, event_id: int) -> bool:
-        """Process one pending event; False when it was already done (or is not ours to do)."""
+        """Process one pending event; False when it was already done (or is not ours to do, or nothing
+        about it could be written: the database is unavailable). Never raises."""
         try:
             with self._session_factory.begin() as session:
                 event = session.scalar(_EVENT_FOR_UPDATE, {"id": event_id})
@@ -77,8 +105,7 @@ class Dispatcher:
                 session.execute(_EVENT_DONE, {"event_id": event_id, "now": self._clock()})
         except Exception as exc:
             log.exception("processing event %s failed", event_id)
-            self._record_failure(event_id, exc)
-            return True
+            return self._failed(event_id, exc)
         ids = {"platform": incoming.platform, "chat_id": incoming.chat_id, "event_key": incoming.event_key}
         log.info("event processed", extra={**ids, "event_id": event_id, "outbox_id": outbox_id})  # ids, never text
         if self.observer is not None:
@@ -106,16 +133,38 @@ class Dispatcher:
             reply_to_expires_at=incoming.reply_to_expires_at,
         )
 
-    def _record_failure(self, event_id: int, exc: Exception) -> None:
+    def _failed(self, event_id: int, exc: Exception) -> bool:
+        error = _describe(exc)
+        try:
+            self._record_failure(event_id, error)
+            return True
+        except Exception as second:
+            log.error("event %s: could not record its failure with a reply (%s); marking it alone", event_id, second)
+            error = f"{error}; no failure reply: {_describe(second)}"[:2000]
+        try:
+            with self._session_factory.begin() as session:
+                values = {"event_id": event_id, "max_attempts": MAX_ATTEMPTS, "now": self._clock(), "error": error}
+                session.execute(_EVENT_FAILED_BARE, values)
+            return True
+        except Exception:
+            log.exception("event %s: could not record its failure at all; it stays pending", event_id)
+            return False
+
+    def _record_failure(self, event_id: int, error: str) -> None:
         with self._session_factory.begin() as session:
             event = session.get(InboundEvent, event_id, with_for_update=True)
             if event is None or event.status != InboundStatus.PENDING:
                 return
             event.attempts += 1
-            event.error = f"{type(exc).__name__}: {exc}"[:2000]
+            event.error = error
             if event.attempts < MAX_ATTEMPTS:
                 return
             event.status = InboundStatus.FAILED
             event.processed_at = self._clock()
             incoming = Incoming.from_payload(event.payload)
             self._enqueue_reply(session, incoming, Reply(FAILURE_REPLY.format(ref=event_id)), event_id, None)
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception as stored in `inbound_event.error`: NUL removed (PostgreSQL refuses it), bounded."""
+    return f"{type(exc).__name__}: {exc}".replace("\x00", "")[:2000]

@@ -35,6 +35,9 @@ class Incoming:
     mentions: tuple[Mention, ...] = ()
     reply_to: str | None = None  # Feishu message_id / DingTalk sessionWebhook
     reply_to_expires_at: datetime | None = None
+    # The text's length as sent when only its first MAX_MESSAGE + 1 characters were kept (a message
+    # that long is refused, and the refusal states this count); None when `text` is whole.
+    text_length: int | None = None
 
     def to_payload(self) -> dict[str, Any]:
         # Shallow on purpose: dataclasses.asdict deep-copies and was a tenth of accepting a message.
@@ -95,3 +98,15 @@ class Reply:
         values = dict(data)
         values["mentions"] = tuple(Mention(**m) for m in values.get("mentions", ()))
         return cls(**values)
+
+
+# The longest message the commands read (characters). Longer ones are refused whole, never cut; the
+# adapters keep only MAX_MESSAGE + 1 characters of such a text (and its real length in `text_length`).
+MAX_MESSAGE = 2000
+# What an Incoming's strings may hold: the widths of the columns they are stored in (tests check the
+# models against these; the platforms refuse longer ids with a 400 and cut longer names).
+EVENT_KEY_MAX = 200
+CHAT_ID_MAX = 128
+USER_ID_MAX = 128
+REPLY_TO_MAX = 1024
+NAME_MAX = 100

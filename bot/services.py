@@ -22,7 +22,17 @@ from bot.db import is_sqlite
 from bot.delivery import OutboxSender, backoff
 from bot.ingest import GatedProcessor, IngestBatcher, SqliteInboxWriter, WriteGate
 from bot.messages import Incoming
-from bot.platforms import DeliveryError, Inbound, Parsed, PermanentError, PlatformSender, console, dingtalk, feishu
+from bot.platforms import (
+    DeliveryError,
+    Inbound,
+    Parsed,
+    PermanentError,
+    PlatformSender,
+    console,
+    dingtalk,
+    display_name,
+    feishu,
+)
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -92,6 +102,7 @@ class FeishuInbound:
             done = self._lookups.pop(open_id, None)
             if done is not None:
                 done.set()
+        name = display_name(name) if name else None  # a platform string like any other (no NUL, bounded)
         if name:
             self.names[open_id] = name
 
@@ -134,12 +145,24 @@ class FeishuInbound:
 
 
 class DingTalkInbound:
-    def __init__(self, app_secret: str, base_url: str) -> None:
+    """DingTalk callback verification; the body must name our robot (and our organisation, when set)."""
+
+    def __init__(self, app_secret: str, base_url: str, *, client_id: str | None = None, corp_id: str | None = None) -> None:
         self._app_secret = app_secret
         self._base_url = base_url
+        self._client_id = client_id
+        self._corp_id = corp_id
 
     def parse(self, body: bytes, headers: Mapping[str, str], *, now: datetime) -> Parsed:
-        return dingtalk.parse_request(body, headers, now=now, app_secret=self._app_secret, base_url=self._base_url)
+        return dingtalk.parse_request(
+            body,
+            headers,
+            now=now,
+            app_secret=self._app_secret,
+            base_url=self._base_url,
+            client_id=self._client_id,
+            corp_id=self._corp_id,
+        )
 
 
 class Platforms:
@@ -162,7 +185,8 @@ class Platforms:
         self.gate = WriteGate(enabled=sqlite)
         self._on_accepted: Callable[[], None] | None = None
         record = SqliteInboxWriter(runtime.engine, clock=clock) if sqlite else runtime.dispatcher.record
-        self.batcher = IngestBatcher(record, gate=self.gate, on_accepted=self._accepted)
+        claim = runtime.dispatcher.claim_signature
+        self.batcher = IngestBatcher(record, gate=self.gate, on_accepted=self._accepted, claim_signature=claim)
         self.outbox = OutboxSender(
             runtime.session_factory,
             senders,
@@ -237,7 +261,12 @@ def build_platforms(settings: Settings, runtime: Runtime) -> Platforms:
             base_url=settings.dingtalk_base_url,
             clock=runtime.clock,
         )
-        dingtalk_inbound = DingTalkInbound(secret, settings.dingtalk_base_url)
+        dingtalk_inbound = DingTalkInbound(
+            secret,
+            settings.dingtalk_base_url,
+            client_id=settings.dingtalk_client_id,
+            corp_id=settings.dingtalk_corp_id or None,
+        )
     return Platforms(
         runtime,
         feishu_inbound=feishu_inbound,

@@ -1,6 +1,10 @@
 """The platform webhooks: verify → normalise → record in the inbox (group commit) → 200 → process after.
 
 Nothing here talks to a platform: a request is answered from what it carries and one shared commit.
+The body is read as it streams in and reading stops at MAX_BODY (413), before any crypto. A request
+is answered within about 2 s whatever the database does: 503 (retry) only when the event could not
+be recorded for a reason that may pass (database down or locked, shutting down); a value the
+database refuses for this event is its own problem, 400, so the platform does not redeliver it forever.
 
 These are plain Starlette routes, added to the FastAPI app ahead of its own: a webhook reads raw bytes
 and needs none of FastAPI's parameter parsing, and skipping it (and `include_router` matching) takes
@@ -18,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.ingest import IntakeUnavailable, is_data_error
 from bot.platforms import Challenge, Ignored, Parsed, Refused
 from bot.services import DINGTALK_OFF, FEISHU_OFF, Platforms
 
@@ -28,6 +33,25 @@ MAX_BODY = 1 << 20  # 1 MiB; real events are a few KiB
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The body, or None as soon as it grows past MAX_BODY (the rest is never read: a chunked body
+    has no Content-Length to refuse it by)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refused(request: Request, platform: str, exc: Refused) -> JSONResponse:
+    client = request.client.host if request.client else "?"
+    log.warning("%s webhook: refused %d from %s: %s", platform, exc.status, client, exc.reason)
+    return _error(exc.status, exc.reason)
 
 
 async def _handle(
@@ -42,23 +66,32 @@ async def _handle(
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > MAX_BODY:
         return _error(413, "request body too large")
-    body = await request.body()
-    if len(body) > MAX_BODY:
+    body = await _read_body(request)
+    if body is None:
         return _error(413, "request body too large")
     try:
         parsed = parse(body, request.headers, platforms.clock())
     except Refused as exc:
-        client = request.client.host if request.client else "?"
-        log.warning("%s webhook: refused %d from %s: %s", platform, exc.status, client, exc.reason)
-        return _error(exc.status, exc.reason)
+        return _refused(request, platform, exc)
     if isinstance(parsed, Challenge):
         return JSONResponse(parsed.body)
     if isinstance(parsed, Ignored):
         return JSONResponse(parsed.answer)
     try:
+        if parsed.signature is not None:  # a signature that does not cover the body: one event per pair
+            await platforms.batcher.claim_signature(parsed.signature)
         await platforms.batcher.submit(parsed.incoming)
-    except Exception:
-        log.exception("%s webhook: could not record event %s", platform, parsed.incoming.event_key)
+    except Refused as exc:
+        return _refused(request, platform, exc)
+    except Exception as exc:
+        key = parsed.incoming.event_key
+        if is_data_error(exc):
+            log.warning("%s webhook: event %s cannot be stored, refused: %s", platform, key, exc)
+            return _error(400, "the event cannot be stored (a value the database refuses)")
+        if isinstance(exc, IntakeUnavailable):
+            log.warning("%s webhook: could not record event %s now: %s", platform, key, exc)
+        else:
+            log.exception("%s webhook: could not record event %s now", platform, key)
         return _error(503, "could not record the event; please retry")
     return JSONResponse(parsed.answer)
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot.messages import Incoming, Reply
+from bot.messages import MAX_MESSAGE, Incoming, Reply
 from handlers import (
     actions,
     decisions,
@@ -45,7 +45,6 @@ def build_registry() -> CommandRegistry:
 
 NON_TEXT_HINT = "我目前只看得懂文字消息。发送 /帮助 查看可用指令。"
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
-MAX_MESSAGE = 2000  # characters; longer messages are refused whole rather than cut
 
 
 def handle_message(
@@ -90,8 +89,9 @@ def handle_message(
 def _run(ctx: Context, text: str, registry: CommandRegistry) -> Reply:
     if not text:
         return help_commands.short_help()
-    if len(text) > MAX_MESSAGE:
-        raise UsageError(f"消息太长（{len(text)} 字），请控制在 {MAX_MESSAGE} 字以内，或分几条发送。")
+    length = ctx.incoming.text_length or len(text)  # a text cut by the adapter keeps its real length
+    if length > MAX_MESSAGE:
+        raise UsageError(f"消息太长（{length} 字），请控制在 {MAX_MESSAGE} 字以内，或分几条发送。")
     tokens = split_tokens(text)
     if text.startswith("/") or registry.find_group(tokens[0]) is not None or registry.split_head(tokens[0]):
         resolved = registry.resolve(text, {m.user_id: m.name for m in ctx.incoming.mentions})

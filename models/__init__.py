@@ -41,6 +41,7 @@ from models.project import (
 from models.risk import Risk
 from models.schedule import JobRun
 from models.task import Task, task_dependency
+from models.webhook import WebhookSignature, claim_webhook_signature, prune_webhook_signatures
 
 __all__ = [
     "CHAT_ID_MAX",
@@ -71,7 +72,9 @@ __all__ = [
     "Task",
     "TaskStatus",
     "UTCDateTime",
+    "WebhookSignature",
     "allocate_number",
+    "claim_webhook_signature",
     "ensure_member",
     "find_department",
     "find_member",
@@ -80,6 +83,7 @@ __all__ = [
     "get_active_project_and_member",
     "get_numbered",
     "get_or_create_department",
+    "prune_webhook_signatures",
     "record_change",
     "task_dependency",
 ]

@@ -2,10 +2,12 @@
 
 Inbound (`parse_request`, pure): the `timestamp` and `sign` headers are checked
 (base64 HmacSHA256, key = AppSecret, message = timestamp + "\\n" + AppSecret; ±1 hour; constant
-time). The text loses its leading space and the bot's mention; `@nick` words are paired in order with
-`atUsers` (staffId) when the counts agree, else left as typed (the core resolves them by name). The
-dedup key is `msgId`; `conversationType` "1" is a private chat; the sessionWebhook and its expiry
-travel as `reply_to` / `reply_to_expires_at`.
+time). The sign covers the timestamp only, so the pair is handed on (`Inbound.signature`) to be
+claimed for this msgId before the event is recorded, and the body's `robotCode` (when present) and
+`chatbotCorpId` (when a corp id is configured) must be ours. The text loses its leading space and
+the bot's mention; `@nick` words are paired in order with `atUsers` (staffId) when the counts agree,
+else left as typed (the core resolves them by name). The dedup key is `msgId`; `conversationType`
+"1" is a private chat; the sessionWebhook and its expiry travel as `reply_to` / `reply_to_expires_at`.
 
 Outbound (`DingTalkApi`): replies through the message's sessionWebhook while it is valid, else the
 app robot's group API (`/v1.0/robot/groupMessages/send`, msgParam a JSON string) with an access token
@@ -31,7 +33,7 @@ import httpx
 import orjson
 
 from bot.clock import Clock, utcnow
-from bot.messages import MENTION_MARKER, Incoming, Mention, Reply
+from bot.messages import MENTION_MARKER, Mention, Reply
 from bot.platforms import (
     DeliveryError,
     Ignored,
@@ -42,9 +44,11 @@ from bot.platforms import (
     RateLimit,
     Refused,
     SenderLimits,
+    SignatureUse,
     Throttled,
     TransientError,
     from_epoch,
+    incoming,
     lower_headers,
 )
 
@@ -85,8 +89,20 @@ def trusted_session_webhook(url: str, base_url: str) -> bool:
 # --- inbound ------------------------------------------------------------------------------------
 
 
-def parse_request(body: bytes, headers: Mapping[str, str], *, now: datetime, app_secret: str, base_url: str) -> Parsed:
-    """Verify and normalise one robot callback; raises `Refused` for anything not genuine."""
+def parse_request(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    now: datetime,
+    app_secret: str,
+    base_url: str,
+    client_id: str | None = None,
+    corp_id: str | None = None,
+) -> Parsed:
+    """Verify and normalise one robot callback; raises `Refused` for anything not genuine.
+
+    `client_id` (the AppKey, which is also the robotCode) and `corp_id` (our organisation) are checked
+    against the body when given: the signature does not cover it."""
     head = lower_headers(headers)
     timestamp, given = head.get("timestamp", "").strip(), head.get("sign", "").strip()
     if not timestamp or not given:
@@ -103,6 +119,11 @@ def parse_request(body: bytes, headers: Mapping[str, str], *, now: datetime, app
         raise Refused(400, "body is not JSON") from None
     if not isinstance(payload, dict):
         raise Refused(400, "body is not a JSON object")
+    robot_code = payload.get("robotCode")
+    if client_id and robot_code not in (None, "") and robot_code != client_id:
+        raise Refused(401, "robotCode is not this app's (TANDEM_DINGTALK_CLIENT_ID)")
+    if corp_id and payload.get("chatbotCorpId") != corp_id:
+        raise Refused(401, "chatbotCorpId is not the configured organisation (TANDEM_DINGTALK_CORP_ID)")
     msg_id = _require_str(payload, "msgId")
     conversation_id = _require_str(payload, "conversationId")
     sender_id = payload.get("senderStaffId") or payload.get("senderId")
@@ -124,7 +145,7 @@ def parse_request(body: bytes, headers: Mapping[str, str], *, now: datetime, app
         else:
             log.warning("dingtalk: ignoring a sessionWebhook outside DingTalk (%s)", urlsplit(session).hostname)
     expires = payload.get("sessionWebhookExpiredTime")
-    incoming = Incoming(
+    received = incoming(
         platform=PLATFORM,
         event_key=msg_id,
         chat_id=conversation_id,
@@ -140,7 +161,8 @@ def parse_request(body: bytes, headers: Mapping[str, str], *, now: datetime, app
     )
     if payload.get("senderId") and payload.get("senderId") == payload.get("chatbotUserId"):
         return Ignored("the bot's own message")
-    return Inbound(incoming)
+    signed_at = from_epoch(timestamp, default=now)
+    return Inbound(received, signature=SignatureUse(PLATFORM, given, signed_at, received.event_key))
 
 
 def _require_str(data: Mapping[str, Any], key: str) -> str:

@@ -39,7 +39,7 @@ import orjson
 import requests
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from bot.messages import Incoming, Mention, Reply
+from bot.messages import Mention, Reply
 from bot.platforms import (
     Challenge,
     Ignored,
@@ -53,6 +53,7 @@ from bot.platforms import (
     Throttled,
     TransientError,
     from_epoch,
+    incoming,
     lower_headers,
 )
 
@@ -263,7 +264,7 @@ def _message(event: dict[str, Any], *, now: datetime, bot_open_id: str | None, n
         if not isinstance(data, dict) or not isinstance(data.get("text"), str):
             raise Refused(400, "text message without text content")
         text, mentions = _resolve_mentions(data["text"], message.get("mentions"), bot_open_id)
-    incoming = Incoming(
+    received = incoming(
         platform=PLATFORM,
         event_key=message_id,
         chat_id=chat_id,
@@ -276,7 +277,7 @@ def _message(event: dict[str, Any], *, now: datetime, bot_open_id: str | None, n
         mentions=mentions,
         reply_to=message_id,
     )
-    return Inbound(incoming)
+    return Inbound(received)
 
 
 def _resolve_mentions(text: str, raw: Any, bot_open_id: str | None) -> tuple[str, tuple[Mention, ...]]:
@@ -334,7 +335,7 @@ def _card_action(event: dict[str, Any], header: dict[str, Any], *, now: datetime
     command = value.get("command") if isinstance(value, dict) else None
     if not isinstance(command, str) or not command.strip() or not isinstance(chat_id, str) or not chat_id:
         return Ignored("card action without a command", answer=CARD_NO_COMMAND)
-    incoming = Incoming(
+    received = incoming(
         platform=PLATFORM,
         event_key=event_id,
         chat_id=chat_id,
@@ -345,7 +346,7 @@ def _card_action(event: dict[str, Any], header: dict[str, Any], *, now: datetime
         is_group=True,
         reply_to=message_id if isinstance(message_id, str) and message_id else None,
     )
-    return Inbound(incoming, answer=CARD_TOAST)
+    return Inbound(received, answer=CARD_TOAST)
 
 
 # --- outbound rendering -------------------------------------------------------------------------

@@ -122,8 +122,11 @@ def test_traffic_moves_the_families(make_tandem: Callable[..., Tandem]) -> None:
     assert value(held, "tandem_event_reply_seconds_count", platform="feishu") == 0
 
     f.wait_for(1, chat_id="oc_g1")
-    sent = scrape_until(tandem, lambda s: value(s, "tandem_outbox_attempts_total", platform="feishu", outcome="sent") == 1)
-    assert value(sent, "tandem_outbox_messages", platform="feishu", status="pending") == 0
+    sent = scrape_until(  # the counter moves when the platform answers, the row once its outcome is written
+        tandem,
+        lambda s: value(s, "tandem_outbox_attempts_total", platform="feishu", outcome="sent") == 1
+        and value(s, "tandem_outbox_messages", platform="feishu", status="pending") == 0,
+    )
     assert value(sent, "tandem_outbox_oldest_pending_seconds", platform="feishu") == 0
     assert value(sent, "tandem_send_seconds_count", platform="feishu") == 2  # the throttled attempt and the send
     assert value(sent, "tandem_event_reply_seconds_count", platform="feishu") == 1
