@@ -240,8 +240,8 @@ class DatabaseCollector(Collector):
         inbox_age.add_metric([], _age(now, counts.get(InboundStatus.PENDING.value, (0, None))[1]))
         by_key = {(platform, str(status)): (count, oldest) for platform, status, count, oldest in outbox}
         for platform in sorted({*self._platforms, *(platform for platform, _ in by_key)}):
-            for status in (OutboundStatus.PENDING, OutboundStatus.FAILED):
-                outbox_messages.add_metric([platform, status.value], by_key.get((platform, status.value), (0, None))[0])
+            for state in (OutboundStatus.PENDING, OutboundStatus.FAILED):
+                outbox_messages.add_metric([platform, state.value], by_key.get((platform, state.value), (0, None))[0])
             outbox_age.add_metric([platform], _age(now, by_key.get((platform, OutboundStatus.PENDING.value), (0, None))[1]))
         for job, outcome, count in claimed:
             slots.add_metric([job, outcome], count)

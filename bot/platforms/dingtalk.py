@@ -130,7 +130,7 @@ def parse_request(
     if not isinstance(sender_id, str) or not sender_id:
         raise Refused(400, "message without sender")
     kind = str(payload.get("msgtype") or "unknown")
-    text, mentions = "", ()
+    text, mentions = "", tuple[Mention, ...]()
     if kind == "text":
         content = payload.get("text")
         raw_text = content.get("content") if isinstance(content, dict) else None
@@ -356,8 +356,7 @@ class DingTalkApi:
             "msgParam": param,
         }
         data = await self._api("/v1.0/robot/groupMessages/send", body, "group message")
-        key = data.get("processQueryKey")
-        return key if isinstance(key, str) else None
+        return _query_key(data)
 
     async def _private(self, message: OutgoingMessage) -> str | None:
         assert message.to_user_id is not None
@@ -368,8 +367,13 @@ class DingTalkApi:
             raise Throttled("dingtalk private message: flow controlled", retry_after=60.0, scope="chat", code="flowControlled")
         if message.to_user_id in (data.get("invalidStaffIdList") or []):
             raise PermanentError(f"dingtalk private message: invalid staff id {message.to_user_id}", code="invalidStaffId")
-        key = data.get("processQueryKey")
-        return key if isinstance(key, str) else None
+        return _query_key(data)
+
+
+def _query_key(data: dict[str, Any]) -> str | None:
+    """The send's processQueryKey: DingTalk's id of the message sent."""
+    key = data.get("processQueryKey")
+    return key if isinstance(key, str) else None
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

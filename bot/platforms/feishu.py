@@ -242,7 +242,7 @@ def _message(event: dict[str, Any], *, now: datetime, bot_open_id: str | None, n
     message = event.get("message")
     if not isinstance(sender, dict) or not isinstance(message, dict):
         raise Refused(400, "message event without sender or message")
-    sender_ids = sender.get("sender_id") if isinstance(sender.get("sender_id"), dict) else {}
+    sender_ids = _object(sender, "sender_id")
     open_id = sender_ids.get("open_id") or sender_ids.get("user_id") or sender_ids.get("union_id")
     message_id = _require_str(message, "message_id")
     chat_id = _require_str(message, "chat_id")
@@ -288,7 +288,7 @@ def _resolve_mentions(text: str, raw: Any, bot_open_id: str | None) -> tuple[str
     first_key = match.group(0) if (match := _MENTION_KEY.match(text.lstrip())) else None
     for entry in entries:
         key = entry.get("key")
-        ids = entry.get("id") if isinstance(entry.get("id"), dict) else {}
+        ids = _object(entry, "id")
         open_id = ids.get("open_id") or ids.get("user_id") or ids.get("union_id")
         if not isinstance(key, str) or not isinstance(open_id, str):
             continue
@@ -321,11 +321,15 @@ def _resolve_mentions(text: str, raw: Any, bot_open_id: str | None) -> tuple[str
     return cleaned.strip(), tuple(mentions.values())
 
 
+def _object(data: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """A JSON object member, or an empty one when it is missing or not an object."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _card_action(event: dict[str, Any], header: dict[str, Any], *, now: datetime) -> Parsed:
     event_id = _require_str(header, "event_id")
-    operator = event.get("operator") if isinstance(event.get("operator"), dict) else {}
-    action = event.get("action") if isinstance(event.get("action"), dict) else {}
-    context = event.get("context") if isinstance(event.get("context"), dict) else {}
+    operator, action, context = _object(event, "operator"), _object(event, "action"), _object(event, "context")
     open_id = operator.get("open_id") or operator.get("user_id")
     chat_id = context.get("open_chat_id")
     message_id = context.get("open_message_id")
