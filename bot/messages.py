@@ -6,9 +6,10 @@ display name, and each platform renders the markers its own way.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -63,41 +64,166 @@ class Incoming:
 
 
 @dataclass(frozen=True, slots=True)
+class Button:
+    """A button that runs `command` as if the person who pressed it had typed it (same permissions and
+    history); `allowed` narrows who may press it (user ids; empty: anyone the command itself allows)."""
+
+    label: str
+    command: str
+    allowed: tuple[str, ...] = ()
+    style: str = "default"  # "default" | "primary" | "danger"
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One block of a structured reply: a heading, lines, key/value fields, a table, buttons."""
+
+    title: str | None = None
+    lines: tuple[str, ...] = ()
+    fields: tuple[Field, ...] = ()
+    table: Table | None = None
+    buttons: tuple[Button, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """An image or a file sent with the reply (the platform uploads it; text-only renderers name it)."""
+
+    kind: str  # "image" | "file"
+    name: str
+    media_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
-    """What the bot says: plain Chinese text lines, an optional title, and the people it @-mentions."""
+    """What the bot says: Chinese text, an optional title, the people it @-mentions, and optionally
+    structure (sections, buttons, attachments) that renderers with cards show as such and every other
+    renderer as text (`render`). Mentions are `<@USER_ID>` markers anywhere in the text."""
 
     text: str
     title: str | None = None
     mentions: tuple[Mention, ...] = ()
     # Hint for renderers that have cards/markdown: "text" (default) or "report" (long structured post).
     style: str = "text"
-    extra: dict[str, Any] = field(default_factory=dict)
+    sections: tuple[Section, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
 
-    def render_mentions(self, render: Callable[[Mention], str]) -> str:
+    @property
+    def structured(self) -> bool:
+        return bool(self.sections or self.buttons or self.attachments)
+
+    def render_mentions(self, render: Callable[[Mention], str], text: str | None = None) -> str:
+        """`text` (the reply's own by default) with each mention marker replaced by `render(mention)`."""
         names = {m.user_id: m for m in self.mentions}
 
         def substitute(match: re.Match[str]) -> str:
             mention = names.get(match.group(1), Mention(match.group(1), match.group(1)))
             return render(mention)
 
-        return MENTION_MARKER.sub(substitute, self.text)
+        return MENTION_MARKER.sub(substitute, self.text if text is None else text)
+
+    def render(self, mention: Callable[[Mention], str], *, heading: Callable[[str], str] = lambda t: t) -> str:
+        """The whole reply as text: the text, then each section (its heading through `heading`, fields as
+        `label：value`, a table as `| … |` rows), buttons as the commands to type, attachments by name."""
+        blocks = [self.text] if self.text else []
+        for section in self.sections:
+            lines = [heading(section.title)] if section.title else []
+            lines += section.lines
+            lines += [f"{f.label}：{f.value}" for f in section.fields]
+            if section.table is not None:
+                lines.append("| " + " | ".join(section.table.columns) + " |")
+                lines += ["| " + " | ".join(row) + " |" for row in section.table.rows]
+            if section.buttons:
+                lines.append(_buttons_line(section.buttons))
+            blocks.append("\n".join(lines))
+        if self.buttons:
+            blocks.append(_buttons_line(self.buttons))
+        blocks += [f"[{'图片' if a.kind == 'image' else '文件'}：{a.name}]" for a in self.attachments]
+        return self.render_mentions(mention, "\n".join(blocks))
+
+    @property
+    def rich(self) -> bool:
+        """Worth a card or markdown where the platform has them: a titled report, or any structure."""
+        return bool(self.title) or self.style == "report" or self.structured
+
+    def mentioned_ids(self) -> list[str]:
+        """The user ids mentioned anywhere in the reply, in order, once each."""
+        return list(dict.fromkeys(MENTION_MARKER.findall(self.render(lambda m: f"<@{m.user_id}>"))))
 
     def plain_text(self) -> str:
-        """Text with mentions as @name, title first: the console's and the fallback rendering."""
-        body = self.render_mentions(lambda m: f"@{m.name}")
+        """Mentions as @name, title first: the console's and the fallback rendering."""
+        body = self.render(lambda m: f"@{m.name}")
         return f"【{self.title}】\n{body}" if self.title else body
 
     def to_payload(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["extra"] = dict(self.extra)
+        data: dict[str, Any] = {"text": self.text, "title": self.title, "style": self.style}
         data["mentions"] = [{"user_id": m.user_id, "name": m.name} for m in self.mentions]
+        if self.sections:
+            data["sections"] = [_section_payload(s) for s in self.sections]
+        if self.buttons:
+            data["buttons"] = [asdict(b) for b in self.buttons]
+        if self.attachments:
+            data["attachments"] = [
+                {"kind": a.kind, "name": a.name, "media_type": a.media_type, "data": base64.b64encode(a.data).decode()}
+                for a in self.attachments
+            ]
         return data
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> Reply:
-        values = dict(data)
-        values["mentions"] = tuple(Mention(**m) for m in values.get("mentions", ()))
-        return cls(**values)
+        return cls(
+            text=data["text"],
+            title=data.get("title"),
+            mentions=tuple(Mention(**m) for m in data.get("mentions", ())),
+            style=data.get("style", "text"),
+            sections=tuple(_section_from(s) for s in data.get("sections", ())),
+            buttons=tuple(_button_from(b) for b in data.get("buttons", ())),
+            attachments=tuple(
+                Attachment(a["kind"], a["name"], a["media_type"], base64.b64decode(a["data"]))
+                for a in data.get("attachments", ())
+            ),
+        )
+
+
+def _buttons_line(buttons: tuple[Button, ...]) -> str:
+    return "可以回复：" + " ｜ ".join(f"{b.command}（{b.label}）" for b in buttons)
+
+
+def _section_payload(section: Section) -> dict[str, Any]:
+    data = asdict(section)
+    data["table"] = (
+        {"columns": list(section.table.columns), "rows": [list(r) for r in section.table.rows]} if section.table else None
+    )
+    return data
+
+
+def _section_from(data: dict[str, Any]) -> Section:
+    table = data.get("table")
+    return Section(
+        title=data.get("title"),
+        lines=tuple(data.get("lines", ())),
+        fields=tuple(Field(f["label"], f["value"]) for f in data.get("fields", ())),
+        table=Table(tuple(table["columns"]), tuple(tuple(r) for r in table["rows"])) if table else None,
+        buttons=tuple(_button_from(b) for b in data.get("buttons", ())),
+    )
+
+
+def _button_from(data: dict[str, Any]) -> Button:
+    return Button(data["label"], data["command"], tuple(data.get("allowed", ())), data.get("style", "default"))
 
 
 # The longest message the commands read (characters). Longer ones are refused whole, never cut; the

@@ -6,6 +6,8 @@ and weekly report still go out at their times.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.messages import Reply
 from handlers.context import Context
 from handlers.router import CommandGroup
@@ -27,7 +29,7 @@ def show_agenda(ctx: Context, _args: Args) -> Reply:
     reply = builders.build_weekly_agenda(ctx.session, project, ctx.now, meeting_day=meeting, calendar=calendar)
     if reply is None:
         return Reply("目前没有可以列入议程的内容（还没有任务、风险或行动项）。")
-    return Reply(reply.text, title=f"{reply.title}（预览）", mentions=reply.mentions, style=reply.style)
+    return replace(reply, title=f"{reply.title}（预览）")
 
 
 @digest.default_command(usage="/汇总", summary="PM 的今日汇总")

@@ -33,7 +33,7 @@ import httpx
 import orjson
 
 from bot.clock import Clock, utcnow
-from bot.messages import MENTION_MARKER, Mention, Reply
+from bot.messages import Mention, Reply
 from bot.platforms import (
     DeliveryError,
     Ignored,
@@ -206,10 +206,6 @@ def _resolve_mentions(text: str, raw: Any, bot_id: Any) -> tuple[str, tuple[Ment
 # --- outbound rendering -------------------------------------------------------------------------
 
 
-def _mentioned_ids(reply: Reply) -> list[str]:
-    return list(dict.fromkeys(MENTION_MARKER.findall(reply.text)))
-
-
 def _markdown(reply: Reply, text: str) -> tuple[str, str]:
     title = reply.title or (text.strip().splitlines()[0][:30] if text.strip() else "Tandem")
     lines = text.split("\n")
@@ -219,14 +215,13 @@ def _markdown(reply: Reply, text: str) -> tuple[str, str]:
 
 def session_body(reply: Reply) -> dict[str, Any]:
     """A sessionWebhook body: text or markdown, `@staffId` in the text plus at.atUserIds."""
-    text = reply.render_mentions(lambda m: f"@{m.user_id}")
     body: dict[str, Any]
-    if reply.title or reply.style == "report":
-        title, markdown = _markdown(reply, text)
+    if reply.rich:
+        title, markdown = _markdown(reply, reply.render(lambda m: f"@{m.user_id}", heading=_bold))
         body = {"msgtype": "markdown", "markdown": {"title": title, "text": markdown}}
     else:
-        body = {"msgtype": "text", "text": {"content": text}}
-    ids = _mentioned_ids(reply)
+        body = {"msgtype": "text", "text": {"content": reply.render(lambda m: f"@{m.user_id}")}}
+    ids = reply.mentioned_ids()
     if ids:
         body["at"] = {"atUserIds": ids, "isAtAll": False}
     return body
@@ -234,11 +229,14 @@ def session_body(reply: Reply) -> dict[str, Any]:
 
 def api_message(reply: Reply) -> tuple[str, str]:
     """(msgKey, msgParam) for the robot OpenAPI; it cannot @ people, so mentions read as @name."""
-    text = reply.render_mentions(lambda m: f"@{m.name}")
-    if reply.title or reply.style == "report":
-        title, markdown = _markdown(reply, text)
+    if reply.rich:
+        title, markdown = _markdown(reply, reply.render(lambda m: f"@{m.name}", heading=_bold))
         return "sampleMarkdown", json.dumps({"title": title, "text": markdown}, ensure_ascii=False)
-    return "sampleText", json.dumps({"content": text}, ensure_ascii=False)
+    return "sampleText", json.dumps({"content": reply.render(lambda m: f"@{m.name}")}, ensure_ascii=False)
+
+
+def _bold(heading: str) -> str:
+    return f"**{heading}**"
 
 
 # --- outbound API -------------------------------------------------------------------------------

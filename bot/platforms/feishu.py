@@ -358,14 +358,14 @@ def _card_action(event: dict[str, Any], header: dict[str, Any], *, now: datetime
 
 def render(reply: Reply) -> tuple[str, str]:
     """(msg_type, content): text with `<at>` mentions, or a card for titled reports."""
-    if reply.title or reply.style == "report":
+    if reply.rich:
         return "interactive", json.dumps(_card(reply), ensure_ascii=False)
-    text = reply.render_mentions(lambda m: f'<at user_id="{escape(m.user_id)}">{escape(m.name)}</at>')
+    text = reply.render(lambda m: f'<at user_id="{escape(m.user_id)}">{escape(m.name)}</at>')
     return "text", json.dumps({"text": text}, ensure_ascii=False)
 
 
 def _card(reply: Reply) -> dict[str, Any]:
-    body = reply.render_mentions(lambda m: f"<at id={m.user_id}></at>")
+    body = reply.render(lambda m: f"<at id={m.user_id}></at>", heading=lambda title: f"**{title}**")
     first_line = body.strip().splitlines()[0][:60] if body.strip() else ""
     card: dict[str, Any] = {
         "schema": "2.0",
