@@ -375,15 +375,13 @@ def prune_lanes(session: Session, /, *, before: datetime) -> None:
     session.execute(delete(OutboxLane).where(OutboxLane.expires_at < before))
 
 
-def sign_off(session: Session, /, *, sender: str, lanes: Collection[Lane], reopen_at: datetime) -> None:
-    """A sender stopping: its lanes reopen at `reopen_at`, it no longer takes a share of the app limits."""
-    if lanes:
-        session.execute(
-            update(OutboxLane)
-            .where(OutboxLane.holder == sender, or_(*_lanes_where(lanes)), OutboxLane.expires_at > reopen_at)
-            .values(expires_at=reopen_at)
-            .execution_options(synchronize_session=False)
-        )
+def sign_off(session: Session, /, *, sender: str, keep: Collection[tuple[str, str]], reopen_at: datetime) -> None:
+    """A sender stopping: its lanes reopen at `reopen_at`, except the chats in `keep` ((platform, chat):
+    a retry is due there, or a send did not finish), and it no longer takes a share of the app limits."""
+    statement = update(OutboxLane).where(OutboxLane.holder == sender, OutboxLane.expires_at > reopen_at)
+    if keep:
+        statement = statement.where(~or_(*[(OutboxLane.platform == p) & (OutboxLane.chat_id == c) for p, c in keep]))
+    session.execute(statement.values(expires_at=reopen_at).execution_options(synchronize_session=False))
     session.execute(delete(OutboxHeartbeat).where(OutboxHeartbeat.sender == sender))
 
 
@@ -536,6 +534,8 @@ class OutboxSender:
         self._stopping = True
         self._drain_deadline = asyncio.get_running_loop().time() + self._drain_seconds
         self._wake.set()
+        renewed, self._renewed = self._renewed, asyncio.Event()
+        renewed.set()  # lanes waiting for a renewal see that we are stopping
         keep_alive, claimer = self._tasks or (None, None)
         working = {lane.task for lane in self._lanes.values() if lane.task is not None and lane.live()}
         if claimer is not None:
@@ -548,9 +548,11 @@ class OutboxSender:
                     task.cancel()
                 await asyncio.wait(late, timeout=1.0)
         unattempted = [i for i in self._leases if i not in self._attempted]
-        lanes = {key for key, lane in self._lanes.items() if lane.queue}
+        now = self._clock()
+        keep = {(key[0], key[1]) for key in self._held if len(key) == 2 and self._held[key] > now}
+        keep |= {(lane.key[0], lane.key[1]) for lane in self._lanes.values() if lane.current is not None}  # did not finish
         try:
-            await asyncio.wait_for(to_thread.run_sync(self._hand_back, unattempted, lanes, abandon_on_cancel=True), timeout=5.0)
+            await asyncio.wait_for(to_thread.run_sync(self._hand_back, unattempted, keep, abandon_on_cancel=True), timeout=5.0)
         except Exception:  # the database is unreachable: the leases run out instead
             log.warning("outbox: could not hand back %d unsent messages; due again when their leases run out", len(unattempted))
         if keep_alive is not None:
@@ -560,11 +562,11 @@ class OutboxSender:
             with contextlib.suppress(Exception):
                 await sender.aclose()
 
-    def _hand_back(self, message_ids: list[int], lanes: set[Lane]) -> None:
+    def _hand_back(self, message_ids: list[int], keep: set[tuple[str, str]]) -> None:
         now = self._clock()
         with self._gate.background(), self._session_factory.begin() as session:
             release(session, message_ids, holder=self.name, at=now)
-            sign_off(session, sender=self.name, lanes=lanes, reopen_at=now + LANE_REOPEN)
+            sign_off(session, sender=self.name, keep=keep, reopen_at=now + LANE_REOPEN)
         for message_id in message_ids:
             self._leases.pop(message_id, None)
 
@@ -776,7 +778,7 @@ class OutboxSender:
             lane.queue.clear()
             lane.current = None
         finally:
-            if self._lanes.get(lane.key) is lane and not lane.queue:
+            if self._lanes.get(lane.key) is lane and not lane.queue and lane.current is None:
                 del self._lanes[lane.key]
             self._wake.set()  # room for more of this chat, and of others
 

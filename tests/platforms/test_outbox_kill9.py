@@ -26,6 +26,7 @@ def test_kill_9_repeats_only_the_sends_in_flight(tmp_path: Path, dingtalk: DingT
     messages = [(chat, f"{chat} 第 {i} 条") for i in range(PER_CHAT) for chat in CHATS]
     insert_outbox(engine, "dingtalk", messages)
     settings = {
+        "TANDEM_OUTBOX_LEASE_SECONDS": "3",  # a dead process's messages and chats free sooner
         "TANDEM_DATABASE_URL": url,
         "TANDEM_DINGTALK_CLIENT_ID": dingtalk.client_id,
         "TANDEM_DINGTALK_CLIENT_SECRET": dingtalk.client_secret,

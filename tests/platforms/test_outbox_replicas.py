@@ -40,6 +40,7 @@ def test_two_replicas_share_the_limits_and_survive_a_kill(
     if is_sqlite(database_url):
         pytest.skip("several replicas share a PostgreSQL database (SQLite serves one process)")
     settings = {
+        "TANDEM_OUTBOX_LEASE_SECONDS": "3",  # a dead process's messages and chats free sooner
         "TANDEM_DATABASE_URL": database_url,
         "TANDEM_FEISHU_APP_ID": feishu.app_id,
         "TANDEM_FEISHU_APP_SECRET": feishu.app_secret,
