@@ -507,6 +507,9 @@ class OutboxSender:
         self._chat_limiters: dict[tuple[str, str], AsyncLimiter] = {}
         self._app_limiters: dict[str, AsyncLimiter] = {}
         self._live_senders = 1
+        # SQLite (the write gate on): outcomes waiting for a turn when it comes share its transaction.
+        self._outcomes: deque[tuple[Callable[[Session], Any], asyncio.Future[Any]]] = deque()
+        self._outcome_writer: asyncio.Task[None] | None = None
         for platform, sender in self._senders.items():
             limits = getattr(sender, "limits", None)
             per_chat = limits.per_chat if limits is not None else None
@@ -921,9 +924,15 @@ class OutboxSender:
             self._leases.pop(message.id, None)
 
     async def _write(self, fn: Callable[[Session], T]) -> T | None:
-        """Run `fn` in a transaction of its own (in a thread, through the write gate), trying again while
-        the database is unreachable: the rows involved are live work meanwhile, their leases renewed as
-        soon as it answers again, so nothing is sent twice because of an outage. None if given up on stop."""
+        """Run `fn` in a transaction (in a thread, through the write gate), trying again while the
+        database is unreachable: the rows involved are live work meanwhile, their leases renewed as
+        soon as it answers again, so nothing is sent twice because of an outage. None if given up on stop.
+
+        On PostgreSQL each write is its own short transaction, concurrent with the others. On SQLite
+        there is one writer and, while the webhook is busy, background writes get a turn every 200 ms:
+        every outcome waiting when the turn comes is written in it (each in its own savepoint), so
+        none waits a turn behind another.
+        """
 
         def run() -> T:
             with self._gate.background(), self._session_factory.begin() as session:
@@ -932,7 +941,7 @@ class OutboxSender:
         delay = 0.05
         while True:
             try:
-                return await to_thread.run_sync(run)
+                return await (self._write_in_turn(fn) if self._gate.enabled else to_thread.run_sync(run))
             except Exception as exc:
                 if not database_unavailable(exc):
                     raise
@@ -943,3 +952,41 @@ class OutboxSender:
                     log.warning("outbox: database unavailable (%s); retrying the write", exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
+
+    async def _write_in_turn(self, fn: Callable[[Session], T]) -> T:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._outcomes.append((fn, future))
+        if self._outcome_writer is None or self._outcome_writer.done():
+            self._outcome_writer = asyncio.create_task(self._write_outcomes(), name="outbox-outcomes")
+        return await future
+
+    async def _write_outcomes(self) -> None:
+        while self._outcomes:
+            for future, ok, value in await to_thread.run_sync(self._write_waiting):
+                if future.done():
+                    continue  # its lane was cancelled meanwhile
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+    def _write_waiting(self) -> list[tuple[asyncio.Future[Any], bool, Any]]:
+        """In a thread: take the gate's turn, then every outcome queued by then, in one transaction."""
+        with self._gate.background():
+            batch = []
+            while self._outcomes:  # deque: appends on the loop, pops here
+                batch.append(self._outcomes.popleft())
+            settled: list[tuple[asyncio.Future[Any], bool, Any]] = []
+            try:
+                with self._session_factory.begin() as session:
+                    for fn, future in batch:
+                        try:
+                            with session.begin_nested():
+                                settled.append((future, True, fn(session)))
+                        except Exception as exc:
+                            if database_unavailable(exc):
+                                raise
+                            settled.append((future, False, exc))
+            except Exception as exc:  # the transaction as a whole: every write in it is tried again
+                return [(future, False, exc) for _, future in batch]
+            return settled

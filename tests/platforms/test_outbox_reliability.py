@@ -11,12 +11,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, event, exc, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import is_sqlite, make_engine, make_session_factory
 from bot.delivery import OutboxSender
+from bot.ingest import WriteGate
 from bot.messages import Reply
 from bot.outbox import enqueue_many, outbox_row
 from bot.platforms.feishu import FeishuApi
@@ -84,11 +86,13 @@ def rows(factory: sessionmaker[Session]) -> dict[int, OutboundMessage]:
         return {r.id: r for r in session.scalars(select(OutboundMessage))}
 
 
+@pytest.mark.parametrize("gated", [False, True], ids=["own-transactions", "write-gate"])
 async def test_replies_go_out_after_a_database_outage_without_a_restart(
-    database_url: str, engine: Engine, dingtalk: DingTalkFake
+    database_url: str, engine: Engine, dingtalk: DingTalkFake, gated: bool
 ) -> None:
     """Issue 16.2: a 2.5 s outage while replies are in flight; every reply is delivered once, by the
-    same sender, once the database is back (it used to leave most of them pending until a restart)."""
+    same sender, once the database is back (it used to leave most of them pending until a restart).
+    With the write gate on (SQLite in `tandem serve`) outcomes share transactions."""
     factory = make_session_factory(engine)
     texts = [f"回复 {i} ({chat})" for i in range(4) for chat in ("cidA", "cidB", "cidC", "cidD", "cidE", "cidF")]
     for text in texts:
@@ -96,7 +100,11 @@ async def test_replies_go_out_after_a_database_outage_without_a_restart(
     flaky_engine = make_engine(database_url)
     outage = Outage(flaky_engine)
     sender = OutboxSender(
-        make_session_factory(flaky_engine), {"dingtalk": dingtalk_api(dingtalk)}, lease=timedelta(seconds=1), poll_seconds=0.05
+        make_session_factory(flaky_engine),
+        {"dingtalk": dingtalk_api(dingtalk)},
+        lease=timedelta(seconds=1),
+        poll_seconds=0.05,
+        gate=WriteGate(enabled=gated),
     )
     sender.start()
     try:
@@ -137,7 +145,8 @@ async def test_a_quiet_group_is_not_kept_waiting_by_a_busy_one(engine: Engine, f
     assert feishu.rate_violations == 0
 
 
-async def test_at_most_the_sends_in_flight_are_ever_unrecorded(database_url: str, engine: Engine) -> None:
+@pytest.mark.parametrize("gated", [False, True], ids=["own-transactions", "write-gate"])
+async def test_at_most_the_sends_in_flight_are_ever_unrecorded(database_url: str, engine: Engine, gated: bool) -> None:
     """Issue 16.7: each outcome is written as soon as it is known. With slow outcome writes, what a crash
     would send again (sent, outcome not yet written) stays within the sends in flight (`concurrency`);
     outcomes used to queue up one at a time behind a shared lock while other lanes kept sending."""
@@ -151,7 +160,13 @@ async def test_at_most_the_sends_in_flight_are_ever_unrecorded(database_url: str
     factory = make_session_factory(engine)
     ids = [add(factory, "dingtalk", f"cid{i % 30}", f"第 {i} 条") for i in range(60)]
     platform = CountingSender(0.01)
-    sender = OutboxSender(make_session_factory(slow_engine), {"dingtalk": platform}, poll_seconds=0.05, concurrency=4)  # type: ignore[dict-item]
+    sender = OutboxSender(
+        make_session_factory(slow_engine),
+        {"dingtalk": platform},  # type: ignore[dict-item]
+        poll_seconds=0.05,
+        concurrency=4,
+        gate=WriteGate(enabled=gated),
+    )
     worst = 0
     done = threading.Event()
 
