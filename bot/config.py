@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 FEISHU_OPEN_API = "https://open.feishu.cn"
@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./tandem.db"
     timezone: str = "Asia/Shanghai"
     scheduler_grace_minutes: int = 60  # a slot missed while down is made up within this, later skipped
+    # How long an outbox sender's hold on a message and its chat lasts unrenewed (renewed every second
+    # while it works): a replica that dies has its chats taken over after this.
+    outbox_lease_seconds: float = Field(default=8.0, ge=2.0)
 
     feishu_app_id: str | None = None
     feishu_app_secret: SecretStr | None = None

@@ -1,18 +1,28 @@
-"""The outbox sender: delivers outbox rows through the platform senders, within the platforms' limits.
+"""The outbox sender: delivers outbox rows through the platform senders, within the platforms' limits,
+with any number of senders (processes) on one database.
 
-Claiming: due rows are selected `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite serialises writers) and
-leased in the same transaction by moving `next_attempt_at` to the end of the lease. Another process
-does not see a leased row as due, so two senders never send the same row at once; every result is
-written only if the lease is still ours (`next_attempt_at` unchanged). A process that dies holding a
-lease leaves the row due again when it runs out, and the platform idempotency key (Feishu `uuid`)
-keeps that resend from posting twice.
+Holding: a sender claims due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises
+writers) and leases them in the same transaction: `leased_by` names the sender and `next_attempt_at`
+moves to the end of the lease, so no other sender sees them as due. Each chat's lane (a group, or a
+private chat with one user) is held the same way, by a row in `outbox_lane` taken with its messages:
+only the lane's holder claims its messages, so a chat's messages go out in order, from one process,
+under one per-chat rate limit, whatever the number of senders. Leases are renewed while the work is
+live (queued in a lane that runs, or being sent); a sender that dies, or a lane that fails, just
+stops renewing, and its rows and lanes are free again when the leases run out. Every outcome is
+written only if the row is still ours (`leased_by`), as soon as it is known.
 
-Sending: one lane per chat keeps a chat's messages in order; lanes run concurrently. Rate limits per
-chat and per app come from each sender's `limits` (aiolimiter leaky buckets of capacity one, so no
-window of the limit's length ever holds more than the limit allows). Throttling holds back the chat or
-the whole platform until the time the platform gave (`x-ogw-ratelimit-reset`) or a back-off;
-server errors and timeouts back off exponentially with jitter; a message that fails permanently, or
-too often, is kept as `failed` with its last error for `tandem outbox list`.
+Fairness: a claim takes at most a few rows per lane (about a second of its per-chat rate) and leaves
+out chats that are held back or already have that many queued here, so a busy group's backlog never
+fills the batch while a quiet group waits.
+
+Sending: lanes run concurrently, at most `concurrency` sends in flight (a send is in flight until its
+outcome is written, so a crash repeats at most that many). Rate limits per chat and per app come from
+each sender's `limits` (aiolimiter leaky buckets of capacity one, so no window of the limit's length
+ever holds more than the limit allows); the app limit is shared by the live senders, each taking
+its share (they count each other through `outbox_heartbeat`). Throttling holds back the chat or the
+whole platform until the time the platform gave (`x-ogw-ratelimit-reset`) or a back-off; server
+errors and timeouts back off exponentially with jitter; a message that fails permanently, or too
+often, is kept as `failed` with its last error for `tandem outbox list`.
 """
 
 from __future__ import annotations
@@ -20,17 +30,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import socket
 import time
+import uuid
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aiolimiter import AsyncLimiter
 from anyio import to_thread
-from sqlalchemy import CursorResult, Update, func, select, update
+from sqlalchemy import CursorResult, Select, case, delete, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utcnow
@@ -46,6 +61,7 @@ from bot.platforms import (
     TransientError,
 )
 from models import OutboundMessage, OutboundStatus
+from models.delivery import OutboxHeartbeat, OutboxLane
 
 if TYPE_CHECKING:
     from bot.metrics import DeliveryObserver
@@ -55,12 +71,30 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12
 BACKOFF_BASE = 1.0  # seconds; doubles per attempt
 BACKOFF_CAP = 600.0
+FAIR_SHARE = 8  # rows per lane per claim when the platform has no per-chat limit
+CLAIM_INTERVAL = 0.05  # seconds between claims when lanes ask for more at once
+HEARTBEAT_SECONDS = 1.0  # renewals and heartbeats at least this often
+HEARTBEAT_TTL = timedelta(seconds=3)  # a sender missing for this long no longer takes a share of the app limit
+LANE_REOPEN = timedelta(seconds=1)  # a lane given back stays closed for the per-chat window its last sends filled
+DRAIN_SECONDS = 5.0  # on stop, how long the sends in flight may take to finish
+
+Lane = tuple[str, str, str]  # (platform, chat_id, to_user_id or "")
+T = TypeVar("T")
 
 
 def backoff(attempt: int, *, base: float | None = None, cap: float = BACKOFF_CAP) -> float:
     """Exponential back-off with jitter ("equal jitter": between half and all of the step)."""
     step = min(cap, (BACKOFF_BASE if base is None else base) * 2 ** max(0, attempt - 1))
     return random.uniform(step / 2, step)
+
+
+def lane_of(message: OutgoingMessage | OutboundMessage) -> Lane:
+    return (message.platform, message.chat_id, message.to_user_id or "")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached (or is locked) right now: worth trying the same write again."""
+    return isinstance(exc, OperationalError | InterfaceError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 # --- the outbox table, for senders and operators ---------------------------------------------------
@@ -80,117 +114,279 @@ def snapshot(row: OutboundMessage) -> OutgoingMessage:
     )
 
 
+def _claimable(
+    platform: str,
+    cutoff: datetime,
+    *,
+    holder: str,
+    now: datetime,
+    per_lane: int,
+    skip_chats: Collection[str],
+    exclude: Collection[int],
+) -> Select[tuple[int]]:
+    """Ids of the due rows a claim may take: the first `per_lane` of each lane that nobody else holds."""
+    m = OutboundMessage
+    to_user = func.coalesce(m.to_user_id, "")
+    held_elsewhere = exists().where(
+        OutboxLane.platform == m.platform,
+        OutboxLane.chat_id == m.chat_id,
+        OutboxLane.to_user_id == to_user,
+        OutboxLane.holder != holder,
+        OutboxLane.expires_at > now,
+    )
+    place = func.row_number().over(partition_by=(m.chat_id, to_user), order_by=m.id).label("place")
+    due = select(m.id, place).where(
+        m.platform == platform, m.status == OutboundStatus.PENDING, m.next_attempt_at <= cutoff, ~held_elsewhere
+    )
+    if skip_chats:
+        due = due.where(m.chat_id.not_in(list(skip_chats)))
+    if exclude:
+        due = due.where(m.id.not_in(list(exclude)))
+    ranked = due.subquery()
+    return select(ranked.c.id).where(ranked.c.place <= per_lane)
+
+
 def claim_due(
     session: Session,
     /,
     *,
     platforms: Mapping[str, datetime],
+    holder: str,
+    now: datetime,
     lease_until: datetime,
     limit: int,
-    exclude: Sequence[int] = (),
-    held_chats: Mapping[str, Sequence[str]] | None = None,
+    per_lane: Mapping[str, int] | None = None,
+    skip_chats: Mapping[str, Collection[str]] | None = None,
+    exclude: Collection[int] = (),
 ) -> list[OutgoingMessage]:
-    """Lease up to `limit` due rows, oldest first; `platforms` maps each platform to its due cutoff.
+    """Lease up to `limit` due rows for `holder`, oldest first, with the lanes they belong to.
 
-    Rows of `held_chats` (per platform) are left alone: an earlier message of theirs is waiting to be
-    retried, and the chat's messages go out in order.
+    `platforms` maps each platform to its due cutoff. At most `per_lane[platform]` rows of a lane
+    (default `FAIR_SHARE`) per claim, and none of a lane another sender holds, nor of `skip_chats`
+    (held back, or with enough queued already). A lane taken by someone else between the query and
+    the upsert leaves its rows alone.
     """
-    if not platforms:
-        return []
     rows: list[OutboundMessage] = []
     for platform, cutoff in platforms.items():
+        ids = _claimable(
+            platform,
+            cutoff,
+            holder=holder,
+            now=now,
+            per_lane=(per_lane or {}).get(platform, FAIR_SHARE),
+            skip_chats=(skip_chats or {}).get(platform, ()),
+            exclude=exclude,
+        )
         query = (
             select(OutboundMessage)
-            .where(
-                OutboundMessage.platform == platform,
-                OutboundMessage.status == OutboundStatus.PENDING,
-                OutboundMessage.next_attempt_at <= cutoff,
-            )
+            .where(OutboundMessage.id.in_(ids))
             .order_by(OutboundMessage.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        if exclude:
-            query = query.where(OutboundMessage.id.not_in(exclude))
-        held = (held_chats or {}).get(platform)
-        if held:
-            query = query.where(OutboundMessage.chat_id.not_in(held))
         rows.extend(session.scalars(query))
     rows.sort(key=lambda r: r.id)
     rows = rows[:limit]
+    if not rows:
+        return []
+    taken = take_lanes(session, {lane_of(r) for r in rows}, holder=holder, now=now, until=lease_until)
+    rows = [r for r in rows if lane_of(r) in taken]
     if rows:
         session.execute(
             update(OutboundMessage)
             .where(OutboundMessage.id.in_([r.id for r in rows]))
-            .values(next_attempt_at=lease_until)
+            .values(next_attempt_at=lease_until, leased_by=holder)
             .execution_options(synchronize_session=False)
         )
     return [snapshot(r) for r in rows]
 
 
-def _leased(message_id: int, lease: datetime) -> Update:
-    return update(OutboundMessage).where(
-        OutboundMessage.id == message_id,
-        OutboundMessage.status == OutboundStatus.PENDING,
-        OutboundMessage.next_attempt_at == lease,
+def take_lanes(session: Session, /, lanes: Collection[Lane], *, holder: str, now: datetime, until: datetime) -> set[Lane]:
+    """Take or extend these lanes for `holder` where they are free (never held, run out, or ours already).
+
+    In key order, so that two senders taking overlapping lanes wait for each other rather than deadlock.
+    """
+    if not lanes:
+        return set()
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    values = insert(OutboxLane).values(
+        [
+            {"platform": platform, "chat_id": chat, "to_user_id": to_user, "holder": holder, "expires_at": until}
+            for platform, chat, to_user in sorted(lanes)
+        ]
+    )
+    statement = values.on_conflict_do_update(
+        index_elements=[OutboxLane.platform, OutboxLane.chat_id, OutboxLane.to_user_id],
+        set_={"holder": values.excluded.holder, "expires_at": values.excluded.expires_at},
+        where=or_(OutboxLane.holder == holder, OutboxLane.expires_at <= now),
+    ).returning(OutboxLane.platform, OutboxLane.chat_id, OutboxLane.to_user_id)
+    return {(platform, chat, to_user) for platform, chat, to_user in session.execute(statement)}
+
+
+def _lanes_where(lanes: Collection[Lane]) -> list[Any]:
+    """One condition per (platform, to_user) with the chats as an IN list (SQLite has no row-value IN list)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for platform, chat, to_user in lanes:
+        groups.setdefault((platform, to_user), []).append(chat)
+    return [
+        (OutboxLane.platform == platform) & (OutboxLane.to_user_id == to_user) & OutboxLane.chat_id.in_(chats)
+        for (platform, to_user), chats in groups.items()
+    ]
+
+
+def extend_lanes(session: Session, /, lanes: Collection[Lane], *, holder: str, until: datetime) -> set[Lane]:
+    """Move the end of our lease on these lanes to `until`; returns the lanes we still hold."""
+    if not lanes:
+        return set()
+    statement = (
+        update(OutboxLane)
+        .where(OutboxLane.holder == holder, or_(*_lanes_where(lanes)))
+        .values(expires_at=until)
+        .returning(OutboxLane.platform, OutboxLane.chat_id, OutboxLane.to_user_id)
+        .execution_options(synchronize_session=False)
+    )
+    return {(platform, chat, to_user) for platform, chat, to_user in session.execute(statement)}
+
+
+def hold_lane(session: Session, /, lane: Lane, *, holder: str, until: datetime) -> None:
+    """Keep our lane until `until` (its next message waits for a retry then): nobody else may send its
+    later messages first, even if we die meanwhile."""
+    session.execute(
+        update(OutboxLane)
+        .where(OutboxLane.holder == holder, or_(*_lanes_where([lane])), OutboxLane.expires_at < until)
+        .values(expires_at=until)
+        .execution_options(synchronize_session=False)
     )
 
 
-def record_sent(session: Session, /, message_id: int, *, lease: datetime, now: datetime, platform_message_id: str | None) -> bool:
+def _ours(message_id: int, holder: str) -> Any:
+    return update(OutboundMessage).where(
+        OutboundMessage.id == message_id,
+        OutboundMessage.status == OutboundStatus.PENDING,
+        OutboundMessage.leased_by == holder,
+    )
+
+
+def _changed(result: Any) -> bool:
+    return bool(cast(CursorResult[Any], result).rowcount)
+
+
+def record_sent(session: Session, /, message_id: int, *, holder: str, now: datetime, platform_message_id: str | None) -> bool:
     result = session.execute(
-        _leased(message_id, lease).values(
+        _ours(message_id, holder).values(
             status=OutboundStatus.SENT,
             attempts=OutboundMessage.attempts + 1,
             sent_at=now,
             platform_message_id=platform_message_id,
             last_error=None,
+            leased_by=None,
         )
     )
-    return bool(cast(CursorResult[Any], result).rowcount)
+    return _changed(result)
 
 
 def record_failure(
-    session: Session, /, message_id: int, *, lease: datetime, error: str, retry_at: datetime | None, max_attempts: int
+    session: Session, /, message_id: int, *, holder: str, error: str, retry_at: datetime | None, max_attempts: int
 ) -> bool:
     """One failed attempt: try again at `retry_at`, or mark failed (permanent error, or too many attempts)."""
-    row = session.get(OutboundMessage, message_id)
-    if row is None or row.status != OutboundStatus.PENDING or row.next_attempt_at != lease:
-        return False
-    row.attempts += 1
-    row.last_error = error[:2000]
-    if retry_at is None or row.attempts >= max_attempts:
-        row.status = OutboundStatus.FAILED
+    values: dict[str, Any] = {"attempts": OutboundMessage.attempts + 1, "last_error": error[:2000], "leased_by": None}
+    if retry_at is None:
+        values["status"] = OutboundStatus.FAILED
     else:
-        row.next_attempt_at = retry_at
-    return True
-
-
-def release(session: Session, /, message_id: int, *, lease: datetime, at: datetime) -> bool:
-    """Give a leased row back unsent, due again at `at` (its chat or platform is held back)."""
-    result = session.execute(_leased(message_id, lease).values(next_attempt_at=at))
-    return bool(cast(CursorResult[Any], result).rowcount)
-
-
-def renew_leases(session: Session, /, leases: Mapping[int, datetime], *, lease_until: datetime) -> set[int]:
-    """Extend the leases we still hold; returns the ids that were renewed (the others are lost)."""
-    by_lease: dict[datetime, list[int]] = {}
-    for message_id, lease in leases.items():
-        by_lease.setdefault(lease, []).append(message_id)
-    renewed: set[int] = set()
-    for lease, ids in by_lease.items():
-        statement = (
-            update(OutboundMessage)
-            .where(
-                OutboundMessage.id.in_(ids),
-                OutboundMessage.status == OutboundStatus.PENDING,
-                OutboundMessage.next_attempt_at == lease,
-            )
-            .values(next_attempt_at=lease_until)
-            .returning(OutboundMessage.id)
-            .execution_options(synchronize_session=False)
+        # Stored values, not members: a SQL expression bypasses the column's enum conversion.
+        values["status"] = case(
+            (OutboundMessage.attempts + 1 >= max_attempts, OutboundStatus.FAILED.value), else_=OutboundStatus.PENDING.value
         )
-        renewed.update(session.scalars(statement))
-    return renewed
+        values["next_attempt_at"] = retry_at
+    return _changed(session.execute(_ours(message_id, holder).values(**values)))
+
+
+def release(session: Session, /, message_ids: Collection[int], *, holder: str, at: datetime) -> int:
+    """Give leased rows back unsent, due again at `at`; returns how many were still ours."""
+    if not message_ids:
+        return 0
+    result = session.execute(
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.id.in_(list(message_ids)),
+            OutboundMessage.status == OutboundStatus.PENDING,
+            OutboundMessage.leased_by == holder,
+        )
+        .values(next_attempt_at=at, leased_by=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(cast(CursorResult[Any], result).rowcount or 0)
+
+
+def renew_leases(
+    session: Session, /, message_ids: Collection[int], lanes: Collection[Lane], *, holder: str, now: datetime, until: datetime
+) -> tuple[set[int], set[Lane]]:
+    """Extend our leases on the rows and lanes of live work; returns what we still hold.
+
+    Conditional on the holder, not on the lease's end, so an outcome written meanwhile is never undone
+    and a lease that ran out while the database was unreachable is kept if nobody took it. Rows first,
+    then lanes, the order claims lock them in. Rows of a lane someone else took are given back.
+    """
+    rows: set[int] = set()
+    if message_ids:
+        rows = set(
+            session.scalars(
+                update(OutboundMessage)
+                .where(
+                    OutboundMessage.id.in_(list(message_ids)),
+                    OutboundMessage.status == OutboundStatus.PENDING,
+                    OutboundMessage.leased_by == holder,
+                )
+                .values(next_attempt_at=until)
+                .returning(OutboundMessage.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+    kept = extend_lanes(session, lanes, holder=holder, until=until)
+    lost = set(lanes) - kept
+    if lost and rows:
+        orphaned = session.scalars(
+            select(OutboundMessage.id).where(
+                OutboundMessage.id.in_(list(rows)),
+                or_(
+                    *[
+                        (OutboundMessage.platform == platform)
+                        & (OutboundMessage.chat_id == chat)
+                        & (func.coalesce(OutboundMessage.to_user_id, "") == to_user)
+                        for platform, chat, to_user in lost
+                    ]
+                ),
+            )
+        ).all()
+        release(session, orphaned, holder=holder, at=now)
+        rows.difference_update(orphaned)
+    return rows, kept
+
+
+def heartbeat(session: Session, /, *, sender: str, started_at: datetime, now: datetime) -> int:
+    """Say this sender is alive; returns how many senders are (this one included)."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(OutboxHeartbeat).values(sender=sender, started_at=started_at, expires_at=now + HEARTBEAT_TTL)
+    refresh = {"expires_at": statement.excluded.expires_at}
+    session.execute(statement.on_conflict_do_update(index_elements=[OutboxHeartbeat.sender], set_=refresh))
+    session.execute(delete(OutboxHeartbeat).where(OutboxHeartbeat.expires_at <= now))
+    live = session.scalar(select(func.count()).select_from(OutboxHeartbeat).where(OutboxHeartbeat.expires_at > now))
+    return int(live or 1)
+
+
+def prune_lanes(session: Session, /, *, before: datetime) -> None:
+    """Forget lanes nobody has held since `before` (one row per chat ever sent to otherwise)."""
+    session.execute(delete(OutboxLane).where(OutboxLane.expires_at < before))
+
+
+def sign_off(session: Session, /, *, sender: str, keep: Collection[tuple[str, str]], reopen_at: datetime) -> None:
+    """A sender stopping: its lanes reopen at `reopen_at`, except the chats in `keep` ((platform, chat):
+    a retry is due there, or a send did not finish), and it no longer takes a share of the app limits."""
+    statement = update(OutboxLane).where(OutboxLane.holder == sender, OutboxLane.expires_at > reopen_at)
+    if keep:
+        statement = statement.where(~or_(*[(OutboxLane.platform == p) & (OutboxLane.chat_id == c) for p, c in keep]))
+    session.execute(statement.values(expires_at=reopen_at).execution_options(synchronize_session=False))
+    session.execute(delete(OutboxHeartbeat).where(OutboxHeartbeat.sender == sender))
 
 
 def list_messages(session: Session, /, *, status: OutboundStatus | None, limit: int) -> list[OutboundMessage]:
@@ -213,6 +409,7 @@ def retry_message(session: Session, /, message_id: int, *, now: datetime) -> boo
     row.status = OutboundStatus.PENDING
     row.attempts = 0
     row.next_attempt_at = now
+    row.leased_by = None
     return True
 
 
@@ -221,14 +418,53 @@ def retry_message(session: Session, /, message_id: int, *, now: datetime) -> boo
 
 @dataclass
 class _Lane:
+    key: Lane
     queue: deque[OutgoingMessage] = field(default_factory=deque)
     task: asyncio.Task[None] | None = None
+    current: OutgoingMessage | None = None  # being sent, or its outcome being written
+
+    def live(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def ids(self) -> list[int]:
+        return [m.id for m in self.queue] + ([self.current.id] if self.current is not None else [])
+
+
+@dataclass(frozen=True)
+class _ClaimTerms:
+    """What one claim may take, read from the sender's state on the event loop."""
+
+    now: datetime
+    cutoffs: dict[str, datetime]
+    room: int
+    skip_chats: dict[str, set[str]]
+    exclude: list[int]
+
+
+@dataclass
+class _Sent:
+    platform_message_id: str | None
 
 
 def _limiter(limit: RateLimit) -> AsyncLimiter:
     # Capacity one, refilled at the limit's rate: at most count + 1 in any closed window of `seconds`,
     # so limits are configured one under the platform's figure.
     return AsyncLimiter(1, limit.seconds / limit.count)
+
+
+def _log_failure(what: str, exc: Exception) -> None:
+    if database_unavailable(exc):  # an outage: say so once a pass, without a traceback each time
+        log.warning("%s: database unavailable (%s)", what, getattr(exc, "orig", exc))
+    else:
+        log.exception(what)
+
+
+def _log_ids(message: OutgoingMessage) -> dict[str, Any]:
+    return {"outbox_id": message.id, "platform": message.platform, "chat_id": message.chat_id, "attempt": message.attempts + 1}
+
+
+def _sender_name() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class OutboxSender:
@@ -247,9 +483,12 @@ class OutboxSender:
         max_attempts: int = MAX_ATTEMPTS,
         due_delay: Mapping[str, timedelta] | None = None,
         gate: WriteGate | None = None,
+        drain_seconds: float = DRAIN_SECONDS,
+        name: str | None = None,
         observer: DeliveryObserver | None = None,
     ) -> None:
-        self.observer = observer  # metrics, when on: told every attempt's outcome
+        self.name = name or _sender_name()  # `leased_by` / `holder` in the database
+        self.observer = observer  # metrics, when on: told every attempt's outcome once it is written
         self._session_factory = session_factory
         self._gate = gate or WriteGate(enabled=False)
         self._senders = dict(senders)
@@ -259,18 +498,33 @@ class OutboxSender:
         self._batch = batch
         self._max_attempts = max_attempts
         self._due_delay = dict(due_delay or {})
-        self._semaphore = asyncio.Semaphore(concurrency)
-        self._db = asyncio.Semaphore(1)
+        self._drain_seconds = drain_seconds
+        self._semaphore = asyncio.Semaphore(concurrency)  # sends in flight, each until its outcome is written
         self._wake = asyncio.Event()
+        self._renewed = asyncio.Event()  # replaced after every renewal; lanes waiting on a fresh lease watch it
         self._tasks: list[asyncio.Task[None]] = []
-        self._lanes: dict[tuple[str, str, str], _Lane] = {}
-        self._leases: dict[int, datetime] = {}  # rows this process holds, and the lease it holds them by
+        self._lanes: dict[Lane, _Lane] = {}
+        self._leases: dict[int, datetime] = {}  # rows this process holds → the end of its lease on them
+        self._attempted: set[int] = set()  # held rows whose send has begun (never handed back unsent)
+        self._settling: set[int] = set()  # held rows whose outcome is being written
         self._held: dict[tuple[str, ...], datetime] = {}  # platform or (platform, chat) → held back until
         self._next_due: datetime | None = None
+        self._stopping = False
+        self._drain_deadline = 0.0
+        self._last_claim = 0.0
+        self._started_at = clock()
+        self._per_lane: dict[str, int] = {}
         self._chat_limiters: dict[tuple[str, str], AsyncLimiter] = {}
         self._app_limiters: dict[str, AsyncLimiter] = {}
+        self._live_senders = 1
+        # SQLite (the write gate on): outcomes waiting for a turn when it comes share its transaction.
+        self._outcomes: deque[tuple[Callable[[Session], Any], asyncio.Future[Any]]] = deque()
+        self._outcome_writer: asyncio.Task[None] | None = None
         for platform, sender in self._senders.items():
             limits = getattr(sender, "limits", None)
+            per_chat = limits.per_chat if limits is not None else None
+            # About a second of the chat's rate per claim: enough to keep it busy until the next claim.
+            self._per_lane[platform] = per_chat.count if per_chat is not None else FAIR_SHARE
             if limits is not None and limits.per_app is not None:
                 self._app_limiters[platform] = _limiter(limits.per_app)
 
@@ -283,48 +537,70 @@ class OutboxSender:
 
     def start(self) -> None:
         self._tasks = [
+            asyncio.create_task(self._keep_alive(), name="outbox-lease-renewal"),
             asyncio.create_task(self._run(), name="outbox-sender"),
-            asyncio.create_task(self._renew(), name="outbox-lease-renewal"),
         ]
 
     async def stop(self) -> None:
-        tasks = [*self._tasks, *(lane.task for lane in self._lanes.values() if lane.task is not None)]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        # Hand back what was claimed but not attempted, so it does not wait for the lease to run out.
-        unsent = [m for lane in self._lanes.values() for m in lane.queue]
-        with contextlib.suppress(Exception):
-            await to_thread.run_sync(self._release_all, unsent)
+        """Drain: no more claims; sends in flight finish (up to `drain_seconds`) and their outcomes are
+        written; what was claimed but not attempted is handed back, due at once."""
+        self._stopping = True
+        self._drain_deadline = asyncio.get_running_loop().time() + self._drain_seconds
+        self._wake.set()
+        renewed, self._renewed = self._renewed, asyncio.Event()
+        renewed.set()  # lanes waiting for a renewal see that we are stopping
+        keep_alive, claimer = self._tasks or (None, None)
+        working = {lane.task for lane in self._lanes.values() if lane.task is not None and lane.live()}
+        if claimer is not None:
+            working.add(claimer)
+        if working:
+            _, late = await asyncio.wait(working, timeout=self._drain_seconds)
+            if late:
+                log.warning("outbox: sends still in flight after %.1fs are left to their leases", self._drain_seconds)
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late, timeout=1.0)
+        unattempted = [i for i in self._leases if i not in self._attempted]
+        now = self._clock()
+        keep = {(key[0], key[1]) for key in self._held if len(key) == 2 and self._held[key] > now}
+        keep |= {(lane.key[0], lane.key[1]) for lane in self._lanes.values() if lane.current is not None}  # did not finish
+        try:
+            await asyncio.wait_for(to_thread.run_sync(self._hand_back, unattempted, keep, abandon_on_cancel=True), timeout=5.0)
+        except Exception:  # the database is unreachable: the leases run out instead
+            log.warning("outbox: could not hand back %d unsent messages; due again when their leases run out", len(unattempted))
+        if keep_alive is not None:
+            keep_alive.cancel()
+            await asyncio.wait({keep_alive}, timeout=1.0)
         for sender in self._senders.values():
             with contextlib.suppress(Exception):
                 await sender.aclose()
 
-    def _release_all(self, messages: list[OutgoingMessage]) -> None:
+    def _hand_back(self, message_ids: list[int], keep: set[tuple[str, str]]) -> None:
         now = self._clock()
         with self._gate.background(), self._session_factory.begin() as session:
-            for message in messages:
-                lease = self._leases.pop(message.id, None)
-                if lease is not None:
-                    release(session, message.id, lease=lease, at=now)
+            release(session, message_ids, holder=self.name, at=now)
+            sign_off(session, sender=self.name, keep=keep, reopen_at=now + LANE_REOPEN)
+        for message_id in message_ids:
+            self._leases.pop(message_id, None)
 
     # claiming
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             claimed: list[OutgoingMessage] = []
-            try:
-                async with self._db:
-                    claimed = await to_thread.run_sync(self._claim)
-            except Exception:
-                log.exception("outbox claim failed")
-            for message in claimed:
-                self._enqueue(message)
-            if len(claimed) >= self._batch:
-                continue
+            room = self._batch - len(self._leases)
+            if room > 0:
+                self._last_claim = asyncio.get_running_loop().time()
+                try:
+                    claimed, lease_until = await to_thread.run_sync(self._claim, self._claim_terms(room))
+                except Exception as exc:
+                    _log_failure("outbox claim failed", exc)
+                for message in claimed:  # on the loop, with no await in between: the renewal sees them as live
+                    self._leases[message.id] = lease_until
+                    self._enqueue(message, start=not self._stopping)  # on stop: queued, to be handed back
+            if claimed and len(claimed) >= room:
+                continue  # a full claim: more may be due
             await self._sleep()
 
     async def _sleep(self) -> None:
@@ -337,72 +613,136 @@ class OutboxSender:
             timeout = min(timeout, max(0.005, (min(upcoming) - now).total_seconds()))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+        # Lanes ask for more as they empty; many at once make one claim, not one each.
+        pause = self._last_claim + CLAIM_INTERVAL - asyncio.get_running_loop().time()
+        if pause > 0:
+            await asyncio.sleep(pause)
 
-    def _claim(self) -> list[OutgoingMessage]:
+    def _claim_terms(self, room: int) -> _ClaimTerms:
+        """What the next claim may take, from this process's state (read on the loop, not in the thread)."""
         now = self._clock()
         cutoffs = {
             platform: now - self._due_delay.get(platform, timedelta(0))
             for platform in self._senders
             if not self._held_until((platform,), now)
         }
-        room = self._batch - len(self._leases)
-        if room <= 0 or not cutoffs:
-            return []
-        lease_until = now + self._lease
-        held_chats: dict[str, list[str]] = {}
+        skip: dict[str, set[str]] = {}
         for key in list(self._held):
             if len(key) == 2 and self._held_until(key, now):
-                held_chats.setdefault(key[0], []).append(key[1])
+                skip.setdefault(key[0], set()).add(key[1])
+        for (platform, chat, _), lane in self._lanes.items():
+            if len(lane.ids()) >= self._per_lane.get(platform, FAIR_SHARE):
+                skip.setdefault(platform, set()).add(chat)  # its rate is spoken for until the next claim
+        return _ClaimTerms(now, cutoffs, room, skip, list(self._leases))
+
+    def _claim(self, terms: _ClaimTerms) -> tuple[list[OutgoingMessage], datetime]:
+        lease_until = terms.now + self._lease
+        if not terms.cutoffs:
+            return [], lease_until
         with self._gate.background(), self._session_factory.begin() as session:
             messages = claim_due(
                 session,
-                platforms=cutoffs,
+                platforms=terms.cutoffs,
+                holder=self.name,
+                now=terms.now,
                 lease_until=lease_until,
-                limit=room,
-                exclude=list(self._leases),
-                held_chats=held_chats,
+                limit=terms.room,
+                per_lane=self._per_lane,
+                skip_chats=terms.skip_chats,
+                exclude=terms.exclude,
             )
-        for message in messages:
-            self._leases[message.id] = lease_until
-        return messages
+        return messages, lease_until
 
-    async def _renew(self) -> None:
-        """Keep our leases alive while we hold rows; a lost lease means another process has the row."""
+    # holding
+
+    async def _keep_alive(self) -> None:
+        """Renew the leases of live work, let go of rows no live lane holds, and say we are alive."""
+        passes = 0
         while True:
-            await asyncio.sleep(self._lease.total_seconds() / 3)
-            if not self._leases:
-                continue
-            # Under the same semaphore as every settling write (`_settle`): a row's outcome is never
-            # written against the lease this renewal is replacing.
-            async with self._db:
-                held = dict(self._leases)
-                lease_until = self._clock() + self._lease
-                try:
-                    renewed = await to_thread.run_sync(self._renew_once, held, lease_until)
-                except Exception:
-                    log.exception("outbox lease renewal failed")
-                    continue
-                for message_id in held:
-                    if message_id in renewed:
-                        self._leases[message_id] = lease_until
-                    else:
-                        log.warning("outbox message %s: lease lost, leaving it to its new holder", message_id)
-                        self._leases.pop(message_id, None)
+            try:
+                await self._renew(prune=passes % 60 == 0)
+            except Exception as exc:
+                _log_failure("outbox lease renewal failed", exc)
+            passes += 1
+            renewed, self._renewed = self._renewed, asyncio.Event()
+            renewed.set()
+            await asyncio.sleep(min(HEARTBEAT_SECONDS, self._lease.total_seconds() / 3))
 
-    def _renew_once(self, held: dict[int, datetime], lease_until: datetime) -> set[int]:
+    def _rescue_orphans(self) -> None:
+        """Rows held by no live lane (its task died): let them go; their leases run out, they are due again."""
+        for key, lane in list(self._lanes.items()):
+            if not lane.live() and self._lanes.get(key) is lane:
+                del self._lanes[key]
+        live = {i for lane in self._lanes.values() for i in lane.ids()}
+        orphans = [i for i in self._leases if i not in live and i not in self._settling]
+        for message_id in orphans:
+            del self._leases[message_id]
+        if orphans:
+            log.warning("outbox: %d held messages had no live lane; claimed again when their leases run out", len(orphans))
+
+    async def _renew(self, *, prune: bool) -> None:
+        if not self._stopping:
+            self._rescue_orphans()
+        rows = list(self._leases)
+        lanes = [key for key, lane in self._lanes.items() if lane.ids()]
+        now = self._clock()
+        until = now + self._lease
+        renewed, kept, live_senders = await to_thread.run_sync(self._renew_once, rows, lanes, now, until, prune)
+        for message_id in rows:
+            if message_id in self._settling or message_id not in self._leases:
+                continue  # its outcome is being written (or was): the renewal's answer says nothing
+            if message_id in renewed:
+                self._leases[message_id] = max(self._leases[message_id], until)
+            else:
+                log.warning("outbox message %s: lease lost, leaving it to its new holder", message_id)
+                del self._leases[message_id]
+        for key in set(lanes) - kept:
+            log.warning("outbox lane %s: taken over by another sender; its queued messages are given up", key)
+            lane = self._lanes.get(key)
+            for message in list(lane.queue) if lane is not None else []:
+                self._leases.pop(message.id, None)
+        self._share_app_limits(live_senders)
+
+    def _renew_once(
+        self, rows: list[int], lanes: list[Lane], now: datetime, until: datetime, prune: bool
+    ) -> tuple[set[int], set[Lane], int]:
         with self._gate.background(), self._session_factory.begin() as session:
-            return renew_leases(session, held, lease_until=lease_until)
+            renewed, kept = renew_leases(session, rows, lanes, holder=self.name, now=now, until=until)
+            live = heartbeat(session, sender=self.name, started_at=self._started_at, now=now)
+            if prune:
+                prune_lanes(session, before=now - timedelta(hours=1))
+        return renewed, kept, live
+
+    def _share_app_limits(self, live_senders: int) -> None:
+        live_senders = max(1, live_senders)
+        if live_senders != self._live_senders:
+            log.info("outbox: %d live senders share each platform's app rate limit", live_senders)
+            self._live_senders = live_senders
+
+    async def _lease_holds(self, message: OutgoingMessage) -> bool:
+        """Before a send: our lease on the row still has a while to run (renewals may be failing while
+        the database is unreachable; past the lease another sender may take the row). Waits for a
+        renewal if not; False when the row is no longer ours or we are stopping."""
+        margin = self._lease / 4
+        while True:
+            until = self._leases.get(message.id)
+            if until is None or self._stopping:
+                return False
+            if until - self._clock() > margin:
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._renewed.wait(), timeout=self._lease.total_seconds())
 
     # sending
 
-    def _enqueue(self, message: OutgoingMessage) -> None:
-        key = (message.platform, message.chat_id, message.to_user_id or "")
+    def _enqueue(self, message: OutgoingMessage, *, start: bool = True) -> None:
+        key = lane_of(message)
         lane = self._lanes.get(key)
         if lane is None:
-            lane = self._lanes[key] = _Lane()
+            lane = self._lanes[key] = _Lane(key)
         lane.queue.append(message)
-        if lane.task is None or lane.task.done():
-            lane.task = asyncio.create_task(self._run_lane(key, lane), name=f"outbox-lane-{message.platform}")
+        if start and not lane.live():
+            lane.task = asyncio.create_task(self._run_lane(lane), name=f"outbox-lane-{message.platform}")
 
     def _hold(self, key: tuple[str, ...], until: datetime) -> None:
         self._held[key] = max(until, self._held.get(key, until))
@@ -425,56 +765,89 @@ class OutboxSender:
         ]
         return max(times) if times else None
 
-    async def _run_lane(self, key: tuple[str, str, str], lane: _Lane) -> None:
-        hold: datetime | None = None
+    async def _run_lane(self, lane: _Lane) -> None:
         try:
-            while lane.queue:
-                message = lane.queue.popleft()
+            while lane.queue and not self._stopping:
+                message = lane.queue[0]
                 if message.id not in self._leases:
-                    continue  # lease lost to another process
-                hold = hold or self._hold_time(message)
-                if hold is not None:
-                    await self._settle(release, message.id, at=hold)
-                    self._note_due(hold)
+                    lane.queue.popleft()  # lease lost to another process
                     continue
-                retry_at = await self._deliver(message)
-                if retry_at is not None:
-                    hold = retry_at  # the chat's later messages wait behind it, in order
+                hold = self._hold_time(message)
+                if hold is not None:  # the chat (or platform) is held back: its queue goes back, due then
+                    await self._release_queue(lane, hold)
+                    break
+                if not await self._lease_holds(message):
+                    continue
+                lane.current = lane.queue.popleft()
+                if not await self._deliver(message):
+                    lane.queue.appendleft(message)  # stopping: not attempted, handed back
+                lane.current = None
         except asyncio.CancelledError:
-            raise  # stop() hands back what is still queued
+            raise
         except Exception:
-            log.exception("outbox lane %s failed", key)
-            unsent = list(lane.queue)
+            log.exception("outbox lane %s failed; its messages are claimed again when their leases run out", lane.key)
+            for message_id in lane.ids():
+                self._leases.pop(message_id, None)
             lane.queue.clear()
-            await to_thread.run_sync(self._release_all, unsent)
-        if self._lanes.get(key) is lane and not lane.queue:
-            del self._lanes[key]
+            lane.current = None
+        finally:
+            if self._lanes.get(lane.key) is lane and not lane.queue and lane.current is None:
+                del self._lanes[lane.key]
+            self._wake.set()  # room for more of this chat, and of others
 
-    async def _deliver(self, message: OutgoingMessage) -> datetime | None:
-        """Send one message and record the outcome; returns the retry time when it will be retried."""
+    async def _release_queue(self, lane: _Lane, at: datetime) -> None:
+        messages = list(lane.queue)
+        lane.queue.clear()
+        ids = [m.id for m in messages if m.id in self._leases]
+
+        def write(session: Session) -> None:
+            release(session, ids, holder=self.name, at=at)
+            hold_lane(session, lane.key, holder=self.name, until=at)
+
+        try:
+            await self._write(write)
+        finally:
+            for message_id in ids:
+                self._leases.pop(message_id, None)
+        self._note_due(at)
+
+    async def _deliver(self, message: OutgoingMessage) -> bool:
+        """Send one message and write its outcome, as one send in flight; False if not attempted (stopping)."""
         sender = self._senders[message.platform]
-        error: DeliveryError | None = None
-        platform_message_id: str | None = None
         async with self._semaphore:
             await self._acquire(message, sender)
+            if self._stopping:
+                return False
+            self._attempted.add(message.id)
             started = time.perf_counter()
-            try:
-                platform_message_id = await sender.send(message)
-            except DeliveryError as exc:
-                error = exc
-            except Exception as exc:  # a bug or an unexpected library error: keep it, try again later
-                log.exception("outbox message %s: unexpected error", message.id)
-                error = TransientError(f"{type(exc).__name__}: {exc}")
-        seconds, now = time.perf_counter() - started, self._clock()
-        ids = {"outbox_id": message.id, "platform": message.platform, "chat_id": message.chat_id, "attempt": message.attempts + 1}
-        if error is None:
-            log.info("outbox message sent", extra={**ids, "outcome": "sent"})
-            if self.observer is not None:
-                self.observer.delivered(message, "sent", seconds, None)
-            recorded = await self._settle(record_sent, message.id, now=now, platform_message_id=platform_message_id)
-            if not recorded:  # another process holds the row now (our lease ran out): it may send it again
-                log.warning("outbox message %s sent, but its lease was lost to another sender", message.id)
-            return None
+            outcome = await self._send(sender, message)
+            seconds = time.perf_counter() - started
+            if isinstance(outcome, _Sent):
+                await self._record_sent(message, outcome, seconds)
+            else:
+                await self._record_failure(message, outcome, seconds)
+        return True
+
+    async def _send(self, sender: PlatformSender, message: OutgoingMessage) -> _Sent | DeliveryError:
+        try:
+            return _Sent(await sender.send(message))
+        except DeliveryError as exc:
+            return exc
+        except Exception as exc:  # a bug or an unexpected library error: keep it, try again later
+            log.exception("outbox message %s: unexpected error", message.id)
+            return TransientError(f"{type(exc).__name__}: {exc}")
+
+    async def _record_sent(self, message: OutgoingMessage, sent: _Sent, seconds: float) -> None:
+        now = self._clock()
+        recorded = await self._settle(record_sent, message, now=now, platform_message_id=sent.platform_message_id)
+        if recorded is False:  # another process holds the row now (our lease ran out): it may send it again
+            log.warning("outbox message %s sent, but its lease was lost to another sender", message.id)
+        log.info("outbox message sent", extra={**_log_ids(message), "outcome": "sent"})
+        if self.observer is not None:
+            self.observer.delivered(message, "sent", seconds, None)
+
+    async def _record_failure(self, message: OutgoingMessage, error: DeliveryError, seconds: float) -> None:
+        now = self._clock()
         retry_at = self._retry_time(message, error, now)
         will_fail = retry_at is None or message.attempts + 1 >= self._max_attempts
         if retry_at is not None and not will_fail:
@@ -496,14 +869,20 @@ class OutboxSender:
             message.attempts + 1,
             error,
             outcome,
-            extra={**ids, "outcome": "failed" if will_fail else "retry", "code": error.code},
+            extra={**_log_ids(message), "outcome": "failed" if will_fail else "retry", "code": error.code},
         )
-        if self.observer is not None:
-            self.observer.delivered(message, "failed" if will_fail else "retry", seconds, error)
-        await self._settle(record_failure, message.id, error=str(error), retry_at=retry_at, max_attempts=self._max_attempts)
+        await self._settle(
+            record_failure,
+            message,
+            hold_lane_until=None if will_fail else retry_at,
+            error=str(error),
+            retry_at=retry_at,
+            max_attempts=self._max_attempts,
+        )
         if retry_at is not None and not will_fail:
             self._note_due(retry_at)
-        return None if will_fail else retry_at
+        if self.observer is not None:
+            self.observer.delivered(message, "failed" if will_fail else "retry", seconds, error)
 
     def _retry_time(self, message: OutgoingMessage, error: DeliveryError, now: datetime) -> datetime | None:
         if isinstance(error, PermanentError) or not error.retry:
@@ -525,30 +904,107 @@ class OutboxSender:
             await chat.acquire()
         app = self._app_limiters.get(message.platform)
         if app is not None:
-            await app.acquire()
+            # The app's tokens come at its full rate and each send here takes one per live sender: our
+            # share, and a change in the number of senders takes effect at once, with no overlap.
+            for _ in range(self._live_senders):
+                await app.acquire()
 
     def _note_due(self, at: datetime) -> None:
         if self._next_due is None or at < self._next_due:
             self._next_due = at
             self._wake.set()
 
-    async def _settle(self, fn: Callable[..., bool], message_id: int, **kwargs: Any) -> bool | None:
-        """Write a held row's outcome with `fn`, conditional on the lease we hold for it *now*, and let it go.
+    async def _settle(
+        self, fn: Callable[..., bool], message: OutgoingMessage, *, hold_lane_until: datetime | None = None, **kwargs: Any
+    ) -> bool | None:
+        """Write a held row's outcome with `fn` as soon as it is known, and let the row go.
 
-        Returns `fn`'s answer, or None when the lease was already lost. Lease renewals run under the
-        same semaphore, so a renewal in flight can never leave us writing against the lease it replaced
-        (the row would stay pending, and be sent again once the new lease ran out).
+        The write is conditional on the row still being ours (`leased_by`), not on the end of the lease:
+        a renewal running at the same moment only moves the end, so it can never leave the outcome
+        written against a lease it just replaced (once that left a sent row pending, to be sent again
+        when the new lease ran out). Outcomes are independent short transactions, none queued behind
+        another's. Returns `fn`'s answer (False: another sender has the row now), or None when the
+        database could not be reached before the drain on stop ran out.
         """
 
-        def run(lease: datetime) -> bool:
-            with self._gate.background(), self._session_factory.begin() as session:
-                return bool(fn(session, message_id, lease=lease, **kwargs))
+        def write(session: Session) -> bool:
+            done = bool(fn(session, message.id, holder=self.name, **kwargs))
+            if done and hold_lane_until is not None:
+                hold_lane(session, lane_of(message), holder=self.name, until=hold_lane_until)
+            return done
 
-        async with self._db:  # one outbox write at a time: no pile of threads waiting on the database
-            lease = self._leases.get(message_id)
-            if lease is None:
-                return None
+        self._settling.add(message.id)
+        try:
+            return await self._write(write)
+        finally:
+            self._settling.discard(message.id)
+            self._attempted.discard(message.id)
+            self._leases.pop(message.id, None)
+
+    async def _write(self, fn: Callable[[Session], T]) -> T | None:
+        """Run `fn` in a transaction (in a thread, through the write gate), trying again while the
+        database is unreachable: the rows involved are live work meanwhile, their leases renewed as
+        soon as it answers again, so nothing is sent twice because of an outage. None if given up on stop.
+
+        On PostgreSQL each write is its own short transaction, concurrent with the others. On SQLite
+        there is one writer and, while the webhook is busy, background writes get a turn every 200 ms:
+        every outcome waiting when the turn comes is written in it (each in its own savepoint), so
+        none waits a turn behind another.
+        """
+
+        def run() -> T:
+            with self._gate.background(), self._session_factory.begin() as session:
+                return fn(session)
+
+        delay = 0.05
+        while True:
             try:
-                return await to_thread.run_sync(run, lease)
-            finally:
-                self._leases.pop(message_id, None)
+                return await (self._write_in_turn(fn) if self._gate.enabled else to_thread.run_sync(run))
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                if self._stopping and asyncio.get_running_loop().time() + delay > self._drain_deadline:
+                    log.warning("outbox: giving up an outcome write on stop (%s)", exc)
+                    return None
+                if delay == 0.05:
+                    log.warning("outbox: database unavailable (%s); retrying the write", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    async def _write_in_turn(self, fn: Callable[[Session], T]) -> T:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._outcomes.append((fn, future))
+        if self._outcome_writer is None or self._outcome_writer.done():
+            self._outcome_writer = asyncio.create_task(self._write_outcomes(), name="outbox-outcomes")
+        return await future
+
+    async def _write_outcomes(self) -> None:
+        while self._outcomes:
+            for future, ok, value in await to_thread.run_sync(self._write_waiting):
+                if future.done():
+                    continue  # its lane was cancelled meanwhile
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+    def _write_waiting(self) -> list[tuple[asyncio.Future[Any], bool, Any]]:
+        """In a thread: take the gate's turn, then every outcome queued by then, in one transaction."""
+        with self._gate.background():
+            batch = []
+            while self._outcomes:  # deque: appends on the loop, pops here
+                batch.append(self._outcomes.popleft())
+            settled: list[tuple[asyncio.Future[Any], bool, Any]] = []
+            try:
+                with self._session_factory.begin() as session:
+                    for fn, future in batch:
+                        try:
+                            with session.begin_nested():
+                                settled.append((future, True, fn(session)))
+                        except Exception as exc:
+                            if database_unavailable(exc):
+                                raise
+                            settled.append((future, False, exc))
+            except Exception as exc:  # the transaction as a whole: every write in it is tried again
+                return [(future, False, exc) for _, future in batch]
+            return settled

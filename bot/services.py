@@ -192,6 +192,7 @@ class Platforms:
             senders,
             clock=clock,
             due_delay={console.PLATFORM: CONSOLE_GRACE},
+            lease=timedelta(seconds=runtime.settings.outbox_lease_seconds),
             gate=self.gate,
         )
         # What the InboxWorker runs: events one by one, giving way to the webhook's commits.

@@ -54,3 +54,28 @@ class OutboundMessage(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     platform_message_id: Mapped[str | None] = mapped_column(String(128))
+    # The sender holding the row (with `next_attempt_at` the end of its lease); None when not leased.
+    leased_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class OutboxLane(Base):
+    """A chat's lane, held by one outbox sender at a time (its messages in order, its rate limit in one
+    process); `to_user_id` is "" for the group itself."""
+
+    __tablename__ = "outbox_lane"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    to_user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]
+
+
+class OutboxHeartbeat(Base):
+    """One row per live outbox sender: the senders share each platform's app-wide rate limit."""
+
+    __tablename__ = "outbox_heartbeat"
+
+    sender: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

@@ -118,7 +118,8 @@ async def test_a_lease_left_by_a_dead_process_runs_out(engine: Engine, dingtalk:
     add(factory, "dingtalk", "cidA", "被遗弃的消息")
     with factory.begin() as session:  # a process claims it and dies (kill -9) before sending
         now = datetime.now(UTC)
-        assert claim_due(session, platforms={"dingtalk": now}, lease_until=now + timedelta(seconds=1), limit=10)
+        lease_until = now + timedelta(seconds=1)
+        assert claim_due(session, platforms={"dingtalk": now}, holder="dead", now=now, lease_until=lease_until, limit=10)
     sender = OutboxSender(factory, {"dingtalk": dingtalk_api(dingtalk)}, poll_seconds=0.05)
     sender.start()
     try:
