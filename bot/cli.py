@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
@@ -69,6 +70,32 @@ def db_upgrade() -> None:
 
     upgrade_database(get_settings().database_url)
     click.echo("数据库已是最新版本。", err=True)
+
+
+PG_DUMP_HINT = (
+    "这是 PostgreSQL 数据库：请用 pg_dump 备份（数据库在运行时也可以），例如\n"
+    "  pg_dump --format=custom --file=tandem-$(date +%F).dump \"$DATABASE_URL\"\n"
+    "（URL 写成 postgresql://user@host:5432/db，不带 +psycopg），用 pg_restore 恢复。详见 README“备份”。"
+)
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup(path: Path) -> None:
+    """A consistent copy of the SQLite database at PATH (0600), safe while `tandem serve` runs."""
+    from bot.db import backup_sqlite, is_sqlite
+
+    url = get_settings().database_url
+    if not is_sqlite(url):
+        click.echo(PG_DUMP_HINT, err=True)
+        raise SystemExit(2)
+    try:
+        size = backup_sqlite(url, path)
+    except FileExistsError:
+        raise click.ClickException(f"{path} 已存在：请换一个文件名（备份不会覆盖已有文件）") from None
+    except FileNotFoundError as exc:
+        raise click.ClickException(f"数据库文件不存在：{exc}") from None
+    click.echo(f"已备份到 {path}（{size / 1024:.0f} KiB，权限 0600）", err=True)
 
 
 def _say(runtime: Runtime, text: str, *, chat: str, user: str, name: str, at: datetime | None) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sqlite3
 import stat
 from pathlib import Path
 from typing import Any
@@ -157,3 +158,32 @@ def upgrade_database(url: str) -> None:
 
 
 MIGRATION_LOCK = 0x74616E64  # "tand": the advisory lock key racing `tandem db upgrade` runs wait on
+
+
+def backup_sqlite(url: str, destination: Path) -> int:
+    """A consistent copy of the SQLite database at `destination` (0600, created new), taken while others
+    write: SQLite's online backup copies one snapshot (in WAL mode writers go on meanwhile). Returns its
+    size in bytes. The copy is a single self-contained file (rollback journal, not WAL)."""
+    source_path = sqlite_path(url)
+    if source_path is None:
+        raise ValueError("not a SQLite database file")
+    if not source_path.exists():
+        raise FileNotFoundError(source_path)
+    create_private_file(destination)  # refuses an existing file (FileExistsError)
+    try:
+        source = sqlite3.connect(source_path)
+        target = sqlite3.connect(destination)
+        try:
+            source.execute("PRAGMA busy_timeout=30000")
+            source.backup(target)
+            target.execute("PRAGMA journal_mode=DELETE")
+            check = target.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise RuntimeError(f"the copy failed its check: {check}")
+        finally:
+            target.close()
+            source.close()
+    except BaseException:
+        destination.unlink(missing_ok=True)
+        raise
+    return destination.stat().st_size

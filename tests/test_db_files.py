@@ -111,3 +111,79 @@ def test_processes_starting_together_upgrade_once(tmp_path: Path) -> None:
         assert current_revision(engine) == head(url)
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    from bot.config import get_settings
+
+    db = tmp_path / "tandem.db"
+    monkeypatch.setenv("TANDEM_DATABASE_URL", f"sqlite:///{db}")
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield db
+    get_settings.cache_clear()
+
+
+def test_backup_while_writes_happen_is_a_private_consistent_copy(
+    cli_database: Path, tmp_path: Path, permissive_umask: None
+) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    url = f"sqlite:///{cli_database}"
+    upgrade_database(url)
+    engine = make_engine(url)
+    insert = text(
+        "INSERT INTO inbound_event (platform, event_key, chat_id, received_at, payload, status, attempts) "
+        "VALUES ('console', :key, 'g', '2026-11-23 10:00:00.000000', '{}', 'done', 1)"
+    )
+    stop = threading.Event()
+    written: list[int] = []
+
+    def write() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            with engine.begin() as connection:
+                connection.execute(insert, {"key": f"e{n}"})
+            written.append(n)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        while len(written) < 20:  # writes are under way
+            threading.Event().wait(0.005)
+        result = CliRunner().invoke(main, ["backup", str(tmp_path / "copy.db")], catch_exceptions=False)
+    finally:
+        stop.set()
+        writer.join(10)
+        engine.dispose()
+    assert result.exit_code == 0, result.output
+    copy = tmp_path / "copy.db"
+    assert mode(copy) == 0o600
+    with sqlite3.connect(copy) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        keys = [key for (key,) in connection.execute("SELECT event_key FROM inbound_event ORDER BY id")]
+    assert 20 <= len(keys) <= len(written)  # a snapshot taken during the writes: a prefix of them
+    assert keys == [f"e{i}" for i in range(1, len(keys) + 1)]
+    again = CliRunner().invoke(main, ["backup", str(copy)])
+    assert again.exit_code != 0 and "已存在" in again.output  # never overwrites
+
+
+def test_backup_on_postgresql_points_to_pg_dump(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import main
+    from bot.config import get_settings
+
+    monkeypatch.setenv("TANDEM_DATABASE_URL", "postgresql+psycopg://tandem@db.example:5432/tandem")
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["backup", str(tmp_path / "x.db")])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2 and "pg_dump --format=custom" in result.output
+    assert not (tmp_path / "x.db").exists()
