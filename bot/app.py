@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from bot import routes, webhooks
 from bot.config import Settings, get_settings
+from bot.retention import build_retention
 from bot.runtime import Runtime, build_runtime
 from bot.services import build_platforms
 from bot.worker import InboxWorker
@@ -33,12 +34,21 @@ def create_app(
         worker.start()
         scheduler = start_scheduler(rt) if run_scheduler else None
         app.state.scheduler = scheduler
+        retention = build_retention(settings, rt.session_factory, clock=rt.clock, gate=platforms.gate)
+        if retention is not None:
+            retention.start()
         try:
             yield
         finally:
+            # Graceful shutdown, in the direction the work flows (uvicorn has stopped taking requests and
+            # waited for those under way): intake (the batcher records what it accepted), then processing
+            # (a scheduler tick, the inbox worker and a pruning run finish what they are doing), then
+            # sending (the outbox sender's stop drains the sends in flight).
             await platforms.stop_intake()
             if scheduler is not None:
                 await scheduler.stop()
+            if retention is not None:
+                await retention.stop()
             await worker.stop()
             await platforms.stop()
             if runtime is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -96,6 +96,32 @@ def backup(path: Path) -> None:
     except FileNotFoundError as exc:
         raise click.ClickException(f"数据库文件不存在：{exc}") from None
     click.echo(f"已备份到 {path}（{size / 1024:.0f} KiB，权限 0600）", err=True)
+
+
+@db.command("prune")
+def db_prune() -> None:
+    """Delete what retention allows now (what `tandem serve` does every TANDEM_RETENTION_INTERVAL_MINUTES)."""
+    from bot.retention import Pruner, prune_steps
+
+    settings = get_settings()
+    runtime = build_runtime(settings)
+    try:
+        steps = prune_steps(settings)
+        deleted = Pruner(runtime.session_factory, steps, clock=runtime.clock).run()
+    finally:
+        runtime.close()
+    for step in steps:
+        if step.name in deleted:
+            click.echo(f"{step.name}：删除 {deleted[step.name]} 行（保留 {_duration(step.keep)} 内的）")
+        else:
+            click.echo(f"{step.name}：失败，见日志", err=True)
+    if len(deleted) < len(steps):
+        raise SystemExit(1)
+
+
+def _duration(delta: timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    return f"{hours // 24} 天" if hours % 24 == 0 else f"{hours} 小时"
 
 
 def _say(runtime: Runtime, text: str, *, chat: str, user: str, name: str, at: datetime | None) -> None:

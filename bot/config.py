@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 FEISHU_OPEN_API = "https://open.feishu.cn"
@@ -17,6 +17,13 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./tandem.db"
     timezone: str = "Asia/Shanghai"
     scheduler_grace_minutes: int = 60  # a slot missed while down is made up within this, later skipped
+
+    # Retention (bot/retention.py). Inbox events must outlive the platforms' redelivery (Feishu: ~7.1 h),
+    # or a late redelivery would be processed twice; slots must outlive the scheduler's look-back (a day).
+    retention_inbox_hours: int = Field(72, ge=8)
+    retention_outbox_days: int = Field(30, ge=1)
+    retention_job_run_days: int = Field(90, ge=3)
+    retention_interval_minutes: float = Field(60.0, ge=0)  # how often `tandem serve` prunes; 0: never
 
     feishu_app_id: str | None = None
     feishu_app_secret: SecretStr | None = None
