@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -55,7 +56,19 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
 
     settings = get_settings()
     app = create_app(settings, run_scheduler=not no_scheduler)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=SHUTDOWN_GRACE)
+    # uvicorn shuts down gracefully on SIGTERM (requests under way finish, then the lifespan drains the
+    # workers), then raises the signal again, so the process would end "killed by SIGTERM". SIGTERM is how
+    # systemd, Docker and Kubernetes stop a service: once the shutdown is done, that is a clean exit (0).
+    signal.signal(signal.SIGTERM, _stopped)
+    uvicorn.Server(config).run()
+
+
+SHUTDOWN_GRACE = 10  # seconds uvicorn waits for requests under way before cancelling them
+
+
+def _stopped(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 @main.group()
