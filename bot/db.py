@@ -29,7 +29,8 @@ PRIVATE = 0o600  # the database holds every project and live sessionWebhook URLs
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 # A connection with this execution option set begins a plain (deferred) SQLite transaction: a read
 # that never waits for a writer in WAL mode. Everything else begins IMMEDIATE (see _configure_sqlite).
-READ_ONLY = {"tandem_sqlite_read_only": True}
+READ_ONLY_OPTION = "tandem_sqlite_read_only"
+READ_ONLY = {READ_ONLY_OPTION: True}
 
 
 def is_sqlite(url: str) -> bool:
@@ -109,7 +110,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        read_only = connection.get_execution_options().get("tandem_sqlite_read_only", False)
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
