@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +16,10 @@ from bot.runtime import Runtime, build_runtime
 from bot.services import build_platforms
 from bot.worker import InboxWorker
 from scheduler.service import start_scheduler
+
+log = logging.getLogger(__name__)
+
+SENDER_STOP_TIMEOUT = 10.0  # seconds for the outbox sender to finish the sends in flight at shutdown
 
 
 def create_app(
@@ -50,7 +56,11 @@ def create_app(
             if retention is not None:
                 await retention.stop()
             await worker.stop()
-            await platforms.stop()
+            try:
+                await asyncio.wait_for(platforms.stop(), timeout=SENDER_STOP_TIMEOUT)
+            except TimeoutError:
+                # Never keep a stopping service alive for ever; what was not sent goes out after a restart.
+                log.error("the outbox sender did not stop within %.0fs; exiting without it", SENDER_STOP_TIMEOUT)
             if runtime is None:
                 rt.close()
 

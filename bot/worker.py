@@ -71,7 +71,9 @@ class InboxWorker:
                 while not self._stopping and await to_thread.run_sync(
                     partial(self._dispatcher.process_pending, limit=self._batch)
                 ):
-                    if self._after_pass is not None:
+                    # Not once stopping: the sender is stopped next, and a wake-up landing just before the
+                    # cancellation of its sleep is lost by Python 3.11's asyncio.wait_for (the task goes on).
+                    if self._after_pass is not None and not self._stopping:
                         self._after_pass()
             except Exception:
                 log.exception("inbox worker pass failed")

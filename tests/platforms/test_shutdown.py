@@ -65,13 +65,14 @@ def test_sigterm_mid_stream_drains_and_exits_0(server: Server, feishu: FeishuFak
         list(pool.map(deliver, range(len(events))))
     assert signalled
     try:
-        code = process.wait(timeout=15)
+        code = process.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        pytest.fail("tandem serve did not exit within 15 s of SIGTERM")
+        pytest.fail("tandem serve did not exit within 20 s of SIGTERM")
     took = time.monotonic() - signalled[0]
     log = (server.tmp / "serve.log").read_text()
     assert code == 0, log[-3000:]
-    assert took < 8, f"took {took:.1f}s to shut down"
+    # Normally a second or two; the outbox sender gets at most 10 s to finish its sends (bot/app.py).
+    assert took < 14, f"took {took:.1f}s to shut down"
     assert "Traceback" not in log, log[-3000:]
 
     # Everything acknowledged is recorded; every processed event has its reply (one transaction each).
