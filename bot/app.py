@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,10 +11,15 @@ from fastapi import FastAPI
 
 from bot import logs, metrics, routes, webhooks
 from bot.config import Settings, get_settings
+from bot.retention import build_retention
 from bot.runtime import Runtime, build_runtime
 from bot.services import build_platforms
 from bot.worker import InboxWorker
 from scheduler.service import start_scheduler
+
+log = logging.getLogger(__name__)
+
+SENDER_STOP_TIMEOUT = 10.0  # seconds for the outbox sender to finish the sends in flight at shutdown
 
 
 def create_app(
@@ -35,14 +42,27 @@ def create_app(
         worker.start()
         scheduler = start_scheduler(rt) if run_scheduler else None
         app.state.scheduler = scheduler
+        retention = build_retention(settings, rt.session_factory, clock=rt.clock, gate=platforms.gate)
+        if retention is not None:
+            retention.start()
         try:
             yield
         finally:
+            # Graceful shutdown, in the direction the work flows (uvicorn has stopped taking requests and
+            # waited for those under way): intake (the batcher records what it accepted), then processing
+            # (a scheduler tick, the inbox worker and a pruning run finish what they are doing), then
+            # sending (the outbox sender's stop drains the sends in flight).
             await platforms.stop_intake()
             if scheduler is not None:
                 await scheduler.stop()
+            if retention is not None:
+                await retention.stop()
             await worker.stop()
-            await platforms.stop()
+            try:
+                await asyncio.wait_for(platforms.stop(), timeout=SENDER_STOP_TIMEOUT)
+            except TimeoutError:
+                # Never keep a stopping service alive for ever; what was not sent goes out after a restart.
+                log.error("the outbox sender did not stop within %.0fs; exiting without it", SENDER_STOP_TIMEOUT)
             if runtime is None:
                 rt.close()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import signal
+from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
@@ -46,7 +48,21 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
 
     settings = get_settings()
     app = create_app(settings, run_scheduler=not no_scheduler)
-    uvicorn.run(app, host=host, port=port, log_level="info", log_config=None)  # uvicorn's lines through ours
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="info", log_config=None, timeout_graceful_shutdown=SHUTDOWN_GRACE
+    )  # uvicorn's lines through ours
+    # uvicorn shuts down gracefully on SIGTERM (requests under way finish, then the lifespan drains the
+    # workers), then raises the signal again, so the process would end "killed by SIGTERM". SIGTERM is how
+    # systemd, Docker and Kubernetes stop a service: once the shutdown is done, that is a clean exit (0).
+    signal.signal(signal.SIGTERM, _stopped)
+    uvicorn.Server(config).run()
+
+
+SHUTDOWN_GRACE = 10  # seconds uvicorn waits for requests under way before cancelling them
+
+
+def _stopped(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 @main.group()
@@ -61,6 +77,58 @@ def db_upgrade() -> None:
 
     upgrade_database(get_settings().database_url)
     click.echo("数据库已是最新版本。", err=True)
+
+
+PG_DUMP_HINT = (
+    "这是 PostgreSQL 数据库：请用 pg_dump 备份（数据库在运行时也可以），例如\n"
+    "  pg_dump --format=custom --file=tandem-$(date +%F).dump \"$DATABASE_URL\"\n"
+    "（URL 写成 postgresql://user@host:5432/db，不带 +psycopg），用 pg_restore 恢复。详见 README“备份”。"
+)
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup(path: Path) -> None:
+    """A consistent copy of the SQLite database at PATH (0600), safe while `tandem serve` runs."""
+    from bot.db import backup_sqlite, is_sqlite
+
+    url = get_settings().database_url
+    if not is_sqlite(url):
+        click.echo(PG_DUMP_HINT, err=True)
+        raise SystemExit(2)
+    try:
+        size = backup_sqlite(url, path)
+    except FileExistsError:
+        raise click.ClickException(f"{path} 已存在：请换一个文件名（备份不会覆盖已有文件）") from None
+    except FileNotFoundError as exc:
+        raise click.ClickException(f"数据库文件不存在：{exc}") from None
+    click.echo(f"已备份到 {path}（{size / 1024:.0f} KiB，权限 0600）", err=True)
+
+
+@db.command("prune")
+def db_prune() -> None:
+    """Delete what retention allows now (what `tandem serve` does every TANDEM_RETENTION_INTERVAL_MINUTES)."""
+    from bot.retention import Pruner, prune_steps
+
+    settings = get_settings()
+    runtime = build_runtime(settings)
+    try:
+        steps = prune_steps(settings)
+        deleted = Pruner(runtime.session_factory, steps, clock=runtime.clock).run()
+    finally:
+        runtime.close()
+    for step in steps:
+        if step.name in deleted:
+            click.echo(f"{step.name}：删除 {deleted[step.name]} 行（保留 {_duration(step.keep)} 内的）")
+        else:
+            click.echo(f"{step.name}：失败，见日志", err=True)
+    if len(deleted) < len(steps):
+        raise SystemExit(1)
+
+
+def _duration(delta: timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    return f"{hours // 24} 天" if hours % 24 == 0 else f"{hours} 小时"
 
 
 def _say(runtime: Runtime, text: str, *, chat: str, user: str, name: str, at: datetime | None) -> None:

@@ -22,6 +22,13 @@ class Settings(BaseSettings):
     # while it works): a replica that dies has its chats taken over after this.
     outbox_lease_seconds: float = Field(default=8.0, ge=2.0)
 
+    # Retention (bot/retention.py). Inbox events must outlive the platforms' redelivery (Feishu: ~7.1 h),
+    # or a late redelivery would be processed twice; slots must outlive the scheduler's look-back (a day).
+    retention_inbox_hours: int = Field(default=72, ge=8)
+    retention_outbox_days: int = Field(default=30, ge=1)
+    retention_job_run_days: int = Field(default=90, ge=3)
+    retention_interval_minutes: float = Field(default=60.0, ge=0)  # how often `tandem serve` prunes; 0: never
+
     feishu_app_id: str | None = None
     feishu_app_secret: SecretStr | None = None
     feishu_verification_token: SecretStr | None = None

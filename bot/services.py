@@ -222,7 +222,12 @@ class Platforms:
         gc.collect()
         gc.freeze()
 
-    async def stop_intake(self) -> None:
+    async def stop_intake(self, timeout: float = 5.0) -> None:
+        """Stop taking events; any request still waiting for its commit is recorded (and answered) first."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.batcher.busy() and loop.time() < deadline:
+            await asyncio.sleep(0.01)
         await self.batcher.stop()
         if self._identity_task is not None:
             self._identity_task.cancel()

@@ -40,27 +40,46 @@ class InboxWorker:
         self._after_pass = after_pass  # e.g. wake the outbox sender: replies were just committed
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def wake(self) -> None:
         self._wake.set()
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="inbox-worker")
 
-    async def stop(self) -> None:
-        if self._task is not None:
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Let the pass under way finish (each event is its own transaction; a pass is at most `batch`
+        events, well under a second), then stop; what is still pending is processed after a restart."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._task), timeout=timeout)
+        if not self._task.done():
+            log.warning("inbox worker: still busy after %.0fs at shutdown; cancelling", timeout)
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _pass(self) -> int:
+        """One pass over what is pending (in a thread); how many events it processed."""
+        return await to_thread.run_sync(partial(self._dispatcher.process_pending, limit=self._batch))
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
-                while await to_thread.run_sync(partial(self._dispatcher.process_pending, limit=self._batch)):
-                    if self._after_pass is not None:
+                while not self._stopping and await self._pass():
+                    # Not once stopping: the sender is stopped next, and a wake-up landing just before the
+                    # cancellation of its sleep is lost by Python 3.11's asyncio.wait_for (the task goes on).
+                    if self._after_pass is not None and not self._stopping:
                         self._after_pass()
             except Exception:
                 log.exception("inbox worker pass failed")
+            if self._stopping:
+                break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._idle_seconds)

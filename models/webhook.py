@@ -10,8 +10,9 @@ drops older ones.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Index, String, bindparam, delete, select
+from sqlalchemy import CursorResult, Index, String, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -52,4 +53,4 @@ def prune_webhook_signatures(session: Session, /, before: datetime) -> int:
     """Delete signatures whose timestamp is older than `before` (give now - the signature tolerance:
     a pair that old is refused as stale anyway). Returns how many rows went."""
     result = session.execute(delete(WebhookSignature).where(WebhookSignature.signed_at < before))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(cast(CursorResult[Any], result).rowcount or 0)

@@ -86,11 +86,16 @@ class SchedulerService:
         return report
 
     async def stop(self, timeout: float = 30.0) -> None:
-        """Stop ticking and let a tick in progress finish its unit of work (it runs in a thread)."""
+        """Stop ticking and let a tick in progress finish its unit of work (it runs in a thread).
+
+        Paused first, shut down after: APScheduler's shutdown cancels the job coroutines still running,
+        and a tick cancelled while its thread commits would be logged as failed."""
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.pause()
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=timeout)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         await asyncio.sleep(0)  # AsyncIOScheduler.shutdown completes on the loop
 
 

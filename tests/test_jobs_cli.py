@@ -105,3 +105,6 @@ def test_two_processes_racing_post_once(
     posted = sum(int(err.rsplit("daily-prompt posted ", 1)[1].split("；")[0]) for _, err in outputs
                  if "daily-prompt posted" in err)
     assert posted == 5
+    # Each console message is printed by exactly one of the two processes.
+    printed = [out.count("【今日进度更新") for out, _ in outputs]
+    assert sum(printed) == 5, printed

@@ -7,12 +7,11 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utcnow
 from bot.messages import Incoming, Mention, Reply
-from bot.outbox import pending_messages
 from bot.platforms import OutgoingMessage
 from models import OutboundMessage, OutboundStatus
 
@@ -51,22 +50,48 @@ def deliver_console(
     chat_id: str | None = None,
     clock: Clock = utcnow,
 ) -> int:
-    """Print the console chats' pending messages (oldest first) and mark them sent."""
+    """Print the console chats' pending messages (oldest first) and mark them sent.
+
+    Several processes may do this at once (two `tandem jobs run`, or one beside `tandem serve`): rows
+    are locked `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite's transactions are already one at a time)
+    and marked with a conditional UPDATE, and only the rows this process moved from pending to sent
+    are printed, so each message is printed exactly once.
+    """
+    now = clock()
     with session_factory.begin() as session:
-        messages = pending_messages(session, platform=PLATFORM, now=clock(), chat_id=chat_id, limit=10_000)
-        for message in messages:
+        params = {"platform": PLATFORM, "now": now, "limit": 10_000}
+        if chat_id is None:
+            messages = list(session.scalars(_PENDING_LOCKED, params))
+        else:
+            messages = list(session.scalars(_PENDING_LOCKED_IN_CHAT, {**params, "chat_id": chat_id}))
+        if not messages:
+            return 0
+        mine = set(session.scalars(_MARK_SENT, {"ids": [m.id for m in messages], "now": now}))
+        printed = [m for m in messages if m.id in mine]
+        for message in printed:
             reply = Reply.from_payload(message.body)
             prefix = f"[→ {message.to_user_id}] " if message.to_user_id else ""
             write(prefix + reply.plain_text())
-        if messages:  # one UPDATE for all, as mark_sent would set them (no unit-of-work flush)
-            session.execute(_MARK_SENT, {"ids": [m.id for m in messages], "now": clock()})
-    return len(messages)
+    return len(printed)
 
 
+# Built once with bind parameters: `tandem say` runs this for every message.
+_PENDING_LOCKED = (
+    select(OutboundMessage)
+    .where(
+        OutboundMessage.platform == bindparam("platform"),
+        OutboundMessage.status == OutboundStatus.PENDING,
+        OutboundMessage.next_attempt_at <= bindparam("now"),
+    )
+    .order_by(OutboundMessage.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_PENDING_LOCKED_IN_CHAT = _PENDING_LOCKED.where(OutboundMessage.chat_id == bindparam("chat_id"))
 _TABLE = OutboundMessage.__table__
 _MARK_SENT = (
     update(_TABLE)
-    .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+    .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)), _TABLE.c.status == OutboundStatus.PENDING)
     .values(
         status=OutboundStatus.SENT,
         attempts=_TABLE.c.attempts + 1,
@@ -74,6 +99,7 @@ _MARK_SENT = (
         platform_message_id=None,
         last_error=None,
     )
+    .returning(_TABLE.c.id)
 )
 
 
