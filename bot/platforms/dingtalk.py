@@ -25,6 +25,7 @@ import logging
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -103,6 +104,23 @@ def parse_request(
 
     `client_id` (the AppKey, which is also the robotCode) and `corp_id` (our organisation) are checked
     against the body when given: the signature does not cover it."""
+    verified = verify_request(body, headers, now=now, app_secret=app_secret)
+    parsed = normalise(verified.payload, now=now, base_url=base_url, client_id=client_id, corp_id=corp_id)
+    if isinstance(parsed, Inbound):  # the pair covers no body: it may carry this one event only
+        return replace(parsed, signature=SignatureUse(PLATFORM, verified.sign, verified.signed_at, parsed.incoming.event_key))
+    return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    payload: dict[str, Any]
+    sign: str
+    signed_at: datetime
+
+
+def verify_request(body: bytes, headers: Mapping[str, str], *, now: datetime, app_secret: str) -> Verified:
+    """The HTTP mode's part: the `timestamp` and `sign` headers (they cover the timestamp only) and a
+    JSON object body. Raises `Refused` otherwise."""
     head = lower_headers(headers)
     timestamp, given = head.get("timestamp", "").strip(), head.get("sign", "").strip()
     if not timestamp or not given:
@@ -119,6 +137,14 @@ def parse_request(
         raise Refused(400, "body is not JSON") from None
     if not isinstance(payload, dict):
         raise Refused(400, "body is not a JSON object")
+    return Verified(payload, given, from_epoch(timestamp, default=now))
+
+
+def normalise(
+    payload: dict[str, Any], *, now: datetime, base_url: str, client_id: str | None = None, corp_id: str | None = None
+) -> Parsed:
+    """A robot callback, however it arrived (HTTP or Stream) → what to record. The body must name our
+    robot (`client_id`, the AppKey) and our organisation (`corp_id`) when they are given."""
     robot_code = payload.get("robotCode")
     if client_id and robot_code not in (None, "") and robot_code != client_id:
         raise Refused(401, "robotCode is not this app's (TANDEM_DINGTALK_CLIENT_ID)")
@@ -161,8 +187,7 @@ def parse_request(
     )
     if payload.get("senderId") and payload.get("senderId") == payload.get("chatbotUserId"):
         return Ignored("the bot's own message")
-    signed_at = from_epoch(timestamp, default=now)
-    return Inbound(received, signature=SignatureUse(PLATFORM, given, signed_at, received.event_key))
+    return Inbound(received)
 
 
 def _require_str(data: Mapping[str, Any], key: str) -> str:

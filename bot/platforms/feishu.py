@@ -135,6 +135,17 @@ def parse_request(
     names: Mapping[str, str] | None = None,
 ) -> Parsed:
     """Verify and normalise one request to the Feishu webhook; raises `Refused` for anything not genuine."""
+    verified = verify_request(body, headers, now=now, config=config)
+    if isinstance(verified, Challenge):
+        return verified
+    return normalise(verified, now=now, bot_open_id=bot_open_id, names=names)
+
+
+def verify_request(
+    body: bytes, headers: Mapping[str, str], *, now: datetime, config: WebhookConfig
+) -> dict[str, Any] | Challenge:
+    """The webhook's part: decrypt, check the signature and the Verification Token; the genuine v2.0
+    event (or the url_verification answer). Raises `Refused` for anything else."""
     head = lower_headers(headers)
     envelope = _json_object(body, "body")
     encrypted = envelope.get("encrypt")
@@ -177,6 +188,14 @@ def parse_request(
     if not isinstance(header, dict):
         raise Refused(400, "event without header")
     _check_token(header.get("token"), config)
+    return payload
+
+
+def normalise(
+    payload: dict[str, Any], *, now: datetime, bot_open_id: str | None = None, names: Mapping[str, str] | None = None
+) -> Parsed:
+    """A genuine v2.0 event, however it arrived (webhook or long connection) → what to record."""
+    header = _object(payload, "header")
     event = payload.get("event")
     if not isinstance(event, dict):
         raise Refused(400, "event without body")
