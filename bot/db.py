@@ -40,11 +40,12 @@ def is_sqlite(url: str) -> bool:
 def sqlite_path(url: str) -> Path | None:
     """The file of a SQLite URL (None for other backends and in-memory databases)."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
         return None
-    if parsed.database.startswith("file:"):
+    if database.startswith("file:"):
         return None  # a URI filename: left to the operator
-    return Path(parsed.database)
+    return Path(database)
 
 
 def create_private_file(path: Path) -> None:
