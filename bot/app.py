@@ -40,7 +40,7 @@ def create_app(
         app.state.platforms = platforms
         await platforms.start(on_accepted=worker.wake)
         worker.start()
-        scheduler = start_scheduler(rt) if run_scheduler else None
+        scheduler = start_scheduler(rt.job_runner(), timezone=settings.timezone, clock=rt.clock) if run_scheduler else None
         app.state.scheduler = scheduler
         retention = build_retention(settings, rt.session_factory, clock=rt.clock, gate=platforms.gate)
         if retention is not None:

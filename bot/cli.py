@@ -5,28 +5,17 @@ from __future__ import annotations
 import signal
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
+from bot.cli_args import parse_at
 from bot.config import get_settings
+from bot.jobs_cli import jobs
 from bot.logs import configure_logging
 from bot.outbox_cli import outbox
 from bot.platforms.console import DEFAULT_CHAT, console_incoming, deliver_console
 from bot.runtime import Runtime, build_runtime
 from models import CHAT_ID_MAX, USER_ID_MAX
-from scheduler.cli import jobs
-
-
-def parse_at(value: str | None, timezone: str) -> datetime | None:
-    """An ISO 8601 moment; without an offset it is read in the configured time zone."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"不是 ISO 8601 时间：{value}（例：2026-11-23T09:30）") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
 
 
 @click.group()

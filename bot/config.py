@@ -56,3 +56,9 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def secret_value(value: SecretStr | None) -> str | None:
+    """A secret setting's text, or None when it is unset or empty."""
+    text = value.get_secret_value() if value is not None else None
+    return text or None

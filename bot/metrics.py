@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utcnow
 from bot.config import Settings
-from bot.platforms import DeliveryError, OutgoingMessage, Throttled, dingtalk, feishu
+from bot.platforms import DeliveryError, OutgoingMessage, Throttled
 from models import InboundEvent, InboundStatus, JobRun, OutboundMessage, OutboundStatus
 
 if TYPE_CHECKING:
@@ -267,10 +267,9 @@ def install(settings: Settings, runtime: Runtime, platforms: Platforms) -> Metri
         gate=platforms.gate.background,
         token=token or None,
     )
-    if settings.feishu_enabled:
-        metrics.set_receiver(feishu.PLATFORM, "webhook", platforms.feishu is not None)
-    if settings.dingtalk_enabled:
-        metrics.set_receiver(dingtalk.PLATFORM, "webhook", platforms.dingtalk is not None)
+    for name, platform in platforms.by_name.items():
+        for mode, up in platform.receive_modes.items():
+            metrics.set_receiver(name, mode, up)
     runtime.dispatcher.observer = metrics
     platforms.outbox.observer = metrics
     return metrics

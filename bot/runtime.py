@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 
 from sqlalchemy import Engine
@@ -12,8 +13,10 @@ from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.db import is_sqlite, make_engine, make_session_factory, upgrade_database
 from bot.dispatcher import Dispatcher
+from bot.platforms.registry import private_platforms
 from handlers import build_registry, handle_message
 from handlers.router import CommandRegistry
+from scheduler.jobs import JobRunner
 
 
 @dataclass
@@ -27,6 +30,15 @@ class Runtime:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def job_runner(self) -> JobRunner:
+        """The scheduler's unit of work, as `tandem serve` and `tandem jobs run` use it."""
+        return JobRunner(
+            self.session_factory,
+            clock=self.clock,
+            grace=timedelta(minutes=self.settings.scheduler_grace_minutes),
+            private_platforms=private_platforms(),
+        )
 
 
 def build_runtime(settings: Settings, *, clock: Clock = utcnow, engine: Engine | None = None) -> Runtime:

@@ -50,9 +50,6 @@ from scheduler.slots import (
 
 log = logging.getLogger(__name__)
 
-# Platforms that can send a private message to a member; elsewhere PM digests go to the group.
-# (The console prints a private message with a "[→ user]" prefix.)
-PRIVATE_PLATFORMS = frozenset({"feishu", "dingtalk", "console"})
 # JobRun outcomes: posted; empty (nothing to say); skipped (missed by more than the grace period);
 # superseded (a nudge not sent because the day's prompt itself only went out late, in the same run).
 POSTED, EMPTY, SKIPPED, SUPERSEDED = "posted", "empty", "skipped", "superseded"
@@ -114,8 +111,12 @@ class JobRunner:
         grace: timedelta = DEFAULT_GRACE,
         national: NationalCalendar | None = None,
         batch: int = BATCH,
+        private_platforms: Collection[str] = (),
     ) -> None:
+        """`private_platforms`: where a member can get a private message (PM digests go there privately;
+        elsewhere to the group) — the platforms' own capability, given by the composition root."""
         self._session_factory = session_factory
+        self._private_platforms = frozenset(private_platforms)
         self._clock = clock
         self.grace = grace
         self._national = national or national_calendar()
@@ -390,7 +391,7 @@ class JobRunner:
         origin = f"job:{claim.job}:{project.id}:{claim.slot}"[:120]
         now = self._clock()  # the wall clock: the sender delivers it right away (the content is as of `at`)
         targets: list[str | None] = [None]
-        if post.private and project.platform in PRIVATE_PLATFORMS:
+        if post.private and project.platform in self._private_platforms:
             targets = [m.user_id for m in managers(data.members(project.id))] or [None]
         for user_id in targets:
             outbox.add(

@@ -20,7 +20,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.clock import Clock, utcnow
-from bot.runtime import Runtime
 from scheduler.jobs import JobRunner, RunReport
 
 log = logging.getLogger(__name__)
@@ -99,11 +98,7 @@ class SchedulerService:
         await asyncio.sleep(0)  # AsyncIOScheduler.shutdown completes on the loop
 
 
-def start_scheduler(runtime: Runtime) -> SchedulerService:
-    settings = runtime.settings
-    runner = JobRunner(
-        runtime.session_factory, clock=runtime.clock, grace=timedelta(minutes=settings.scheduler_grace_minutes)
-    )
-    service = SchedulerService(runner, timezone=settings.timezone, clock=runtime.clock)
+def start_scheduler(runner: JobRunner, *, timezone: str, clock: Clock) -> SchedulerService:
+    service = SchedulerService(runner, timezone=timezone, clock=clock)
     service.start()
     return service

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from bot.db import make_engine, make_session_factory
+from bot.platforms.registry import private_platforms
 from bot.runtime import Runtime
 from models import JobRun, Project
 from scheduler.jobs import JobRunner
@@ -19,7 +20,7 @@ from tests.scheduling import add_decision, posts, project_id, sh
 
 @pytest.fixture
 def runner(runtime: Runtime) -> JobRunner:
-    return JobRunner(runtime.session_factory, clock=runtime.clock)
+    return runtime.job_runner()
 
 
 def make_project(chat: ConsoleChat, created: str = "2026-09-14 10:00") -> int:
@@ -47,7 +48,7 @@ def test_the_daily_prompt_is_posted_once_per_workday(chat: ConsoleChat, runtime:
     again = runner.run(["daily-prompt"], sh("2026-11-23 17:00"))
     assert again.count("posted") == 0 and again.count("already", "daily-prompt") == 1
     runner.run(["daily-prompt"], sh("2026-11-23 17:30"))
-    restarted = JobRunner(runtime.session_factory, clock=runtime.clock)  # a new process, same database
+    restarted = runtime.job_runner()  # a new process, same database
     restarted.run(["daily-prompt"], sh("2026-11-23 17:59"))
     restarted.run(["daily-prompt"], sh("2026-11-24 17:00"))
     assert prompts(runtime) == ["2026-11-23", "2026-11-24"]
@@ -308,7 +309,7 @@ def test_two_schedulers_racing_post_each_slot_once(chat: ConsoleChat, runtime: R
     errors: list[BaseException] = []
 
     def scheduler(engine: Engine) -> None:
-        runner = JobRunner(make_session_factory(engine), clock=runtime.clock, batch=5)
+        runner = JobRunner(make_session_factory(engine), clock=runtime.clock, batch=5, private_platforms=private_platforms())
         try:
             for moment in ("2026-11-23 10:00", "2026-11-23 17:00", "2026-11-23 18:00"):
                 barrier.wait(timeout=30)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
+import sys
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utcnow
+from bot.config import Settings
 from bot.messages import Incoming, Mention, Reply
-from bot.platforms import OutgoingMessage
+from bot.platforms import OutgoingMessage, Parsed, Refused
+from bot.platforms.platform import Capabilities, Platform
 from models import OutboundMessage, OutboundStatus
 
 PLATFORM = "console"
@@ -119,3 +123,25 @@ class ConsoleSender:
 
     async def aclose(self) -> None:
         return None
+
+
+class ConsolePlatform(Platform):
+    """Console chats: `tandem say` / `tandem chat` record events directly; `tandem serve` prints the rest."""
+
+    name = PLATFORM
+    capabilities = Capabilities(
+        private_messages=True, cards=False, buttons=False, images=False, files=False, api_mentions=True, limits=None
+    )
+
+    def normalise(self, payload: dict[str, Any], *, now: datetime) -> Parsed:
+        raise Refused(404, "console messages are recorded by `tandem say`, never received")
+
+
+def _print(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def build(settings: Settings, clock: Clock) -> ConsolePlatform:
+    """Always on: the console needs no credentials."""
+    return ConsolePlatform(ConsoleSender(_print))

@@ -34,9 +34,12 @@ NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
 class KeyFromBody:
-    """An adapter that accepts anything: the body is the event key."""
+    """A platform that accepts anything: the body is the event key."""
 
-    def parse(self, body: bytes, headers: Mapping[str, str], *, now: datetime) -> Parsed:
+    def webhook_off(self) -> str | None:
+        return None
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str], *, now: datetime) -> Parsed:
         key = body.decode()
         return Inbound(
             Incoming(platform="feishu", event_key=key, chat_id="oc_g1", sender_id="ou_li", sender_name="", text="", sent_at=now)
@@ -58,7 +61,7 @@ async def test_a_value_the_database_refuses_is_permanent_an_outage_is_not() -> N
     batcher = IngestBatcher(accept)
     batcher.start()
     app = Starlette(routes=webhooks.routes)
-    app.state.platforms = SimpleNamespace(feishu=KeyFromBody(), dingtalk=None, clock=lambda: NOW, batcher=batcher)
+    app.state.platforms = SimpleNamespace(get={"feishu": KeyFromBody()}.get, clock=lambda: NOW, batcher=batcher)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tandem") as client:
             answers = {
@@ -82,10 +85,10 @@ async def test_a_stuck_commit_is_answered_503_at_the_deadline() -> None:
     try:
         started = time.monotonic()
         with pytest.raises(RuntimeError):
-            await batcher.submit(KeyFromBody().parse(b"om_1", {}, now=NOW).incoming)  # type: ignore[union-attr]
+            await batcher.submit(KeyFromBody().parse_webhook(b"om_1", {}, now=NOW).incoming)  # type: ignore[union-attr]
         assert time.monotonic() - started < 1.0
         release.set()
-        await batcher.submit(KeyFromBody().parse(b"om_2", {}, now=NOW).incoming)  # type: ignore[union-attr]
+        await batcher.submit(KeyFromBody().parse_webhook(b"om_2", {}, now=NOW).incoming)  # type: ignore[union-attr]
     finally:
         await batcher.stop()
 

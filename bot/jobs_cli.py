@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import click
 
+from bot.cli_args import parse_at
 from scheduler.slots import KINDS
 
 
@@ -23,20 +22,15 @@ def run(kind: str, at: str | None, project_ids: tuple[int, ...]) -> None:
 
     Messages for console chats are printed; a summary goes to stderr.
     """
-    from bot.cli import parse_at
     from bot.config import get_settings
     from bot.platforms.console import deliver_console
     from bot.runtime import build_runtime
-    from scheduler.jobs import JobRunner
 
     settings = get_settings()
     runtime = build_runtime(settings)
     try:
         moment = parse_at(at, settings.timezone) or runtime.clock()
-        runner = JobRunner(
-            runtime.session_factory, clock=runtime.clock, grace=timedelta(minutes=settings.scheduler_grace_minutes)
-        )
-        report = runner.run([kind], moment, project_ids=project_ids or None)
+        report = runtime.job_runner().run([kind], moment, project_ids=project_ids or None)
         deliver_console(runtime.session_factory, click.echo, clock=runtime.clock)
         for line in report.lines:
             click.echo(line, err=True)

@@ -1,0 +1,68 @@
+"""The DingTalk platform object: callback verification (the body must name our robot, and our
+organisation when set), the sender, and `build` for the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from bot.clock import Clock
+from bot.config import Settings, secret_value
+from bot.platforms import Parsed
+from bot.platforms.dingtalk.inbound import PLATFORM, normalise, parse_request
+from bot.platforms.dingtalk.outbound import LIMITS, DingTalkApi
+from bot.platforms.platform import WEBHOOK, Capabilities, Platform
+
+OFF = (
+    "DingTalk is not configured on this server: set TANDEM_DINGTALK_CLIENT_ID (AppKey) and "
+    "TANDEM_DINGTALK_CLIENT_SECRET (AppSecret)."
+)
+
+
+class DingTalkPlatform(Platform):
+    name = PLATFORM
+    # The robot API cannot @ people in posts (only sessionWebhook replies can); no cards or media yet.
+    capabilities = Capabilities(
+        private_messages=True, cards=False, buttons=False, images=False, files=False, api_mentions=False, limits=LIMITS
+    )
+
+    def __init__(self, api: DingTalkApi, *, app_secret: str, base_url: str, client_id: str, corp_id: str | None) -> None:
+        super().__init__(api)
+        self._app_secret = app_secret
+        self._base_url = base_url
+        self._client_id = client_id
+        self._corp_id = corp_id
+
+    @property
+    def receive_modes(self) -> dict[str, bool]:
+        return {WEBHOOK: True}
+
+    def webhook_off(self) -> str | None:
+        return None
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str], *, now: datetime) -> Parsed:
+        return parse_request(
+            body, headers, now=now, app_secret=self._app_secret, base_url=self._base_url,
+            client_id=self._client_id, corp_id=self._corp_id,
+        )
+
+    def normalise(self, payload: dict[str, Any], *, now: datetime) -> Parsed:
+        return normalise(payload, now=now, base_url=self._base_url, client_id=self._client_id, corp_id=self._corp_id)
+
+
+def build(settings: Settings, clock: Clock) -> DingTalkPlatform | None:
+    """On when the AppKey and AppSecret are set (they also verify the webhook)."""
+    secret = secret_value(settings.dingtalk_client_secret)
+    if not settings.dingtalk_client_id or not secret:
+        return None
+    api = DingTalkApi(
+        client_id=settings.dingtalk_client_id, client_secret=secret, base_url=settings.dingtalk_base_url, clock=clock
+    )
+    return DingTalkPlatform(
+        api,
+        app_secret=secret,
+        base_url=settings.dingtalk_base_url,
+        client_id=settings.dingtalk_client_id,
+        corp_id=settings.dingtalk_corp_id or None,
+    )

@@ -1,0 +1,285 @@
+"""Feishu outbound: render a `Reply` (text with `<at>` mentions, or a card) and deliver it through
+lark-oapi with the tenant token fetched by us (cached with a margin, invalidated and refetched once on
+99991663), so the SDK never fetches one on its own nor shares its process-global cache. SDK calls run
+in a small thread pool: its async methods block the event loop (a synchronous token fetch; a new httpx
+client, SSL context included, per call). Replies quote the triggering message; the outbox row's
+idempotency key is the Feishu `uuid`, so a retry within the hour never double-posts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from html import escape
+from typing import Any
+
+import requests
+
+from bot.messages import Reply
+from bot.platforms import OutgoingMessage, PermanentError, RateLimit, SenderLimits, Throttled, TransientError
+from bot.platforms.feishu.inbound import PLATFORM
+
+log = logging.getLogger(__name__)
+
+# Documented limits for im/v1/messages: 5 per second per group, 50 per second per app. The limiter
+# counts a burst plus a steady rate, so we stay a little under both in any one-second window.
+LIMITS = SenderLimits(per_chat=RateLimit(4, 1.0), per_app=RateLimit(40, 1.0))
+TOKEN_INVALID_CODES = frozenset({99991661, 99991663, 99991668})
+APP_THROTTLE_CODES = frozenset({99991400, 11232})
+CHAT_THROTTLE_CODES = frozenset({230020})
+RESET_HEADER = "x-ogw-ratelimit-reset"
+
+
+# --- outbound rendering -------------------------------------------------------------------------
+
+
+def render(reply: Reply) -> tuple[str, str]:
+    """(msg_type, content): text with `<at>` mentions, or a card for titled reports."""
+    if reply.rich:
+        return "interactive", json.dumps(_card(reply), ensure_ascii=False)
+    text = reply.render(lambda m: f'<at user_id="{escape(m.user_id)}">{escape(m.name)}</at>')
+    return "text", json.dumps({"text": text}, ensure_ascii=False)
+
+
+def _card(reply: Reply) -> dict[str, Any]:
+    body = reply.render(lambda m: f"<at id={m.user_id}></at>", heading=lambda title: f"**{title}**")
+    first_line = body.strip().splitlines()[0][:60] if body.strip() else ""
+    card: dict[str, Any] = {
+        "schema": "2.0",
+        "config": {"update_multi": True, "summary": {"content": reply.title or first_line}},
+        "body": {"elements": [{"tag": "markdown", "content": body}]},
+    }
+    if reply.title:
+        card["header"] = {"title": {"tag": "plain_text", "content": reply.title}, "template": "blue"}
+    return card
+
+
+# --- outbound API -------------------------------------------------------------------------------
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    return next((v for k, v in headers.items() if k.lower() == name), None)
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+class FeishuApi:
+    """The open API through lark-oapi: tenant token, bot identity, user names, sending."""
+
+    platform = PLATFORM
+    limits = LIMITS
+
+    def __init__(self, *, app_id: str, app_secret: str, base_url: str, timeout: float = 10.0) -> None:
+        import lark_oapi as lark  # heavy import, only when Feishu is configured
+
+        self._lark = lark
+        self._app_id = app_id
+        self._app_secret = app_secret
+        # enable_set_token: we hand the SDK our own token on every call (RequestOption), so it never
+        # fetches one synchronously on the event loop nor caches it process-wide.
+        self._client = (
+            lark.Client.builder()
+            .app_id(app_id)
+            .app_secret(app_secret)
+            .domain(base_url.rstrip("/"))
+            .enable_set_token(True)
+            .timeout(timeout)
+            .build()
+        )
+        self._token: str | None = None
+        self._token_valid_until = 0.0
+        self._token_lock = asyncio.Lock()
+        # The SDK's async methods build a new httpx.AsyncClient per call (~40 ms of CPU creating an SSL
+        # context, on the event loop); its synchronous methods are cheap. We run those in threads.
+        self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="feishu-api")
+
+    async def aclose(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # tokens
+
+    async def tenant_token(self) -> str:
+        async with self._token_lock:
+            if self._token and time.monotonic() < self._token_valid_until:
+                return self._token
+            from lark_oapi.api.auth.v3 import InternalTenantAccessTokenRequest, InternalTenantAccessTokenRequestBody
+
+            request = (
+                InternalTenantAccessTokenRequest.builder()
+                .request_body(
+                    InternalTenantAccessTokenRequestBody.builder().app_id(self._app_id).app_secret(self._app_secret).build()
+                )
+                .build()
+            )
+            response = await self._run(lambda: self._client.auth.v3.tenant_access_token.internal(request))
+            status = response.raw.status_code if response.raw else 0
+            data = _raw_json(response)
+            code = data.get("code")
+            token = data.get("tenant_access_token")
+            error_code = str(code) if code else f"http_{status}"
+            if status == 429 or code in APP_THROTTLE_CODES:
+                reset = _seconds(_header(response.raw.headers, RESET_HEADER))
+                raise Throttled(f"feishu token: throttled ({code})", retry_after=reset, code=error_code)
+            if status >= 500 or code != 0 or not isinstance(token, str):
+                raise TransientError(f"feishu token: HTTP {status} code {code} {data.get('msg', '')}".strip(), code=error_code)
+            expire = float(data.get("expire") or 7200)
+            # Refresh well before expiry (a token with < 30 min left is replaced by a new one anyway).
+            margin = 300.0 if expire > 600 else expire / 2
+            self._token = token
+            self._token_valid_until = time.monotonic() + expire - margin
+            return token
+
+    def invalidate_token(self, token: str) -> None:
+        if self._token == token:
+            self._token = None
+            self._token_valid_until = 0.0
+
+    async def _run(self, call: Callable[[], Any]) -> Any:
+        """One SDK call in a worker thread; network and parse failures are transient: try again later."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        except requests.Timeout as exc:
+            raise TransientError(f"feishu: timeout ({type(exc).__name__})", code="timeout") from None
+        except requests.RequestException as exc:
+            raise TransientError(f"feishu: {type(exc).__name__}: {exc}", code="network") from None
+        except ValueError as exc:  # the SDK could not read the response as JSON (an HTML 502 page...)
+            raise TransientError(f"feishu: unreadable response ({exc})", code="unreadable") from None
+
+    async def _call(self, invoke: Callable[[Any], Any], what: str) -> Any:
+        """Run one authorised call; on an invalid token, refetch it and try once more."""
+        for attempt in (1, 2):
+            token = await self.tenant_token()
+            option = self._lark.RequestOption.builder().tenant_access_token(token).build()
+            response = await self._run(partial(invoke, option))
+            code = response.code
+            if code in TOKEN_INVALID_CODES and attempt == 1:
+                log.info("feishu %s: token rejected (%s), fetching a new one", what, code)
+                self.invalidate_token(token)
+                continue
+            _raise_for(response, what)
+            return response
+        raise AssertionError("unreachable")
+
+    # identity
+
+    async def bot_open_id(self) -> str:
+        lark = self._lark
+        request = (
+            lark.BaseRequest.builder()
+            .http_method(lark.HttpMethod.GET)
+            .uri("/open-apis/bot/v3/info")
+            .token_types({lark.AccessTokenType.TENANT})
+            .build()
+        )
+        response = await self._call(lambda option: self._client.request(request, option), "bot info")
+        bot = _raw_json(response).get("bot")
+        open_id = bot.get("open_id") if isinstance(bot, dict) else None
+        if not isinstance(open_id, str) or not open_id:
+            raise PermanentError("feishu bot info: no open_id in the answer")
+        return open_id
+
+    async def user_name(self, open_id: str) -> str | None:
+        """A user's display name (needs contact:user.base:readonly); None when not allowed or unknown."""
+        lark = self._lark
+        request = (
+            lark.BaseRequest.builder()
+            .http_method(lark.HttpMethod.GET)
+            .uri("/open-apis/contact/v3/users/:user_id")
+            .paths({"user_id": open_id})
+            .queries([("user_id_type", "open_id")])
+            .token_types({lark.AccessTokenType.TENANT})
+            .build()
+        )
+        try:
+            response = await self._call(lambda option: self._client.request(request, option), "user info")
+        except PermanentError:
+            return None
+        data = _raw_json(response).get("data")
+        user = data.get("user") if isinstance(data, dict) else None
+        name = user.get("name") if isinstance(user, dict) else None
+        return name if isinstance(name, str) and name else None
+
+    # sending
+
+    async def send(self, message: OutgoingMessage) -> str | None:
+        msg_type, content = render(message.reply)
+        if message.to_user_id:
+            return await self._create("open_id", message.to_user_id, msg_type, content, message.idempotency_key)
+        if message.reply_to:
+            try:
+                return await self._reply(message.reply_to, msg_type, content, message.idempotency_key)
+            except PermanentError as exc:
+                if not message.chat_id:
+                    raise
+                # The message to quote is gone (recalled, deleted...): say it in the chat instead.
+                log.warning("feishu reply to %s refused (%s); posting in the chat", message.reply_to, exc)
+        return await self._create("chat_id", message.chat_id, msg_type, content, message.idempotency_key)
+
+    async def _create(self, id_type: str, receive_id: str, msg_type: str, content: str, uuid: str) -> str | None:
+        from lark_oapi.api.im.v1 import CreateMessageRequest, CreateMessageRequestBody
+
+        request = (
+            CreateMessageRequest.builder()
+            .receive_id_type(id_type)
+            .request_body(
+                CreateMessageRequestBody.builder().receive_id(receive_id).msg_type(msg_type).content(content).uuid(uuid).build()
+            )
+            .build()
+        )
+        response = await self._call(lambda option: self._client.im.v1.message.create(request, option), "create message")
+        return response.data.message_id if response.data else None
+
+    async def _reply(self, message_id: str, msg_type: str, content: str, uuid: str) -> str | None:
+        from lark_oapi.api.im.v1 import ReplyMessageRequest, ReplyMessageRequestBody
+
+        request = (
+            ReplyMessageRequest.builder()
+            .message_id(message_id)
+            .request_body(ReplyMessageRequestBody.builder().msg_type(msg_type).content(content).uuid(uuid).build())
+            .build()
+        )
+        response = await self._call(lambda option: self._client.im.v1.message.reply(request, option), "reply")
+        return response.data.message_id if response.data else None
+
+
+def _raw_json(response: Any) -> dict[str, Any]:
+    raw = getattr(response, "raw", None)
+    try:
+        data = json.loads(raw.content) if raw is not None and raw.content else {}
+    except ValueError:
+        raise TransientError("feishu: unreadable response") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _raise_for(response: Any, what: str) -> None:
+    """Map an SDK response to success or a DeliveryError (throttle / transient / permanent)."""
+    raw = response.raw
+    status = raw.status_code if raw is not None else 0
+    headers = raw.headers if raw is not None else None
+    code = response.code
+    detail = f"feishu {what}: HTTP {status} code {code} {response.msg or ''}".strip()
+    log_id = _header(headers, "x-tt-logid")
+    if log_id:
+        detail += f" (log_id {log_id})"
+    reset = _seconds(_header(headers, RESET_HEADER))
+    error_code = str(code) if code else f"http_{status}"
+    if status == 429 or code in APP_THROTTLE_CODES:
+        raise Throttled(detail, retry_after=reset, scope="app", code=error_code)
+    if code in CHAT_THROTTLE_CODES:
+        raise Throttled(detail, retry_after=reset, scope="chat", code=error_code)
+    if status >= 500 or code in TOKEN_INVALID_CODES:
+        raise TransientError(detail, code=error_code)
+    if code != 0 or not 200 <= status < 300:
+        raise PermanentError(detail, code=error_code)

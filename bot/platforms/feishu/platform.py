@@ -1,0 +1,158 @@
+"""The Feishu platform object: webhook verification plus what it learns along the way (the bot's
+open_id, people's names), the sender, and `build` for the registry."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import threading
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from bot.clock import Clock
+from bot.config import Settings, secret_value
+from bot.messages import Incoming
+from bot.platforms import DeliveryError, Inbound, Parsed, PermanentError, display_name
+from bot.platforms.feishu.inbound import PLATFORM, WebhookConfig, normalise, verify_request
+from bot.platforms.feishu.outbound import LIMITS, FeishuApi
+from bot.platforms.platform import WEBHOOK, Capabilities, Platform
+
+log = logging.getLogger(__name__)
+
+OFF = (
+    "Feishu is not configured on this server: set TANDEM_FEISHU_APP_ID, TANDEM_FEISHU_APP_SECRET and "
+    "TANDEM_FEISHU_VERIFICATION_TOKEN (plus TANDEM_FEISHU_ENCRYPT_KEY when the app has an Encrypt Key)."
+)
+NAME_WAIT = 0.5  # seconds a new sender's first message waits for their name
+IDENTITY_WAIT = 3.0  # seconds startup gives the bot's identity, so early events already know it
+
+
+class FeishuPlatform(Platform):
+    name = PLATFORM
+    capabilities = Capabilities(
+        private_messages=True, cards=True, buttons=True, images=True, files=True, api_mentions=True, limits=LIMITS
+    )
+    prepares = True  # events carry no sender name
+
+    def __init__(self, api: FeishuApi, config: WebhookConfig | None) -> None:
+        super().__init__(api)
+        self.api = api
+        self.config = config  # None: the webhook is off (sending still works)
+        self.bot_open_id: str | None = None
+        self.names: dict[str, str] = {}
+        self._looked_up: set[str] = set()
+        self._lookups: dict[str, threading.Event] = {}  # open_id → set when its lookup has finished
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._identity: asyncio.Task[None] | None = None
+
+    @property
+    def receive_modes(self) -> dict[str, bool]:
+        return {WEBHOOK: self.config is not None}
+
+    def webhook_off(self) -> str | None:
+        return None if self.config is not None else OFF
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str], *, now: datetime) -> Parsed:
+        if self.config is None:
+            return super().parse_webhook(body, headers, now=now)
+        verified = verify_request(body, headers, now=now, config=self.config)
+        return verified if not isinstance(verified, dict) else self.normalise(verified, now=now)
+
+    def normalise(self, payload: dict[str, Any], *, now: datetime) -> Parsed:
+        parsed = normalise(payload, now=now, bot_open_id=self.bot_open_id, names=self.names)
+        if isinstance(parsed, Inbound):
+            self._learn(parsed.incoming)
+        return parsed
+
+    def prepare(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """The sender's name, which Feishu events do not carry (None: no change)."""
+        if payload.get("sender_name"):
+            return None
+        name = self.name_for(str(payload.get("sender_id")), wait=NAME_WAIT)
+        return {**payload, "sender_name": name} if name else None
+
+    async def start(self) -> None:
+        self._identity = asyncio.create_task(self._fetch_identity(), name="feishu-identity")
+        with contextlib.suppress(TimeoutError):  # never block startup long
+            await asyncio.wait_for(asyncio.shield(self._identity), timeout=IDENTITY_WAIT)
+
+    async def stop(self) -> None:
+        for task in [*self._tasks, *([self._identity] if self._identity else [])]:
+            task.cancel()
+
+    # what it learns
+
+    def _learn(self, incoming: Incoming) -> None:
+        if len(self.names) > 50_000:
+            self.names.clear()
+        for mention in incoming.mentions:
+            self.names[mention.user_id] = mention.name
+        sender = incoming.sender_id
+        if incoming.sender_name or sender in self._looked_up:
+            return
+        if len(self._looked_up) > 50_000:
+            self._looked_up.clear()
+        self._looked_up.add(sender)
+        self._lookups[sender] = threading.Event()
+        task = asyncio.get_running_loop().create_task(self._look_up(sender))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _look_up(self, open_id: str) -> None:
+        """Feishu events carry no sender name: ask the contact API (off the request path)."""
+        try:
+            name = await self.api.user_name(open_id)
+        except DeliveryError as exc:
+            log.info("feishu: no name for %s (%s)", open_id, exc)
+            self._looked_up.discard(open_id)
+            return
+        finally:
+            done = self._lookups.pop(open_id, None)
+            if done is not None:
+                done.set()
+        name = display_name(name) if name else None  # a platform string like any other (no NUL, bounded)
+        if name:
+            self.names[open_id] = name
+
+    def name_for(self, open_id: str, *, wait: float) -> str | None:
+        """The user's name if known, waiting up to `wait` seconds for a lookup under way (any thread)."""
+        done = self._lookups.get(open_id)
+        if done is not None:
+            done.wait(wait)
+        return self.names.get(open_id)
+
+    async def _fetch_identity(self) -> None:
+        """The bot's open_id (to drop its own mention), retried in the background until known."""
+        attempt = 0
+        while self.bot_open_id is None:
+            attempt += 1
+            try:
+                self.bot_open_id = await self.api.bot_open_id()
+                log.info("feishu: bot open_id is %s", self.bot_open_id)
+                return
+            except PermanentError as exc:
+                log.error("feishu: cannot read the bot's identity (%s); leading mentions count as the bot", exc)
+                return
+            except DeliveryError as exc:
+                delay = random.uniform(0.5, 1.0) * min(300.0, 2.0 * 2 ** (attempt - 1))  # back off, with jitter
+                log.warning("feishu: bot info failed (%s); retrying in %.0fs", exc, delay)
+                await asyncio.sleep(delay)
+
+
+def build(settings: Settings, clock: Clock) -> FeishuPlatform | None:
+    """On when the app's credentials are set; its webhook, when a Verification Token or Encrypt Key is."""
+    app_secret = secret_value(settings.feishu_app_secret)
+    if not settings.feishu_app_id or not app_secret:
+        return None
+    api = FeishuApi(app_id=settings.feishu_app_id, app_secret=app_secret, base_url=settings.feishu_base_url)
+    config = WebhookConfig(
+        verification_token=secret_value(settings.feishu_verification_token),
+        encrypt_key=secret_value(settings.feishu_encrypt_key),
+    )
+    if not (config.verification_token or config.encrypt_key):
+        log.warning("feishu: no Verification Token or Encrypt Key set; the webhook stays off (sending works)")
+        return FeishuPlatform(api, None)
+    return FeishuPlatform(api, config)

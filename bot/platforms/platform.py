@@ -1,0 +1,70 @@
+"""One object per platform: what it can do, how it receives, how it sends.
+
+A platform package (`bot.platforms.feishu`, `bot.platforms.dingtalk`, `bot.platforms.console`) has a
+`build(settings, clock) -> Platform | None` that `bot.platforms.registry` lists; None means its
+credentials are not set and it is off. The rest of the app sees only this interface: the webhook
+route hands a request to `parse_webhook`, a receive mode that arrives authenticated (a long connection)
+calls `normalise` with the genuine payload, the inbox worker lets `prepare` fill in what an event left
+out before it is processed, and the outbox sender delivers through `sender`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.platforms import Parsed, PlatformSender, Refused, SenderLimits
+
+WEBHOOK = "webhook"
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    private_messages: bool  # PM digests go privately, not to the group
+    cards: bool
+    buttons: bool  # buttons that run commands
+    images: bool
+    files: bool
+    api_mentions: bool  # @-mentions work in posts through the open API, not only in replies
+    limits: SenderLimits | None
+
+
+class Platform:
+    """A platform inside `tandem serve`. Subclasses set `name` and `capabilities` and override what they have."""
+
+    name: str
+    capabilities: Capabilities
+    prepares = False  # True when `prepare` may complete events (it then runs before each is processed)
+
+    def __init__(self, sender: PlatformSender) -> None:
+        self.sender = sender
+
+    @property
+    def receive_modes(self) -> dict[str, bool]:
+        """Each receive mode this platform has, and whether it is set up on this server."""
+        return {}
+
+    def webhook_off(self) -> str | None:
+        """Why the webhook answers 404 (the settings to set), or None when it is on."""
+        return f"{self.name} receives no webhooks"
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str], *, now: datetime) -> Parsed:
+        """Verify a webhook request, then `normalise` it; raises `Refused` for anything not genuine."""
+        raise Refused(404, self.webhook_off() or "no webhook")
+
+    def normalise(self, payload: dict[str, Any], *, now: datetime) -> Parsed:
+        """A genuine payload, however it arrived, → what to record."""
+        raise NotImplementedError
+
+    def prepare(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """After the acknowledgement, before processing: a recorded event (its neutral payload) completed
+        with what had to be fetched, or None to leave it as it is. Runs in a worker thread."""
+        return None
+
+    async def start(self) -> None:
+        """Background work of its own (the bot's identity, connections); never blocks startup long."""
+
+    async def stop(self) -> None:
+        """Stop receiving (the sender is closed by the outbox sender)."""
