@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from bot.messages import Reply
@@ -92,3 +92,30 @@ def mark_sent(message: OutboundMessage, *, now: datetime, platform_message_id: s
     message.sent_at = now
     message.platform_message_id = platform_message_id
     message.last_error = None
+
+
+# --- for operators (`tandem outbox list|retry`) ---------------------------------------------------
+
+
+def list_messages(session: Session, /, *, status: OutboundStatus | None, limit: int) -> list[OutboundMessage]:
+    query = select(OutboundMessage).order_by(OutboundMessage.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(OutboundMessage.status == status)
+    return list(session.scalars(query))
+
+
+def count_by_status(session: Session, /) -> dict[str, int]:
+    rows = session.execute(select(OutboundMessage.status, func.count()).group_by(OutboundMessage.status))
+    return {str(status): count for status, count in rows}
+
+
+def retry_message(session: Session, /, message_id: int, *, now: datetime) -> bool:
+    """Put a failed (or pending) message back in the queue, due now, with a fresh attempt budget."""
+    row = session.get(OutboundMessage, message_id)
+    if row is None or row.status == OutboundStatus.SENT:
+        return False
+    row.status = OutboundStatus.PENDING
+    row.attempts = 0
+    row.next_attempt_at = now
+    row.leased_by = None
+    return True

@@ -9,8 +9,8 @@ import click
 
 from bot.clock import utcnow
 from bot.config import get_settings
-from bot.delivery import count_by_status, list_messages, retry_message
 from bot.messages import Reply
+from bot.outbox import count_by_status, list_messages, retry_message
 from bot.runtime import build_runtime
 from models import OutboundStatus
 

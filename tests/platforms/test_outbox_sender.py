@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli import main
 from bot.db import make_session_factory
-from bot.delivery import OutboxSender, claim_due
+from bot.delivery import OutboxSender
 from bot.messages import Mention, Reply
 from bot.outbox import enqueue
+from bot.outbox_leases import claim_due
 from bot.platforms.dingtalk import DingTalkApi
 from bot.platforms.feishu import FeishuApi
 from models import OutboundMessage, OutboundStatus
