@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aiolimiter import AsyncLimiter
 from anyio import to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -61,13 +60,13 @@ from bot.outbox_leases import (
     renew_leases,
     sign_off,
 )
+from bot.outbox_limits import SendLimits
 from bot.outbox_writes import OutcomeWriter, database_unavailable
 from bot.platforms import (
     DeliveryError,
     OutgoingMessage,
     PermanentError,
     PlatformSender,
-    RateLimit,
     Throttled,
     TransientError,
 )
@@ -127,12 +126,6 @@ class _Sent:
     platform_message_id: str | None
 
 
-def _limiter(limit: RateLimit) -> AsyncLimiter:
-    # Capacity one, refilled at the limit's rate: at most count + 1 in any closed window of `seconds`,
-    # so limits are configured one under the platform's figure.
-    return AsyncLimiter(1, limit.seconds / limit.count)
-
-
 def _log_failure(what: str, exc: Exception) -> None:
     if database_unavailable(exc):  # an outage: say so once a pass, without a traceback each time
         log.warning("%s: database unavailable (%s)", what, getattr(exc, "orig", exc))
@@ -188,16 +181,13 @@ class OutboxSender:
         self._leases: dict[int, datetime] = {}  # rows this process holds → the end of its lease on them
         self._attempted: set[int] = set()  # held rows whose send has begun (never handed back unsent)
         self._settling: set[int] = set()  # held rows whose outcome is being written
-        self._held: dict[tuple[str, ...], datetime] = {}  # platform or (platform, chat) → held back until
         self._next_due: datetime | None = None
         self._stopping = False
         self._drain_deadline = 0.0
         self._last_claim = 0.0
         self._started_at = clock()
         self._per_lane: dict[str, int] = {}
-        self._chat_limiters: dict[tuple[str, str], AsyncLimiter] = {}
-        self._app_limiters: dict[str, AsyncLimiter] = {}
-        self._live_senders = 1
+        self._limits = SendLimits(self._senders)
         # SQLite (the write gate on): outcomes waiting for a turn when it comes share its transaction.
         self._writes = OutcomeWriter(
             session_factory, self._gate, give_up_at=lambda: self._drain_deadline if self._stopping else None
@@ -207,8 +197,6 @@ class OutboxSender:
             per_chat = limits.per_chat if limits is not None else None
             # About a second of the chat's rate per claim: enough to keep it busy until the next claim.
             self._per_lane[platform] = per_chat.count if per_chat is not None else FAIR_SHARE
-            if limits is not None and limits.per_app is not None:
-                self._app_limiters[platform] = _limiter(limits.per_app)
 
     @property
     def platforms(self) -> list[str]:
@@ -244,7 +232,7 @@ class OutboxSender:
                 await asyncio.wait(late, timeout=1.0)
         unattempted = [i for i in self._leases if i not in self._attempted]
         now = self._clock()
-        keep = {(key[0], key[1]) for key in self._held if len(key) == 2 and self._held[key] > now}
+        keep = {(key[0], key[1]) for key in self._limits.held if len(key) == 2 and self._limits.held[key] > now}
         keep |= {(lane.key[0], lane.key[1]) for lane in self._lanes.values() if lane.current is not None}  # did not finish
         try:
             await asyncio.wait_for(to_thread.run_sync(self._hand_back, unattempted, keep, abandon_on_cancel=True), timeout=5.0)
@@ -290,7 +278,7 @@ class OutboxSender:
         if self._next_due is not None and self._next_due <= now:
             self._next_due = None
         timeout = self._poll_seconds
-        upcoming = [t for t in (self._next_due, *self._held.values()) if t is not None and t > now]
+        upcoming = [t for t in (self._next_due, *self._limits.held.values()) if t is not None and t > now]
         if upcoming:
             timeout = min(timeout, max(0.005, (min(upcoming) - now).total_seconds()))
         with contextlib.suppress(TimeoutError):
@@ -306,11 +294,11 @@ class OutboxSender:
         cutoffs = {
             platform: now - self._due_delay.get(platform, timedelta(0))
             for platform in self._senders
-            if not self._held_until((platform,), now)
+            if not self._limits.held_until((platform,), now)
         }
         skip: dict[str, set[str]] = {}
-        for key in list(self._held):
-            if len(key) == 2 and self._held_until(key, now):
+        for key in list(self._limits.held):
+            if len(key) == 2 and self._limits.held_until(key, now):
                 skip.setdefault(key[0], set()).add(key[1])
         for (platform, chat, _), lane in self._lanes.items():
             if len(lane.ids()) >= self._per_lane.get(platform, FAIR_SHARE):
@@ -383,7 +371,7 @@ class OutboxSender:
             lane = self._lanes.get(key)
             for message in list(lane.queue) if lane is not None else []:
                 self._leases.pop(message.id, None)
-        self._share_app_limits(live_senders)
+        self._limits.share_app(live_senders)
 
     def _renew_once(
         self, rows: list[int], lanes: list[Lane], now: datetime, until: datetime, prune: bool
@@ -394,12 +382,6 @@ class OutboxSender:
             if prune:
                 prune_lanes(session, before=now - timedelta(hours=1))
         return renewed, kept, live
-
-    def _share_app_limits(self, live_senders: int) -> None:
-        live_senders = max(1, live_senders)
-        if live_senders != self._live_senders:
-            log.info("outbox: %d live senders share each platform's app rate limit", live_senders)
-            self._live_senders = live_senders
 
     async def _lease_holds(self, message: OutgoingMessage) -> bool:
         """Before a send: our lease on the row still has a while to run (renewals may be failing while
@@ -426,27 +408,6 @@ class OutboxSender:
         if start and not lane.live():
             lane.task = asyncio.create_task(self._run_lane(lane), name=f"outbox-lane-{message.platform}")
 
-    def _hold(self, key: tuple[str, ...], until: datetime) -> None:
-        self._held[key] = max(until, self._held.get(key, until))
-
-    def _held_until(self, key: tuple[str, ...], now: datetime) -> datetime | None:
-        until = self._held.get(key)
-        if until is None:
-            return None
-        if until <= now:
-            del self._held[key]
-            return None
-        return until
-
-    def _hold_time(self, message: OutgoingMessage) -> datetime | None:
-        now = self._clock()
-        times = [
-            t
-            for t in (self._held_until((message.platform,), now), self._held_until((message.platform, message.chat_id), now))
-            if t is not None
-        ]
-        return max(times) if times else None
-
     async def _run_lane(self, lane: _Lane) -> None:
         try:
             while lane.queue and not self._stopping:
@@ -454,7 +415,7 @@ class OutboxSender:
                 if message.id not in self._leases:
                     lane.queue.popleft()  # lease lost to another process
                     continue
-                hold = self._hold_time(message)
+                hold = self._limits.hold_time(message, self._clock())
                 if hold is not None:  # the chat (or platform) is held back: its queue goes back, due then
                     await self._release_queue(lane, hold)
                     break
@@ -497,7 +458,7 @@ class OutboxSender:
         """Send one message and write its outcome, as one send in flight; False if not attempted (stopping)."""
         sender = self._senders[message.platform]
         async with self._semaphore:
-            await self._acquire(message, sender)
+            await self._limits.acquire(message)
             if self._stopping:
                 return False
             self._attempted.add(message.id)
@@ -534,9 +495,9 @@ class OutboxSender:
         will_fail = retry_at is None or message.attempts + 1 >= self._max_attempts
         if retry_at is not None and not will_fail:
             # The chat's later messages wait behind this one; a throttled app holds every chat.
-            self._hold((message.platform, message.chat_id), retry_at)
+            self._limits.hold((message.platform, message.chat_id), retry_at)
             if isinstance(error, Throttled) and error.scope == "app":
-                self._hold((message.platform,), retry_at)
+                self._limits.hold((message.platform,), retry_at)
         outcome = (
             "giving up (see `tandem outbox list --status failed`)"
             if will_fail or retry_at is None
@@ -573,23 +534,6 @@ class OutboxSender:
             return now + timedelta(seconds=backoff(message.attempts + 1))
         # What the platform asked for, plus a little jitter so that many senders do not return at once.
         return now + timedelta(seconds=error.retry_after + random.uniform(0.0, 0.1 + error.retry_after / 10))
-
-    async def _acquire(self, message: OutgoingMessage, sender: PlatformSender) -> None:
-        limits = getattr(sender, "limits", None)
-        if limits is not None and limits.per_chat is not None:
-            key = (message.platform, message.to_user_id or message.chat_id)
-            chat = self._chat_limiters.get(key)
-            if chat is None:
-                if len(self._chat_limiters) > 10_000:
-                    self._chat_limiters.clear()
-                chat = self._chat_limiters[key] = _limiter(limits.per_chat)
-            await chat.acquire()
-        app = self._app_limiters.get(message.platform)
-        if app is not None:
-            # The app's tokens come at its full rate and each send here takes one per live sender: our
-            # share, and a change in the number of senders takes effect at once, with no overlap.
-            for _ in range(self._live_senders):
-                await app.acquire()
 
     def _note_due(self, at: datetime) -> None:
         if self._next_due is None or at < self._next_due:
