@@ -185,6 +185,7 @@ class OutboxSender:
         self._stopping = False
         self._drain_deadline = 0.0
         self._last_claim = 0.0
+        self._new_rows = False  # wake() since the last claim began
         self._started_at = clock()
         self._per_lane: dict[str, int] = {}
         self._limits = SendLimits(self._senders)
@@ -203,6 +204,8 @@ class OutboxSender:
         return list(self._senders)
 
     def wake(self) -> None:
+        """New rows were committed (a reply, a post): claim at once."""
+        self._new_rows = True
         self._wake.set()
 
     def start(self) -> None:
@@ -258,6 +261,7 @@ class OutboxSender:
     async def _run(self) -> None:
         while not self._stopping:
             self._wake.clear()
+            self._new_rows = False
             claimed: list[OutgoingMessage] = []
             room = self._batch - len(self._leases)
             if room > 0:
@@ -283,6 +287,8 @@ class OutboxSender:
             timeout = min(timeout, max(0.005, (min(upcoming) - now).total_seconds()))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+        if self._new_rows:
+            return  # a reply waits for nobody (the pause below is for lanes asking for more)
         # Lanes ask for more as they empty; many at once make one claim, not one each.
         pause = self._last_claim + CLAIM_INTERVAL - asyncio.get_running_loop().time()
         if pause > 0:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from bot.messages import Reply
@@ -61,37 +61,6 @@ def enqueue_many(session: Session, /, rows: Sequence[dict[str, Any]]) -> None:
 
 _INSERT = insert(OutboundMessage.__table__)
 _INSERT_RETURNING_ID = _INSERT.returning(OutboundMessage.__table__.c.id)
-
-
-# Built once with bind parameters: this runs for every message delivered (see bench/commands.py).
-_PENDING = (
-    select(OutboundMessage)
-    .where(
-        OutboundMessage.platform == bindparam("platform"),
-        OutboundMessage.status == OutboundStatus.PENDING,
-        OutboundMessage.next_attempt_at <= bindparam("now"),
-    )
-    .order_by(OutboundMessage.id)
-    .limit(bindparam("limit"))
-)
-_PENDING_IN_CHAT = _PENDING.where(OutboundMessage.chat_id == bindparam("chat_id"))
-
-
-def pending_messages(
-    session: Session, /, *, platform: str, now: datetime, chat_id: str | None = None, limit: int = 100
-) -> list[OutboundMessage]:
-    params = {"platform": platform, "now": now, "limit": limit}
-    if chat_id is None:
-        return list(session.scalars(_PENDING, params))
-    return list(session.scalars(_PENDING_IN_CHAT, {**params, "chat_id": chat_id}))
-
-
-def mark_sent(message: OutboundMessage, *, now: datetime, platform_message_id: str | None = None) -> None:
-    message.status = OutboundStatus.SENT
-    message.attempts += 1
-    message.sent_at = now
-    message.platform_message_id = platform_message_id
-    message.last_error = None
 
 
 # --- for operators (`tandem outbox list|retry`) ---------------------------------------------------

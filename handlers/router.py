@@ -82,12 +82,7 @@ class CommandGroup:
         options: Iterable[str] = (),
         needs_project: bool = True,
     ) -> Callable[[Handler], Handler]:
-        def register(func: Handler) -> Handler:
-            cmd = Command(tuple(names), usage, summary, func, tuple(options), needs_project, self)
-            self.subcommands.append(cmd)
-            return func
-
-        return register
+        return _declare(self.subcommands, self, names, usage, summary, options, needs_project)
 
     def default_command(
         self, *, usage: str, summary: str, options: Iterable[str] = (), needs_project: bool = True
@@ -131,11 +126,25 @@ class CommandSet:
         options: Iterable[str] = (),
         needs_project: bool = True,
     ) -> Callable[[Handler], Handler]:
-        def register(func: Handler) -> Handler:
-            self.commands.append(Command(tuple(names), usage, summary, func, tuple(options), needs_project))
-            return func
+        return _declare(self.commands, None, names, usage, summary, options, needs_project)
 
-        return register
+
+def _declare(
+    into: list[Command],
+    group: CommandGroup | None,
+    names: Iterable[str],
+    usage: str,
+    summary: str,
+    options: Iterable[str],
+    needs_project: bool,
+) -> Callable[[Handler], Handler]:
+    """The decorator that declares a subcommand: the function is kept as it is, and listed in `into`."""
+
+    def register(func: Handler) -> Handler:
+        into.append(Command(tuple(names), usage, summary, func, tuple(options), needs_project, group))
+        return func
+
+    return register
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import StrEnum
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
-from reports.records import ActionRow, DecisionRow, MemberRow, RiskRow, TaskRow
-from reports.rules import Health
+from reports.records import ActionRow, DecisionRow, MemberRow, RiskRow, TaskDetail, TaskRow
+from reports.rules import Health, planned_progress, planned_start
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,13 +143,19 @@ class Digest:
     risk_events: tuple[RiskEvent, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class TrackingRow:
+class TrackingRow(NamedTuple):  # a tuple: a table may have ten thousand of them, built in one go
     task: TaskRow
     owner: MemberRow | None
     health: Health
-    planned: int | None  # percent the linear plan expects by today
     done_on: date | None  # finished tasks
+    today: date
+    tz: ZoneInfo
+    detail: TaskDetail | None
+
+    @property
+    def planned(self) -> int | None:
+        """Percent the linear plan expects by today (worked out when asked: a table shows the first rows)."""
+        return planned_progress(planned_start(self.detail, self.tz), self.task.due_date, self.today)
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,14 +91,19 @@ def completed_on(task: TaskRow, detail: TaskDetail | None, today: date, tz: Zone
 
 
 def health(task: TaskRow, detail: TaskDetail | None, today: date, tz: ZoneInfo) -> Health:
-    if task.status == TaskStatus.DONE:
+    if task.status == _DONE:
         late = task.due_date is not None and completed_on(task, detail, today, tz) > task.due_date
-        return Health.LATE if late else Health.OK
+        return _LATE if late else _OK
     if is_overdue(task, today):
-        return Health.LATE
-    if task.status == TaskStatus.BLOCKED or behind_plan(task, detail, today, tz) is not None:
-        return Health.RISK
-    return Health.OK
+        return _LATE
+    if task.status == _BLOCKED or behind_plan(task, detail, today, tz) is not None:
+        return _RISK
+    return _OK
+
+
+# Module constants: `health` runs for every task of a weekly table (an Enum member lookup costs more).
+_OK, _LATE, _RISK = Health.OK, Health.LATE, Health.RISK
+_DONE, _BLOCKED = TaskStatus.DONE, TaskStatus.BLOCKED
 
 
 def next_meeting_day(project: Project, calendar: WorkCalendar, at: datetime) -> date | None:
