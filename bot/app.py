@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -16,8 +14,6 @@ from bot.runtime import Runtime, build_runtime
 from bot.services import build_platforms
 from bot.worker import InboxWorker
 from scheduler.service import start_scheduler
-
-log = logging.getLogger(__name__)
 
 SENDER_STOP_TIMEOUT = 10.0  # seconds for the outbox sender to finish the sends in flight at shutdown
 
@@ -30,41 +26,34 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = runtime or build_runtime(settings)
-        platforms = build_platforms(settings, rt)
-        logs.adopt_sdk_loggers()  # lark-oapi, imported just now, prints on its own otherwise
-        app.state.metrics = metrics.install(settings, rt, platforms)  # None unless TANDEM_METRICS_ENABLED
-        worker = InboxWorker(platforms.processor, after_pass=platforms.outbox.wake)
-        app.state.runtime = rt
-        app.state.inbox_worker = worker
-        app.state.platforms = platforms
-        await platforms.start(on_accepted=worker.wake)
-        worker.start()
-        scheduler = start_scheduler(rt.job_runner(), timezone=settings.timezone, clock=rt.clock) if run_scheduler else None
-        app.state.scheduler = scheduler
-        retention = build_retention(settings, rt.session_factory, clock=rt.clock, gate=platforms.gate)
-        if retention is not None:
-            retention.start()
-        try:
-            yield
-        finally:
-            # Graceful shutdown, in the direction the work flows (uvicorn has stopped taking requests and
-            # waited for those under way): intake (the batcher records what it accepted), then processing
-            # (a scheduler tick, the inbox worker and a pruning run finish what they are doing), then
-            # sending (the outbox sender's stop drains the sends in flight).
-            await platforms.stop_intake()
-            if scheduler is not None:
-                await scheduler.stop()
-            if retention is not None:
-                await retention.stop()
-            await worker.stop()
-            try:
-                await asyncio.wait_for(platforms.stop(), timeout=SENDER_STOP_TIMEOUT)
-            except TimeoutError:
-                # Never keep a stopping service alive for ever; what was not sent goes out after a restart.
-                log.error("the outbox sender did not stop within %.0fs; exiting without it", SENDER_STOP_TIMEOUT)
+        # Components start against the direction the work flows and stop, in reverse, along it: intake
+        # first (uvicorn has stopped taking requests; the batcher records what it accepted), then
+        # processing (pruning, a scheduler tick and the inbox worker finish what they are doing), then
+        # sending (the outbox sender drains the sends in flight). A start that fails stops what started.
+        async with AsyncExitStack() as running:
+            rt = runtime or build_runtime(settings)
             if runtime is None:
-                rt.close()
+                running.callback(rt.close)
+            platforms = build_platforms(settings, rt)
+            logs.adopt_sdk_loggers()  # lark-oapi, imported just now, prints on its own otherwise
+            app.state.metrics = metrics.install(settings, rt, platforms)  # None unless TANDEM_METRICS_ENABLED
+            worker = InboxWorker(platforms.processor, after_pass=platforms.outbox.wake)
+            app.state.runtime, app.state.inbox_worker, app.state.platforms = rt, worker, platforms
+            platforms.start_sending()
+            running.push_async_callback(platforms.stop_sending, SENDER_STOP_TIMEOUT)
+            worker.start()
+            running.push_async_callback(worker.stop)
+            scheduler = start_scheduler(rt.job_runner(), timezone=settings.timezone, clock=rt.clock) if run_scheduler else None
+            app.state.scheduler = scheduler
+            if scheduler is not None:
+                running.push_async_callback(scheduler.stop)
+            retention = build_retention(settings, rt.session_factory, clock=rt.clock, gate=platforms.gate)
+            if retention is not None:
+                retention.start()
+                running.push_async_callback(retention.stop)
+            await platforms.start_intake(on_accepted=worker.wake)
+            running.push_async_callback(platforms.stop_intake)
+            yield
 
     app = FastAPI(title="Tandem", lifespan=lifespan)
     app.router.routes.extend(webhooks.routes)  # first, so they are matched before FastAPI's routes

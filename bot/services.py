@@ -66,10 +66,12 @@ class Platforms:
         if self._on_accepted is not None:
             self._on_accepted()
 
-    async def start(self, *, on_accepted: Callable[[], None]) -> None:
+    def start_sending(self) -> None:
+        self.outbox.start()
+
+    async def start_intake(self, *, on_accepted: Callable[[], None]) -> None:
         self._on_accepted = on_accepted
         self.batcher.start()
-        self.outbox.start()
         for platform in self.by_name.values():
             await platform.start()
         # Everything loaded so far (lark-oapi alone is ~400k objects) lives as long as the process: keep it
@@ -87,8 +89,12 @@ class Platforms:
         for platform in self.by_name.values():
             await platform.stop()
 
-    async def stop(self) -> None:
-        await self.outbox.stop()
+    async def stop_sending(self, timeout: float) -> None:
+        """The outbox sender's drain, bounded: what was not sent goes out after a restart."""
+        try:
+            await asyncio.wait_for(self.outbox.stop(), timeout=timeout)
+        except TimeoutError:  # never keep a stopping service alive for ever
+            log.error("the outbox sender did not stop within %.0fs; exiting without it", timeout)
 
 
 def build_platforms(settings: Settings, runtime: Runtime) -> Platforms:
