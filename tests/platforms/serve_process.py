@@ -28,21 +28,23 @@ def free_port() -> int:
 
 
 class ServeProcess:
-    """One `tandem serve --no-scheduler` on 127.0.0.1 with the given TANDEM_ settings."""
+    """One `tandem serve` on 127.0.0.1 with the given TANDEM_ settings (`--no-scheduler` unless `scheduler`)."""
 
-    def __init__(self, workdir: Path, settings: dict[str, str], *, name: str = "serve") -> None:
+    def __init__(self, workdir: Path, settings: dict[str, str], *, name: str = "serve", scheduler: bool = False) -> None:
         self.workdir = workdir
         self.log_path = workdir / f"{name}.log"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("TANDEM_")}, **settings}
+        self.scheduler = scheduler
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, *, wait: bool = True) -> ServeProcess:
         tandem = Path(sys.executable).with_name("tandem")
         log = open(self.log_path, "ab")  # noqa: SIM115 (kept open for the child)
+        options = [] if self.scheduler else ["--no-scheduler"]
         self.process = subprocess.Popen(
-            [str(tandem), "serve", "--no-scheduler", "--host", "127.0.0.1", "--port", str(self.port)],
+            [str(tandem), "serve", *options, "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=self.workdir,
             env=self.env,
             stdout=log,

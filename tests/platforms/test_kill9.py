@@ -4,12 +4,7 @@ platform's retries of the others are processed, and nothing is lost, duplicated 
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -21,25 +16,19 @@ import pytest
 
 from tests.fakes.feishu import FeishuFake
 from tests.platforms.conftest import wait_until
+from tests.platforms.serve_process import ServeProcess
 
 CHATS = [f"oc_k{i}" for i in range(10)]
 PER_CHAT = 10
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class Server(ServeProcess):
+    """`tandem serve` (scheduler on) on a file SQLite database, with Feishu pointed at the fake."""
 
-
-class Server:
     def __init__(self, tmp: Path, feishu: FeishuFake) -> None:
         self.tmp = tmp
         self.db = tmp / "tandem.db"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("TANDEM_")},
+        settings = {
             "TANDEM_DATABASE_URL": f"sqlite:///{self.db}",
             "TANDEM_FEISHU_APP_ID": feishu.app_id,
             "TANDEM_FEISHU_APP_SECRET": feishu.app_secret,
@@ -47,41 +36,7 @@ class Server:
             "TANDEM_FEISHU_ENCRYPT_KEY": feishu.encrypt_key or "",
             "TANDEM_FEISHU_BASE_URL": feishu.url,
         }
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        tandem = Path(sys.executable).with_name("tandem")
-        log = open(self.tmp / "serve.log", "ab")  # noqa: SIM115 (kept open for the child)
-        self.process = subprocess.Popen(
-            [str(tandem), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=self.tmp,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError((self.tmp / "serve.log").read_text())
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise RuntimeError("tandem serve did not come up")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        super().__init__(tmp, settings, scheduler=True)
 
     def query(self, sql: str) -> list[tuple[object, ...]]:
         with sqlite3.connect(self.db) as connection:
