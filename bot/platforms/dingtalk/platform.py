@@ -53,9 +53,10 @@ class DingTalkPlatform(Platform):
 
 def build(settings: Settings, clock: Clock) -> DingTalkPlatform | None:
     """On when the AppKey and AppSecret are set (they also verify the webhook)."""
-    secret = secret_value(settings.dingtalk_client_secret)
-    if not settings.dingtalk_client_id or not secret:
+    if not settings.dingtalk_enabled:
         return None
+    assert settings.dingtalk_client_id is not None
+    secret = secret_value(settings.dingtalk_client_secret) or ""
     api = DingTalkApi(
         client_id=settings.dingtalk_client_id, client_secret=secret, base_url=settings.dingtalk_base_url, clock=clock
     )

@@ -144,9 +144,10 @@ class FeishuPlatform(Platform):
 
 def build(settings: Settings, clock: Clock) -> FeishuPlatform | None:
     """On when the app's credentials are set; its webhook, when a Verification Token or Encrypt Key is."""
-    app_secret = secret_value(settings.feishu_app_secret)
-    if not settings.feishu_app_id or not app_secret:
+    if not settings.feishu_enabled:
         return None
+    assert settings.feishu_app_id is not None
+    app_secret = secret_value(settings.feishu_app_secret) or ""
     api = FeishuApi(app_id=settings.feishu_app_id, app_secret=app_secret, base_url=settings.feishu_base_url)
     config = WebhookConfig(
         verification_token=secret_value(settings.feishu_verification_token),
