@@ -96,7 +96,8 @@ def digest(
         if m.at > moves_from and m.old != m.new
     ]
     open_actions = [a for a in data.actions(project.id) if a.status == ActionStatus.OPEN and a.due_date is not None]
-    if not (open_tasks or updated or events or completed_today or moves or open_actions):
+    pending = [DueMoveItem(m, member_of(members, m.actor_id)) for m in data.pending_requests(project.id)]
+    if not (open_tasks or updated or events or completed_today or moves or open_actions or pending):
         return None
     return Digest(
         project_name=project.name,
@@ -121,6 +122,7 @@ def digest(
             for a in open_actions
             if a.due_date and today < a.due_date <= soon_until
         ),
+        pending_moves=tuple(pending),
     )
 
 

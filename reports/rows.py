@@ -152,6 +152,7 @@ class Digest:
     due_moves: tuple[DueMoveItem, ...] = ()  # due dates changed since the previous workday's digest
     overdue_actions: tuple[ActionEntry, ...] = ()
     due_soon_actions: tuple[ActionEntry, ...] = ()  # due after today, up to `soon_until`
+    pending_moves: tuple[DueMoveItem, ...] = ()  # owners' deadline moves waiting for the PM (延期审批)
 
 
 @dataclass(frozen=True, slots=True)

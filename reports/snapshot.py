@@ -127,6 +127,12 @@ class Snapshot:
         loader = partial(rhythm.due_moves, self.session, at=self.at, since=self.since)
         return self._load("due_moves", loader, list)[self._covered_id(project_id)]
 
+    def pending_requests(self, project_id: int) -> list[DueMove]:
+        """Deadline moves waiting for the PM's approval."""
+        return self._load("pending_requests", partial(rhythm.pending_requests, self.session), list)[
+            self._covered_id(project_id)
+        ]
+
     def agenda_runs(self, project_id: int) -> list[AgendaRunRow]:
         """Agendas posted in the last eight weeks, by meeting day."""
         return self._load("agenda_runs", partial(rhythm.agenda_runs, self.session, at=self.at), list)[

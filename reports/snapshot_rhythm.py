@@ -12,8 +12,18 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from models import OPEN_TASK_STATUSES, ActionItem, AgendaRun, AgendaTopic, Change, Task, TaskStatus, task_dependency
-from models.rhythm import AGENDA_LOOKBACK_DAYS
+from models import (
+    OPEN_TASK_STATUSES,
+    ActionItem,
+    AgendaRun,
+    AgendaTopic,
+    Change,
+    DueRequest,
+    Task,
+    TaskStatus,
+    task_dependency,
+)
+from models.rhythm import AGENDA_LOOKBACK_DAYS, PENDING
 from reports.records import AgendaRunRow, DueMove, Prereq, TaskRow, TopicRow, as_utc
 
 AGENDA_LOOKBACK = timedelta(days=AGENDA_LOOKBACK_DAYS)
@@ -69,6 +79,19 @@ def due_moves(session: Session, ids: list[int], at: datetime, since: datetime) -
     moves.sort(key=lambda m: (m[2][0], as_utc(m[2][4]), m[2][8]))
     for entity, ref, (project_id, _, title, actor_id, moved_at, old, new, note, _id) in moves:
         yield project_id, DueMove(entity, ref, title, actor_id, as_utc(moved_at), _date(old), _date(new), note)
+
+
+def pending_requests(session: Session, ids: list[int]) -> Iterable[tuple[int, DueMove]]:
+    """Deadline moves waiting for the PM (`/项目 设置 延期审批 开`), oldest first."""
+    rows = session.execute(
+        select(DueRequest.project_id, Task.number, Task.title, DueRequest.requested_by_id, DueRequest.requested_at,
+               DueRequest.old_due, DueRequest.new_due, DueRequest.note)
+        .join(Task, Task.id == DueRequest.task_id)
+        .where(DueRequest.project_id.in_(ids), DueRequest.status == PENDING, Task.status.in_(OPEN_TASK_STATUSES))
+        .order_by(DueRequest.project_id, DueRequest.requested_at, DueRequest.id)
+    )
+    for project_id, number, title, actor_id, requested_at, old, new, note in rows:
+        yield project_id, DueMove("task", f"#{number}", title, actor_id, as_utc(requested_at), old, new, note)
 
 
 def agenda_runs(session: Session, ids: list[int], at: datetime) -> Iterable[tuple[int, AgendaRunRow]]:

@@ -275,6 +275,8 @@ def digest(rows: Digest) -> Reply:
             ("风险变化", [risk_event_line(e) for e in rows.risk_events]),
         ),
     )
+    pending = [f"{due_move_line(m, today)} · /任务 批准 {m.move.ref}" for m in rows.pending_moves]
+    _section(lines, "待批延期", pending)
     return Reply("\n".join(lines), title=f"每日汇总 · {rows.project_name} · {day(today)}", style="report")
 
 

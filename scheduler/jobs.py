@@ -256,10 +256,13 @@ class JobRunner:
             return
         local = at.astimezone(ZoneInfo(project.timezone))
         stamp = local.strftime("%Y-%m-%dT%H:%M")
-        for reply in text_reminders.reminders(new, local.date(), managers=managers(data.members(project.id))):
+        # One message for the owners' reminders, one for the escalations: each line counts its own.
+        sizes = [n for n in (sum(i.owner is not None for i in new), sum(i.owner is None for i in new)) if n]
+        replies = text_reminders.reminders(new, local.date(), managers=managers(data.members(project.id)))
+        for reply, size in zip(replies, sizes, strict=True):
             claim = Claim(project.id, REMINDERS, stamp, POSTED)
             self._enqueue(outbox, project, claim, Post(reply, False), data)
-            report.lines.append(f"已发送：项目 {project.id} {reply.title}（{len(new)} 项）")
+            report.lines.append(f"已发送：项目 {project.id} {reply.title}（{size} 项）")
 
     def _build(
         self, session: Session, project: Project, calendar: WorkCalendar, data: Snapshot, at: datetime, slot: Slot
