@@ -37,15 +37,15 @@ from reports.snapshot import Snapshot
 
 
 def who_updated(data: Snapshot, project: Project, at: datetime) -> tuple[list[MemberRow], list[MemberRow]]:
-    """(everyone who recorded any change today, the people with something open who did not).
+    """(the team members who recorded any change today, those with something open who did not).
 
     Any change counts — a task, a risk, an action item, a note. Only owners of open tasks or open action
-    items can be missing, and the PM and co-PMs never are (the digest is theirs).
+    items can be missing. The PM and co-PMs are in neither list: the digest is theirs, about the team.
     """
     since = day_start(project, local_time(project, at).date())
     members = data.members(project.id)
     activity = data.activity(project.id)
-    updated = [m for m in members.values() if activity.get(m.id, since - timedelta(1)) >= since]
+    updated = [m for m in members.values() if not m.is_manager and activity.get(m.id, since - timedelta(1)) >= since]
     done = {m.id for m in updated}
     owners = {t.owner_id for t in data.open_tasks(project.id) if t.owner_id is not None}
     owners |= {a.owner_id for a in data.actions(project.id) if a.status == ActionStatus.OPEN and a.owner_id is not None}

@@ -17,7 +17,6 @@ from reports.rules import DUE_SOON_JOBS, DUE_TODAY_JOBS, ESCALATE_BLOCKED, ESCAL
 from reports.text import ANSWER_HINT, at_marker, blocked_line, mentions_of, risk_line, task_brief, working_age
 
 ESCALATION_HEAD = "以下事项超过 1 个工作日没有进展（只算工作日，周末和节假日不计），请关注："
-ACTION_HINT = "行动项完成后回复：/行动 完成 A1"
 
 
 def incident_line(incident: Incident) -> str:
@@ -58,8 +57,9 @@ def reminders(incidents: Sequence[Incident], today: date, *, managers: Sequence[
                 lines.append(f"{title}：")
                 lines += [f"  {at_marker(i.owner)} {incident_line(i)}" for i in items if i.owner is not None]
         lines.append(ANSWER_HINT)
-        if any(i.action is not None for i in owner_items):
-            lines.append(ACTION_HINT)
+        actions = [i.action for i in owner_items if i.action is not None]
+        if actions:
+            lines.append(f"行动项完成后回复：/行动 完成 {actions[0].ref}")
         owners = [i.owner for i in owner_items if i.owner is not None]
         replies.append(Reply("\n".join(lines), title=f"任务提醒 · {day(today)}", mentions=mentions_of(owners)))
     escalations = [i for i in incidents if i.owner is None]

@@ -155,6 +155,8 @@ def test_deadline_moves_reach_the_next_digest_and_the_approval_rule(
 ) -> None:
     build_project(chat)
     say = chat.say
+    say("/行动 新增 联系外包设计 @王五 截止:2026-10-16", at=sh("2026-10-12 09:30"))
+    say("/行动 修改 A1 截止:2026-10-23 等报价", name="王五", at=sh("2026-10-13 10:00"))
     say("/任务 修改 #10 截止:2026-11-20 说明:设计稿延期", name="李四", at=sh("2026-10-13 11:00"))
     say("/任务 修改 #8 截止:2026-10-22", at=sh("2026-10-13 11:05"))
     warned = say("/任务 修改 #7 截止:2026-10-22", name="王五", at=sh("2026-10-13 11:10"))
@@ -165,6 +167,7 @@ def test_deadline_moves_reach_the_next_digest_and_the_approval_rule(
     assert "延期 #10 做官网：10-30(周五) → 11-20(周五)（李四；设计稿延期）" in moves
     assert "提前 #8 彩排：10-23(周五) → 10-22(周四)（王经理）" in moves
     assert "延期 #7 确认嘉宾" in moves
+    assert "延期 A1 联系外包设计：10-16(周五) → 10-23(周五)（王五；等报价）" in moves
     assert "截止日期变更：无" in second.text  # each move once, in the next digest only
     assert first.to_user_id == "王经理"
 
@@ -205,7 +208,7 @@ def test_the_digest_counts_what_people_did_and_is_for_pms_only(
     say("大家好", name="钱七", at=sh("2026-10-12 09:40"))  # a member with nothing open
     say("/风险 更新 R1 措施:备选场地", name="赵六", at=sh("2026-10-13 10:00"))  # 赵六: a risk update only
     say("/行动 完成 A1", name="王五", at=sh("2026-10-13 10:30"))  # 王五: an action item only
-    say("#5 完成", name="赵六", at=sh("2026-10-13 11:00"))
+    say("#5 完成", at=sh("2026-10-13 11:00"))  # the PM closes 赵六's task: named below, not 赵六's update
     member_view = say("/汇总", name="李四", at=sh("2026-10-13 17:00"))
     assert "未更新" not in member_view and "只发给 PM" in member_view
     runner.run(["digest"], sh("2026-10-13 18:00"))
@@ -213,7 +216,7 @@ def test_the_digest_counts_what_people_did_and_is_for_pms_only(
     assert digest.to_user_id == "王经理"
     updated = digest.text.split("已更新", 1)[1].splitlines()[0]
     missing = digest.text.split("未更新", 1)[1].splitlines()[0]
-    assert "赵六" in updated and "王五" in updated
+    assert updated == "（2）：王五、赵六"  # a risk update and a completed action item count; the PM is not listed
     assert missing == "（1）：李四"  # not the PM (no tasks), not 钱七 (nothing open)
     assert "今日完成（1）：#5 整理名单" in digest.text
 
