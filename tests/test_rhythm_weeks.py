@@ -233,3 +233,31 @@ def test_escalation_counts_working_days_over_mid_autumn(
     assert "超过 1 个工作日" in escalation.text and "#11 对接媒体（王五）已阻塞1个工作日：等媒体排期" in escalation.text
     assert "天" not in escalation.text.split("已阻塞", 1)[1].split("：")[0]
 
+
+
+def test_into_2027_agendas_reminders_and_escalations_follow_the_estimated_calendar(
+    chat: ConsoleChat, runtime: Runtime, runner: JobRunner
+) -> None:
+    say = chat.say
+    say("/项目 创建 年会", at=sh("2026-12-21 10:00"))
+    say("/任务 新增 订酒店 @李四 截止:2027-01-08", at=sh("2026-12-21 10:00"))
+    say("/任务 新增 写节目单 @王五 截止:2027-01-15", at=sh("2026-12-21 10:00"))
+    say("/任务 新增 做海报 @李四 截止:2026-12-31", at=sh("2026-12-21 10:00"))
+    say("#3 完成", name="李四", at=sh("2026-12-30 10:00"))
+    runner.run(["weekly-agenda"], sh("2026-12-31 17:00"))  # Thu: the agenda of Mon 2027-01-04
+    say("#1 阻塞 等报价", name="李四", at=sh("2026-12-31 15:00"))
+    say("/行动 新增 确认预算 @王五 截止:2027-01-05", at=sh("2026-12-31 16:00"))
+    say("#2 完成", name="王五", at=sh("2026-12-31 18:00"))  # after that agenda was built: the next one's
+    run_days(runner, ["reminders"], ["2026-12-31 17:30", "2027-01-04 09:00", "2027-01-04 14:30"])
+    assert not [p for p in posts(runtime.session_factory, "reminders") if "升级提醒" in p.text]  # 元旦 not counted
+    run_days(runner, ["reminders"], ["2027-01-04 15:30", "2027-01-05 09:00", "2027-01-06 09:00"])
+    texts = [p.text for p in posts(runtime.session_factory, "reminders")]
+    [escalation] = [t for t in texts if "升级提醒" in t]
+    assert "#1 订酒店（李四）已阻塞1个工作日：等报价" in escalation
+    budget = [t for t in texts if "A1 确认预算" in t]
+    assert len(budget) == 3  # due by the next workday on 01-04, due today on 01-05, overdue on 01-06
+    assert "即将到期：\n  @王五 A1" in budget[0] and "今天到期：\n  @王五 A1" in budget[1] and "已逾期" in budget[2]
+    runner.run(["weekly-agenda"], sh("2027-01-08 17:00"))
+    first, second = (section(a.text, "一、上周完成") for a in agenda_posts(runtime))
+    assert "#3 做海报" in first and "#2 " not in first
+    assert "#2 写节目单" in second and "#3 " not in second
