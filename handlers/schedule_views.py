@@ -45,7 +45,8 @@ def show_agenda(ctx: Context, args: Args) -> Reply:
     reply = builders.build_weekly_agenda(ctx.session, project, ctx.now, meeting_day=meeting, calendar=calendar)
     if reply is None:
         return Reply("目前没有可以列入议程的内容（还没有任务、风险或行动项）。")
-    return replace(reply, title=f"{reply.title}（预览）")
+    # As it stands now (the scheduled post is built the workday before the meeting).
+    return replace(reply, title=f"{reply.title}（截至 {day(ctx.today)} {ctx.now.strftime('%H:%M')}）")
 
 
 @agenda.command(("新增", "添加", "加", "add", "new"), usage=TOPIC_USAGE, summary="给下次周会加一个议题（任何成员）")
