@@ -368,9 +368,15 @@ class OutboxSender:
                 if not await self._lease_holds(message):
                     continue
                 lane.current = lane.queue.popleft()
-                if not await self._attempts.deliver(message):
-                    lane.queue.appendleft(message)  # stopping: not attempted, handed back
+                outcome = await self._attempts.deliver(message)
                 lane.current = None
+                if not outcome.attempted:
+                    lane.queue.appendleft(message)  # stopping: not attempted, handed back
+                elif outcome.retry_at is not None:
+                    # The chat's later messages go back with it, due no earlier than its retry: the hold
+                    # may be over before we get here (a short throttle), and they must not overtake it.
+                    await self._release_queue(lane, outcome.retry_at)
+                    break
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,12 @@ if TYPE_CHECKING:
     from bot.metrics import DeliveryObserver
 
 log = logging.getLogger("bot.delivery")  # the outbox sender's lines, under one name for operators
+
+
+@dataclass(frozen=True)
+class Outcome:
+    attempted: bool  # False: stopping, the message was not tried (it is handed back)
+    retry_at: datetime | None = None  # a failure to be tried again then: the chat's later messages wait for it
 
 
 class Attempts:
@@ -58,22 +65,21 @@ class Attempts:
         self._stopping = stopping
         self._due_at = due_at
 
-    async def deliver(self, message: OutgoingMessage) -> bool:
-        """Send one message and write its outcome, as one send in flight; False if not attempted (stopping)."""
+    async def deliver(self, message: OutgoingMessage) -> Outcome:
+        """Send one message and write its outcome, as one send in flight."""
         sender = self._senders[message.platform]
         async with self._semaphore:
             await self._limits.acquire(message)
             if self._stopping():
-                return False
+                return Outcome(attempted=False)
             self._held.attempting(message.id)
             started = time.perf_counter()
-            outcome = await self._send(sender, message)
+            answer = await self._send(sender, message)
             seconds = time.perf_counter() - started
-            if isinstance(outcome, DeliveryError):
-                await self._failed(message, outcome, seconds)
-            else:
-                await self._sent(message, outcome, seconds)
-        return True
+            if isinstance(answer, DeliveryError):
+                return Outcome(attempted=True, retry_at=await self._failed(message, answer, seconds))
+            await self._sent(message, answer, seconds)
+        return Outcome(attempted=True)
 
     async def _send(self, sender: PlatformSender, message: OutgoingMessage) -> str | DeliveryError | None:
         """The platform's message id, or the error."""
@@ -93,7 +99,8 @@ class Attempts:
         if self.observer is not None:
             self.observer.delivered(message, "sent", seconds, None)
 
-    async def _failed(self, message: OutgoingMessage, error: DeliveryError, seconds: float) -> None:
+    async def _failed(self, message: OutgoingMessage, error: DeliveryError, seconds: float) -> datetime | None:
+        """Write the failure; returns when the message is tried again (None: never)."""
         now = self._clock()
         verdict = judge(message, error, now, max_attempts=self._max_attempts)
         retry_at = None if verdict.failed else verdict.retry_at
@@ -115,6 +122,7 @@ class Attempts:
             self._due_at(retry_at)
         if self.observer is not None:
             self.observer.delivered(message, "failed" if verdict.failed else "retry", seconds, error)
+        return retry_at
 
     async def _settle(
         self, fn: Callable[..., bool], message: OutgoingMessage, *, hold_lane_until: datetime | None = None, **kwargs: Any

@@ -20,6 +20,7 @@ from bot.delivery import OutboxSender
 from bot.messages import Mention, Reply
 from bot.outbox import enqueue
 from bot.outbox_leases import claim_due
+from bot.platforms import Throttled
 from bot.platforms.dingtalk import DingTalkApi
 from bot.platforms.feishu import FeishuApi
 from bot.writes import Writes
@@ -255,3 +256,43 @@ async def test_a_renewal_in_flight_never_makes_a_sent_message_due_again(
     finally:
         await sender.stop()
     assert sorted(platform.sent) == ids
+
+
+class ThrottledOnce(SlowSender):
+    """Throttles the first message with no wait asked for (retry at once), then sends everything."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0)
+        self.throttled = False
+
+    async def send(self, message: Any) -> str | None:
+        if not self.throttled:
+            self.throttled = True
+            raise Throttled("qps", retry_after=0.0, scope="chat", code="qps")
+        return await super().send(message)
+
+
+async def test_a_short_retry_is_not_overtaken_by_the_chats_later_messages(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retry due before the failure's write returns (a short throttle, a busy database): the chat's
+    hold is over by the time its lane goes on, and the later messages must still wait for it."""
+    import bot.outbox_attempts
+
+    record = bot.outbox_attempts.record_failure
+
+    def slow_failure_write(*args: Any, **kwargs: Any) -> bool:
+        time.sleep(0.3)  # longer than the retry's jitter (at most 0.1 s)
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(bot.outbox_attempts, "record_failure", slow_failure_write)
+    factory = make_session_factory(engine)
+    ids = [add(factory, "dingtalk", "cidA", f"第 {i} 条") for i in range(4)]
+    platform = ThrottledOnce()
+    sender = OutboxSender(Writes(factory), {"dingtalk": platform}, poll_seconds=0.05)  # type: ignore[dict-item]
+    sender.start()
+    try:
+        await until(lambda: set(statuses(factory)) == {OutboundStatus.SENT} and sender.idle())
+    finally:
+        await sender.stop()
+    assert platform.sent == ids  # the throttled first message first, then the rest in order
