@@ -24,6 +24,7 @@ from handlers import (
     task_edits,
     task_updates,
     tasks,
+    undo,
 )
 from handlers import help as help_commands
 from handlers.context import Context
@@ -39,7 +40,7 @@ def build_registry() -> CommandRegistry:
     registry.include(projects.group.extended(schedule_settings.commands))  # /项目 … 设置|暂停|恢复|休息日|补班
     registry.include(tasks.group.extended(task_edits.commands), *task_updates.SHORTCUTS)  # /任务 … 修改|取消|恢复|依赖
     registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS)
-    registry.include(*schedule_views.GROUPS, *help_commands.GROUPS)
+    registry.include(*undo.GROUPS, *schedule_views.GROUPS, *help_commands.GROUPS)
     return registry
 
 

@@ -16,6 +16,7 @@ from handlers.errors import UsageError, UserError
 from handlers.text import Args
 from models import Change, Department, Member, find_department, get_or_create_department, record_change
 from models.history import entity_history
+from models.snapshots import FIELD_COLUMNS, column_values
 from reports.format import describe_change, person
 
 # Words that empty an optional field: `截止:无`, `父:无`, `部门:none`.
@@ -142,10 +143,18 @@ class Tracked(Protocol):
 
 
 def log_change(
-    ctx: Context, entity: str, row: Tracked, actor: Member, field: str, old: object, new: object, note: str | None = None
+    ctx: Context, entity: str, row: Tracked, actor: Member, field: str, old: object, new: object,
+    note: str | None = None, *, before: dict[str, object] | None = None,
 ) -> None:
-    """A history row for a change to a task, risk or action item, at the message's own time."""
+    """A history row for a change to a task, risk or action item, at the message's own time.
+
+    `before`: the row's columns this change overwrites, as they were (for undo); when not given, the
+    field's column is read from the row, so call it before changing the row (or pass a snapshot).
+    """
+    column = FIELD_COLUMNS.get(field)
+    if before is None and column is not None:
+        before = column_values(row, (column,))  # type: ignore[arg-type]
     record_change(
         ctx.session, project_id=row.project_id, entity=entity, entity_id=row.id, actor=actor,
-        at=ctx.incoming.sent_at, field=field, old=old, new=new, note=note,
+        at=ctx.incoming.sent_at, field=field, old=old, new=new, note=note, before=before,
     )

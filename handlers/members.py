@@ -122,13 +122,14 @@ def _apply(
                 record_change(
                     ctx.session, project_id=project.id, entity="member", entity_id=member.id, actor=sender, at=now,
                     field="dept", old=old, new=department.name if department else None,
+                    before={"department_id": member.department_id},
                 )
                 member.department = department
                 changed.append(f"部门 {old or '无'} → {department.name if department else '无'}")
         if role is not None and role != member.role:
             record_change(
                 ctx.session, project_id=project.id, entity="member", entity_id=member.id, actor=sender, at=now,
-                field="role", old=member.role.value, new=role.value,
+                field="role", old=member.role.value, new=role.value, before={"role": member.role},
             )
             changed.append(f"角色 {ROLE_LABELS[member.role]} → {ROLE_LABELS[role]}")
             member.role = role

@@ -75,6 +75,8 @@ FIELD_LABELS = {
     "origin": "来源",
     "progress": "进度",
     "name": "名称",
+    "blocked_reason": "阻塞原因",
+    "removed": "移出项目",
 }
 _STATUS_LABELS: dict[str, dict[str, str]] = {
     "task": {s.value: label for s, label in TASK_STATUS_LABELS.items()},
