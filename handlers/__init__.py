@@ -6,6 +6,7 @@ touch the network and never read the wall clock: the message's own time is `ctx.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -84,6 +85,8 @@ def handle_message(
             reply = _run(ctx, text, registry)
     except UserError as exc:
         return Reply(exc.reply_text()), project_id
+    if ctx.notes:  # what the command did besides what was asked, said in the same reply
+        reply = replace(reply, text="\n".join([reply.text, *dict.fromkeys(ctx.notes)]))
     return reply, (ctx.project.id if ctx.project else project_id)
 
 

@@ -166,7 +166,10 @@ def find_member(session: Session, /, *, project_id: int, user_id: str) -> Member
 
 
 def find_members_by_name(session: Session, /, *, project_id: int, name: str) -> list[Member]:
-    return list(session.scalars(select(Member).where(Member.project_id == project_id, Member.name == name)))
+    """The project's active members with that display name (a removed member is not named any more)."""
+    return list(session.scalars(
+        select(Member).where(Member.project_id == project_id, Member.name == name, Member.removed_at.is_(None))
+    ))
 
 
 def ensure_member(

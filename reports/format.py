@@ -77,6 +77,8 @@ FIELD_LABELS = {
     "name": "名称",
     "blocked_reason": "阻塞原因",
     "removed": "移出项目",
+    "joined": "加入项目",
+    "rejoined": "重新加入",
 }
 _STATUS_LABELS: dict[str, dict[str, str]] = {
     "task": {s.value: label for s, label in TASK_STATUS_LABELS.items()},
