@@ -16,7 +16,7 @@ from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandGroup
 from handlers.text import Args
-from models import ActionItem, Change, Member, Risk, Task, TaskStatus
+from models import ActionItem, Change, Decision, Member, Risk, Task, TaskStatus
 from models.base import Base
 from models.undo import Taken, UndoRefused, last_undoable_message, undo_message
 from reports.format import FIELD_LABELS, describe_change, mention, person, shorten
@@ -88,7 +88,9 @@ def _refusal(ctx: Context, refused: UndoRefused) -> str:
             f"没有撤销：{ref} 的{what}在那之后（{stamp}）又被 {person(change.actor)} 改过。"
             f"请直接修改，或先撤销那次修改。"
         )
-    return f"没有撤销：那条消息改的是{ref}的{what}，这种修改不能用 /撤销 撤回，请直接改回。"
+    if change.field == "created":
+        return f"没有撤销：你要撤回的那条消息（{stamp}）新增了{ref.strip()}，这种新增不能用 /撤销 撤回。"
+    return f"没有撤销：你要撤回的那条消息（{stamp}）改的是{ref}的{what}，这种修改不能用 /撤销 撤回，请直接改回。"
 
 
 def _ref(ctx: Context, change: Change) -> str:
@@ -98,7 +100,14 @@ def _ref(ctx: Context, change: Change) -> str:
         return f" {row.name} "
     if row is not None:
         return f" {row.ref} "  # type: ignore[attr-defined]
-    return {"project": "项目", "decision": "决议", "department": "部门"}.get(change.entity, "")
+    if change.entity == "decision" and change.entity_id:
+        return f"决议 D{_decision_number(ctx, change.entity_id)}"
+    return {"project": "项目", "department": "部门"}.get(change.entity, "")
+
+
+def _decision_number(ctx: Context, decision_id: int) -> str:
+    decision = ctx.session.get(Decision, decision_id)
+    return str(decision.number) if decision else "?"
 
 
 def _restored_lines(taken: list[Taken]) -> list[str]:

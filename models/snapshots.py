@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Date, inspect
+from sqlalchemy import Date, Time, inspect
 
 from models.base import Base, UTCDateTime
 
@@ -17,7 +17,7 @@ PREDECESSORS = "predecessor_ids"
 def encode_value(value: object) -> Any:
     if isinstance(value, Enum):
         return value.value
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
     return value
 
@@ -47,6 +47,8 @@ def decode_value(model: type[Base], key: str, value: Any) -> object:
         return datetime.fromisoformat(value)
     if isinstance(kind, Date):
         return date.fromisoformat(value)
+    if isinstance(kind, Time):
+        return time.fromisoformat(value)
     enum_class = getattr(kind, "enum_class", None)
     if enum_class is not None:
         return enum_class(value)

@@ -7,7 +7,7 @@ change taken back, marked `undo_of` (an undo is itself never a candidate for und
 item or risk the message created is cancelled (closed) rather than deleted: numbers are never reused
 and the history stays. Nothing is restored when a later message (not itself undone) changed the same
 columns of the same row since, or when the message made a change that cannot be reversed (project
-settings, decisions, departments): the caller is told why, and nothing is half changed.
+the calendar, decisions, departments): the caller is told why, and nothing is half changed.
 """
 
 from __future__ import annotations
@@ -24,12 +24,14 @@ from models.base import Base
 from models.enums import ActionStatus, RiskStatus, TaskStatus
 from models.history import Change, record_change
 from models.meeting import ActionItem
-from models.project import Member
+from models.project import Member, Project
 from models.risk import Risk
 from models.snapshots import PREDECESSORS, column_values, decode_value
 from models.task import Task
 
-ENTITY_MODELS: dict[str, type[Base]] = {"task": Task, "risk": Risk, "action": ActionItem, "member": Member}
+ENTITY_MODELS: dict[str, type[Base]] = {
+    "task": Task, "risk": Risk, "action": ActionItem, "member": Member, "project": Project,
+}
 # What taking back a creation means: the row stays (its number is never reused) but is no longer open.
 _UNCREATE = {"task": TaskStatus.CANCELLED, "action": ActionStatus.CANCELLED, "risk": RiskStatus.CLOSED}
 UNDO_NOTE = "撤销"

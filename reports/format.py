@@ -79,6 +79,15 @@ FIELD_LABELS = {
     "removed": "移出项目",
     "joined": "加入项目",
     "rejoined": "重新加入",
+    "daily_prompt_time": "日报时间",
+    "meeting": "周会",
+    "agenda_time": "议程时间",
+    "digest_time": "汇总时间",
+    "work_hours": "工作时间",
+    "timezone": "时区",
+    "nudge_time": "催办时间",
+    "paused": "暂停",
+    "calendar": "日历",
 }
 _STATUS_LABELS: dict[str, dict[str, str]] = {
     "task": {s.value: label for s, label in TASK_STATUS_LABELS.items()},

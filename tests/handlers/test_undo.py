@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import time
 from typing import Any
 
 from sqlalchemy import select
 
-from models import Change, Member, Role, Task, TaskStatus
+from models import Change, Member, Project, Role, Task, TaskStatus
 from tests.chat import ConsoleChat
 from tests.handlers.conftest import PM, query
 
@@ -148,13 +149,23 @@ def test_undoing_a_new_task_cancels_it(project: ConsoleChat) -> None:
     assert row(project, 1)["status"] == TaskStatus.CANCELLED
 
 
-def test_a_role_change_is_undone_and_settings_are_refused(project: ConsoleChat, unchanged: Unchanged) -> None:
+def test_role_and_settings_changes_are_undone_and_the_calendar_is_refused(project: ConsoleChat, unchanged: Unchanged) -> None:
     project.say("/成员 修改 @李四 角色:副PM", name=PM)
     assert "副PM → 成员" in project.say("/撤销", name=PM)
     assert query(project, lambda s: s.scalar(select(Member.role).where(Member.name == "李四"))) == Role.MEMBER
     project.say("/项目 设置 日报 18:00", name=PM)
+    project.say("/项目 设置 周会 周三 10:00", name=PM)
+    assert "周会：周三 10:00 → 周一 09:00" in project.say("/撤销", name=PM)
+    assert "日报时间：18:00 → 17:00" in project.say("/撤销", name=PM)
+    settings = query(project, lambda s: s.execute(
+        select(Project.daily_prompt_time, Project.meeting_weekday, Project.meeting_time)).one())
+    assert tuple(settings) == (time(17, 0), 0, time(9, 0))  # type: ignore[arg-type]
+    project.say("/项目 休息日 2026-12-02 团建", name=PM)
     with unchanged(project):
-        assert "不能用 /撤销 撤回" in project.say("/撤销", name=PM)
+        assert "改的是项目的日历，这种修改不能用 /撤销 撤回" in project.say("/撤销", name=PM)
+    project.say("/决议 采用方案B", name="李四")
+    with unchanged(project):
+        assert "新增了决议 D1，这种新增不能用 /撤销 撤回" in project.say("/撤销", name="李四")
 
 
 def test_every_history_row_names_the_message_that_wrote_it(project: ConsoleChat) -> None:
@@ -162,3 +173,23 @@ def test_every_history_row_names_the_message_that_wrote_it(project: ConsoleChat)
     project.say("/任务 修改 #1 截止:12月20日 标题:新稿", name=PM)
     keys = query(project, lambda s: s.scalars(select(Change.event_key).where(Change.field.in_(["due", "title"]))).all())
     assert len(keys) == 2 and keys[0] and keys[0] == keys[1]  # type: ignore[index, arg-type]
+
+
+def test_risks_and_action_items_are_undone_too(project: ConsoleChat) -> None:
+    from models import ActionItem, ActionStatus, Risk, RiskLevel, RiskStatus
+
+    project.say("/风险 新增 供应商延期 等级:中 @李四", name=PM)
+    project.say("/行动 新增 催供应商 @李四 截止:周五", name=PM)
+    project.say("/风险 更新 R1 等级:高 措施:找备选", name="李四")
+    project.say("/风险 关闭 R1 已解决", name="李四")
+    project.say("/行动 完成 A1", name="李四")
+    assert "已完成 → 未完成" in project.say("/撤销 A1", name=PM)
+    assert "已关闭 → 打开" in project.say("/撤销 R1", name=PM)
+    risk = query(project, lambda s: s.execute(select(Risk.status, Risk.closed_at, Risk.close_note, Risk.level)).one())
+    assert tuple(risk) == (RiskStatus.OPEN, None, None, RiskLevel.HIGH)  # type: ignore[arg-type]
+    reply = project.say("/撤销 R1", name=PM)
+    assert "等级：高 → 中" in reply and "措施：找备选 → 空" in reply
+    item = query(project, lambda s: s.execute(select(ActionItem.status, ActionItem.done_at)).one())
+    assert tuple(item) == (ActionStatus.OPEN, None)  # type: ignore[arg-type]
+    level = query(project, lambda s: s.scalar(select(Risk.level)))
+    assert level == RiskLevel.MEDIUM
