@@ -112,7 +112,7 @@ def named_owner(ctx: Context, args: Args, *, what: str, usage: str) -> Member | 
     if len(args.mentions) > 1:
         raise UsageError(f"一个{what}只能有一位负责人，请只 @ 一个人。", usage)
     if args.mentions:
-        return ctx.resolve_member(args.mentions[0])
+        return ctx.resolve_member(args.mentions[0], assigning=True)
     if args.options.get("owner"):
         return ctx.resolve_member(Mention("", args.options["owner"].strip().lstrip("@"), typed=True))
     return None

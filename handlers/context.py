@@ -85,13 +85,14 @@ class Context:
             raise UserError(f"本项目没有{what} {prefix}{number}。发送 {hint}。")
         return found
 
-    def resolve_member(self, mention: Mention, *, may_add: bool = False) -> Member:
+    def resolve_member(self, mention: Mention, *, may_add: bool = False, assigning: bool = False) -> Member:
         """The active project member a mention names: by platform id, else by display name.
 
         A platform's own mention of someone not yet known makes them a member (the platform vouches
         they are a person in the group); a typed name (`负责人:名字`, the console's `@名字`) must match
         a member, and one that does not is refused with the nearest names, never added. `may_add`
         (`/成员 添加`, the explicit way) adds anyone named, and brings back a removed member.
+        `assigning` (an owner being named): a console `@名字` like nobody here is added, out loud.
         """
         project = self.require_project()
         if len(mention.user_id) > USER_ID_MAX or len(mention.name) > USER_ID_MAX:
@@ -115,7 +116,7 @@ class Context:
         near = nearest_names(mention.name, active_member_names(self.session, project_id=project.id), by_sound=True)
         if near:
             raise UserError(f"项目里没有成员“{mention.name}”，是不是 {'、'.join(near)}？请用 @ 选择，或写对名字再发一次。")
-        if not mention.user_id:
+        if not mention.user_id or not assigning:
             raise UserError(
                 f"项目里没有成员“{mention.name}”。请 @ 群里的人，或请 PM 先添加：/成员 添加 @{mention.name}"
             )

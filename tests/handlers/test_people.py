@@ -81,6 +81,11 @@ def test_a_name_typed_in_an_option_must_be_a_member(project: ConsoleChat, unchan
     project.say("/任务 新增 写接口 @李四", name=PM)
     with unchanged(project):
         reply = project.say("/任务 修改 #1 负责人:欧阳修", name=PM)
+        named = (
+            "/任务 列表 @欧阳修", "/行动 列表 @欧阳修", "/撤销 @欧阳修", "/成员 移除 @欧阳修", "/成员 修改 @欧阳修 部门:研发部",
+        )
+        for other in named:  # naming someone is not assigning them: nobody is added
+            assert project.say(other, name=PM).startswith("项目里没有成员“欧阳修”。"), other
     assert reply.startswith("项目里没有成员“欧阳修”。请 @ 群里的人，或请 PM 先添加：/成员 添加 @欧阳修")
     assert "已添加 @欧阳修" in project.say("/成员 添加 @欧阳修", name=PM)  # the explicit way
     assert "负责人 李四 → @欧阳修" in project.say("/任务 修改 #1 负责人:欧阳修", name=PM)
