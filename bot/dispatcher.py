@@ -24,7 +24,7 @@ from bot.inbox import Inbox, pending_event_ids
 from bot.messages import Incoming, Reply
 from bot.outbox import enqueue
 from bot.platforms import SignatureUse
-from models import InboundEvent, InboundStatus, claim_webhook_signature
+from models import InboundEvent, InboundStatus, claim_webhook_signature, set_message_ref
 
 if TYPE_CHECKING:
     from bot.metrics import EventObserver
@@ -92,6 +92,7 @@ class Dispatcher:
                 if event is None or event.status != InboundStatus.PENDING:
                     return False
                 incoming = Incoming.from_payload(event.payload)
+                set_message_ref(session, event.event_key)  # every history row it writes names this message
                 reply, project_id = self._handle(session, incoming)
                 outbox_id = None
                 if reply is not None:

@@ -20,6 +20,8 @@ MENTION_MARKER = re.compile(r"<@([^<>\s]+)>")
 class Mention:
     user_id: str
     name: str
+    # The sender typed the name (the console's `@名字`): no platform vouched that it is a person.
+    typed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,9 @@ class Incoming:
         data["reply_to_expires_at"] = (
             self.reply_to_expires_at.isoformat() if self.reply_to_expires_at else None
         )
-        data["mentions"] = [{"user_id": m.user_id, "name": m.name} for m in self.mentions]
+        data["mentions"] = [
+            {"user_id": m.user_id, "name": m.name, **({"typed": True} if m.typed else {})} for m in self.mentions
+        ]
         return data
 
     @classmethod
@@ -171,7 +175,9 @@ class Reply:
 
     def to_payload(self) -> dict[str, Any]:
         data: dict[str, Any] = {"text": self.text, "title": self.title, "style": self.style}
-        data["mentions"] = [{"user_id": m.user_id, "name": m.name} for m in self.mentions]
+        data["mentions"] = [
+            {"user_id": m.user_id, "name": m.name, **({"typed": True} if m.typed else {})} for m in self.mentions
+        ]
         if self.sections:
             data["sections"] = [_section_payload(s) for s in self.sections]
         if self.buttons:

@@ -6,6 +6,7 @@ touch the network and never read the wall clock: the message's own time is `ctx.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,7 @@ from handlers import (
     task_edits,
     task_updates,
     tasks,
+    undo,
 )
 from handlers import help as help_commands
 from handlers.context import Context
@@ -42,7 +44,7 @@ def build_registry() -> CommandRegistry:
         tasks.group.extended(task_edits.commands, due_moves.commands), *task_updates.SHORTCUTS
     )
     registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS)
-    registry.include(*schedule_views.GROUPS, *help_commands.GROUPS)
+    registry.include(*undo.GROUPS, *schedule_views.GROUPS, *help_commands.GROUPS)
     return registry
 
 
@@ -86,6 +88,8 @@ def handle_message(
             reply = _run(ctx, text, registry)
     except UserError as exc:
         return Reply(exc.reply_text()), project_id
+    if ctx.notes:  # what the command did besides what was asked, said in the same reply
+        reply = replace(reply, text="\n".join([reply.text, *dict.fromkeys(ctx.notes)]))
     return reply, (ctx.project.id if ctx.project else project_id)
 
 

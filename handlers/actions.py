@@ -18,6 +18,7 @@ from models import ActionItem, ActionStatus, Decision, Edit, Member
 from models.base import insert_now
 from models.project import allocate_number
 from models.registers import list_actions as list_action_rows
+from models.snapshots import FIELD_COLUMNS, column_values
 from reports.format import ACTION_STATUS_LABELS, day, mention, person, shorten
 
 MAX_CONTENT = 500
@@ -234,6 +235,7 @@ def edit_action(ctx: Context, args: Args) -> Reply:
     actor = require_action_editor(ctx, item)
     if item.status != ActionStatus.OPEN:
         raise UserError(f"{item.ref} 已经{ACTION_STATUS_LABELS[item.status]}，不能修改。")
+    before = column_values(item, ("due_date", "owner_id", "content"))  # for undo
     lines: list[str] = []
     mentions: list[Mention] = []
     changes: list[tuple[str, str | None, str | None]] = []  # field, old, new (display text)
@@ -263,7 +265,8 @@ def edit_action(ctx: Context, args: Args) -> Reply:
     if not changes:
         raise UsageError(f"{item.ref} 没有变化。", EDIT_USAGE)
     for field, old, new in changes:
-        log_change(ctx, "action", item, actor, field, old, new, note)
+        column = FIELD_COLUMNS[field]
+        log_change(ctx, "action", item, actor, field, old, new, note, before={column: before[column]})
     item.updated_at = ctx.incoming.sent_at
     return Reply(f"已修改行动项 {item.ref}\n" + "\n".join(lines), mentions=tuple(mentions))
 

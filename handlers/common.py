@@ -11,11 +11,14 @@ from sqlalchemy.orm import Session
 
 from bot.messages import Mention
 from handlers.context import Context
-from handlers.dates import parse_date, parse_future_date
+from handlers.dates import check_future, is_time_of_day, parse_date_and_time
+from handlers.due_dates import due_date_warnings
 from handlers.errors import UsageError, UserError
+from handlers.names import nearest_names
 from handlers.text import Args
-from models import Change, Department, Member, find_department, get_or_create_department, record_change
+from models import Change, Department, Member, find_department, record_change
 from models.history import entity_history
+from models.snapshots import FIELD_COLUMNS, column_values
 from reports.format import describe_change, person
 
 # Words that empty an optional field: `截止:无`, `父:无`, `部门:none`.
@@ -51,30 +54,39 @@ def date_option(
     """The date in option `key`, or None when absent.
 
     An option's value runs over the words after it (for `next Monday`); when the whole value is not a
-    date but its first word is (`截止:周五 发邮件`), the rest goes back to the plain words.
+    date but its first word is (`截止:周五 发邮件`), the rest goes back to the plain words — except a
+    time of day right after the date (`截止:12月10日 18:00`), which belongs to the date. Tasks keep
+    dates: a time is dropped and the reply says so. A due date on a day off or after the project's
+    deadline is kept, with a warning naming the nearest workday (`handlers.due_dates`).
     """
     value = args.options.get(key)
     if value is None:
         return None
 
-    def parse(text: str) -> date:
-        if future:
-            return parse_future_date(text, today=ctx.today, what=what)
-        return parse_date(text, today=ctx.today)
+    def parse(text: str) -> tuple[date, str | None]:
+        found, time_text = parse_date_and_time(text, today=ctx.today)
+        return (check_future(found, today=ctx.today, what=what) if future else found), time_text
 
     try:
-        return parse(value)
+        found, time_text = parse(value)
     except UserError as whole_error:
         first, _, rest = value.partition(" ")
         if not rest:
             raise
         try:
-            found = parse(first)
+            found, time_text = parse(first)
         except UserError:
             raise whole_error from None
+        rest_words = rest.split()
+        if time_text is None and rest_words and is_time_of_day(rest_words[0]):
+            time_text = rest_words.pop(0)
         args.options[key] = first
-        args.words.extend(rest.split())
-        return found
+        args.words.extend(rest_words)
+    if time_text:
+        ctx.notes.append(f"（只记下了日期，时间“{time_text}”没有记录）")
+    if key == "due":
+        ctx.notes.extend(due_date_warnings(ctx, found))
+    return found
 
 
 def word_option(args: Args, key: str, accepted: Container[str]) -> str | None:
@@ -100,14 +112,16 @@ def named_owner(ctx: Context, args: Args, *, what: str, usage: str) -> Member | 
     if len(args.mentions) > 1:
         raise UsageError(f"一个{what}只能有一位负责人，请只 @ 一个人。", usage)
     if args.mentions:
-        return ctx.resolve_member(args.mentions[0])
+        return ctx.resolve_member(args.mentions[0], assigning=True)
     if args.options.get("owner"):
-        return ctx.resolve_member(Mention("", args.options["owner"].strip().lstrip("@")))
+        return ctx.resolve_member(Mention("", args.options["owner"].strip().lstrip("@"), typed=True))
     return None
 
 
 def department_named(ctx: Context, name: str, *, may_create: bool) -> Department:
-    """A project department by name; only managers create new ones (a typo should not add a department)."""
+    """A project department by name. An unknown name is refused with the nearest ones (“没有部门“研发”，
+    是不是 研发部？”): a typo must not add a department. New departments come only from the PM's
+    explicit `/部门 添加` (or `/项目 创建 … 部门:`); `may_create` (a manager) only changes the hint."""
     name = name.strip()
     if not name or len(name) > MAX_DEPARTMENT:
         raise UserError(f"部门名称应为 1–{MAX_DEPARTMENT} 个字。")
@@ -115,10 +129,12 @@ def department_named(ctx: Context, name: str, *, may_create: bool) -> Department
     found = find_department(ctx.session, project_id=project.id, name=name)
     if found is not None:
         return found
-    if not may_create:
-        listed = "、".join(d.name for d in project.departments) or "还没有部门"
-        raise UserError(f"项目里没有“{name}”这个部门（现有：{listed}）。新增部门请找 PM：/部门 添加 {name}")
-    return get_or_create_department(ctx.session, project=project, name=name)
+    names = [d.name for d in project.departments]
+    near = nearest_names(name, names)
+    first = f"没有部门“{name}”，是不是 {'、'.join(near)}？" if near else f"没有部门“{name}”。"
+    listed = f"现有部门：{'、'.join(names)}。" if names else "项目还没有部门。"
+    create = f"要新增请发：/部门 添加 {name}" if may_create or ctx.is_manager else f"新增部门请找 PM（/部门 添加 {name}）。"
+    raise UserError(f"{first}\n{listed}{create}")
 
 
 def history_lines(session: Session, ctx: Context, *, entity: str, entity_id: int, limit: int = 10) -> list[str]:
@@ -142,10 +158,18 @@ class Tracked(Protocol):
 
 
 def log_change(
-    ctx: Context, entity: str, row: Tracked, actor: Member, field: str, old: object, new: object, note: str | None = None
+    ctx: Context, entity: str, row: Tracked, actor: Member, field: str, old: object, new: object,
+    note: str | None = None, *, before: dict[str, object] | None = None,
 ) -> None:
-    """A history row for a change to a task, risk or action item, at the message's own time."""
+    """A history row for a change to a task, risk or action item, at the message's own time.
+
+    `before`: the row's columns this change overwrites, as they were (for undo); when not given, the
+    field's column is read from the row, so call it before changing the row (or pass a snapshot).
+    """
+    column = FIELD_COLUMNS.get(field)
+    if before is None and column is not None:
+        before = column_values(row, (column,))  # type: ignore[arg-type]
     record_change(
         ctx.session, project_id=row.project_id, entity=entity, entity_id=row.id, actor=actor,
-        at=ctx.incoming.sent_at, field=field, old=old, new=new, note=note,
+        at=ctx.incoming.sent_at, field=field, old=old, new=new, note=note, before=before,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.messages import Incoming, Mention
 from handlers.errors import PermissionDenied, UserError
+from handlers.names import nearest_names
 from models import (
     USER_ID_MAX,
     ActionItem,
@@ -22,8 +23,10 @@ from models import (
     find_member,
     find_members_by_name,
     get_numbered,
+    record_change,
 )
 from models.numbered import Numbered
+from models.registers import active_member_names
 
 if TYPE_CHECKING:
     from handlers.router import CommandRegistry
@@ -46,6 +49,8 @@ class Context:
     registry: CommandRegistry
     project: Project | None = None
     sender: Member | None = None
+    # One-line remarks the reply ends with (a new member added, a due date on a day off …).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def today(self) -> date:
@@ -80,26 +85,46 @@ class Context:
             raise UserError(f"本项目没有{what} {prefix}{number}。发送 {hint}。")
         return found
 
-    def resolve_member(self, mention: Mention) -> Member:
-        """The project member a mention names: by platform id, else by display name.
+    def resolve_member(self, mention: Mention, *, may_add: bool = False, assigning: bool = False) -> Member:
+        """The active project member a mention names: by platform id, else by display name.
 
-        A platform mention of someone not yet known makes them a member (they are in the group);
-        a hand-typed @name must match a known member.
+        A platform's own mention of someone not yet known makes them a member (the platform vouches
+        they are a person in the group); a typed name (`负责人:名字`, the console's `@名字`) must match
+        a member, and one that does not is refused with the nearest names, never added. `may_add`
+        (`/成员 添加`, the explicit way) adds anyone named, and brings back a removed member.
+        `assigning` (an owner being named): a console `@名字` like nobody here is added, out loud.
         """
         project = self.require_project()
+        if len(mention.user_id) > USER_ID_MAX or len(mention.name) > USER_ID_MAX:
+            raise UserError(f"@{mention.name[:20]}… 太长了，不像是一个人（最长 {USER_ID_MAX} 个字符）。")
         if mention.user_id:
             member = find_member(self.session, project_id=project.id, user_id=mention.user_id)
-            if member is not None:
+            if member is not None and (member.is_active or may_add):
                 return member
+            if member is not None:
+                raise UserError(f"{member.name} 已移出项目。PM 可以重新添加：/成员 添加 @{member.name}")
         matches = find_members_by_name(self.session, project_id=project.id, name=mention.name)
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
             raise UserError(f"项目里有 {len(matches)} 位叫“{mention.name}”的成员，请用 @ 选择具体的人。")
-        if not mention.user_id:
-            raise UserError(f"项目里没有叫“{mention.name}”的成员。请用 @ 提及对方，或让对方先在群里说句话。")
-        if len(mention.user_id) > USER_ID_MAX:
-            raise UserError(f"@{mention.name[:20]}… 太长了，不像是一个人（最长 {USER_ID_MAX} 个字符）。")
-        return ensure_member(
-            self.session, project=project, user_id=mention.user_id, name=mention.name, now=self.now
+        vouched = any(m.user_id == mention.user_id and not m.typed for m in self.incoming.mentions)
+        if mention.user_id and (may_add or (vouched and not mention.typed)):
+            return ensure_member(
+                self.session, project=project, user_id=mention.user_id, name=mention.name, now=self.now
+            )
+        near = nearest_names(mention.name, active_member_names(self.session, project_id=project.id), by_sound=True)
+        if near:
+            raise UserError(f"项目里没有成员“{mention.name}”，是不是 {'、'.join(near)}？请用 @ 选择，或写对名字再发一次。")
+        if not mention.user_id or not assigning:
+            raise UserError(
+                f"项目里没有成员“{mention.name}”。请 @ 群里的人，或请 PM 先添加：/成员 添加 @{mention.name}"
+            )
+        # A typed @name like nobody here: added, but said out loud (and /撤销 takes it back).
+        member = ensure_member(self.session, project=project, user_id=mention.user_id, name=mention.name, now=self.now)
+        record_change(
+            self.session, project_id=project.id, entity="member", entity_id=member.id, actor=self.sender,
+            at=self.incoming.sent_at, field="joined", new=member.name, before={"removed_at": self.incoming.sent_at},
         )
+        self.notes.append(f"（{member.name} 之前不在项目里，已加为成员；写错了请发 /撤销）")
+        return member

@@ -16,11 +16,15 @@ from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandGroup
 from handlers.text import Args
 from models import Department, Member, Role, Task, get_or_create_department, record_change
-from models.registers import count_role, member_ids, open_task_counts, project_members
-from reports.format import ROLE_LABELS, mention, person
+from models.registers import TaskFilter, count_role, member_ids, open_task_counts, project_members
+from models.registers import list_tasks as list_task_rows
+from reports.format import ROLE_LABELS, day, mention, person, shorten
+
+LIST_LIMIT = 50
 
 ADD_USAGE = "/成员 添加 @某人 [@某人…] [部门:研发部] [角色:PM|副PM|成员]"
 EDIT_USAGE = "/成员 修改 @某人|我 [部门:…|无] [角色:PM|副PM|成员]"
+REMOVE_USAGE = "/成员 移除 @某人 [@某人…]"
 LIST_USAGE = "/成员 列表"
 DEPT_ADD_USAGE = "/部门 添加 <名称>[,名称…]"
 DEPT_LIST_USAGE = "/部门 列表"
@@ -61,7 +65,15 @@ def add_members(ctx: Context, args: Args) -> Reply:
     if args.words:
         raise UsageError(f"不明白“{' '.join(args.words)}”。成员请用 @ 提及，部门和角色写成 部门:… 角色:…。", ADD_USAGE)
     known = member_ids(ctx.session, project_id=ctx.require_project().id)
-    members = [ctx.resolve_member(m) for m in dict.fromkeys(args.mentions)]
+    members = [ctx.resolve_member(m, may_add=True) for m in dict.fromkeys(args.mentions)]
+    for member in members:
+        if not member.is_active:  # removed earlier: back in the project, the history row says so
+            record_change(
+                ctx.session, project_id=member.project_id, entity="member", entity_id=member.id,
+                actor=ctx.require_sender(), at=ctx.incoming.sent_at, field="rejoined", new=member.name,
+                before={"removed_at": member.removed_at},
+            )
+            member.removed_at = None
     return _apply(ctx, members, args, ADD_USAGE, verb="已添加", new={m.id for m in members} - known)
 
 
@@ -122,13 +134,14 @@ def _apply(
                 record_change(
                     ctx.session, project_id=project.id, entity="member", entity_id=member.id, actor=sender, at=now,
                     field="dept", old=old, new=department.name if department else None,
+                    before={"department_id": member.department_id},
                 )
                 member.department = department
                 changed.append(f"部门 {old or '无'} → {department.name if department else '无'}")
         if role is not None and role != member.role:
             record_change(
                 ctx.session, project_id=project.id, entity="member", entity_id=member.id, actor=sender, at=now,
-                field="role", old=member.role.value, new=role.value,
+                field="role", old=member.role.value, new=role.value, before={"role": member.role},
             )
             changed.append(f"角色 {ROLE_LABELS[member.role]} → {ROLE_LABELS[role]}")
             member.role = role
@@ -141,6 +154,49 @@ def _apply(
         else:
             lines.append(f"{who} 在项目中（{state}）")
     return Reply("\n".join(lines), mentions=tuple(Mention(m.user_id, m.name) for m in members if m.id != sender.id))
+
+
+# ---------------------------------------------------------------------------- /成员 移除
+
+
+@group.command(
+    ("移除", "删除", "移出", "remove", "rm"),
+    usage=REMOVE_USAGE,
+    summary="把成员移出项目（PM）：历史保留，列出 TA 的未完成任务以便改派",
+)
+def remove_members(ctx: Context, args: Args) -> Reply:
+    sender = ctx.require_manager("移除成员")
+    project = ctx.require_project()
+    if not args.mentions:
+        hint = f"，例如 @{args.words[0]}" if args.words else ""
+        raise UsageError(f"请 @ 要移除的人{hint}。", REMOVE_USAGE)
+    if args.words or args.options:
+        raise UsageError("只需要 @ 要移除的人。", REMOVE_USAGE)
+    members = list(dict.fromkeys(ctx.resolve_member(m) for m in args.mentions))
+    leaving_pms = sum(1 for m in members if m.role == Role.PM)
+    if leaving_pms and count_role(ctx.session, project_id=project.id, role=Role.PM) - leaving_pms < 1:
+        raise UserError("项目至少要有一位 PM。请先把另一位成员设为 PM（/成员 修改 @某人 角色:PM），再移除。")
+    now = ctx.incoming.sent_at
+    lines: list[str] = []
+    for member in members:
+        record_change(
+            ctx.session, project_id=project.id, entity="member", entity_id=member.id, actor=sender, at=now,
+            field="removed", new=member.name, before={"removed_at": None},
+        )
+        member.removed_at = now
+        lines.append(f"已把 {member.name} 移出项目（历史记录保留）。")
+        page = list_task_rows(
+            ctx.session, project_id=project.id, kind=TaskFilter.OWNER, owner_id=member.id, department_id=None,
+            today=ctx.today, limit=LIST_LIMIT,
+        )
+        if not page.rows:
+            continue
+        lines.append(f"{member.name} 还有 {page.total} 个未完成的任务，请改派：")
+        lines += [f"  #{r.number} {shorten(r.title, 30)} · 截止{day(r.due_date, today=ctx.today)}" for r in page.rows]
+        if page.total > len(page.rows):
+            lines.append(f"  …另有 {page.total - len(page.rows)} 个：/任务 列表 @{member.name}")
+        lines.append(f"改派：/任务 修改 #{page.rows[0].number} @新负责人")
+    return Reply("\n".join(lines))
 
 
 # ---------------------------------------------------------------------------- /成员 列表

@@ -18,6 +18,7 @@ from handlers.router import CommandSet
 from handlers.text import Args
 from models import CalendarDay, CalendarDayKind, Project, record_change
 from models.calendar import NationalCalendar, national_calendar, project_days_from, remove_project_days, set_project_days
+from models.snapshots import column_values
 from reports.format import WEEKDAY_LABELS, day
 
 SET_USAGE = (
@@ -109,10 +110,21 @@ def project_settings(ctx: Context, args: Args) -> Reply:
     raise UsageError(f"没有“{args.words[0]}”这项设置。", SET_USAGE)
 
 
+# History fields of the settings and the project columns they stand for (remembered, so /撤销 restores them).
+_SETTING_COLUMNS = {
+    "meeting": ("meeting_weekday", "meeting_time"),
+    "work_hours": ("work_start", "work_end"),
+    "calendar": (),  # days in their own table: not restored by an undo
+}
+
+
 def _change(ctx: Context, project: Project, field: str, old: object, new: object) -> None:
+    """Call before changing the project: the columns' values now are what an undo restores."""
+    columns = _SETTING_COLUMNS.get(field, (field,))
     record_change(
         ctx.session, project_id=project.id, entity="project", entity_id=project.id, actor=ctx.sender,
         at=ctx.incoming.sent_at, field=field, old=old, new=new,
+        before=column_values(project, columns) if columns else None,
     )
 
 

@@ -15,6 +15,7 @@ from handlers.router import CommandSet
 from handlers.task_refs import MAX_NOTE, MAX_TITLE, parse_task_refs, require_task, require_updatable, task_number
 from handlers.text import Args
 from models import Edit, Task, TaskStatus
+from models.snapshots import FIELD_COLUMNS, PREDECESSORS, column_values
 from models.task import dependency_edges, parent_links
 from reports.format import TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, mention, person, shorten
 
@@ -28,6 +29,7 @@ _REMOVE_WORDS = frozenset({"去掉", "删除", "移除", "取消", "不依赖", 
 _CLEAR_ALL = frozenset({"清空", "全部去掉", "clear", "none", "无"})
 
 commands = CommandSet()  # subcommands of /任务 (handlers.tasks.group)
+_EDITED_FIELDS = ("title", "owner", "due", "start", "dept", "deliverable", "parent")
 
 
 
@@ -59,6 +61,7 @@ def edit_task(ctx: Context, args: Args) -> Reply:
     actor = require_updatable(ctx, task)
     if task.status == TaskStatus.CANCELLED:
         raise UserError(f"{task.ref} 已取消，不能修改。要恢复请用 {REOPEN_USAGE}")
+    before = column_values(task, tuple(FIELD_COLUMNS[f] for f in _EDITED_FIELDS))  # for undo
     changes: list[tuple[str, str | None, str | None]] = []  # field, old, new (display text)
     lines: list[str] = []
     mentions: list[Mention] = []
@@ -143,7 +146,8 @@ def edit_task(ctx: Context, args: Args) -> Reply:
             raise UsageError("没有要修改的内容。改标题请写 标题:新标题。", EDIT_USAGE)
         raise UsageError(f"{task.ref} 没有变化。", EDIT_USAGE)
     for field, old, new in changes:
-        log_change(ctx, "task", task, actor, field, old, new, note)
+        column = FIELD_COLUMNS[field]
+        log_change(ctx, "task", task, actor, field, old, new, note, before={column: before[column]})
     task.updated_at = ctx.incoming.sent_at
     text = f"已修改 {task.ref} {shorten(task.title)}\n" + "\n".join(lines)
     if note:
@@ -240,6 +244,7 @@ def task_dependencies(ctx: Context, args: Args) -> Reply:
     if task.status == TaskStatus.CANCELLED:
         raise UserError(f"{task.ref} 已取消，不能修改依赖。")
     before = [p.ref for p in task.predecessors]
+    before_ids = column_values(task, (PREDECESSORS,))  # for undo
     verb = rest[0].lower()
     if verb in _CLEAR_ALL and len(rest) == 1:
         if not task.predecessors:
@@ -263,7 +268,7 @@ def task_dependencies(ctx: Context, args: Args) -> Reply:
         task.predecessors = sorted([*task.predecessors, *new], key=lambda t: t.number)
         summary = f"{task.ref} 现在依赖 {'，'.join(t.ref for t in new)}"
     after = [p.ref for p in task.predecessors]
-    log_change(ctx, "task", task, actor, "deps", ",".join(before) or None, ",".join(after) or None, None)
+    log_change(ctx, "task", task, actor, "deps", ",".join(before) or None, ",".join(after) or None, None, before=before_ids)
     task.updated_at = ctx.incoming.sent_at
     listed = "，".join(f"{p.ref}{TASK_STATUS_ICONS[p.status]}" for p in task.predecessors) or "无"
     return Reply(f"{summary}\n{task.ref} {shorten(task.title)} 的前置任务：{listed}")

@@ -19,7 +19,7 @@ from models.enums import (
     Role,
     TaskStatus,
 )
-from models.history import Change, record_change
+from models.history import Change, record_change, set_message_ref
 from models.meeting import ActionItem, Decision
 from models.numbered import get_numbered
 from models.project import (
@@ -89,5 +89,6 @@ __all__ = [
     "get_or_create_department",
     "prune_webhook_signatures",
     "record_change",
+    "set_message_ref",
     "task_dependency",
 ]

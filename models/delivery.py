@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base
 from models.enums import InboundStatus, OutboundStatus, enum_column
 
+EVENT_KEY_MAX = 200  # a platform's de-dup key (also the message reference on history rows)
+
 
 class InboundEvent(Base):
     __tablename__ = "inbound_event"
@@ -21,7 +23,7 @@ class InboundEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
-    event_key: Mapped[str] = mapped_column(String(200))
+    event_key: Mapped[str] = mapped_column(String(EVENT_KEY_MAX))
     chat_id: Mapped[str] = mapped_column(String(128))
     received_at: Mapped[datetime]
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # the neutral Incoming, serialised

@@ -1,14 +1,22 @@
-"""The change log: one row for every change to a task, risk, action item or project (who, when, from → to)."""
+"""The change log: one row for every change to a task, risk, action item or project (who, when, from → to).
+
+Every row a message writes carries that message's reference (`event_key`, set once per processed
+event by the dispatcher with `set_message_ref`), and the columns of the changed row as they were
+before (`before`, JSON), so `models.undo` can take back everything one message changed, exactly.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, bindparam, insert, select
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, bindparam, insert, select
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
 from models.base import Base
+from models.delivery import EVENT_KEY_MAX
 from models.project import Member
+from models.snapshots import encode_values
 
 
 class Change(Base):
@@ -16,6 +24,8 @@ class Change(Base):
     __table_args__ = (
         Index("ix_change_entity", "entity", "entity_id"),
         Index("ix_change_project_at", "project_id", "at"),
+        Index("ix_change_project_event", "project_id", "event_key"),
+        Index("ix_change_project_actor", "project_id", "actor_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -28,11 +38,28 @@ class Change(Base):
     old_value: Mapped[str | None] = mapped_column(Text)
     new_value: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
+    # The message that made the change (the inbox event key; None: the scheduler, the CLI, an import).
+    event_key: Mapped[str | None] = mapped_column(String(EVENT_KEY_MAX))
+    # On the rows an undo writes: the message whose changes it took back (an undo is never undone).
+    undo_of: Mapped[str | None] = mapped_column(String(EVENT_KEY_MAX))
+    # The changed row's columns before this change ({column: JSON value}); None: nothing to restore.
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     actor: Mapped[Member | None] = relationship()
 
 
 _INSERT_CHANGE = insert(Change.__table__)
+_MESSAGE_REF = "tandem.message_ref"
+
+
+def set_message_ref(session: Session, /, event_key: str | None) -> None:
+    """Every history row this session writes from now on belongs to that message (the dispatcher
+    sets it for each event it processes; a session of its own per event)."""
+    session.info[_MESSAGE_REF] = event_key
+
+
+def message_ref(session: Session, /) -> str | None:
+    return session.info.get(_MESSAGE_REF)
 
 
 def record_change(
@@ -48,6 +75,8 @@ def record_change(
     old: object = None,
     new: object = None,
     note: str | None = None,
+    before: dict[str, Any] | None = None,
+    undo_of: str | None = None,
 ) -> None:
     """Write one history row now (a plain INSERT, no unit-of-work bookkeeping: every command writes
     one or more of these, and an ORM flush costs several times the statement)."""
@@ -63,6 +92,9 @@ def record_change(
             "old_value": None if old is None else str(old),
             "new_value": None if new is None else str(new),
             "note": note,
+            "event_key": session.info.get(_MESSAGE_REF),
+            "undo_of": undo_of,
+            "before": None if before is None else encode_values(before),
         },
     )
 

@@ -91,13 +91,19 @@ class Member(Base):
     role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.MEMBER)
     joined_at: Mapped[datetime]
     last_seen_at: Mapped[datetime | None]
+    # Set by `/成员 移除`: the row stays so old history still names the person; lists leave them out.
+    removed_at: Mapped[datetime | None]
 
     project: Mapped[Project] = relationship(back_populates="members")
     department: Mapped[Department | None] = relationship()
 
     @property
     def is_manager(self) -> bool:
-        return self.role in (Role.PM, Role.CO_PM)
+        return self.role in (Role.PM, Role.CO_PM) and self.removed_at is None
+
+    @property
+    def is_active(self) -> bool:
+        return self.removed_at is None
 
 
 class CalendarDay(Base):
@@ -162,7 +168,10 @@ def find_member(session: Session, /, *, project_id: int, user_id: str) -> Member
 
 
 def find_members_by_name(session: Session, /, *, project_id: int, name: str) -> list[Member]:
-    return list(session.scalars(select(Member).where(Member.project_id == project_id, Member.name == name)))
+    """The project's active members with that display name (a removed member is not named any more)."""
+    return list(session.scalars(
+        select(Member).where(Member.project_id == project_id, Member.name == name, Member.removed_at.is_(None))
+    ))
 
 
 def ensure_member(

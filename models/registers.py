@@ -204,25 +204,37 @@ def decision_actions(session: Session, /, *, decision_id: int) -> Sequence[Actio
 
 
 def project_members(session: Session, /, *, project_id: int, with_department: bool = False) -> Sequence[Member]:
-    """In the order they joined; `with_department` only those in a department (loaded with them)."""
-    query = select(Member).where(Member.project_id == project_id).order_by(Member.id)
+    """Active members in the order they joined; `with_department` only those in a department (loaded with them)."""
+    query = select(Member).where(Member.project_id == project_id, Member.removed_at.is_(None)).order_by(Member.id)
     if with_department:
         query = query.where(Member.department_id.isnot(None))
     return session.scalars(query.options(joinedload(Member.department))).all()
 
 
 def member_ids(session: Session, /, *, project_id: int) -> set[int]:
-    return set(session.scalars(select(Member.id).where(Member.project_id == project_id)))
+    """The active members' ids."""
+    return set(session.scalars(select(Member.id).where(Member.project_id == project_id, Member.removed_at.is_(None))))
+
+
+def active_member_names(session: Session, /, *, project_id: int) -> list[str]:
+    """Display names of the project's active members, in the order they joined (for “是不是 李四？”)."""
+    return list(session.scalars(
+        select(Member.name).where(Member.project_id == project_id, Member.removed_at.is_(None)).order_by(Member.id)
+    ))
 
 
 def managers(session: Session, /, *, project_id: int) -> Sequence[Member]:
     """The PM and co-PMs."""
     return session.scalars(
-        select(Member).where(Member.project_id == project_id, Member.role.in_([Role.PM, Role.CO_PM]))
+        select(Member).where(
+            Member.project_id == project_id, Member.role.in_([Role.PM, Role.CO_PM]), Member.removed_at.is_(None)
+        )
     ).all()
 
 
 def count_role(session: Session, /, *, project_id: int, role: Role) -> int:
     return session.scalar(
-        select(func.count()).select_from(Member).where(Member.project_id == project_id, Member.role == role)
+        select(func.count()).select_from(Member).where(
+            Member.project_id == project_id, Member.role == role, Member.removed_at.is_(None)
+        )
     ) or 0

@@ -27,12 +27,13 @@ _TYPED_MENTION = re.compile(r"(?<![A-Za-z0-9_.<])@([^\s@<>:：,，。]+)")  # �
 def console_incoming(
     text: str, *, chat_id: str, user_id: str, name: str, at: datetime, event_key: str | None = None
 ) -> Incoming:
-    """A console message; `@名字` becomes a mention of the user with that id (console ids default to names)."""
+    """A console message; `@名字` becomes a mention of the user with that id (console ids default to names),
+    marked typed: it names a member, it does not vouch for a new one."""
     mentions: dict[str, Mention] = {}
 
     def mark(match: re.Match[str]) -> str:
         who = match.group(1)
-        mentions.setdefault(who, Mention(who, who))
+        mentions.setdefault(who, Mention(who, who, typed=True))
         return f"<@{who}>"
 
     return Incoming(

@@ -45,7 +45,7 @@ def test_same_numbers_in_two_projects_stay_apart(project: ConsoleChat, other: Co
         assert "本项目没有决议 D1" in other.say("/决议 D1", name=PM)
         assert "订场地" in other.say("/任务 列表 全部") and "写接口" not in other.say("/任务 列表 全部")
         assert "风险" in other.say("/风险 列表") and "接口不稳定" not in other.say("/风险 列表")
-        assert "项目里没有“研发部”这个部门" in other.say("/任务 列表 部门:研发部")
+        assert "没有部门“研发部”。" in other.say("/任务 列表 部门:研发部")
     statuses = query(project, lambda s: s.execute(
         select(Project.chat_id, Task.number, Task.status).join(Project).order_by(Project.id, Task.number)).all())
     assert [tuple(r) for r in statuses] == [  # type: ignore[attr-defined]

@@ -66,10 +66,15 @@ def test_member_sets_own_department_but_cannot_invent_one(project: ConsoleChat, 
     assert "已修改 李四：部门 研发部 → 设计部" in project.say("/成员 修改 我 部门:设计部", name="李四")
     with unchanged(project):
         reply = project.say("/成员 修改 我 部门:研发二部", name="李四")
-    assert "项目里没有“研发二部”这个部门" in reply and "研发部、市场部、设计部" in reply
+    assert "没有部门“研发二部”，是不是 研发部？" in reply and "现有部门：研发部、市场部、设计部" in reply
 
 
-def test_pm_creates_a_department_on_the_fly(project: ConsoleChat) -> None:
+def test_a_new_department_comes_only_from_the_pms_explicit_add(project: ConsoleChat, unchanged: Unchanged) -> None:
+    # Issue 9 changed this: naming an unknown department in 部门: no longer creates it, even for the PM.
+    with unchanged(project):
+        reply = project.say("/成员 添加 @钱七 部门:法务部", name=PM)
+    assert "没有部门“法务部”。" in reply and "要新增请发：/部门 添加 法务部" in reply
+    assert "已新增部门：法务部" in project.say("/部门 添加 法务部", name=PM)
     assert "部门 无 → 法务部" in project.say("/成员 添加 @钱七 部门:法务部", name=PM)
     names = query(project, lambda s: s.scalars(select(Department.name).order_by(Department.id)).all())
     assert names == ["研发部", "市场部", "设计部", "法务部"]

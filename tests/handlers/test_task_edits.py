@@ -166,7 +166,7 @@ def test_member_adds_task_for_self_only(project: ConsoleChat, unchanged: Unchang
     assert "负责人：李四" in project.say("/任务 #1")
     with unchanged(project):
         assert "成员只能给自己新增任务" in project.say("/任务 新增 写代码 @赵六", name="李四")
-        assert "项目里没有“研发二部”这个部门" in project.say("/任务 新增 写代码 部门:研发二部", name="李四")
+        assert "没有部门“研发二部”，是不是 研发部？" in project.say("/任务 新增 写代码 部门:研发二部", name="李四")
 
 
 def test_typed_without_spaces(project: ConsoleChat) -> None:

@@ -1,6 +1,6 @@
 """rhythm: posted agendas, agenda topics, deadline moves awaiting approval, the project's approval rule
 
-Revision ID: 0004_h3_rhythm
+Revision ID: 0004_rhythm
 Revises: 0003_outbox_lanes
 Create Date: 2026-12-01 22:10:00
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import models
 
-revision: str = "0004_h3_rhythm"
+revision: str = "0004_rhythm"
 down_revision: str | None = "0003_outbox_lanes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
