@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
-from bot.messages import Mention, Reply
+from bot.messages import Mention, Reply, Section, Table
 from models import TaskStatus
 from reports.format import RISK_LEVEL_LABELS, RISK_STRATEGY_LABELS, TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, shorten
 from reports.records import MemberRow, RiskRow, TaskRow
@@ -273,13 +273,14 @@ def risk_event_line(event: RiskEvent) -> str:
 
 
 def tracking_table(table: TrackingTable) -> Reply:
+    """The table as a `Table` section: each platform lays it out as it can (a markdown table on Feishu
+    cards, one line per row on DingTalk, which renders no tables)."""
     today = table.today
-    lines = [
+    summary = (
         f"本周完成 {table.done_count} 项 · 未完成 {table.open_count} 项 · "
-        f"正常 {table.ok} · 延迟 {table.late} · 风险 {table.at_risk}",
-        "| 任务 | 负责人 | 计划 | 实际 | 状态 |",
-        "|---|---|---|---|---|",
-    ]
+        f"正常 {table.ok} · 延迟 {table.late} · 风险 {table.at_risk}"
+    )
+    rows: list[tuple[str, ...]] = []
     for row in table.rows[:TABLE_LIMIT]:
         task = row.task
         planned = f"截止{day(task.due_date, today=today)}" + (f" 应达{row.planned}%" if row.planned is not None else "")
@@ -287,14 +288,16 @@ def tracking_table(table: TrackingTable) -> Reply:
             actual = f"已完成 {day(row.done_on, today=today)}"
         else:
             actual = f"{TASK_STATUS_LABELS[task.status]} {task.progress}%"
-        lines.append(
-            f"| {task.ref} {shorten(task.title, 24)} | {name(row.owner)} | {planned} | {actual} | {HEALTH_LABELS[row.health]} |"
-        )
+        rows.append((f"{task.ref} {shorten(task.title, 24)}", name(row.owner), planned, actual, HEALTH_LABELS[row.health]))
+    sections = [Section(table=Table(("任务", "负责人", "计划", "实际", "状态"), tuple(rows)))]
     if len(table.rows) > TABLE_LIMIT:
-        lines.append(f"…另有 {len(table.rows) - TABLE_LIMIT} 行未列出（按 延迟 > 风险 > 正常 排序）")
+        sections.append(Section(lines=(f"…另有 {len(table.rows) - TABLE_LIMIT} 行未列出（按 延迟 > 风险 > 正常 排序）",)))
     week = today.isocalendar()
     return Reply(
-        "\n".join(lines), title=f"周报 · 进度跟踪表 · {table.project_name} · {week.year}年第{week.week}周", style="report"
+        summary,
+        title=f"周报 · 进度跟踪表 · {table.project_name} · {week.year}年第{week.week}周",
+        style="report",
+        sections=tuple(sections),
     )
 
 

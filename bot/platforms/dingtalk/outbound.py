@@ -10,13 +10,15 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from bot.clock import Clock, utcnow
-from bot.messages import Reply
+from bot.markup import markdown_literal
+from bot.messages import Mention, Reply, list_rows
 from bot.platforms import (
     DeliveryError,
     OutgoingMessage,
@@ -42,18 +44,22 @@ _CHAT_THROTTLE = re.compile(r"too\.?fast|too\.?many", re.IGNORECASE)
 # --- outbound rendering -------------------------------------------------------------------------
 
 
-def _markdown(reply: Reply, text: str) -> tuple[str, str]:
-    title = reply.title or (text.strip().splitlines()[0][:30] if text.strip() else "Tandem")
-    lines = text.split("\n")
-    body = "  \n".join(lines)  # DingTalk markdown needs a hard break for each line
-    return title, (f"#### {reply.title}\n\n{body}" if reply.title else body)
+def _markdown(reply: Reply, mention: Callable[[Mention], str]) -> tuple[str, str]:
+    """(title, text) of a markdown message. DingTalk markdown has no tables (they become lists) and reads
+    markup out of any text, so every piece of text goes through markdown_literal."""
+    text = reply.render(mention, heading=_bold, escape=markdown_literal, table=list_rows)
+    plain = reply.render(lambda m: f"@{m.name}")
+    # The title is the notification and conversation-list preview: plain text, never markup.
+    title = reply.title or (plain.strip().splitlines()[0][:30] if plain.strip() else "Tandem")
+    body = "  \n".join(text.split("\n"))  # DingTalk markdown needs a hard break for each line
+    return title, (f"#### {markdown_literal(reply.title)}\n\n{body}" if reply.title else body)
 
 
 def session_body(reply: Reply) -> dict[str, Any]:
     """A sessionWebhook body: text or markdown, `@staffId` in the text plus at.atUserIds."""
     body: dict[str, Any]
     if reply.rich:
-        title, markdown = _markdown(reply, reply.render(lambda m: f"@{m.user_id}", heading=_bold))
+        title, markdown = _markdown(reply, lambda m: f"@{m.user_id}")
         body = {"msgtype": "markdown", "markdown": {"title": title, "text": markdown}}
     else:
         body = {"msgtype": "text", "text": {"content": reply.render(lambda m: f"@{m.user_id}")}}
@@ -66,7 +72,7 @@ def session_body(reply: Reply) -> dict[str, Any]:
 def api_message(reply: Reply) -> tuple[str, str]:
     """(msgKey, msgParam) for the robot OpenAPI; it cannot @ people, so mentions read as @name."""
     if reply.rich:
-        title, markdown = _markdown(reply, reply.render(lambda m: f"@{m.name}", heading=_bold))
+        title, markdown = _markdown(reply, lambda m: f"@{m.name}")
         return "sampleMarkdown", json.dumps({"title": title, "text": markdown}, ensure_ascii=False)
     return "sampleText", json.dumps({"content": reply.render(lambda m: f"@{m.name}")}, ensure_ascii=False)
 
