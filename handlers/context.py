@@ -46,6 +46,8 @@ class Context:
     registry: CommandRegistry
     project: Project | None = None
     sender: Member | None = None
+    # The group's most recently closed project, when it has no active one (read-only commands see it).
+    closed_project: Project | None = None
 
     @property
     def today(self) -> date:
@@ -53,6 +55,10 @@ class Context:
 
     def require_project(self) -> Project:
         if self.project is None:
+            if self.closed_project is not None:
+                from handlers.project_closeout import closed_refusal
+
+                raise UserError(closed_refusal(self.closed_project))
             raise UserError(NO_PROJECT)
         return self.project
 

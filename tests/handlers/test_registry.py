@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers import build_registry
 
 EXPECTED = {
-    "项目": (["创建", "信息", "结项", "设置", "暂停", "恢复", "休息日", "补班"], False),
+    "项目": (["创建", "信息", "结项", "历史", "重开", "设置", "暂停", "恢复", "休息日", "补班"], False),
     "任务": (["新增", "列表", "修改", "取消", "恢复", "依赖"], True),
     "开始": ([], True),
     "完成": ([], True),
