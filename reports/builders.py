@@ -20,13 +20,13 @@ from reports.snapshot import Snapshot
 def build_daily_prompt(session: Session, project: Project, at: datetime, *, data: Snapshot | None = None) -> Reply | None:
     """The daily progress prompt: @ each owner with open tasks and list them, overdue first."""
     rows = compute.daily_prompt(session, project, at, data=data)
-    return text.daily_prompt(rows) if rows else None
+    return text.daily_prompt(rows, project_name=project.name) if rows else None
 
 
 def build_nudge(session: Session, project: Project, at: datetime, *, data: Snapshot | None = None) -> Reply | None:
     """The optional second nudge: @ only the owners who have not updated any task today."""
     rows = compute.nudge(session, project, at, data=data)
-    return text.nudge(rows) if rows else None
+    return text.nudge(rows, project_name=project.name) if rows else None
 
 
 def build_weekly_agenda(

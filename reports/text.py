@@ -155,7 +155,12 @@ def _owner_block(block: OwnerTasks, today: date) -> list[str]:
     return lines
 
 
-def daily_prompt(prompt: DailyPrompt) -> Reply:
+def titled(kind: str, project_name: str, *rest: str) -> str:
+    """A scheduled post's title: what it is, then the project (people are in several project groups)."""
+    return " · ".join((kind, shorten(project_name, 20), *rest))
+
+
+def daily_prompt(prompt: DailyPrompt, *, project_name: str) -> Reply:
     lines = ["请在今天下班前更新自己的任务（逾期的排在最前）："]
     for block in prompt.owners:
         lines += _owner_block(block, prompt.today)
@@ -164,20 +169,21 @@ def daily_prompt(prompt: DailyPrompt) -> Reply:
     lines.append(ANSWER_HINT)
     return Reply(
         "\n".join(lines),
-        title=f"今日进度更新 · {day(prompt.today)}",
+        title=titled("今日进度更新", project_name, day(prompt.today)),
         mentions=mentions_of(b.owner for b in prompt.owners),
         style="report",
     )
 
 
-def nudge(rows: Nudge) -> Reply:
+def nudge(rows: Nudge, *, project_name: str) -> Reply:
     lines = ["还没有更新今天进度的同事，麻烦花一分钟回复一下："]
     for block in rows.missing:
         refs = "、".join(t.ref for t in block.tasks[:PER_OWNER_LIMIT])
         more = f" 等 {len(block.tasks)} 项" if len(block.tasks) > PER_OWNER_LIMIT else ""
         lines.append(f"{at_marker(block.owner)} {refs}{more}")
     lines.append(ANSWER_HINT)
-    return Reply("\n".join(lines), title=f"进度催办 · {day(rows.today)}", mentions=mentions_of(b.owner for b in rows.missing))
+    title = titled("进度催办", project_name, day(rows.today))
+    return Reply("\n".join(lines), title=title, mentions=mentions_of(b.owner for b in rows.missing))
 
 
 # ---------------------------------------------------------------------------- weekly meeting
@@ -207,7 +213,7 @@ def agenda(rows: Agenda) -> Reply:
     lines = [f"周会时间：{when}"]
     _sections_or_none(lines, sections)
     lines.append("会上记录：/决议 <内容> ；/行动 新增 <内容> @负责人 截止:日期")
-    return Reply("\n".join(lines), title=f"周会议程 · {rows.project_name}", style="report")
+    return Reply("\n".join(lines), title=titled("周会议程", rows.project_name), style="report")
 
 
 def minutes(rows: Minutes) -> Reply:
@@ -221,9 +227,11 @@ def minutes(rows: Minutes) -> Reply:
     _section(lines, "决议", decisions, limit=50)
     _section(lines, "行动项", actions, limit=50)
     if rows.actions:
-        lines.append("请各负责人按期完成，完成后回复：/行动 完成 A1")
+        refs = [a.action.ref for a in rows.actions]
+        listed = "、".join(refs[:10]) + (" 等" if len(refs) > 10 else "")
+        lines.append(f"请各负责人按期完成（{listed}），完成后回复：/行动 完成 {refs[0]}")
     owners = [a.owner for a in rows.actions if a.owner is not None]
-    return Reply("\n".join(lines), title=f"周会纪要 · {rows.project_name}", mentions=mentions_of(owners), style="report")
+    return Reply("\n".join(lines), title=titled("周会纪要", rows.project_name), mentions=mentions_of(owners), style="report")
 
 
 # ---------------------------------------------------------------------------- PM digests
@@ -254,7 +262,7 @@ def digest(rows: Digest) -> Reply:
             ("风险变化", [risk_event_line(e) for e in rows.risk_events]),
         ),
     )
-    return Reply("\n".join(lines), title=f"每日汇总 · {rows.project_name} · {day(today)}", style="report")
+    return Reply("\n".join(lines), title=titled("每日汇总", rows.project_name, day(today)), style="report")
 
 
 def risk_event_line(event: RiskEvent) -> str:
@@ -295,7 +303,7 @@ def tracking_table(table: TrackingTable) -> Reply:
     week = today.isocalendar()
     return Reply(
         summary,
-        title=f"周报 · 进度跟踪表 · {table.project_name} · {week.year}年第{week.week}周",
+        title=titled("周报 · 进度跟踪表", table.project_name, f"{week.year}年第{week.week}周"),
         style="report",
         sections=tuple(sections),
     )
@@ -315,7 +323,9 @@ def incident_line(incident: Incident) -> str:
     raise ValueError(f"no wording for incident {incident.job}:{incident.key}")
 
 
-def reminders(incidents: Sequence[Incident], today: date, *, managers: Sequence[MemberRow]) -> list[Reply]:
+def reminders(
+    incidents: Sequence[Incident], today: date, *, managers: Sequence[MemberRow], project_name: str
+) -> list[Reply]:
     """At most two group messages: owners' due/overdue reminders, and escalations @ the PM."""
     replies: list[Reply] = []
     owner_items = [i for i in incidents if i.owner is not None]
@@ -328,25 +338,25 @@ def reminders(incidents: Sequence[Incident], today: date, *, managers: Sequence[
                 lines += [f"  {at_marker(i.owner)} {incident_line(i)}" for i in items if i.owner is not None]
         lines.append(ANSWER_HINT)
         owners = [i.owner for i in owner_items if i.owner is not None]
-        replies.append(Reply("\n".join(lines), title=f"任务提醒 · {day(today)}", mentions=mentions_of(owners)))
+        replies.append(Reply("\n".join(lines), title=titled("任务提醒", project_name, day(today)), mentions=mentions_of(owners)))
     escalations = [i for i in incidents if i.owner is None]
     if escalations:
         head = " ".join(at_marker(m) for m in managers) or "PM"
         lines = [f"{head} 以下事项超过 24 小时（不含休息日）没有进展，请关注："]
         lines += [f"  {incident_line(i)}" for i in escalations]
-        replies.append(Reply("\n".join(lines), title="⚠ 升级提醒", mentions=mentions_of(managers)))
+        replies.append(Reply("\n".join(lines), title=titled("⚠ 升级提醒", project_name), mentions=mentions_of(managers)))
     return replies
 
 
 # ---------------------------------------------------------------------------- notices
 
 
-def calendar_notice(year: int, *, managers: Sequence[MemberRow]) -> Reply:
+def calendar_notice(year: int, *, managers: Sequence[MemberRow], project_name: str) -> Reply:
     head = " ".join(at_marker(m) for m in managers)
     text = (
         f"{head} 节假日数据里还没有 {year} 年的官方安排（国务院通知发布后需升级 chinesecalendar 并重启）。"
         f"在此之前，{year} 年按“周末 + 法定节日”估算，调休补班不会被识别。\n"
         "如需调整，可用：/项目 休息日 <日期> 、/项目 补班 <日期>"
     ).strip()
-    return Reply(text, title=f"日历提示：{year} 年节假日为估算", mentions=mentions_of(managers))
+    return Reply(text, title=titled(f"日历提示：{year} 年节假日为估算", project_name), mentions=mentions_of(managers))
 

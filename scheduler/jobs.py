@@ -272,7 +272,7 @@ class JobRunner:
         """Tell the PM, once per project and year, that a year's holidays are only estimated."""
         claims = []
         for year in sorted(calendar.estimated_years):
-            notice = text.calendar_notice(year, managers=managers(data.members(project.id)))
+            notice = text.calendar_notice(year, managers=managers(data.members(project.id)), project_name=project.name)
             claims.append(Claim(project.id, CALENDAR_NOTICE, str(year), POSTED, [Post(notice, True)]))
         return claims
 
@@ -292,7 +292,7 @@ class JobRunner:
             return
         local = at.astimezone(ZoneInfo(project.timezone))
         stamp = local.strftime("%Y-%m-%dT%H:%M")
-        for reply in text.reminders(new, local.date(), managers=managers(data.members(project.id))):
+        for reply in text.reminders(new, local.date(), managers=managers(data.members(project.id)), project_name=project.name):
             claim = Claim(project.id, REMINDERS, stamp, POSTED)
             self._enqueue(outbox, project, claim, Post(reply, False), data)
             report.lines.append(f"已发送：项目 {project.id} {reply.title}（{len(new)} 项）")
