@@ -160,8 +160,8 @@ def titled(kind: str, project_name: str, *rest: str) -> str:
     return " · ".join((kind, shorten(project_name, 20), *rest))
 
 
-def daily_prompt(prompt: DailyPrompt, *, project_name: str) -> Reply:
-    lines = ["请在今天下班前更新自己的任务（逾期的排在最前）："]
+def daily_prompt(prompt: DailyPrompt, *, project_name: str, note: str | None = None) -> Reply:
+    lines = [*([note] if note else []), "请在今天下班前更新自己的任务（逾期的排在最前）："]
     for block in prompt.owners:
         lines += _owner_block(block, prompt.today)
     if prompt.unassigned:

@@ -29,6 +29,7 @@ from bot.outbox import enqueue_many, outbox_row
 from models import JobRun, Project, ProjectStatus
 from models.calendar import NationalCalendar, WorkCalendar, chunked, load_calendars, national_calendar
 from reports import builders, compute, text
+from reports.holidays import holiday_notice, long_holiday_after
 from reports.rows import Incident
 from reports.rules import managers
 from reports.snapshot import Snapshot
@@ -38,6 +39,7 @@ from scheduler.slots import (
     DAILY_PROMPT,
     DEFAULT_GRACE,
     DIGEST,
+    HOLIDAY_NOTICE,
     KINDS,
     MINUTES,
     NUDGE,
@@ -301,7 +303,10 @@ class JobRunner:
         self, session: Session, project: Project, calendar: WorkCalendar, data: Snapshot, at: datetime, slot: Slot
     ) -> tuple[Reply | None, bool]:
         if slot.job == DAILY_PROMPT:
-            return builders.build_daily_prompt(session, project, at, data=data), False
+            return builders.build_daily_prompt(session, project, at, data=data, calendar=calendar), False
+        if slot.job == HOLIDAY_NOTICE:
+            holiday = long_holiday_after(calendar, slot.day)
+            return (holiday_notice(holiday, project_name=project.name) if holiday else None), False
         if slot.job == NUDGE:
             return builders.build_nudge(session, project, at, data=data), False
         if slot.job == AGENDA:
