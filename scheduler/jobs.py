@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -25,7 +24,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utcnow
 from bot.messages import Reply
-from bot.outbox import enqueue_many, outbox_row
 from models import JobRun, Project, ProjectStatus
 from models.calendar import NationalCalendar, WorkCalendar, chunked, load_calendars, national_calendar
 from reports import builders, compute, text
@@ -33,6 +31,7 @@ from reports.holidays import holiday_notice, long_holiday_after
 from reports.rows import Incident
 from reports.rules import managers
 from reports.snapshot import Snapshot
+from scheduler.posting import ROUTE_MARGIN, OutboxBatch, reply_routes
 from scheduler.slots import (
     AGENDA,
     CALENDAR_NOTICE,
@@ -114,11 +113,15 @@ class JobRunner:
         national: NationalCalendar | None = None,
         batch: int = BATCH,
         private_platforms: Collection[str] = (),
+        reply_route_platforms: Collection[str] = (),
     ) -> None:
         """`private_platforms`: where a member can get a private message (PM digests go there privately;
-        elsewhere to the group) — the platforms' own capability, given by the composition root."""
+        elsewhere to the group); `reply_route_platforms`: where only a reply route (the group's latest
+        live sessionWebhook) can @ people, so posts that mention anyone borrow one when there is one —
+        the platforms' own capabilities, given by the composition root."""
         self._session_factory = session_factory
         self._private_platforms = frozenset(private_platforms)
+        self._reply_route_platforms = frozenset(reply_route_platforms)
         self._clock = clock
         self.grace = grace
         self._national = national or national_calendar()
@@ -189,7 +192,7 @@ class JobRunner:
                     local_report.errors += 1
             claimed = self._claim(session, claims)
             by_id = {p.id: p for p in projects}
-            outbox = OutboxBatch(session)
+            outbox = OutboxBatch(session, self._reply_routes(session, projects, claims, incidents, claimed))
             skipped: list[Claim] = []
             for project_id, found in incidents.items():
                 self._post_reminders(outbox, by_id[project_id], found, claimed, data, at, local_report)
@@ -392,6 +395,20 @@ class JobRunner:
 
     # ------------------------------------------------------------------ posting
 
+    def _reply_routes(
+        self,
+        session: Session,
+        projects: Sequence[Project],
+        claims: Sequence[Claim],
+        incidents: dict[int, list[Incident]],
+        claimed: set[tuple[int, str, str]],
+    ) -> dict[tuple[str, str], tuple[str, datetime]]:
+        posting = {c.project_id for c in claims if c.posts and c.key in claimed} | {
+            pid for pid, found in incidents.items() if any((pid, i.job, i.key) in claimed for i in found)
+        }
+        groups = [(p.platform, p.chat_id) for p in projects if p.id in posting and p.platform in self._reply_route_platforms]
+        return reply_routes(session, groups, valid_after=self._clock() + ROUTE_MARGIN)
+
     def _enqueue(self, outbox: OutboxBatch, project: Project, claim: Claim, post: Post, data: Snapshot) -> None:
         origin = f"job:{claim.job}:{project.id}:{claim.slot}"[:120]
         now = self._clock()  # the wall clock: the sender delivers it right away (the content is as of `at`)
@@ -399,22 +416,9 @@ class JobRunner:
         if post.private and project.platform in self._private_platforms:
             targets = [m.user_id for m in managers(data.members(project.id))] or [None]
         for user_id in targets:
+            route = outbox.route(project.platform, project.chat_id) if user_id is None and post.reply.mentions else None
             outbox.add(
                 platform=project.platform, chat_id=project.chat_id, reply=post.reply, origin=origin, now=now,
                 project_id=project.id, to_user_id=user_id,
+                reply_to=route[0] if route else None, reply_to_expires_at=route[1] if route else None,
             )
-
-
-class OutboxBatch:
-    """Outbox rows for one unit of work, written with one executemany instead of one INSERT each."""
-
-    def __init__(self, session: Session) -> None:
-        self._session = session
-        self._rows: list[dict[str, Any]] = []
-
-    def add(self, **fields: Any) -> None:
-        self._rows.append(outbox_row(**fields))
-
-    def flush(self) -> None:
-        enqueue_many(self._session, self._rows)
-        self._rows = []

@@ -106,6 +106,7 @@ class DingTalkApi:
         self._token_valid_until = 0.0
         self._token_lock = asyncio.Lock()
         self._dead_sessions: set[str] = set()  # sessionWebhooks that said they have expired
+        self.mentions_as_text = 0  # mentions that could not ping (sent through the group API as @名字)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -188,6 +189,15 @@ class DingTalkApi:
         return None
 
     async def _group(self, message: OutgoingMessage) -> str | None:
+        mentioned = message.reply.mentioned_ids()
+        if mentioned:
+            # The group API cannot @ anyone: the names go out as plain "@名字". Say so to the operator
+            # (the group's latest sessionWebhook had expired, or the group has not spoken in 90 minutes).
+            self.mentions_as_text += len(mentioned)
+            log.warning(
+                "dingtalk: %d mention(s) sent as plain @name: no live sessionWebhook for the group",
+                len(mentioned), extra={"outbox_id": message.id, "chat_id": message.chat_id},
+            )
         key, param = api_message(message.reply)
         body = {
             "robotCode": self._client_id,
