@@ -5,12 +5,14 @@ falls back visibly (plain "@名字" in the group, and an operator warning)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.platforms.conftest import Tandem
+from tests.platforms.test_metrics import parse
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -44,8 +46,9 @@ def test_the_daily_prompt_really_mentions_its_owners_through_a_live_session(tand
 
 
 def test_without_a_live_session_the_names_go_as_text_and_the_operator_is_told(
-    tandem: Tandem, caplog: pytest.LogCaptureFixture
+    make_tandem: Callable[..., Tandem], caplog: pytest.LogCaptureFixture
 ) -> None:
+    tandem = make_tandem(metrics_enabled=True)
     kickoff(tandem, session_minutes=1)  # every session is gone within the scheduler's margin
     with caplog.at_level(logging.WARNING, logger="bot.platforms.dingtalk.outbound"):
         tandem.runtime.job_runner().run(["daily-prompt"], next_prompt_time())
@@ -53,3 +56,5 @@ def test_without_a_live_session_the_names_go_as_text_and_the_operator_is_told(
         tandem.settle()
     assert prompt.via == "group" and "@李四" in prompt.text and prompt.at_user_ids == []
     assert any("mention(s) sent as plain @name" in r.getMessage() for r in caplog.records)
+    samples = parse(tandem.http.get("/metrics").text)[1]
+    assert samples["tandem_mentions_as_text_total"][frozenset({("platform", "dingtalk")})] == 1
