@@ -64,6 +64,8 @@ class Context:
 
     def require_sender(self) -> Member:
         if self.sender is None:
+            if self.project is not None:  # reading a closed project someone never spoke in
+                raise UserError(f"你不是项目“{self.project.name}”的成员。")
             raise UserError(NO_PROJECT)
         return self.sender
 

@@ -89,3 +89,9 @@ def test_its_pm_reopens_it_and_the_group_can_start_a_new_one(project: ConsoleCha
     listing = project.say("/任务 列表 全部", name="张三")
     assert "只读" not in listing and "写发布稿" not in listing  # the new project answers now
     assert "新品发布会" in project.say("/项目 历史", name="张三")
+
+
+def test_someone_new_reads_the_closed_project_but_has_no_tasks_in_it(project: ConsoleChat) -> None:
+    close(project)
+    assert "项目“新品发布会”已结项" in project.say("/任务 列表 全部", name="新人")
+    assert "你不是项目“新品发布会”的成员" in project.say("/任务 列表 我的", name="新人")
