@@ -8,9 +8,10 @@ reasons and notes come back in prompts, agendas and lists). Two rules, applied a
   database, as `＜@all>` — never a marker. Only the platform's mentions of the message are markers,
   and a mention of everyone (`all`) is never one (`is_everyone`).
 - Outbound, `Reply.render` turns a marker into a mention only when the reply lists that person in
-  `Reply.mentions` (never `all`); everything else is literal text, which each renderer shows as such:
-  Feishu plain replies are `post` text nodes (shown as typed), DingTalk plain replies are `text`
-  messages (no markup), and the markdown both platforms use for reports gets `markdown_literal`.
+  `Reply.mentions` (never `all`); everything else is literal text, which the Feishu and DingTalk
+  renderers pass through `markdown_literal` — needed in card and DingTalk markdown, and applied to
+  Feishu `post` text nodes and DingTalk `text` messages too, so typed text looks the same in every
+  message (the console prints it as typed).
 
 Markdown has no escape both platforms document, so `markdown_literal` replaces the characters that
 would start markup with their full-width look-alikes (`**粗体**` shows as `＊＊粗体＊＊`, `[链接](…)` as

@@ -71,14 +71,15 @@ def test_a_marker_mentions_only_people_the_reply_lists_and_never_everyone() -> N
 
 
 @pytest.mark.parametrize("typed", TYPED)
-def test_feishu_post_keeps_typed_text_in_text_nodes(typed: str) -> None:
+def test_feishu_post_shows_typed_text_in_text_nodes_without_markup(typed: str) -> None:
     kind, content = feishu.render(reply_with(typed, rich=False))
     post = json.loads(content)
     assert kind == "post" and _valid_post(post)
     nodes = [n for p in post["zh_cn"]["content"] for n in p]
     assert [n["user_id"] for n in nodes if n["tag"] == "at"] == ["ou_li"]
     assert {n["tag"] for n in nodes} == {"text", "at"}
-    assert "".join(n.get("text", "") for n in nodes) == f"#3 {typed} · "
+    shown = "".join(n.get("text", "") for n in nodes)
+    assert shown == markdown_literal(f"#3 {defuse_markers(typed)} · ") and not MARKUP.search(shown)
 
 
 @pytest.mark.parametrize("typed", TYPED)
@@ -97,7 +98,8 @@ def test_feishu_card_markdown_has_no_markup_but_ours(typed: str) -> None:
 @pytest.mark.parametrize("typed", TYPED)
 def test_dingtalk_bodies_have_no_markup_but_ours(typed: str) -> None:
     text_body = dingtalk.session_body(reply_with(typed, rich=False))
-    assert text_body["msgtype"] == "text" and text_body["at"]["atUserIds"] == ["ou_li"]  # text shows no markup
+    assert text_body["msgtype"] == "text" and text_body["at"]["atUserIds"] == ["ou_li"]
+    assert not MARKUP.search(text_body["text"]["content"].replace("@ou_li", ""))
     body = dingtalk.session_body(reply_with(typed, rich=True))
     markdown = body["markdown"]["text"]
     assert body["at"]["atUserIds"] == ["ou_li"] and body["markdown"]["title"] == "今日进度更新 · 发布会"

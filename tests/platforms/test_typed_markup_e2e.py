@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from bot.markup import markdown_literal
 from tests.platforms.conftest import Tandem
 from tests.test_markup import MARKUP, strip_ours
 
@@ -29,7 +30,8 @@ def test_feishu_shows_typed_markup_as_text(tandem: Tandem) -> None:
     added, listing, weekly = f.wait_for(4, chat_id="oc_m")[1:]
     assert added.msg_type == "post" and added.at_user_ids == ["ou_li"]  # the real mention; nobody else, never "all"
     shown = "".join(n.get("text", "") for p in added.paragraphs for n in p)
-    assert TITLE.replace("<@", "＜@") in shown  # as typed, in a text node; the typed markers defused on the way in
+    # in a text node, the typed markers defused on the way in, the markup characters as look-alikes
+    assert markdown_literal(TITLE.replace("<@", "＜@")) in shown and not MARKUP.search(shown)
     for card in (listing, weekly):
         assert card.msg_type == "interactive" and "all" not in card.at_user_ids
         markdown = card.content["body"]["elements"][0]["content"]
@@ -54,8 +56,8 @@ def test_dingtalk_shows_typed_markup_as_text(tandem: Tandem) -> None:
         assert tandem.dingtalk_say("cidM==", sender, text).status_code == 200
         d.wait_for(i, conversation_id="cidM==")
     added, listing, weekly = d.wait_for(4, conversation_id="cidM==")[1:]
-    assert added.msgtype == "text" and added.at_user_ids == ["staff_li"]  # a text message shows no markup
-    assert TITLE.replace("ou_pm", "staff_pm").replace("<@", "＜@") in added.text
+    assert added.msgtype == "text" and added.at_user_ids == ["staff_li"]
+    assert markdown_literal(TITLE.replace("ou_pm", "staff_pm").replace("<@", "＜@")) in added.text
     bodies = [r["body"] for r in d.requests if r["via"] == "session" and r["body"]["msgtype"] == "markdown"]
     assert [listing.msgtype, weekly.msgtype] == ["markdown", "markdown"] and len(bodies) == 2
     for body in bodies:

@@ -62,7 +62,8 @@ def session_body(reply: Reply) -> dict[str, Any]:
         title, markdown = _markdown(reply, lambda m: f"@{m.user_id}")
         body = {"msgtype": "markdown", "markdown": {"title": title, "text": markdown}}
     else:
-        body = {"msgtype": "text", "text": {"content": reply.render(lambda m: f"@{m.user_id}")}}
+        content = reply.render(lambda m: f"@{m.user_id}", escape=markdown_literal)  # typed markup as look-alikes
+        body = {"msgtype": "text", "text": {"content": content}}
     ids = reply.mentioned_ids()
     if ids:
         body["at"] = {"atUserIds": ids, "isAtAll": False}
@@ -74,7 +75,8 @@ def api_message(reply: Reply) -> tuple[str, str]:
     if reply.rich:
         title, markdown = _markdown(reply, lambda m: f"@{m.name}")
         return "sampleMarkdown", json.dumps({"title": title, "text": markdown}, ensure_ascii=False)
-    return "sampleText", json.dumps({"content": reply.render(lambda m: f"@{m.name}")}, ensure_ascii=False)
+    content = reply.render(lambda m: f"@{m.name}", escape=markdown_literal)
+    return "sampleText", json.dumps({"content": content}, ensure_ascii=False)
 
 
 def _bold(heading: str) -> str:

@@ -43,7 +43,7 @@ def render(reply: Reply) -> tuple[str, str]:
     """(msg_type, content): a `post` of literal text nodes and `at` nodes, or a card for titled reports.
 
     Plain replies are posts rather than `text` messages: a text message reads `<at …>` tags, style tags
-    and `[text](url)` links out of whatever it carries, a post's text nodes are shown as they are."""
+    and `[text](url)` links out of whatever it carries; a post's mentions are `at` nodes, never text."""
     if reply.rich:
         return "interactive", json.dumps(_card(reply), ensure_ascii=False)
     return "post", json.dumps({"zh_cn": {"content": post_paragraphs(reply)}}, ensure_ascii=False)
@@ -55,7 +55,9 @@ _AT_SPLIT = re.compile("\x00([^\x00]*)\x00")
 
 def post_paragraphs(reply: Reply) -> list[list[dict[str, str]]]:
     """One paragraph per line: literal `text` nodes, and an `at` node for each real mention."""
-    body = reply.render(lambda m: f"{_AT}{m.user_id}{_AT}", escape=lambda t: t.replace(_AT, ""))
+    # Text nodes are not parsed, but typed markup still goes out as look-alikes: what people see is the
+    # same on every platform and in every message kind (see bot.markup).
+    body = reply.render(lambda m: f"{_AT}{m.user_id}{_AT}", escape=lambda t: markdown_literal(t.replace(_AT, "")))
     paragraphs: list[list[dict[str, str]]] = []
     for line in body.split("\n"):
         parts = _AT_SPLIT.split(line)
