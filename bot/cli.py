@@ -103,7 +103,7 @@ def db_prune() -> None:
     runtime = build_runtime(settings)
     try:
         steps = prune_steps(settings)
-        deleted = Pruner(runtime.session_factory, steps, clock=runtime.clock).run()
+        deleted = Pruner(runtime.writes, steps, clock=runtime.clock).run()
     finally:
         runtime.close()
     for step in steps:

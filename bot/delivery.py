@@ -31,83 +31,47 @@ import asyncio
 import contextlib
 import logging
 import os
-import random
 import socket
-import time
 import uuid
-from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from anyio import to_thread
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock, utcnow
-from bot.ingest import WriteGate
+from bot.outbox_attempts import Attempts
+from bot.outbox_holdings import Holdings, LaneWork
 from bot.outbox_leases import (
     FAIR_SHARE,
     Lane,
     claim_due,
     heartbeat,
     hold_lane,
-    lane_of,
     prune_lanes,
-    record_failure,
-    record_sent,
     release,
     renew_leases,
     sign_off,
 )
 from bot.outbox_limits import SendLimits
+from bot.outbox_retry import MAX_ATTEMPTS
 from bot.outbox_writes import OutcomeWriter, database_unavailable
-from bot.platforms import (
-    DeliveryError,
-    OutgoingMessage,
-    PermanentError,
-    PlatformSender,
-    Throttled,
-    TransientError,
-)
+from bot.platforms import OutgoingMessage, PlatformSender
+from bot.writes import Writes
 
 if TYPE_CHECKING:
     from bot.metrics import DeliveryObserver
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 12
-BACKOFF_BASE = 1.0  # seconds; doubles per attempt
-BACKOFF_CAP = 600.0
 CLAIM_INTERVAL = 0.05  # seconds between claims when lanes ask for more at once
 HEARTBEAT_SECONDS = 1.0  # renewals and heartbeats at least this often
 LANE_REOPEN = timedelta(seconds=1)  # a lane given back stays closed for the per-chat window its last sends filled
 DRAIN_SECONDS = 5.0  # on stop, how long the sends in flight may take to finish
 
 T = TypeVar("T")
-
-
-def backoff(attempt: int, *, base: float | None = None, cap: float = BACKOFF_CAP) -> float:
-    """Exponential back-off with jitter ("equal jitter": between half and all of the step)."""
-    step = min(cap, (BACKOFF_BASE if base is None else base) * 2 ** max(0, attempt - 1))
-    return random.uniform(step / 2, step)
-
-
-# --- the sender loop ------------------------------------------------------------------------------
-
-
-@dataclass
-class _Lane:
-    key: Lane
-    queue: deque[OutgoingMessage] = field(default_factory=deque)
-    task: asyncio.Task[None] | None = None
-    current: OutgoingMessage | None = None  # being sent, or its outcome being written
-
-    def live(self) -> bool:
-        return self.task is not None and not self.task.done()
-
-    def ids(self) -> list[int]:
-        return [m.id for m in self.queue] + ([self.current.id] if self.current is not None else [])
 
 
 @dataclass(frozen=True)
@@ -121,20 +85,11 @@ class _ClaimTerms:
     exclude: list[int]
 
 
-@dataclass
-class _Sent:
-    platform_message_id: str | None
-
-
 def _log_failure(what: str, exc: Exception) -> None:
     if database_unavailable(exc):  # an outage: say so once a pass, without a traceback each time
         log.warning("%s: database unavailable (%s)", what, getattr(exc, "orig", exc))
     else:
         log.exception(what)
-
-
-def _log_ids(message: OutgoingMessage) -> dict[str, Any]:
-    return {"outbox_id": message.id, "platform": message.platform, "chat_id": message.chat_id, "attempt": message.attempts + 1}
 
 
 def _sender_name() -> str:
@@ -146,7 +101,7 @@ class OutboxSender:
 
     def __init__(
         self,
-        session_factory: sessionmaker[Session],
+        writes: Writes,
         senders: Mapping[str, PlatformSender],
         *,
         clock: Clock = utcnow,
@@ -156,43 +111,46 @@ class OutboxSender:
         concurrency: int = 16,
         max_attempts: int = MAX_ATTEMPTS,
         due_delay: Mapping[str, timedelta] | None = None,
-        gate: WriteGate | None = None,
         drain_seconds: float = DRAIN_SECONDS,
         name: str | None = None,
         observer: DeliveryObserver | None = None,
     ) -> None:
         self.name = name or _sender_name()  # `leased_by` / `holder` in the database
-        self.observer = observer  # metrics, when on: told every attempt's outcome once it is written
-        self._session_factory = session_factory
-        self._gate = gate or WriteGate(enabled=False)
+        self._db = writes
         self._senders = dict(senders)
         self._clock = clock
         self._lease = lease
         self._poll_seconds = poll_seconds
         self._batch = batch
-        self._max_attempts = max_attempts
         self._due_delay = dict(due_delay or {})
         self._drain_seconds = drain_seconds
-        self._semaphore = asyncio.Semaphore(concurrency)  # sends in flight, each until its outcome is written
         self._wake = asyncio.Event()
         self._renewed = asyncio.Event()  # replaced after every renewal; lanes waiting on a fresh lease watch it
         self._tasks: list[asyncio.Task[None]] = []
-        self._lanes: dict[Lane, _Lane] = {}
-        self._leases: dict[int, datetime] = {}  # rows this process holds → the end of its lease on them
-        self._attempted: set[int] = set()  # held rows whose send has begun (never handed back unsent)
-        self._settling: set[int] = set()  # held rows whose outcome is being written
+        self._held = Holdings()
         self._next_due: datetime | None = None
         self._stopping = False
+        self._claiming = False  # a claim is under way: rows it leases are not in `_held` yet
         self._drain_deadline = 0.0
         self._last_claim = 0.0
         self._new_rows = False  # wake() since the last claim began
         self._started_at = clock()
         self._per_lane: dict[str, int] = {}
         self._limits = SendLimits(self._senders)
-        # SQLite (the write gate on): outcomes waiting for a turn when it comes share its transaction.
-        self._writes = OutcomeWriter(
-            session_factory, self._gate, give_up_at=lambda: self._drain_deadline if self._stopping else None
+        self._outcomes = OutcomeWriter(writes, give_up_at=lambda: self._drain_deadline if self._stopping else None)
+        self._attempts = Attempts(
+            holder=self.name,
+            senders=self._senders,
+            held=self._held,
+            limits=self._limits,
+            outcomes=self._outcomes,
+            clock=clock,
+            concurrency=concurrency,
+            max_attempts=max_attempts,
+            stopping=lambda: self._stopping,
+            due_at=self._note_due,
         )
+        self.observer = observer
         for platform, sender in self._senders.items():
             limits = getattr(sender, "limits", None)
             per_chat = limits.per_chat if limits is not None else None
@@ -200,8 +158,21 @@ class OutboxSender:
             self._per_lane[platform] = per_chat.count if per_chat is not None else FAIR_SHARE
 
     @property
+    def observer(self) -> DeliveryObserver | None:
+        """Metrics, when on: told every attempt's outcome once it is written."""
+        return self._attempts.observer
+
+    @observer.setter
+    def observer(self, observer: DeliveryObserver | None) -> None:
+        self._attempts.observer = observer
+
+    @property
     def platforms(self) -> list[str]:
         return list(self._senders)
+
+    def idle(self) -> bool:
+        """Nothing claimed here is waiting, being sent, or having its outcome written."""
+        return not self._claiming and len(self._held) == 0 and not self._held.lanes
 
     def wake(self) -> None:
         """New rows were committed (a reply, a post): claim at once."""
@@ -223,7 +194,7 @@ class OutboxSender:
         renewed, self._renewed = self._renewed, asyncio.Event()
         renewed.set()  # lanes waiting for a renewal see that we are stopping
         keep_alive, claimer = self._tasks or (None, None)
-        working = {lane.task for lane in self._lanes.values() if lane.task is not None and lane.live()}
+        working = self._held.live_tasks()
         if claimer is not None:
             working.add(claimer)
         if working:
@@ -233,10 +204,10 @@ class OutboxSender:
                 for task in late:
                     task.cancel()
                 await asyncio.wait(late, timeout=1.0)
-        unattempted = [i for i in self._leases if i not in self._attempted]
+        unattempted = self._held.unattempted()
         now = self._clock()
         keep = {(key[0], key[1]) for key in self._limits.held if len(key) == 2 and self._limits.held[key] > now}
-        keep |= {(lane.key[0], lane.key[1]) for lane in self._lanes.values() if lane.current is not None}  # did not finish
+        keep |= self._held.unfinished_chats()
         try:
             await asyncio.wait_for(to_thread.run_sync(self._hand_back, unattempted, keep, abandon_on_cancel=True), timeout=5.0)
         except Exception:  # the database is unreachable: the leases run out instead
@@ -250,11 +221,10 @@ class OutboxSender:
 
     def _hand_back(self, message_ids: list[int], keep: set[tuple[str, str]]) -> None:
         now = self._clock()
-        with self._gate.background(), self._session_factory.begin() as session:
+        with self._db.begin() as session:
             release(session, message_ids, holder=self.name, at=now)
             sign_off(session, sender=self.name, keep=keep, reopen_at=now + LANE_REOPEN)
-        for message_id in message_ids:
-            self._leases.pop(message_id, None)
+        self._held.let_go(message_ids)
 
     # claiming
 
@@ -263,16 +233,20 @@ class OutboxSender:
             self._wake.clear()
             self._new_rows = False
             claimed: list[OutgoingMessage] = []
-            room = self._batch - len(self._leases)
+            room = self._batch - len(self._held)
             if room > 0:
                 self._last_claim = asyncio.get_running_loop().time()
+                self._claiming = True
                 try:
                     claimed, lease_until = await to_thread.run_sync(self._claim, self._claim_terms(room))
                 except Exception as exc:
                     _log_failure("outbox claim failed", exc)
+                finally:
+                    self._claiming = False
                 for message in claimed:  # on the loop, with no await in between: the renewal sees them as live
-                    self._leases[message.id] = lease_until
-                    self._enqueue(message, start=not self._stopping)  # on stop: queued, to be handed back
+                    lane = self._held.take(message, lease_until)
+                    if not self._stopping and not lane.live():  # on stop: queued, to be handed back
+                        lane.task = asyncio.create_task(self._run_lane(lane), name=f"outbox-lane-{message.platform}")
             if claimed and len(claimed) >= room:
                 continue  # a full claim: more may be due
             await self._sleep()
@@ -306,16 +280,15 @@ class OutboxSender:
         for key in list(self._limits.held):
             if len(key) == 2 and self._limits.held_until(key, now):
                 skip.setdefault(key[0], set()).add(key[1])
-        for (platform, chat, _), lane in self._lanes.items():
-            if len(lane.ids()) >= self._per_lane.get(platform, FAIR_SHARE):
-                skip.setdefault(platform, set()).add(chat)  # its rate is spoken for until the next claim
-        return _ClaimTerms(now, cutoffs, room, skip, list(self._leases))
+        for platform, chats in self._held.full_chats(self._per_lane, FAIR_SHARE).items():
+            skip.setdefault(platform, set()).update(chats)  # its rate is spoken for until the next claim
+        return _ClaimTerms(now, cutoffs, room, skip, list(self._held.leases))
 
     def _claim(self, terms: _ClaimTerms) -> tuple[list[OutgoingMessage], datetime]:
         lease_until = terms.now + self._lease
         if not terms.cutoffs:
             return [], lease_until
-        with self._gate.background(), self._session_factory.begin() as session:
+        with self._db.begin() as session:
             messages = claim_due(
                 session,
                 platforms=terms.cutoffs,
@@ -344,45 +317,21 @@ class OutboxSender:
             renewed.set()
             await asyncio.sleep(min(HEARTBEAT_SECONDS, self._lease.total_seconds() / 3))
 
-    def _rescue_orphans(self) -> None:
-        """Rows held by no live lane (its task died): let them go; their leases run out, they are due again."""
-        for key, lane in list(self._lanes.items()):
-            if not lane.live() and self._lanes.get(key) is lane:
-                del self._lanes[key]
-        live = {i for lane in self._lanes.values() for i in lane.ids()}
-        orphans = [i for i in self._leases if i not in live and i not in self._settling]
-        for message_id in orphans:
-            del self._leases[message_id]
-        if orphans:
-            log.warning("outbox: %d held messages had no live lane; claimed again when their leases run out", len(orphans))
-
     async def _renew(self, *, prune: bool) -> None:
         if not self._stopping:
-            self._rescue_orphans()
-        rows = list(self._leases)
-        lanes = [key for key, lane in self._lanes.items() if lane.ids()]
+            self._held.rescue_orphans()
+        rows = list(self._held.leases)
+        lanes = self._held.working_lanes()
         now = self._clock()
         until = now + self._lease
         renewed, kept, live_senders = await to_thread.run_sync(self._renew_once, rows, lanes, now, until, prune)
-        for message_id in rows:
-            if message_id in self._settling or message_id not in self._leases:
-                continue  # its outcome is being written (or was): the renewal's answer says nothing
-            if message_id in renewed:
-                self._leases[message_id] = max(self._leases[message_id], until)
-            else:
-                log.warning("outbox message %s: lease lost, leaving it to its new holder", message_id)
-                del self._leases[message_id]
-        for key in set(lanes) - kept:
-            log.warning("outbox lane %s: taken over by another sender; its queued messages are given up", key)
-            lane = self._lanes.get(key)
-            for message in list(lane.queue) if lane is not None else []:
-                self._leases.pop(message.id, None)
+        self._held.renewed(rows, renewed, lanes, kept, until)
         self._limits.share_app(live_senders)
 
     def _renew_once(
         self, rows: list[int], lanes: list[Lane], now: datetime, until: datetime, prune: bool
     ) -> tuple[set[int], set[Lane], int]:
-        with self._gate.background(), self._session_factory.begin() as session:
+        with self._db.begin() as session:
             renewed, kept = renew_leases(session, rows, lanes, holder=self.name, now=now, until=until)
             live = heartbeat(session, sender=self.name, started_at=self._started_at, now=now)
             if prune:
@@ -395,7 +344,7 @@ class OutboxSender:
         renewal if not; False when the row is no longer ours or we are stopping."""
         margin = self._lease / 4
         while True:
-            until = self._leases.get(message.id)
+            until = self._held.leases.get(message.id)
             if until is None or self._stopping:
                 return False
             if until - self._clock() > margin:
@@ -405,20 +354,11 @@ class OutboxSender:
 
     # sending
 
-    def _enqueue(self, message: OutgoingMessage, *, start: bool = True) -> None:
-        key = lane_of(message)
-        lane = self._lanes.get(key)
-        if lane is None:
-            lane = self._lanes[key] = _Lane(key)
-        lane.queue.append(message)
-        if start and not lane.live():
-            lane.task = asyncio.create_task(self._run_lane(lane), name=f"outbox-lane-{message.platform}")
-
-    async def _run_lane(self, lane: _Lane) -> None:
+    async def _run_lane(self, lane: LaneWork) -> None:
         try:
             while lane.queue and not self._stopping:
                 message = lane.queue[0]
-                if message.id not in self._leases:
+                if not self._held.holds(message.id):
                     lane.queue.popleft()  # lease lost to another process
                     continue
                 hold = self._limits.hold_time(message, self._clock())
@@ -428,147 +368,34 @@ class OutboxSender:
                 if not await self._lease_holds(message):
                     continue
                 lane.current = lane.queue.popleft()
-                if not await self._deliver(message):
+                if not await self._attempts.deliver(message):
                     lane.queue.appendleft(message)  # stopping: not attempted, handed back
                 lane.current = None
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("outbox lane %s failed; its messages are claimed again when their leases run out", lane.key)
-            for message_id in lane.ids():
-                self._leases.pop(message_id, None)
-            lane.queue.clear()
-            lane.current = None
+            self._held.drop_lane(lane)
         finally:
-            if self._lanes.get(lane.key) is lane and not lane.queue and lane.current is None:
-                del self._lanes[lane.key]
+            self._held.finish_lane(lane)
             self._wake.set()  # room for more of this chat, and of others
 
-    async def _release_queue(self, lane: _Lane, at: datetime) -> None:
+    async def _release_queue(self, lane: LaneWork, at: datetime) -> None:
         messages = list(lane.queue)
         lane.queue.clear()
-        ids = [m.id for m in messages if m.id in self._leases]
+        ids = [m.id for m in messages if self._held.holds(m.id)]
 
         def write(session: Session) -> None:
             release(session, ids, holder=self.name, at=at)
             hold_lane(session, lane.key, holder=self.name, until=at)
 
         try:
-            await self._writes.write(write)
+            await self._outcomes.write(write)
         finally:
-            for message_id in ids:
-                self._leases.pop(message_id, None)
+            self._held.let_go(ids)
         self._note_due(at)
-
-    async def _deliver(self, message: OutgoingMessage) -> bool:
-        """Send one message and write its outcome, as one send in flight; False if not attempted (stopping)."""
-        sender = self._senders[message.platform]
-        async with self._semaphore:
-            await self._limits.acquire(message)
-            if self._stopping:
-                return False
-            self._attempted.add(message.id)
-            started = time.perf_counter()
-            outcome = await self._send(sender, message)
-            seconds = time.perf_counter() - started
-            if isinstance(outcome, _Sent):
-                await self._record_sent(message, outcome, seconds)
-            else:
-                await self._record_failure(message, outcome, seconds)
-        return True
-
-    async def _send(self, sender: PlatformSender, message: OutgoingMessage) -> _Sent | DeliveryError:
-        try:
-            return _Sent(await sender.send(message))
-        except DeliveryError as exc:
-            return exc
-        except Exception as exc:  # a bug or an unexpected library error: keep it, try again later
-            log.exception("outbox message %s: unexpected error", message.id)
-            return TransientError(f"{type(exc).__name__}: {exc}")
-
-    async def _record_sent(self, message: OutgoingMessage, sent: _Sent, seconds: float) -> None:
-        now = self._clock()
-        recorded = await self._settle(record_sent, message, now=now, platform_message_id=sent.platform_message_id)
-        if recorded is False:  # another process holds the row now (our lease ran out): it may send it again
-            log.warning("outbox message %s sent, but its lease was lost to another sender", message.id)
-        log.info("outbox message sent", extra={**_log_ids(message), "outcome": "sent"})
-        if self.observer is not None:
-            self.observer.delivered(message, "sent", seconds, None)
-
-    async def _record_failure(self, message: OutgoingMessage, error: DeliveryError, seconds: float) -> None:
-        now = self._clock()
-        retry_at = self._retry_time(message, error, now)
-        will_fail = retry_at is None or message.attempts + 1 >= self._max_attempts
-        if retry_at is not None and not will_fail:
-            # The chat's later messages wait behind this one; a throttled app holds every chat.
-            self._limits.hold((message.platform, message.chat_id), retry_at)
-            if isinstance(error, Throttled) and error.scope == "app":
-                self._limits.hold((message.platform,), retry_at)
-        outcome = (
-            "giving up (see `tandem outbox list --status failed`)"
-            if will_fail or retry_at is None
-            else f"retry in {(retry_at - now).total_seconds():.1f}s"
-        )
-        log.log(
-            logging.ERROR if will_fail else logging.WARNING,
-            "outbox message %s (%s → %s) attempt %d: %s; %s",
-            message.id,
-            message.platform,
-            message.chat_id,
-            message.attempts + 1,
-            error,
-            outcome,
-            extra={**_log_ids(message), "outcome": "failed" if will_fail else "retry", "code": error.code},
-        )
-        await self._settle(
-            record_failure,
-            message,
-            hold_lane_until=None if will_fail else retry_at,
-            error=str(error),
-            retry_at=retry_at,
-            max_attempts=self._max_attempts,
-        )
-        if retry_at is not None and not will_fail:
-            self._note_due(retry_at)
-        if self.observer is not None:
-            self.observer.delivered(message, "failed" if will_fail else "retry", seconds, error)
-
-    def _retry_time(self, message: OutgoingMessage, error: DeliveryError, now: datetime) -> datetime | None:
-        if isinstance(error, PermanentError) or not error.retry:
-            return None
-        if error.retry_after is None:
-            return now + timedelta(seconds=backoff(message.attempts + 1))
-        # What the platform asked for, plus a little jitter so that many senders do not return at once.
-        return now + timedelta(seconds=error.retry_after + random.uniform(0.0, 0.1 + error.retry_after / 10))
 
     def _note_due(self, at: datetime) -> None:
         if self._next_due is None or at < self._next_due:
             self._next_due = at
             self._wake.set()
-
-    async def _settle(
-        self, fn: Callable[..., bool], message: OutgoingMessage, *, hold_lane_until: datetime | None = None, **kwargs: Any
-    ) -> bool | None:
-        """Write a held row's outcome with `fn` as soon as it is known, and let the row go.
-
-        The write is conditional on the row still being ours (`leased_by`), not on the end of the lease:
-        a renewal running at the same moment only moves the end, so it can never leave the outcome
-        written against a lease it just replaced (once that left a sent row pending, to be sent again
-        when the new lease ran out). Outcomes are independent short transactions, none queued behind
-        another's. Returns `fn`'s answer (False: another sender has the row now), or None when the
-        database could not be reached before the drain on stop ran out.
-        """
-
-        def write(session: Session) -> bool:
-            done = bool(fn(session, message.id, holder=self.name, **kwargs))
-            if done and hold_lane_until is not None:
-                hold_lane(session, lane_of(message), holder=self.name, until=hold_lane_until)
-            return done
-
-        self._settling.add(message.id)
-        try:
-            return await self._writes.write(write)
-        finally:
-            self._settling.discard(message.id)
-            self._attempted.discard(message.id)
-            self._leases.pop(message.id, None)

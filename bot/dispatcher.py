@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, case, literal, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utcnow
-from bot.inbox import pending_event_ids, record_incoming
+from bot.inbox import Inbox, pending_event_ids
 from bot.messages import Incoming, Reply
 from bot.outbox import enqueue
 from bot.platforms import SignatureUse
@@ -68,17 +68,12 @@ class Dispatcher:
         self._session_factory = session_factory
         self._handle = handle
         self._clock = clock
+        self._inbox = Inbox(session_factory, clock=clock)
         self.observer: EventObserver | None = None  # metrics, when on (bot.metrics.install)
 
     def accept(self, incomings: Sequence[Incoming]) -> list[int]:
-        """Record events durably (one commit for the batch); returns the ids of the new ones."""
-        with self._session_factory.begin() as session:
-            return record_incoming(session, incomings, received_at=self._clock())
-
-    def record(self, incomings: Sequence[Incoming]) -> None:
-        """`accept` without returning the new ids (cheaper): the webhooks' group commit."""
-        with self._session_factory.begin() as session:
-            record_incoming(session, incomings, received_at=self._clock(), returning=False)
+        """Record events durably in the inbox (one commit for the batch); returns the ids of the new ones."""
+        return self._inbox.record(incomings)
 
     def claim_signature(self, use: SignatureUse) -> str:
         """Record which event a timestamp-only signature carried (one commit); returns the event key

@@ -21,8 +21,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -34,11 +33,11 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.platforms import DeliveryError, OutgoingMessage, Throttled
+from bot.writes import Writes
 from models import InboundEvent, InboundStatus, JobRun, OutboundMessage, OutboundStatus
 
 if TYPE_CHECKING:
@@ -73,11 +72,10 @@ class Metrics:
 
     def __init__(
         self,
-        session_factory: sessionmaker[Session],
+        writes: Writes,
         *,
         platforms: Sequence[str] = (),
         clock: Clock = utcnow,
-        gate: Callable[[], AbstractContextManager[object]] | None = None,
         token: str | None = None,
     ) -> None:
         self.token = token  # when set, scrapes need `Authorization: Bearer <token>`
@@ -119,7 +117,7 @@ class Metrics:
                 self.attempts.labels(platform, outcome)
             for scope in ("chat", "app"):
                 self.throttle_holds.labels(platform, scope)
-        registry.register(DatabaseCollector(session_factory, platforms=platforms, clock=clock, gate=gate))
+        registry.register(DatabaseCollector(writes, platforms=platforms, clock=clock))
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
         self._lock = threading.Lock()
@@ -193,16 +191,14 @@ class DatabaseCollector(Collector):
 
     def __init__(
         self,
-        session_factory: sessionmaker[Session],
+        writes: Writes,
         *,
         platforms: Sequence[str],
         clock: Clock,
-        gate: Callable[[], AbstractContextManager[object]] | None,
     ) -> None:
-        self._session_factory = session_factory
+        self._db = writes
         self._platforms = list(platforms)
         self._clock = clock
-        self._gate = gate or nullcontext
 
     def describe(self) -> Iterable[Metric]:
         return list(self._families())  # names only: registering must not query the database
@@ -222,9 +218,7 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         up, inbox_events, inbox_age, outbox_messages, outbox_age, slots = self._families()
         try:
-            # Through the SQLite write gate: a read transaction there takes the write lock, and the
-            # webhook's commits go first.
-            with self._gate(), self._session_factory() as session:
+            with self._db.read() as session:  # after the webhook's commits (bot.writes)
                 inbox = session.execute(_INBOX).all()
                 outbox = session.execute(_OUTBOX).all()
                 claimed = session.execute(_SLOTS).all()
@@ -282,10 +276,9 @@ def install(settings: Settings, runtime: Runtime, platforms: Platforms) -> Metri
         return None
     token = settings.metrics_token.get_secret_value() if settings.metrics_token is not None else None
     metrics = Metrics(
-        runtime.session_factory,
+        runtime.writes,
         platforms=platforms.outbox.platforms,
         clock=runtime.clock,
-        gate=platforms.gate.background,
         token=token or None,
     )
     for name, platform in platforms.by_name.items():

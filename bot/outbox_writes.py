@@ -2,7 +2,7 @@
 database is unreachable (the rows stay live work meanwhile, so an outage never makes a send repeat).
 
 On SQLite there is one writer and, while the webhook is busy, background writes get a turn every
-200 ms (`bot.ingest.WriteGate`): every outcome waiting when the turn comes is written in it, each in its
+200 ms (`bot.writes`): every outcome waiting when the turn comes is written in it, each in its
 own savepoint, so none waits a turn behind another.
 """
 
@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 
 from anyio import to_thread
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from bot.ingest import WriteGate
+from bot.writes import Writes
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +31,9 @@ def database_unavailable(exc: BaseException) -> bool:
 
 
 class OutcomeWriter:
-    def __init__(
-        self, session_factory: sessionmaker[Session], gate: WriteGate, *, give_up_at: Callable[[], float | None]
-    ) -> None:
+    def __init__(self, writes: Writes, *, give_up_at: Callable[[], float | None]) -> None:
         """`give_up_at`: the loop time after which a write still failing is abandoned (None: never, until stopping)."""
-        self._session_factory = session_factory
-        self._gate = gate
+        self._db = writes
         self._give_up_at = give_up_at
         self._outcomes: deque[tuple[Callable[[Session], Any], asyncio.Future[Any]]] = deque()
         self._writer: asyncio.Task[None] | None = None
@@ -53,13 +50,13 @@ class OutcomeWriter:
         """
 
         def run() -> T:
-            with self._gate.background(), self._session_factory.begin() as session:
+            with self._db.begin() as session:
                 return fn(session)
 
         delay = 0.05
         while True:
             try:
-                return await (self._write_in_turn(fn) if self._gate.enabled else to_thread.run_sync(run))
+                return await (self._write_in_turn(fn) if self._db.ordered else to_thread.run_sync(run))
             except Exception as exc:
                 if not database_unavailable(exc):
                     raise
@@ -90,13 +87,13 @@ class OutcomeWriter:
 
     def _write_waiting(self) -> list[tuple[asyncio.Future[Any], bool, Any]]:
         """In a thread: take the gate's turn, then every outcome queued by then, in one transaction."""
-        with self._gate.background():
+        with self._db.turn():
             batch = []
             while self._outcomes:  # deque: appends on the loop, pops here
                 batch.append(self._outcomes.popleft())
             settled: list[tuple[asyncio.Future[Any], bool, Any]] = []
             try:
-                with self._session_factory.begin() as session:
+                with self._db.session_factory.begin() as session:
                     for fn, future in batch:
                         try:
                             with session.begin_nested():

@@ -12,7 +12,7 @@ History (`change` rows) is kept: it is the audit trail shown in task, risk and a
 the scheduler reads it (when a task became blocked, when a risk last changed) to key escalations, so
 pruning it would change what is reported and could escalate an old incident again.
 
-Every step works in pages of `batch` rows, each its own short transaction (through the write gate on
+Every step works in pages of `batch` rows, each its own short transaction (through `bot.writes`, the write gate on
 SQLite, so the webhook's commits go first), never one large DELETE holding SQLite's lock.
 """
 
@@ -28,12 +28,12 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from anyio import to_thread
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock, utcnow
 from bot.config import Settings
-from bot.ingest import WriteGate
 from bot.platforms.dingtalk import SIGNATURE_TOLERANCE
+from bot.writes import Writes
 from models.retention import Page, prune_inbox, prune_outbox
 from models.webhook import prune_webhook_signatures
 from scheduler.retention import prune_job_runs
@@ -79,17 +79,15 @@ class Pruner:
 
     def __init__(
         self,
-        session_factory: sessionmaker[Session],
+        writes: Writes,
         steps: Sequence[PruneStep],
         *,
         clock: Clock = utcnow,
-        gate: WriteGate | None = None,
         batch: int = BATCH,
     ) -> None:
-        self._session_factory = session_factory
+        self._db = writes
         self._steps = list(steps)
         self._clock = clock
-        self._gate = gate or WriteGate(enabled=False)
         self._batch = batch
         self._stopping = threading.Event()
 
@@ -113,7 +111,7 @@ class Pruner:
         total = 0
         after: int | None = 0
         while after is not None and not self._stopping.is_set():
-            with self._gate.background(), self._session_factory.begin() as session:
+            with self._db.begin() as session:
                 page = step.prune(session, before=before, after_id=after, limit=self._batch)
             total += page.deleted
             after = page.next_after
@@ -161,10 +159,10 @@ class RetentionService:
 
 
 def build_retention(
-    settings: Settings, session_factory: sessionmaker[Session], *, clock: Clock = utcnow, gate: WriteGate | None = None
+    settings: Settings, writes: Writes, *, clock: Clock = utcnow
 ) -> RetentionService | None:
     """The periodic pruning for `tandem serve` (None when TANDEM_RETENTION_INTERVAL_MINUTES is 0)."""
     if settings.retention_interval_minutes <= 0:
         return None
-    pruner = Pruner(session_factory, prune_steps(settings), clock=clock, gate=gate)
+    pruner = Pruner(writes, prune_steps(settings), clock=clock)
     return RetentionService(pruner, interval=settings.retention_interval_minutes * 60)

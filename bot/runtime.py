@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.db import is_sqlite, make_engine, make_session_factory, upgrade_database
 from bot.dispatcher import Dispatcher
 from bot.platforms.registry import private_platforms, reply_route_platforms
+from bot.writes import Writes
 from handlers import build_registry, handle_message
 from handlers.router import CommandRegistry
 from scheduler.jobs import JobRunner
@@ -26,6 +27,7 @@ class Runtime:
     session_factory: sessionmaker[Session]
     registry: CommandRegistry
     dispatcher: Dispatcher
+    writes: Writes  # background write transactions, in the webhook-first order on SQLite (bot.writes)
     clock: Clock = field(default=utcnow)
 
     def close(self) -> None:
@@ -52,4 +54,5 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow, engine: Engine |
     registry = build_registry()
     handle = partial(handle_message, registry=registry, default_timezone=settings.timezone)
     dispatcher = Dispatcher(session_factory, handle, clock=clock)
-    return Runtime(settings, engine, session_factory, registry, dispatcher, clock)
+    writes = Writes(session_factory, ordered=engine.dialect.name == "sqlite")
+    return Runtime(settings, engine, session_factory, registry, dispatcher, writes, clock)

@@ -7,7 +7,6 @@ credentials are absent is off: its webhook answers 404 and nothing is sent to it
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -15,12 +14,12 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.db import is_sqlite
 from bot.delivery import OutboxSender
-from bot.ingest import GatedProcessor, IngestBatcher, SqliteInboxWriter, WriteGate
+from bot.ingest import IngestBatcher
 from bot.platforms import console, registry
 from bot.platforms.platform import Platform
 from bot.runtime import Runtime
+from bot.worker import InboxProcessor
 
 log = logging.getLogger(__name__)
 
@@ -35,25 +34,21 @@ class Platforms:
         self.runtime = runtime
         self.by_name = dict(platforms)
         self.clock = clock
-        sqlite = is_sqlite(runtime.settings.database_url)
-        self.gate = WriteGate(enabled=sqlite)
         self._on_accepted: Callable[[], None] | None = None
-        record = SqliteInboxWriter(runtime.engine, clock=clock) if sqlite else runtime.dispatcher.record
-        claim = runtime.dispatcher.claim_signature
-        self.batcher = IngestBatcher(record, gate=self.gate, on_accepted=self._accepted, claim_signature=claim)
+        dispatcher = runtime.dispatcher
+        self.batcher = IngestBatcher(
+            dispatcher.accept, writes=runtime.writes, on_accepted=self._accepted, claim_signature=dispatcher.claim_signature
+        )
         self.outbox = OutboxSender(
-            runtime.session_factory,
+            runtime.writes,
             {name: platform.sender for name, platform in self.by_name.items()},
             clock=clock,
             due_delay={console.PLATFORM: CONSOLE_GRACE},
             lease=timedelta(seconds=runtime.settings.outbox_lease_seconds),
-            gate=self.gate,
         )
         # What the InboxWorker runs: events one by one, giving way to the webhook's commits.
         prepares = any(platform.prepares for platform in self.by_name.values())
-        self.processor = GatedProcessor(
-            runtime.dispatcher, runtime.session_factory, self.gate, complete=self._prepare if prepares else None
-        )
+        self.processor = InboxProcessor(dispatcher, runtime.writes, complete=self._prepare if prepares else None)
 
     def get(self, name: str) -> Platform | None:
         return self.by_name.get(name)
@@ -74,10 +69,6 @@ class Platforms:
         self.batcher.start()
         for platform in self.by_name.values():
             await platform.start()
-        # Everything loaded so far (lark-oapi alone is ~400k objects) lives as long as the process: keep it
-        # out of the garbage collector's full passes, which otherwise stall the event loop for ~250 ms.
-        gc.collect()
-        gc.freeze()
 
     async def stop_intake(self, timeout: float = 5.0) -> None:
         """Stop taking events; any request still waiting for its commit is recorded (and answered) first."""

@@ -7,9 +7,14 @@ import contextlib
 import logging
 from collections.abc import Callable
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 from anyio import to_thread
+
+from bot.dispatcher import Dispatcher
+from bot.inbox import pending_event_ids
+from bot.writes import Writes
+from models import InboundEvent, InboundStatus
 
 log = logging.getLogger(__name__)
 
@@ -83,3 +88,51 @@ class InboxWorker:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._idle_seconds)
+
+
+class InboxProcessor:
+    """What the InboxWorker runs in `tandem serve`: pending events one at a time, each in its own write
+    turn (`bot.writes`), so that webhook commits slip in between events rather than wait for a whole pass.
+
+    `complete` may fill in what the platform left out of a recorded event and had to be fetched after
+    the acknowledgement (a Feishu sender's name): it gets the stored payload and returns a new one, or
+    None to leave it as it is.
+    """
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        writes: Writes,
+        *,
+        complete: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._writes = writes
+        self._complete = complete
+
+    def process_pending(self, limit: int = 100) -> int:
+        with self._writes.session_factory() as session:
+            ids = pending_event_ids(session, limit=limit)
+        done = 0
+        for event_id in ids:
+            if self._complete is not None:
+                try:
+                    self._complete_event(event_id)
+                except Exception:  # the name is a nicety: the event goes on without it
+                    log.exception("event %s: could not fill in what the platform left out", event_id)
+            with self._writes.turn():
+                done += self._dispatcher.process(event_id)
+        return done
+
+    def _complete_event(self, event_id: int) -> None:
+        assert self._complete is not None
+        with self._writes.session_factory() as session:
+            event = session.get(InboundEvent, event_id)
+            payload = dict(event.payload) if event is not None and event.status == InboundStatus.PENDING else None
+        completed = self._complete(payload) if payload is not None else None
+        if completed is None:
+            return
+        with self._writes.begin() as session:
+            event = session.get(InboundEvent, event_id)
+            if event is not None and event.status == InboundStatus.PENDING:
+                event.payload = completed

@@ -15,6 +15,7 @@ from bot.messages import MAX_MESSAGE, Incoming, Reply
 from handlers import (
     actions,
     decisions,
+    due_moves,
     free_text,
     members,
     project_closeout,
@@ -40,7 +41,9 @@ def build_registry() -> CommandRegistry:
     registry = CommandRegistry()
     # /项目 … 结项|历史|重开, then 设置|暂停|恢复|休息日|补班
     registry.include(projects.group.extended(project_closeout.commands, schedule_settings.commands))
-    registry.include(tasks.group.extended(task_edits.commands), *task_updates.SHORTCUTS)  # /任务 … 修改|取消|恢复|依赖
+    registry.include(  # /任务 … 修改|取消|恢复|依赖|批准|驳回
+        tasks.group.extended(task_edits.commands, due_moves.commands), *task_updates.SHORTCUTS
+    )
     registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS)
     registry.include(*schedule_views.GROUPS, *help_commands.GROUPS)
     return registry

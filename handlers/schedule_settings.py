@@ -22,7 +22,7 @@ from reports.format import WEEKDAY_LABELS, day
 
 SET_USAGE = (
     "/项目 设置 日报 17:00 ｜ 周会 周一 09:00 ｜ 议程 16:00|默认 ｜ 汇总 18:00 ｜ 工作时间 09:00-18:00 ｜ "
-    "时区 Europe/Berlin ｜ 催办 17:30|关闭"
+    "时区 Europe/Berlin ｜ 催办 17:30|关闭 ｜ 延期审批 开|关"
 )
 commands = CommandSet()  # subcommands of /项目 (handlers.projects.group)
 DAY_OFF_USAGE = "/项目 休息日 <日期>[~<日期>] [说明]   或   /项目 休息日 删除 <日期>"
@@ -186,6 +186,24 @@ def _set_nudge(ctx: Context, project: Project, value: str) -> Reply:
     return Reply(f"每个工作日 {_clock(new)} 会再 @ 一次当天还没更新任务的负责人（只催一次）。")
 
 
+_ON_WORDS = ("开", "开启", "打开", "on", "yes", "是")
+
+
+def _set_due_approval(ctx: Context, project: Project, value: str) -> Reply:
+    word = value.strip().lower()
+    if word not in _ON_WORDS and word not in _OFF_WORDS:
+        raise UsageError(f"“{value}”看不懂，请写 开 或 关。", "/项目 设置 延期审批 开|关")
+    new = word in _ON_WORDS
+    _change(ctx, project, "due_approval", project.due_approval, new)
+    project.due_approval = new
+    if not new:
+        return Reply("已关闭延期审批：负责人改自己的截止日期直接生效（PM 的汇总里照样列出每次延期/提前）。")
+    return Reply(
+        "已开启延期审批：负责人把自己的截止日期往后推，要 PM 批准才生效。\n"
+        "PM 处理：/任务 批准 #12 ｜ /任务 驳回 #12 [原因]"
+    )
+
+
 _SETTERS = (
     (("日报", "提醒", "daily", "prompt"), _set_daily),
     (("周会", "例会", "meeting"), _set_meeting),
@@ -194,6 +212,7 @@ _SETTERS = (
     (("工作时间", "hours", "workhours"), _set_hours),
     (("时区", "timezone", "tz"), _set_timezone),
     (("催办", "nudge"), _set_nudge),
+    (("延期审批", "审批", "approval", "due-approval"), _set_due_approval),
 )
 
 
@@ -206,6 +225,7 @@ def settings_overview(ctx: Context, project: Project, national: NationalCalendar
         f"周会：每{WEEKDAY_LABELS[project.meeting_weekday]} {_clock(project.meeting_time)} · 议程：会前一个工作日 {agenda}",
         f"PM 汇总：每个工作日 {_clock(project.digest_time)}（每周最后一个工作日另发周报）",
         f"工作时间：{_clock(project.work_start)}–{_clock(project.work_end)}（提醒与升级只在这段时间）",
+        f"延期审批：{'开（负责人推迟自己的截止日期需 PM 批准）' if project.due_approval else '关'}",
         "日历：中国法定节假日与调休" + _calendar_note(ctx.today, national or national_calendar()),
     ]
     overrides = project_days_from(

@@ -7,6 +7,7 @@ nothing behind (the dispatcher's savepoint rolls back).
 from __future__ import annotations
 
 from bot.messages import Mention, Reply
+from handlers import due_moves
 from handlers.common import checked_text, date_option, department_named, is_clear, log_change, named_owner
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
@@ -85,9 +86,18 @@ def edit_task(ctx: Context, args: Args) -> Reply:
         start = None if is_clear(args.options["start"]) else date_option(ctx, args, "start", what="开始日期", future=False)
     if start and due and start > due:
         raise UserError(f"开始日期 {start.isoformat()} 晚于截止日期 {due.isoformat()}。", EDIT_USAGE)
-    if due != task.due_date:
+    note = _note(args, args.words[1:])
+    warnings: list[str] = []
+    requested = False
+    if due != task.due_date and due_moves.needs_approval(ctx, task, actor, due):
+        request, asked = due_moves.request_move(ctx, task, actor, due, note)
+        lines.append(request)
+        mentions += asked
+        requested = True
+    elif due != task.due_date:
         changes.append(("due", _iso(task.due_date), _iso(due)))
         lines.append(f"截止 {day(task.due_date, today=ctx.today)} → {day(due, today=ctx.today)}")
+        warnings += due_moves.successor_warnings(ctx, task, due)
         task.due_date = due
     if start != task.start_date:
         changes.append(("start", _iso(task.start_date), _iso(start)))
@@ -125,7 +135,9 @@ def edit_task(ctx: Context, args: Args) -> Reply:
         key = word.partition(":")[0]
         if ":" in word and key.lower() in ("依赖", "前置", "dep", "deps", "depends"):
             raise UsageError("依赖请用专门的指令修改。", DEPS_USAGE)
-    note = _note(args, args.words[1:])
+    if not changes and requested:
+        task.updated_at = ctx.incoming.sent_at
+        return Reply(f"{task.ref} {shorten(task.title)}\n" + "\n".join(lines), mentions=tuple(mentions))
     if not changes:
         if args.words[1:] and "title" not in args.options:
             raise UsageError("没有要修改的内容。改标题请写 标题:新标题。", EDIT_USAGE)
@@ -136,6 +148,8 @@ def edit_task(ctx: Context, args: Args) -> Reply:
     text = f"已修改 {task.ref} {shorten(task.title)}\n" + "\n".join(lines)
     if note:
         text += f"\n说明：{note}"
+    if warnings:
+        text += "\n" + "\n".join(warnings)
     return Reply(text, mentions=tuple(mentions))
 
 

@@ -38,6 +38,7 @@ from models.project import (
     get_active_project_and_member,
     get_or_create_department,
 )
+from models.rhythm import AgendaRun, AgendaTopic, DueRequest
 from models.risk import Risk
 from models.schedule import JobRun
 from models.task import Task, task_dependency
@@ -49,12 +50,15 @@ __all__ = [
     "USER_ID_MAX",
     "ActionItem",
     "ActionStatus",
+    "AgendaRun",
+    "AgendaTopic",
     "Base",
     "CalendarDay",
     "CalendarDayKind",
     "Change",
     "Decision",
     "Department",
+    "DueRequest",
     "Edit",
     "InboundEvent",
     "InboundStatus",

@@ -55,6 +55,8 @@ class Project(Base):
     work_start: Mapped[time] = mapped_column(default=time(9, 0))
     work_end: Mapped[time] = mapped_column(default=time(18, 0))
     paused: Mapped[bool] = mapped_column(default=False)
+    # An owner's move of their own deadline later waits for the PM's approval (/项目 设置 延期审批 开).
+    due_approval: Mapped[bool] = mapped_column(default=False)
 
     # Per-project counters: ids shown to users (#N, RN, AN, DN) are never reused.
     next_task_no: Mapped[int] = mapped_column(default=1)

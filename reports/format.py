@@ -59,6 +59,7 @@ FIELD_LABELS = {
     "title": "标题",
     "owner": "负责人",
     "due": "截止",
+    "due_request": "延期申请",
     "start": "开始",
     "dept": "部门",
     "deliverable": "交付物",

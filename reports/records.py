@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import NamedTuple
 
 from models import ActionStatus, RiskLevel, RiskStatus, RiskStrategy, Role, TaskStatus
 
@@ -138,9 +139,45 @@ class ChangeRow:
     note: str | None
 
 
-
 def as_utc(value: datetime | str) -> datetime:
     """A timestamp read without type processing: naive UTC text on SQLite, aware from PostgreSQL's driver."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class Prereq(NamedTuple):
+    """An open task's predecessors: whether one is still open, and when the last one was finished."""
+
+    open: bool
+    last_done: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgendaRunRow:
+    meeting_day: date
+    built_at: datetime
+    covers_from: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRow:
+    id: int
+    content: str
+    added_by_id: int | None
+    added_at: datetime
+    meeting_day: date | None  # the meeting whose posted agenda first listed it
+
+
+@dataclass(frozen=True, slots=True)
+class DueMove:
+    """One change of a task's or action item's due date (the history's `due` rows)."""
+
+    entity: str  # task | action
+    ref: str  # #12 | A3
+    title: str
+    actor_id: int | None
+    at: datetime
+    old: date | None
+    new: date | None
+    note: str | None

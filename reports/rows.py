@@ -8,13 +8,12 @@ order the report shows them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
-from reports.records import ActionRow, DecisionRow, MemberRow, RiskRow, TaskDetail, TaskRow
-from reports.rules import Health, planned_progress, planned_start
+from reports.records import ActionRow, DecisionRow, DueMove, MemberRow, RiskRow, TaskRow, TopicRow
+from reports.rules import Health, Readiness, planned_progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +77,13 @@ class Blocked:
     task: TaskRow
     owner: MemberRow | None
     since: datetime  # when it became blocked
+    age: timedelta  # working time since then (the project calendar's days off not counted)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicItem:
+    topic: TopicRow
+    added_by: MemberRow | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +93,7 @@ class Agenda:
     today: date
     meeting: date | None  # None: no meeting in the coming weeks
     meeting_time: time
+    covers_from: datetime  # local: 上周完成 covers completions from here (the previous agenda's build) to `at`
     completed: tuple[TaskItem, ...]  # 上周完成
     slipping: tuple[Slip, ...]  # overdue or behind plan, not blocked
     blocked: tuple[Blocked, ...]  # longest blocked first
@@ -95,6 +102,7 @@ class Agenda:
     undecided_risks: tuple[RiskRow, ...]  # 待决策: no response strategy chosen, above low
     long_blocked: tuple[Blocked, ...]  # 待决策: blocked over two working days
     due_next_week: tuple[TaskItem, ...]
+    topics: tuple[TopicItem, ...] = ()  # added by people for the meeting (/议程 新增)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +149,16 @@ class Digest:
     due_soon: tuple[TaskItem, ...]  # due after today, up to `soon_until`
     soon_until: date  # the next workday
     risk_events: tuple[RiskEvent, ...]
+    due_moves: tuple[DueMoveItem, ...] = ()  # due dates changed since the previous workday's digest
+    overdue_actions: tuple[ActionEntry, ...] = ()
+    due_soon_actions: tuple[ActionEntry, ...] = ()  # due after today, up to `soon_until`
+    pending_moves: tuple[DueMoveItem, ...] = ()  # owners' deadline moves waiting for the PM (延期审批)
+
+
+@dataclass(frozen=True, slots=True)
+class DueMoveItem:
+    move: DueMove
+    actor: MemberRow | None
 
 
 class TrackingRow(NamedTuple):  # a tuple: a table may have ten thousand of them, built in one go
@@ -149,13 +167,15 @@ class TrackingRow(NamedTuple):  # a tuple: a table may have ten thousand of them
     health: Health
     done_on: date | None  # finished tasks
     today: date
-    tz: ZoneInfo
-    detail: TaskDetail | None
+    ready: Readiness
 
     @property
     def planned(self) -> int | None:
-        """Percent the linear plan expects by today (worked out when asked: a table shows the first rows)."""
-        return planned_progress(planned_start(self.detail, self.tz), self.task.due_date, self.today)
+        """Percent the linear plan expects by today (worked out when asked: a table shows the first rows);
+        None before the task can start (its start date, its predecessors) or without a due date."""
+        if self.ready.waiting:
+            return None
+        return planned_progress(self.ready.start, self.task.due_date, self.today)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +189,7 @@ class TrackingTable:
     ok: int
     late: int
     at_risk: int
+    unscheduled: int
     rows: tuple[TrackingRow, ...]
 
 
@@ -188,3 +209,5 @@ class Incident:
     risk: RiskRow | None = None
     responsible: MemberRow | None = None  # the task's or risk's owner, named in an escalation
     since: datetime | None = None  # blocked since / unchanged since
+    age: timedelta | None = None  # working time since then (days off not counted)
+    action: ActionRow | None = None

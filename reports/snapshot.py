@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import String, func, select, type_coerce
@@ -30,14 +31,19 @@ from models import (
     Task,
     TaskStatus,
 )
+from reports import snapshot_rhythm as rhythm
 from reports.records import (
     ActionRow,
+    AgendaRunRow,
     ChangeRow,
     DecisionRow,
+    DueMove,
     MemberRow,
+    Prereq,
     RiskRow,
     TaskDetail,
     TaskRow,
+    TopicRow,
 )
 
 CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
@@ -106,6 +112,42 @@ class Snapshot:
     def actions(self, project_id: int) -> list[ActionRow]:
         """Open action items, and those created in [since, at]."""
         return self._load("actions", self._actions, list)[self._covered_id(project_id)]
+
+    def prereqs(self, project_id: int) -> dict[int, Prereq]:
+        """Open task id → its predecessors' state (tasks without predecessors are absent)."""
+        return self._load("prereqs", partial(rhythm.prereqs, self.session), dict)[self._covered_id(project_id)]
+
+    def activity(self, project_id: int) -> dict[int, datetime]:
+        """Member id → their last change of anything (task, risk, action item, note) in [since, at]."""
+        loader = partial(rhythm.activity, self.session, at=self.at, since=self.since)
+        return self._load("activity", loader, dict)[self._covered_id(project_id)]
+
+    def due_moves(self, project_id: int) -> list[DueMove]:
+        """Due-date changes of tasks and action items in [since, at], oldest first."""
+        loader = partial(rhythm.due_moves, self.session, at=self.at, since=self.since)
+        return self._load("due_moves", loader, list)[self._covered_id(project_id)]
+
+    def pending_requests(self, project_id: int) -> list[DueMove]:
+        """Deadline moves waiting for the PM's approval."""
+        return self._load("pending_requests", partial(rhythm.pending_requests, self.session), list)[
+            self._covered_id(project_id)
+        ]
+
+    def agenda_runs(self, project_id: int) -> list[AgendaRunRow]:
+        """Agendas posted in the last eight weeks, by meeting day."""
+        return self._load("agenda_runs", partial(rhythm.agenda_runs, self.session, at=self.at), list)[
+            self._covered_id(project_id)
+        ]
+
+    def topics(self, project_id: int) -> list[TopicRow]:
+        """Topics added for meetings (`/议程 新增`) not yet through a meeting long past."""
+        return self._load("topics", partial(rhythm.topics, self.session, at=self.at), list)[self._covered_id(project_id)]
+
+    def completions(self, project_id: int) -> list[tuple[datetime, TaskRow]]:
+        """(completed at, task) for the tasks completed in the last eight weeks, oldest first."""
+        return self._load("completions", partial(rhythm.completions, self.session, at=self.at), list)[
+            self._covered_id(project_id)
+        ]
 
     def decisions(self, project_id: int) -> list[DecisionRow]:
         """Decisions recorded in [since, at]."""

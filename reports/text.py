@@ -4,7 +4,7 @@ by `reports.compute`."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from functools import lru_cache
 
 from bot.messages import Mention, Reply, Section, Table
@@ -17,7 +17,7 @@ from reports.rows import (
     Blocked,
     DailyPrompt,
     Digest,
-    Incident,
+    DueMoveItem,
     Minutes,
     Nudge,
     OwnerTasks,
@@ -26,13 +26,24 @@ from reports.rows import (
     TaskItem,
     TrackingTable,
 )
-from reports.rules import ESCALATE_BLOCKED, ESCALATE_RISK, REMIND_DUE, REMIND_OVERDUE, Health
+from reports.rules import Health
 
 ANSWER_HINT = "直接回复即可更新：#12 完成 ｜ #12 阻塞 原因 ｜ #12 进度 60%"
 PER_OWNER_LIMIT = 10  # tasks listed per person in the prompt; the rest are counted
 SECTION_LIMIT = 20  # lines per section in agendas and digests
 TABLE_LIMIT = 60  # rows of the tracking table (the rest are counted)
-HEALTH_LABELS = {Health.OK: "正常", Health.LATE: "延迟", Health.RISK: "风险"}
+HEALTH_LABELS = {Health.OK: "正常", Health.LATE: "延迟", Health.RISK: "风险", Health.UNSCHEDULED: "未排期"}
+# The tracking table's legend: the rules of reports.rules.health, in the same order.
+HEALTH_LEGEND = (
+    "状态说明：",
+    "· 延迟：过了截止日期未完成，或完成晚于截止",
+    "· 风险：阻塞，或落后计划 20 个百分点以上",
+    "· 计划：从开始日期（且前置任务都完成）起，",
+    "  按天线性增长，截止日达 100%",
+    "· 未排期：没有截止日期",
+    "· 正常：其余（含未到开始日期、在等前置任务）",
+)
+DUE_MOVE_LABELS = {"later": "延期", "earlier": "提前", "set": "定截止", "cleared": "取消截止"}
 RISK_FIELD_LABELS = {"level": "等级", "status": "状态", "strategy": "应对", "mitigation": "措施", "impact": "影响",
                      "owner": "负责人", "description": "描述", "trigger": "触发"}
 _VALUE_LABELS = {
@@ -88,11 +99,13 @@ def _status_label(status: TaskStatus, progress: int) -> str:
     return label
 
 
-def age_text(since: datetime, at: datetime) -> str:
-    hours = int((at - since).total_seconds() // 3600)
+def working_age(age: timedelta) -> str:
+    """Working time as the escalation counts it: hours under a working day, else whole working days
+    (24 hours of workdays each; weekends and holidays such as 中秋 not counted)."""
+    hours = max(int(age.total_seconds() // 3600), 0)
     if hours < 24:
-        return f"{max(hours, 0)}小时"
-    return f"{hours // 24}天"
+        return f"{hours}小时"
+    return f"{hours // 24}个工作日"
 
 
 def _section(lines: list[str], title: str, items: Sequence[str], *, limit: int = SECTION_LIMIT) -> None:
@@ -131,14 +144,14 @@ def risk_line(risk: RiskRow, owner: MemberRow | None) -> str:
     return " · ".join(parts)
 
 
-def _blocked_line(blocked: Blocked, at: datetime) -> str:
+def blocked_line(blocked: Blocked) -> str:
     return (
-        f"{_task_owner(TaskItem(blocked.task, blocked.owner))}已阻塞{age_text(blocked.since, at)}："
+        f"{_task_owner(TaskItem(blocked.task, blocked.owner))}已阻塞{working_age(blocked.age)}："
         f"{shorten(blocked.task.blocked_reason or '未说明原因', 40)}"
     )
 
 
-def _action_line(entry: ActionEntry, today: date) -> str:
+def action_line(entry: ActionEntry, today: date) -> str:
     action = entry.action
     overdue = f" ⚠逾期{(today - action.due_date).days}天" if action.due_date and action.due_date < today else ""
     return f"{action.ref} {shorten(action.content)}（{name(entry.owner)}）截止{day(action.due_date, today=today)}{overdue}"
@@ -203,16 +216,19 @@ def agenda(rows: Agenda) -> Reply:
     sections = [
         ("一、上周完成", [_task_owner(i) for i in rows.completed]),
         ("二、进度滞后", slipping),
-        ("三、阻塞", [_blocked_line(b, rows.at) for b in rows.blocked]),
+        ("三、阻塞", [blocked_line(b) for b in rows.blocked]),
         ("四、高风险", [risk_line(r.risk, r.owner) for r in rows.high_risks]),
-        ("五、逾期行动项", [_action_line(a, today) for a in rows.overdue_actions]),
+        ("五、逾期行动项", [action_line(a, today) for a in rows.overdue_actions]),
         ("六、待决策", decisions),
         ("七、下周到期", [f"{_task_owner(i)}截止{day(i.task.due_date, today=today)}" for i in rows.due_next_week]),
+        ("八、会议议题", [f"{shorten(t.topic.content, 40)}（{name(t.added_by)}）" for t in rows.topics]),
     ]
     when = f"{day(rows.meeting)} {_clock(rows.meeting_time)}" if rows.meeting else "（近期没有周会）"
-    lines = [f"周会时间：{when}"]
+    since = rows.covers_from
+    lines = [f"周会时间：{when}", f"上周完成统计自 {day(since.date(), today=today)} {since.strftime('%H:%M')} 起"]
     _sections_or_none(lines, sections)
     lines.append("会上记录：/决议 <内容> ；/行动 新增 <内容> @负责人 截止:日期")
+    lines.append("加议题：/议程 新增 <议题>")
     return Reply("\n".join(lines), title=titled("周会议程", rows.project_name), style="report")
 
 
@@ -243,10 +259,14 @@ def digest(rows: Digest) -> Reply:
     def brief(item: TaskItem) -> str:
         return f"{task_brief(item.task, today)}（{name(item.owner)}）"
 
+    completed = "、".join(f"{t.ref} {shorten(t.title, 20)}" for t in rows.completed_today[:SECTION_LIMIT])
+    if len(rows.completed_today) > SECTION_LIMIT:
+        completed += f" 等 {len(rows.completed_today)} 项"
     lines = [
         f"已更新（{len(rows.updated)}）：{'、'.join(m.name for m in rows.updated) or '无'}",
         f"未更新（{len(rows.missing)}）：{'、'.join(m.name for m in rows.missing) or '无'}",
-        f"今日完成：{len(rows.completed_today)} 项 · 未完成：{rows.open_count} 项",
+        f"今日完成（{len(rows.completed_today)}）：{completed or '无'}",
+        f"未完成：{rows.open_count} 项",
     ]
     tomorrow = rows.soon_until == today + timedelta(days=1)
     soon_label = "明天到期" if tomorrow else f"下个工作日（{day(rows.soon_until)}）前到期"
@@ -257,12 +277,34 @@ def digest(rows: Digest) -> Reply:
         lines,
         (
             ("新增阻塞", new_blockers),
-            ("逾期", [brief(i) for i in rows.overdue]),
-            (soon_label, [brief(i) for i in rows.due_soon]),
+            ("逾期", [brief(i) for i in rows.overdue] + [action_line(a, today) for a in rows.overdue_actions]),
+            (soon_label, [brief(i) for i in rows.due_soon] + [action_line(a, today) for a in rows.due_soon_actions]),
+            ("截止日期变更", [due_move_line(m, today) for m in rows.due_moves]),
             ("风险变化", [risk_event_line(e) for e in rows.risk_events]),
         ),
     )
+    pending = [f"{due_move_line(m, today)} · /任务 批准 {m.move.ref}" for m in rows.pending_moves]
+    _section(lines, "待批延期", pending)
     return Reply("\n".join(lines), title=titled("每日汇总", rows.project_name, day(today)), style="report")
+
+
+def due_move_kind(item: DueMoveItem) -> str:
+    old, new = item.move.old, item.move.new
+    if old is None:
+        return "set"
+    if new is None:
+        return "cleared"
+    return "later" if new > old else "earlier"
+
+
+def due_move_line(item: DueMoveItem, today: date) -> str:
+    """`延期 #3 写发布稿：11-20(周五) → 12-04(周五)（李四；等设计稿）`."""
+    move = item.move
+    why = f"；{shorten(move.note, 20)}" if move.note else ""
+    return (
+        f"{DUE_MOVE_LABELS[due_move_kind(item)]} {move.ref} {shorten(move.title, 16)}："
+        f"{day(move.old, today=today)} → {day(move.new, today=today)}（{name(item.actor)}{why}）"
+    )
 
 
 def risk_event_line(event: RiskEvent) -> str:
@@ -286,12 +328,14 @@ def tracking_table(table: TrackingTable) -> Reply:
     today = table.today
     summary = (
         f"本周完成 {table.done_count} 项 · 未完成 {table.open_count} 项 · "
-        f"正常 {table.ok} · 延迟 {table.late} · 风险 {table.at_risk}"
+        f"正常 {table.ok} · 延迟 {table.late} · 风险 {table.at_risk} · 未排期 {table.unscheduled}"
     )
     rows: list[tuple[str, ...]] = []
     for row in table.rows[:TABLE_LIMIT]:
         task = row.task
         planned = f"截止{day(task.due_date, today=today)}" + (f" 应达{row.planned}%" if row.planned is not None else "")
+        if row.ready.waiting and row.done_on is None:
+            planned += " 未开始"
         if row.done_on is not None:
             actual = f"已完成 {day(row.done_on, today=today)}"
         else:
@@ -299,7 +343,9 @@ def tracking_table(table: TrackingTable) -> Reply:
         rows.append((f"{task.ref} {shorten(task.title, 24)}", name(row.owner), planned, actual, HEALTH_LABELS[row.health]))
     sections = [Section(table=Table(("任务", "负责人", "计划", "实际", "状态"), tuple(rows)))]
     if len(table.rows) > TABLE_LIMIT:
-        sections.append(Section(lines=(f"…另有 {len(table.rows) - TABLE_LIMIT} 行未列出（按 延迟 > 风险 > 正常 排序）",)))
+        more = f"…另有 {len(table.rows) - TABLE_LIMIT} 行未列出（按 延迟 > 风险 > 未排期 > 正常 排序）"
+        sections.append(Section(lines=(more,)))
+    sections.append(Section(lines=tuple(HEALTH_LEGEND)))
     week = today.isocalendar()
     return Reply(
         summary,
@@ -307,56 +353,3 @@ def tracking_table(table: TrackingTable) -> Reply:
         style="report",
         sections=tuple(sections),
     )
-
-
-# ---------------------------------------------------------------------------- reminders and escalation
-
-
-def incident_line(incident: Incident) -> str:
-    """The incident's line in its reminder or escalation."""
-    if incident.job in (REMIND_DUE, REMIND_OVERDUE) and incident.task is not None:
-        return task_brief(incident.task, incident.today)
-    if incident.job == ESCALATE_BLOCKED and incident.task is not None and incident.since is not None:
-        return _blocked_line(Blocked(incident.task, incident.responsible, incident.since), incident.at)
-    if incident.job == ESCALATE_RISK and incident.risk is not None and incident.since is not None:
-        return f"{risk_line(incident.risk, incident.responsible)} · {age_text(incident.since, incident.at)}无更新"
-    raise ValueError(f"no wording for incident {incident.job}:{incident.key}")
-
-
-def reminders(
-    incidents: Sequence[Incident], today: date, *, managers: Sequence[MemberRow], project_name: str
-) -> list[Reply]:
-    """At most two group messages: owners' due/overdue reminders, and escalations @ the PM."""
-    replies: list[Reply] = []
-    owner_items = [i for i in incidents if i.owner is not None]
-    if owner_items:
-        lines: list[str] = []
-        for job, title in ((REMIND_OVERDUE, "已逾期，请尽快处理或更新截止日期"), (REMIND_DUE, "即将到期")):
-            items = [i for i in owner_items if i.job == job]
-            if items:
-                lines.append(f"{title}：")
-                lines += [f"  {at_marker(i.owner)} {incident_line(i)}" for i in items if i.owner is not None]
-        lines.append(ANSWER_HINT)
-        owners = [i.owner for i in owner_items if i.owner is not None]
-        replies.append(Reply("\n".join(lines), title=titled("任务提醒", project_name, day(today)), mentions=mentions_of(owners)))
-    escalations = [i for i in incidents if i.owner is None]
-    if escalations:
-        head = " ".join(at_marker(m) for m in managers) or "PM"
-        lines = [f"{head} 以下事项超过 24 小时（不含休息日）没有进展，请关注："]
-        lines += [f"  {incident_line(i)}" for i in escalations]
-        replies.append(Reply("\n".join(lines), title=titled("⚠ 升级提醒", project_name), mentions=mentions_of(managers)))
-    return replies
-
-
-# ---------------------------------------------------------------------------- notices
-
-
-def calendar_notice(year: int, *, managers: Sequence[MemberRow], project_name: str) -> Reply:
-    head = " ".join(at_marker(m) for m in managers)
-    text = (
-        f"{head} 节假日数据里还没有 {year} 年的官方安排（国务院通知发布后需升级 chinesecalendar 并重启）。"
-        f"在此之前，{year} 年按“周末 + 法定节日”估算，调休补班不会被识别。\n"
-        "如需调整，可用：/项目 休息日 <日期> 、/项目 补班 <日期>"
-    ).strip()
-    return Reply(text, title=titled(f"日历提示：{year} 年节假日为估算", project_name), mentions=mentions_of(managers))
-

@@ -12,9 +12,7 @@ Each batch of projects costs a constant number of statements, whatever their mem
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -26,12 +24,14 @@ from bot.clock import Clock, utcnow
 from bot.messages import Reply
 from models import JobRun, Project, ProjectStatus
 from models.calendar import NationalCalendar, WorkCalendar, chunked, load_calendars, national_calendar
-from reports import builders, compute, text
+from models.rhythm import record_agenda
+from reports import builders, compute, text, text_reminders
 from reports.holidays import holiday_notice, long_holiday_after
-from reports.rows import Incident
+from reports.rows import Agenda, Incident
 from reports.rules import managers
 from reports.snapshot import Snapshot
-from scheduler.posting import ROUTE_MARGIN, OutboxBatch, reply_routes
+from scheduler.claims import EMPTY, POSTED, SKIPPED, SUPERSEDED, Claim, OutboxBatch, Post, RunReport
+from scheduler.posting import ROUTE_MARGIN, reply_routes
 from scheduler.slots import (
     AGENDA,
     CALENDAR_NOTICE,
@@ -51,54 +51,11 @@ from scheduler.slots import (
 
 log = logging.getLogger(__name__)
 
-# JobRun outcomes: posted; empty (nothing to say); skipped (missed by more than the grace period);
-# superseded (a nudge not sent because the day's prompt itself only went out late, in the same run).
-POSTED, EMPTY, SKIPPED, SUPERSEDED = "posted", "empty", "skipped", "superseded"
+__all__ = ["EMPTY", "POSTED", "SKIPPED", "SUPERSEDED", "JobRunner", "RunReport"]
+WITHHELD = "withheld"  # a PM digest on a platform that cannot send it privately (a PM asks with /汇总)
+PM_ONLY = (DIGEST, WEEKLY_DIGEST)  # who did and did not update: for the PMs' eyes only
+
 BATCH = 500  # projects per unit of work
-
-
-@dataclass(frozen=True, slots=True)
-class Post:
-    reply: Reply
-    private: bool  # to the PM(s) privately where the platform allows
-
-
-@dataclass(slots=True)
-class Claim:
-    project_id: int
-    job: str
-    slot: str
-    outcome: str
-    posts: list[Post] = field(default_factory=list)
-    revive: bool = False  # the slot was recorded as skipped; it is due again for an explicit run at T
-
-    @property
-    def key(self) -> tuple[int, str, str]:
-        return (self.project_id, self.job, self.slot)
-
-
-@dataclass
-class RunReport:
-    """What one run did: outcome counts per job, and one line per message posted or slot skipped."""
-
-    at: datetime
-    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
-    lines: list[str] = field(default_factory=list)
-    errors: int = 0
-
-    def add(self, job: str, outcome: str, line: str | None = None) -> None:
-        self.counts[(job, outcome)] += 1
-        if line:
-            self.lines.append(line)
-
-    def count(self, outcome: str, job: str | None = None) -> int:
-        return sum(n for (j, o), n in self.counts.items() if o == outcome and (job is None or j == job))
-
-    def summary(self) -> str:
-        parts = [f"{job} {outcome} {n}" for (job, outcome), n in sorted(self.counts.items())]
-        if self.errors:
-            parts.append(f"errors {self.errors}")
-        return "；".join(parts) or "nothing due"
 
 
 class JobRunner:
@@ -207,6 +164,12 @@ class JobRunner:
                     continue
                 for post in claim.posts:
                     self._enqueue(outbox, project, claim, post, data)
+                if claim.agenda is not None and claim.agenda.meeting is not None:
+                    # The next agenda's 上周完成 starts where this one's window ended.
+                    record_agenda(
+                        session, project_id=project.id, meeting_day=claim.agenda.meeting, built_at=at,
+                        covers_from=claim.agenda.covers_from,
+                    )
                 line = f"已发送：项目 {project.id} {claim.job} {claim.slot}" if claim.posts else None
                 local_report.add(claim.job, claim.outcome, line)
             outbox.flush()
@@ -263,11 +226,14 @@ class JobRunner:
                 if prompt != POSTED:
                     claims.append(Claim(project.id, slot.job, slot.key, EMPTY))
                     continue
-            reply, private = self._build(session, project, calendar, data, at, slot)
+            if slot.job in PM_ONLY and project.platform not in self._private_platforms:
+                claims.append(Claim(project.id, slot.job, slot.key, WITHHELD, revive=recorded == SKIPPED))
+                continue
+            reply, private, rows = self._build(session, project, calendar, data, at, slot)
             claims.append(
                 Claim(
                     project.id, slot.job, slot.key, POSTED if reply else EMPTY, [Post(reply, private)] if reply else [],
-                    revive=recorded == SKIPPED,
+                    revive=recorded == SKIPPED, agenda=rows if reply else None,
                 )
             )
         return claims
@@ -277,7 +243,9 @@ class JobRunner:
         """Tell the PM, once per project and year, that a year's holidays are only estimated."""
         claims = []
         for year in sorted(calendar.estimated_years):
-            notice = text.calendar_notice(year, managers=managers(data.members(project.id)), project_name=project.name)
+            notice = text_reminders.calendar_notice(
+                year, managers=managers(data.members(project.id)), project_name=project.name
+            )
             claims.append(Claim(project.id, CALENDAR_NOTICE, str(year), POSTED, [Post(notice, True)]))
         return claims
 
@@ -297,32 +265,36 @@ class JobRunner:
             return
         local = at.astimezone(ZoneInfo(project.timezone))
         stamp = local.strftime("%Y-%m-%dT%H:%M")
-        for reply in text.reminders(new, local.date(), managers=managers(data.members(project.id)), project_name=project.name):
+        # One message for the owners' reminders, one for the escalations: each line counts its own.
+        sizes = [n for n in (sum(i.owner is not None for i in new), sum(i.owner is None for i in new)) if n]
+        replies = text_reminders.reminders(
+            new, local.date(), managers=managers(data.members(project.id)), project_name=project.name
+        )
+        for reply, size in zip(replies, sizes, strict=True):
             claim = Claim(project.id, REMINDERS, stamp, POSTED)
             self._enqueue(outbox, project, claim, Post(reply, False), data)
-            report.lines.append(f"已发送：项目 {project.id} {reply.title}（{len(new)} 项）")
+            report.lines.append(f"已发送：项目 {project.id} {reply.title}（{size} 项）")
 
     def _build(
         self, session: Session, project: Project, calendar: WorkCalendar, data: Snapshot, at: datetime, slot: Slot
-    ) -> tuple[Reply | None, bool]:
-        if slot.job == DAILY_PROMPT:
-            return builders.build_daily_prompt(session, project, at, data=data, calendar=calendar), False
+    ) -> tuple[Reply | None, bool, Agenda | None]:
+        """(the reply, whether it goes to the PMs privately, the agenda's rows when it is one)."""
         if slot.job == HOLIDAY_NOTICE:
             holiday = long_holiday_after(calendar, slot.day)
-            return (holiday_notice(holiday, project_name=project.name) if holiday else None), False
-        if slot.job == NUDGE:
-            return builders.build_nudge(session, project, at, data=data), False
+            return (holiday_notice(holiday, project_name=project.name) if holiday else None), False, None
         if slot.job == AGENDA:
-            return (
-                builders.build_weekly_agenda(session, project, at, meeting_day=slot.day, data=data, calendar=calendar),
-                False,
-            )
+            rows = compute.agenda(session, project, at, meeting_day=slot.day, data=data, calendar=calendar)
+            return (text.agenda(rows) if rows else None), False, rows
+        if slot.job == DAILY_PROMPT:
+            return builders.build_daily_prompt(session, project, at, data=data, calendar=calendar), False, None
+        if slot.job == NUDGE:
+            return builders.build_nudge(session, project, at, data=data), False, None
         if slot.job == MINUTES:
-            return builders.build_minutes(session, project, at, meeting_day=slot.day, data=data), False
+            return builders.build_minutes(session, project, at, meeting_day=slot.day, data=data), False, None
         if slot.job == DIGEST:
-            return builders.build_digest(session, project, at, data=data, calendar=calendar), True
+            return builders.build_digest(session, project, at, data=data, calendar=calendar), True, None
         if slot.job == WEEKLY_DIGEST:
-            return builders.build_weekly_digest(session, project, at, data=data), True
+            return builders.build_weekly_digest(session, project, at, data=data), True, None
         raise ValueError(f"unknown job {slot.job}")
 
     # ------------------------------------------------------------------ claims

@@ -4,7 +4,8 @@ A slot row stops a second post of the same (project, job, key). The scheduler lo
 missed slots at most a day plus the grace period back, so a dated slot is dead once both its claim
 and the date in its key are older than the cutoff (days, not hours: a dated key is a local date).
 Reminder and escalation incidents are keyed by task or risk *and* a date or a moment:
-- `remind-due` (task + due date) and `remind-overdue` (task + day) are dated like the timed jobs;
+- the reminders (`remind-due`, `remind-due-today`, `remind-action-due`, `remind-action-today`: task or
+  action item + due date; `remind-overdue`, `remind-action-overdue`: + day) are dated like the timed jobs;
 - `escalate-blocked` (task + when it became blocked) and `escalate-risk` (risk + its last change)
   match again for as long as the incident lasts, whatever its age, so they are deleted only once it
   is over: the task is no longer blocked, the risk no longer open and high (or it is gone);
@@ -20,10 +21,10 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from models import JobRun, Risk, RiskLevel, RiskStatus, Task, TaskStatus
 from models.retention import Page, prune_page
-from reports.rules import ESCALATE_BLOCKED, ESCALATE_RISK, REMIND_DUE, REMIND_OVERDUE
+from reports.rules import DATED_REMINDERS, ESCALATE_BLOCKED, ESCALATE_RISK
 from scheduler.slots import AGENDA, CALENDAR_NOTICE, DAILY_PROMPT, DIGEST, HOLIDAY_NOTICE, MINUTES, NUDGE, WEEKLY_DIGEST
 
-DATED_JOBS = (DAILY_PROMPT, NUDGE, HOLIDAY_NOTICE, DIGEST, AGENDA, MINUTES, REMIND_DUE, REMIND_OVERDUE)  # key ends in a date
+DATED_JOBS = (DAILY_PROMPT, NUDGE, HOLIDAY_NOTICE, DIGEST, AGENDA, MINUTES, *DATED_REMINDERS)  # key ends in a date
 
 
 def prune_job_runs(session: Session, /, *, before: datetime, after_id: int = 0, limit: int = 500) -> Page:

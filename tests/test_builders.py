@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from bot.runtime import Runtime
 from models import Change, OutboundMessage, Project, RiskLevel, RiskStrategy
-from reports import text
+from reports import text_reminders
 from reports.builders import (
     build_daily_prompt,
     build_digest,
@@ -21,7 +21,7 @@ from reports.builders import (
 from reports.compute import find_reminders
 from reports.rules import ESCALATE_BLOCKED, ESCALATE_RISK, REMIND_DUE, REMIND_OVERDUE, managers
 from reports.snapshot import Snapshot
-from reports.text import incident_line
+from reports.text_reminders import incident_line
 from tests.chat import ConsoleChat
 from tests.scheduling import add_action, add_decision, add_risk, project_id, sh
 
@@ -153,12 +153,14 @@ def test_weekly_agenda(chat: ConsoleChat, runtime: Runtime, project: int) -> Non
     assert reply is not None
     text = reply.plain_text()
     assert "周会时间：11-30(周一) 09:00" in text
-    assert "一、上周完成（1）\n  #2 订场地（李四）" in text
+    # Issue 10: 上周完成 is "since the previous agenda" (none was posted: since the project began), no
+    # longer "the last 7 days", so #5 (done 11-18) is listed too.
+    assert "一、上周完成（2）\n  #5 整理名单（赵六）\n  #2 订场地（李四）" in text
     slipping = text.split("二、进度滞后")[1].split("三、")[0]
     assert "#1 写发布稿" in slipping and "逾期7天" in slipping
     assert "#4 设计海报（王五）实际 10%，按计划应达 79%" in slipping
     assert "#3" not in slipping
-    assert "三、阻塞（1）\n  #3 联调接口（王五）已阻塞7天：等第三方接口" in text
+    assert "三、阻塞（1）\n  #3 联调接口（王五）已阻塞5个工作日：等第三方接口" in text  # was 7天 (calendar days)
     assert "四、高风险（1）\n  R1（高）供应商延期" in text and "小风险" not in text.split("五、")[0]
     assert "五、逾期行动项（1）\n  A1 确认预算（李四）截止11-25(周三) ⚠逾期2天" in text
     decisions = text.split("六、待决策")[1].split("七、")[0]
@@ -214,7 +216,7 @@ def test_reminders_and_escalations(runtime: Runtime, project: int) -> None:
         assert not any(i.job == ESCALATE_BLOCKED for i in morning)
         afternoon = find_reminders(session, p, sh("2026-11-23 15:30"))
         blocked = [i for i in afternoon if i.job == ESCALATE_BLOCKED]
-        assert len(blocked) == 1 and "#3 联调接口（王五）已阻塞3天：等第三方接口" in incident_line(blocked[0])
+        assert len(blocked) == 1 and "#3 联调接口（王五）已阻塞1个工作日：等第三方接口" in incident_line(blocked[0])
         assert not any(i.job == ESCALATE_RISK for i in afternoon)
         later = find_reminders(session, p, sh("2026-11-23 16:30"))
         assert any(i.job == ESCALATE_RISK and "R1" in incident_line(i) for i in later)
@@ -222,7 +224,7 @@ def test_reminders_and_escalations(runtime: Runtime, project: int) -> None:
         next_day = {(i.job, i.key) for i in find_reminders(session, p, sh("2026-11-24 10:00"))}
         assert (REMIND_OVERDUE, f"{_task_id(session, project, 1)}:2026-11-24") in next_day
         members = Snapshot(session, [p.id], at=sh("2026-11-23 16:30")).members(p.id)
-        replies = text.reminders(later, date(2026, 11, 23), managers=managers(members), project_name="发布会")
+        replies = text_reminders.reminders(later, date(2026, 11, 23), managers=managers(members), project_name="发布会")
     assert len(replies) == 2
     owners, escalation = replies
     assert owners.title == "任务提醒 · 发布会 · 11-23(周一)"

@@ -1,4 +1,4 @@
-"""The inbox insert: one event (cached text statement) and a batch (one multi-row statement) agree."""
+"""The inbox insert: one event and a batch, new and duplicate, on either database."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot.inbox import record_incoming
+from bot.inbox import Inbox
 from bot.messages import Incoming
 from bot.runtime import Runtime
 from models import InboundEvent, InboundStatus, OutboundMessage, OutboundStatus
@@ -19,10 +19,10 @@ def incoming(key: str) -> Incoming:
 
 
 def test_single_and_batch_inserts_skip_duplicates(runtime: Runtime) -> None:
-    with runtime.session_factory.begin() as session:
-        first = record_incoming(session, [incoming("a")], received_at=AT)
-        again = record_incoming(session, [incoming("a")], received_at=AT)
-        batch = record_incoming(session, [incoming("a"), incoming("b"), incoming("c")], received_at=AT)
+    inbox = Inbox(runtime.session_factory, clock=lambda: AT)
+    first = inbox.record([incoming("a")])
+    again = inbox.record([incoming("a")])
+    batch = inbox.record([incoming("a"), incoming("b"), incoming("c")])
     assert len(first) == 1 and again == [] and len(batch) == 2
     with runtime.session_factory() as session:
         events = session.scalars(select(InboundEvent).order_by(InboundEvent.id)).all()

@@ -201,17 +201,20 @@ def test_digests_go_to_the_pm_privately(chat: ConsoleChat, runtime: Runtime, run
     assert "进度跟踪表" in weekly[0].text and weekly[0].to_user_id == "王经理"
 
 
-def test_a_platform_without_private_messages_gets_the_digest_in_the_group(
+def test_a_platform_without_private_messages_never_gets_the_digest_in_the_group(
     chat: ConsoleChat, runtime: Runtime, runner: JobRunner
 ) -> None:
+    # Issue 10: who did not update is for the PMs only; where nothing can be sent privately the PM asks
+    # with /汇总 instead (this test used to pin the digest going to the group).
     pid = make_project(chat)
     with runtime.session_factory.begin() as session:
         project = session.get(Project, pid)
         assert project is not None
         project.platform = "webhook-only"
-    runner.run(["digest"], sh("2026-11-23 18:00"))
-    [digest] = posts(runtime.session_factory, "digest")
-    assert digest.to_user_id is None
+    report = runner.run(["digest"], sh("2026-11-27 18:00"))  # a Friday: the daily and the weekly digest
+    assert report.count("withheld", "digest") == 1 and report.count("withheld", "weekly-digest") == 1
+    assert posts(runtime.session_factory, "digest") == [] and posts(runtime.session_factory, "weekly-digest") == []
+    assert runner.run(["digest"], sh("2026-11-27 18:10")).count("withheld") == 0  # claimed: decided once
 
 
 # ---------------------------------------------------------------------------- reminders
@@ -236,11 +239,13 @@ def test_reminders_once_and_escalation_once_per_incident(chat: ConsoleChat, runt
     escalation = posts(runtime.session_factory, "reminders")[1]
     assert "升级提醒" in escalation.text and "@王经理" in escalation.text and "#3 联调接口" in escalation.text
     assert len(posts(runtime.session_factory, "reminders")) == 2
-    # The next day: overdue again (once a day); the due-soon reminder for #4 is not repeated.
+    # The next day: overdue again (once a day); #4 is now due today (issue 10: a due-today reminder, once;
+    # this used to assert #4 was not mentioned at all), its due-soon reminder is not repeated.
     runner.run(["reminders"], sh("2026-11-24 09:00"))
     runner.run(["reminders"], sh("2026-11-24 09:30"))
     third = posts(runtime.session_factory, "reminders")[2:]
-    assert len(third) == 1 and "#5 发邀请" in third[0].text and "审合同" not in third[0].text
+    assert len(third) == 1 and "#5 发邀请" in third[0].text
+    assert "即将到期" not in third[0].text and "今天到期：\n  @王五 #4 审合同" in third[0].text
     # A new blocking episode is a new incident, escalated again after another 24 working hours.
     chat.say("#3 开始", name="王五", at=sh("2026-11-24 10:00"))
     chat.say("#3 阻塞 接口又挂了", name="王五", at=sh("2026-11-24 11:00"))

@@ -64,7 +64,7 @@ def keys(runtime: Runtime, model: Any, column: Any) -> set[str]:
 
 def pruner(runtime: Runtime, database_url: str, *, now: datetime = NOW, batch: int = 500, **overrides: Any) -> Pruner:
     steps = prune_steps(settings_for(database_url, **overrides))
-    return Pruner(runtime.session_factory, steps, clock=lambda: now, batch=batch)
+    return Pruner(runtime.writes, steps, clock=lambda: now, batch=batch)
 
 
 def test_finished_inbox_events_go_after_the_redelivery_window_and_pending_ones_stay(

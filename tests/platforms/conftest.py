@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
-from bot import delivery
+from bot import outbox_retry
 from bot.app import create_app
 from bot.config import Settings
 from bot.runtime import Runtime, build_runtime
@@ -52,7 +52,7 @@ def dingtalk(_dingtalk_server: DingTalkFake) -> DingTalkFake:
 @pytest.fixture(autouse=True)
 def _quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries after server errors come after tens of milliseconds instead of seconds (same code path)."""
-    monkeypatch.setattr(delivery, "BACKOFF_BASE", 0.05)
+    monkeypatch.setattr(outbox_retry, "BACKOFF_BASE", 0.05)
 
 
 def platform_settings(database_url: str, feishu: FeishuFake, dingtalk: DingTalkFake, **overrides: Any) -> Settings:

@@ -54,7 +54,7 @@ class ServeProcess:
             self.wait_ready()
         return self
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(self, timeout: float = 90.0) -> None:  # generous: a loaded machine starts slowly
         assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

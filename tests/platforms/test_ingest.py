@@ -8,14 +8,14 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import Engine, select
 
-from bot.db import is_sqlite, make_session_factory
-from bot.dispatcher import Dispatcher
-from bot.ingest import IngestBatcher, SqliteInboxWriter, WriteGate
+from bot.db import make_session_factory
+from bot.inbox import Inbox
+from bot.ingest import IngestBatcher
 from bot.messages import Incoming, Mention
-from models import InboundEvent
+from bot.writes import WriteGate
+from models import InboundEvent, InboundStatus
 
 
 def event(key: str, text: str = "#1 完成") -> Incoming:
@@ -68,20 +68,25 @@ async def test_a_poisoned_batch_is_recorded_one_by_one() -> None:
     assert sorted(recorded) == ["om_1", "om_2"]
 
 
-def test_the_sqlite_writer_stores_rows_as_the_orm_does(engine: Engine) -> None:
-    if not is_sqlite(str(engine.url)):
-        pytest.skip("the autocommit writer is the SQLite path; PostgreSQL goes through the ORM")
+def test_the_inbox_stores_rows_as_the_orm_does(engine: Engine) -> None:
+    """On SQLite the inbox writes on the raw connection; what it stores must read back as an ORM row."""
     factory = make_session_factory(engine)
     now = datetime(2026, 11, 23, 2, 0, 1, 123456, tzinfo=UTC)
-    writer = SqliteInboxWriter(engine, clock=lambda: now)
-    writer([event("om_a", "带 <@ou_zhang> 的中文"), event("om_b")])
-    writer([event("om_a", "a redelivery changes nothing")])
-    Dispatcher(factory, lambda s, m: (None, None), clock=lambda: now).accept([event("om_c")])
+    inbox = Inbox(factory, clock=lambda: now)
+    assert len(inbox.record([event("om_a", "带 <@ou_zhang> 的中文"), event("om_b")])) == 2
+    assert inbox.record([event("om_a", "a redelivery changes nothing")]) == []
+    with factory.begin() as session:  # the same kind of event, written through the ORM
+        session.add(
+            InboundEvent(
+                platform="feishu", event_key="om_c", chat_id="oc_1", received_at=now,
+                payload=event("om_c").to_payload(), status=InboundStatus.PENDING, attempts=0,
+            )
+        )
     with factory() as session:
         rows = {r.event_key: r for r in session.scalars(select(InboundEvent))}
     assert set(rows) == {"om_a", "om_b", "om_c"}
     assert Incoming.from_payload(rows["om_a"].payload) == event("om_a", "带 <@ou_zhang> 的中文")
-    for key in ("om_a", "om_b"):  # exactly what the ORM path stores for the same event
+    for key in ("om_a", "om_b"):
         assert rows[key].received_at == rows["om_c"].received_at == now
         assert (rows[key].status, rows[key].attempts) == (rows["om_c"].status, rows["om_c"].attempts)
 

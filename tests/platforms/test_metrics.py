@@ -17,6 +17,7 @@ from bot.messages import Incoming, Reply
 from bot.metrics import Metrics
 from bot.platforms.console import console_incoming, deliver_console
 from bot.runtime import Runtime
+from bot.writes import Writes
 from scheduler.jobs import JobRunner
 from tests.chat import ConsoleChat, FixedClock
 from tests.platforms.conftest import Tandem, wait_until
@@ -151,7 +152,7 @@ def test_dingtalk_session_throttle_holds_the_chat(make_tandem: Callable[..., Tan
 
 
 def test_database_gauges_follow_console_traffic(runtime: Runtime, chat: ConsoleChat, clock: FixedClock) -> None:
-    metrics = Metrics(runtime.session_factory, platforms=["console"], clock=clock)
+    metrics = Metrics(runtime.writes, platforms=["console"], clock=clock)
 
     def gauges() -> Samples:
         return parse(metrics.render().decode())[1]
@@ -196,7 +197,7 @@ def test_database_gauges_follow_console_traffic(runtime: Runtime, chat: ConsoleC
 def test_an_unreachable_database_is_reported_not_raised() -> None:
     engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
     try:
-        metrics = Metrics(make_session_factory(engine), platforms=["feishu"])
+        metrics = Metrics(Writes(make_session_factory(engine)), platforms=["feishu"])
         _, samples = parse(metrics.render().decode())
         assert value(samples, "tandem_database_up") == 0
         assert "tandem_inbox_events" not in samples

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import is_sqlite, make_engine, make_session_factory
 from bot.delivery import OutboxSender
-from bot.ingest import WriteGate
 from bot.messages import Reply
 from bot.outbox import enqueue_many, outbox_row
 from bot.platforms.feishu import FeishuApi
+from bot.writes import Writes
 from models import OutboundMessage, OutboundStatus
 from tests.fakes.dingtalk import DingTalkFake
 from tests.fakes.feishu import FeishuFake
@@ -100,12 +100,11 @@ async def test_replies_go_out_after_a_database_outage_without_a_restart(
     flaky_engine = make_engine(database_url)
     outage = Outage(flaky_engine)
     sender = OutboxSender(
-        make_session_factory(flaky_engine),
+        Writes(make_session_factory(flaky_engine), ordered=gated),
         {"dingtalk": dingtalk_api(dingtalk)},
         lease=timedelta(seconds=1),
         poll_seconds=0.05,
-        gate=WriteGate(enabled=gated),
-    )
+            )
     sender.start()
     try:
         await until(lambda: len(dingtalk.sent) >= 3)
@@ -131,7 +130,7 @@ async def test_a_quiet_group_is_not_kept_waiting_by_a_busy_one(engine: Engine, f
         )
     add(factory, "feishu", "oc_quiet", "安静的群")
     api = FeishuApi(app_id=feishu.app_id, app_secret=feishu.app_secret, base_url=feishu.url)  # the real per-chat limits
-    sender = OutboxSender(factory, {"feishu": api}, poll_seconds=0.2)
+    sender = OutboxSender(Writes(factory), {"feishu": api}, poll_seconds=0.2)
     started = time.monotonic()
     sender.start()
     try:
@@ -161,12 +160,11 @@ async def test_at_most_the_sends_in_flight_are_ever_unrecorded(database_url: str
     ids = [add(factory, "dingtalk", f"cid{i % 30}", f"第 {i} 条") for i in range(60)]
     platform = CountingSender(0.01)
     sender = OutboxSender(
-        make_session_factory(slow_engine),
+        Writes(make_session_factory(slow_engine), ordered=gated),
         {"dingtalk": platform},  # type: ignore[dict-item]
         poll_seconds=0.05,
         concurrency=4,
-        gate=WriteGate(enabled=gated),
-    )
+            )
     worst = 0
     done = threading.Event()
 
@@ -198,9 +196,9 @@ async def test_a_lane_that_fails_leaves_its_messages_to_be_claimed_again(
 ) -> None:
     """A lane that dies on an unexpected error gives its rows up without a database write: the leases
     run out and the rows are claimed again, by the same sender, without a restart."""
-    import bot.delivery
+    import bot.outbox_attempts
 
-    record = bot.delivery.record_sent
+    record = bot.outbox_attempts.record_sent
     failures = iter([True])
 
     def failing_once(*args: Any, **kwargs: Any) -> bool:
@@ -208,12 +206,12 @@ async def test_a_lane_that_fails_leaves_its_messages_to_be_claimed_again(
             raise RuntimeError("a bug in the outcome write")
         return record(*args, **kwargs)
 
-    monkeypatch.setattr(bot.delivery, "record_sent", failing_once)
+    monkeypatch.setattr(bot.outbox_attempts, "record_sent", failing_once)
     factory = make_session_factory(engine)
     texts = [f"第 {i} 条" for i in range(5)]
     for text in texts:
         add(factory, "dingtalk", "cidA", text)
-    sender = OutboxSender(factory, {"dingtalk": dingtalk_api(dingtalk)}, lease=timedelta(seconds=0.6), poll_seconds=0.05)
+    sender = OutboxSender(Writes(factory), {"dingtalk": dingtalk_api(dingtalk)}, lease=timedelta(seconds=0.6), poll_seconds=0.05)
     sender.start()
     try:
         await until(lambda: set(statuses(factory)) == {OutboundStatus.SENT}, timeout=10)
@@ -229,7 +227,7 @@ async def test_stopping_lets_sends_in_flight_finish_and_hands_back_the_rest(engi
     factory = make_session_factory(engine)
     ids = [add(factory, "dingtalk", f"cid{i % 3}", f"第 {i} 条") for i in range(9)]
     platform = CountingSender(0.4)
-    sender = OutboxSender(factory, {"dingtalk": platform}, poll_seconds=0.05)  # type: ignore[dict-item]
+    sender = OutboxSender(Writes(factory), {"dingtalk": platform}, poll_seconds=0.05)  # type: ignore[dict-item]
     sender.start()
     await until(lambda: len(platform.started) == 3)
     began = time.monotonic()
@@ -250,7 +248,7 @@ async def test_stopping_gives_up_on_a_send_that_hangs(engine: Engine) -> None:
     factory = make_session_factory(engine)
     hung, queued = add(factory, "dingtalk", "cidA", "卡住的"), add(factory, "dingtalk", "cidA", "排队的")
     platform = CountingSender(3600)
-    sender = OutboxSender(factory, {"dingtalk": platform}, poll_seconds=0.05, drain_seconds=0.3)  # type: ignore[dict-item]
+    sender = OutboxSender(Writes(factory), {"dingtalk": platform}, poll_seconds=0.05, drain_seconds=0.3)  # type: ignore[dict-item]
     sender.start()
     await until(lambda: platform.started == [hung])
     began = time.monotonic()

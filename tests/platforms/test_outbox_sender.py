@@ -22,6 +22,7 @@ from bot.outbox import enqueue
 from bot.outbox_leases import claim_due
 from bot.platforms.dingtalk import DingTalkApi
 from bot.platforms.feishu import FeishuApi
+from bot.writes import Writes
 from models import OutboundMessage, OutboundStatus
 from tests.fakes.dingtalk import DingTalkFake
 from tests.fakes.feishu import FeishuFake
@@ -53,6 +54,15 @@ def statuses(factory: sessionmaker[Session]) -> list[OutboundStatus]:
         return list(session.scalars(select(OutboundMessage.status).order_by(OutboundMessage.id)))
 
 
+def due_rows(factory: sessionmaker[Session], now: datetime) -> int:
+    """Pending rows due by `now` (a sender would claim them on its next pass)."""
+    with factory() as session:
+        times = session.scalars(
+            select(OutboundMessage.next_attempt_at).where(OutboundMessage.status == OutboundStatus.PENDING)
+        ).all()
+    return sum(1 for t in times if t.replace(tzinfo=t.tzinfo or UTC) <= now)
+
+
 async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     await asyncio.to_thread(wait_until, condition, timeout=timeout)
 
@@ -62,12 +72,12 @@ async def test_two_senders_never_send_a_message_twice(engine: Engine, dingtalk: 
     texts = [f"第 {i} 条 ({chat})" for chat in ("cidA", "cidB", "cidC", "cidD") for i in range(15)]
     for text in texts:
         add(factory, "dingtalk", text.split("(")[1].rstrip(")"), text)
-    senders = [OutboxSender(factory, {"dingtalk": dingtalk_api(dingtalk)}, poll_seconds=0.05, batch=8) for _ in range(2)]
+    senders = [OutboxSender(Writes(factory), {"dingtalk": dingtalk_api(dingtalk)}, poll_seconds=0.05, batch=8) for _ in range(2)]
     for sender in senders:
         sender.start()
     try:
-        await until(lambda: len(dingtalk.sent) >= len(texts))
-        await asyncio.sleep(0.3)
+        # Every row sent and nothing held: no send can come after this (sent rows are never claimed).
+        await until(lambda: set(statuses(factory)) == {OutboundStatus.SENT} and all(s.idle() for s in senders))
     finally:
         for sender in senders:
             await sender.stop()
@@ -81,7 +91,7 @@ async def test_one_sender_keeps_each_chats_order(engine: Engine, dingtalk: DingT
     for text in texts:
         add(factory, "dingtalk", text.split("(")[1].rstrip(")"), text)
     dingtalk.fail_next("500", "qps")
-    sender = OutboxSender(factory, {"dingtalk": dingtalk_api(dingtalk)}, poll_seconds=0.05, batch=6)
+    sender = OutboxSender(Writes(factory), {"dingtalk": dingtalk_api(dingtalk)}, poll_seconds=0.05, batch=6)
     sender.start()
     try:
         await until(lambda: len(dingtalk.sent) >= len(texts))
@@ -101,11 +111,12 @@ async def test_a_throttled_chat_waits_for_the_platform_and_keeps_its_order(engin
         add(factory, "dingtalk", "cidA", text, reply_to=payload["sessionWebhook"], reply_to_expires_at=expires)
     add(factory, "dingtalk", "cidB", "别的群")
     dingtalk.fail_next("130101")  # custom-robot style throttle on the session: 20/min exceeded
-    sender = OutboxSender(factory, {"dingtalk": dingtalk_api(dingtalk, clock)}, clock=clock, poll_seconds=0.05)
+    sender = OutboxSender(Writes(factory), {"dingtalk": dingtalk_api(dingtalk, clock)}, clock=clock, poll_seconds=0.05)
     sender.start()
     try:
         await until(lambda: [s.text for s in dingtalk.sent] == ["别的群"])
-        await asyncio.sleep(0.3)
+        # cidA's rows handed back, due in a minute (the sender's clock): nothing more can go before it moves.
+        await until(lambda: sender.idle() and not due_rows(factory, clock()))
         assert [s.text for s in dingtalk.sent] == ["别的群"]  # cidA holds for a minute, cidB is not held
         clock.offset = timedelta(seconds=70)
         await until(lambda: len(dingtalk.sent) == 3)
@@ -121,14 +132,15 @@ async def test_a_lease_left_by_a_dead_process_runs_out(engine: Engine, dingtalk:
         now = datetime.now(UTC)
         lease_until = now + timedelta(seconds=1)
         assert claim_due(session, platforms={"dingtalk": now}, holder="dead", now=now, lease_until=lease_until, limit=10)
-    sender = OutboxSender(factory, {"dingtalk": dingtalk_api(dingtalk)}, poll_seconds=0.05)
+    sender = OutboxSender(Writes(factory), {"dingtalk": dingtalk_api(dingtalk)}, poll_seconds=0.05)
     sender.start()
     try:
-        await asyncio.sleep(0.5)
-        assert dingtalk.sent == []  # not while the lease holds
         await until(lambda: len(dingtalk.sent) == 1, timeout=5)
     finally:
         await sender.stop()
+    with factory() as session:
+        sent_at = session.scalars(select(OutboundMessage.sent_at)).one()
+    assert sent_at is not None and sent_at.replace(tzinfo=UTC) >= lease_until  # not while the lease held
 
 
 async def test_hopeless_messages_end_up_failed_and_listed(engine: Engine, dingtalk: DingTalkFake, feishu: FeishuFake) -> None:
@@ -138,7 +150,9 @@ async def test_hopeless_messages_end_up_failed_and_listed(engine: Engine, dingta
     add(factory, "feishu", "oc_gone", "机器人不在群里")
     feishu.fail_next("230002")
     feishu_api = FeishuApi(app_id=feishu.app_id, app_secret=feishu.app_secret, base_url=feishu.url)
-    sender = OutboxSender(factory, {"dingtalk": dingtalk_api(dingtalk), "feishu": feishu_api}, poll_seconds=0.05, max_attempts=3)
+    sender = OutboxSender(
+        Writes(factory), {"dingtalk": dingtalk_api(dingtalk), "feishu": feishu_api}, poll_seconds=0.05, max_attempts=3
+    )
     sender.start()
     try:
         await until(lambda: statuses(factory) == [OutboundStatus.FAILED, OutboundStatus.FAILED])
@@ -188,7 +202,7 @@ async def test_console_messages_are_written_out_by_the_sender(engine: Engine) ->
     factory = make_session_factory(engine)
     add(factory, "console", "console", "每日进度提醒", to_user_id=None)
     lines: list[str] = []
-    sender = OutboxSender(factory, {"console": ConsoleSender(lines.append)}, poll_seconds=0.05)
+    sender = OutboxSender(Writes(factory), {"console": ConsoleSender(lines.append)}, poll_seconds=0.05)
     sender.start()
     try:
         await until(lambda: lines == ["[console] 每日进度提醒"])
@@ -233,11 +247,11 @@ async def test_a_renewal_in_flight_never_makes_a_sent_message_due_again(
     factory = make_session_factory(engine)
     ids = [add(factory, "dingtalk", f"cid{i}", f"第 {i} 条") for i in range(12)]
     platform = SlowSender(0.13)
-    sender = OutboxSender(factory, {"dingtalk": platform}, lease=timedelta(seconds=0.15), poll_seconds=0.02)  # type: ignore[dict-item]
+    sender = OutboxSender(Writes(factory), {"dingtalk": platform}, lease=timedelta(seconds=0.15), poll_seconds=0.02)  # type: ignore[dict-item]
     sender.start()
     try:
-        await until(lambda: set(statuses(factory)) == {OutboundStatus.SENT}, timeout=10)
-        await asyncio.sleep(0.5)  # several lease lengths: a row left pending would be due and sent again
+        # Every row sent and nothing held: a row left pending would have been sent again before this.
+        await until(lambda: set(statuses(factory)) == {OutboundStatus.SENT} and sender.idle(), timeout=10)
     finally:
         await sender.stop()
     assert sorted(platform.sent) == ids

@@ -1,7 +1,7 @@
 """reply routes: index the outbox rows whose reply route expires (DingTalk sessionWebhooks)
 
-Revision ID: 0004_h4_reply_routes
-Revises: 0003_outbox_lanes
+Revision ID: 0005_h4_reply_routes
+Revises: 0004_h3_rhythm
 Create Date: 2026-12-01 22:40:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_h4_reply_routes"
-down_revision: str | None = "0003_outbox_lanes"
+revision: str = "0005_h4_reply_routes"
+down_revision: str | None = "0004_h3_rhythm"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
