@@ -26,7 +26,6 @@ EVERYONE_IDS = frozenset({"all", "@all", "everyone", "here"})
 _MARKUP = str.maketrans(
     {
         "*": "＊",
-        "_": "＿",
         "~": "～",
         "`": "｀",
         "[": "［",
@@ -34,12 +33,15 @@ _MARKUP = str.maketrans(
         "<": "＜",
         ">": "＞",
         "|": "｜",
-        "\\": "＼",
     }
 )
 # Block markup that only counts at the start of a line: headings, lists, rules, setext underlines.
 _LINE_START = re.compile(r"^([ \t]*)(#+(?!\d)|[-+=](?=[ \t]|[-=]|$)|\d+\.(?=[ \t]|$))", re.MULTILINE)
 _LINE_START_LOOKALIKES = str.maketrans({"#": "＃", "-": "－", "+": "＋", "=": "＝", ".": "．"})
+# An underscore emphasises only at a word's edge (`_斜体_`; `v2_final` and `oc_fan` are plain text), a
+# backslash escapes only before ASCII punctuation (`C:\dir` is plain text): only those are swapped.
+_EDGE_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")  # not between two letters or digits
+_ESCAPING_BACKSLASH = re.compile(r"\\(?=[!-/:-@\[-`{-~])")
 
 
 def defuse_markers(text: str) -> str:
@@ -55,5 +57,5 @@ def is_everyone(user_id: str) -> bool:
 def markdown_literal(text: str) -> str:
     """`text` shown as itself inside markdown (Feishu card markdown, DingTalk markdown): no emphasis,
     links, images, HTML, mentions, tables, headings, quotes or lists can come out of it."""
-    text = text.translate(_MARKUP)
+    text = _ESCAPING_BACKSLASH.sub("＼", _EDGE_UNDERSCORE.sub("＿", text)).translate(_MARKUP)
     return _LINE_START.sub(lambda m: m.group(1) + m.group(2).translate(_LINE_START_LOOKALIKES), text)

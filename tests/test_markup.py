@@ -121,3 +121,8 @@ def _now():  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
     return datetime(2026, 12, 1, 9, tzinfo=UTC)
+
+
+def test_underscores_and_backslashes_inside_words_stay_as_typed() -> None:
+    assert markdown_literal("oc_fan000 v2_final.docx C:\\dir\\x") == "oc_fan000 v2_final.docx C:\\dir\\x"
+    assert markdown_literal("_斜体_ __粗__ a\\*b") == "＿斜体＿ ＿＿粗＿＿ a＼＊b"
