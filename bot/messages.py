@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from bot.markup import is_everyone
+
 MENTION_MARKER = re.compile(r"<@([^<>\s]+)>")
 
 
@@ -131,33 +133,54 @@ class Reply:
         return bool(self.sections or self.buttons or self.attachments)
 
     def render_mentions(self, render: Callable[[Mention], str], text: str | None = None) -> str:
-        """`text` (the reply's own by default) with each mention marker replaced by `render(mention)`."""
-        names = {m.user_id: m for m in self.mentions}
+        """`text` (the reply's own by default) with its mentions rendered by `render`."""
+        return self._literal(self.text if text is None else text, render, _same)
 
-        def substitute(match: re.Match[str]) -> str:
-            mention = names.get(match.group(1), Mention(match.group(1), match.group(1)))
-            return render(mention)
+    def _literal(self, text: str, mention: Callable[[Mention], str], escape: Callable[[str], str]) -> str:
+        """A marker becomes `mention(…)` only when the reply lists that person (never everyone, see
+        bot.markup); everything else, unlisted markers included, is literal text passed to `escape`."""
+        names = {m.user_id: m for m in self.mentions if not is_everyone(m.user_id)}
+        pieces: list[str] = []
+        last = 0
+        for match in MENTION_MARKER.finditer(text):
+            found = names.get(match.group(1))
+            if found is None:
+                continue
+            pieces += [escape(text[last : match.start()]), mention(found)]
+            last = match.end()
+        pieces.append(escape(text[last:]))
+        return "".join(pieces)
 
-        return MENTION_MARKER.sub(substitute, self.text if text is None else text)
-
-    def render(self, mention: Callable[[Mention], str], *, heading: Callable[[str], str] = lambda t: t) -> str:
+    def render(
+        self,
+        mention: Callable[[Mention], str],
+        *,
+        heading: Callable[[str], str] = lambda t: t,
+        escape: Callable[[str], str] = lambda t: t,
+        table: Callable[[Table, Callable[[str], str]], list[str]] | None = None,
+    ) -> str:
         """The whole reply as text: the text, then each section (its heading through `heading`, fields as
-        `label：value`, a table as `| … |` rows), buttons as the commands to type, attachments by name."""
-        blocks = [self.text] if self.text else []
+        `label：value`, a table through `table` — `| … |` rows by default), buttons as the commands to
+        type, attachments by name. Every piece of text goes through `escape` (the renderer's way of
+        showing text as itself), mentions through `mention`."""
+
+        def literal(text: str) -> str:
+            return self._literal(text, mention, escape)
+
+        blocks = [literal(self.text)] if self.text else []
         for section in self.sections:
-            lines = [heading(section.title)] if section.title else []
-            lines += section.lines
-            lines += [f"{f.label}：{f.value}" for f in section.fields]
+            lines = [heading(literal(section.title))] if section.title else []
+            lines += [literal(line) for line in section.lines]
+            lines += [literal(f"{f.label}：{f.value}") for f in section.fields]
             if section.table is not None:
-                lines.append("| " + " | ".join(section.table.columns) + " |")
-                lines += ["| " + " | ".join(row) + " |" for row in section.table.rows]
+                lines += (table or pipe_rows)(section.table, literal)
             if section.buttons:
-                lines.append(_buttons_line(section.buttons))
+                lines.append(literal(_buttons_line(section.buttons)))
             blocks.append("\n".join(lines))
         if self.buttons:
-            blocks.append(_buttons_line(self.buttons))
-        blocks += [f"[{'图片' if a.kind == 'image' else '文件'}：{a.name}]" for a in self.attachments]
-        return self.render_mentions(mention, "\n".join(blocks))
+            blocks.append(literal(_buttons_line(self.buttons)))
+        blocks += [literal(f"[{'图片' if a.kind == 'image' else '文件'}：{a.name}]") for a in self.attachments]
+        return "\n".join(blocks)
 
     @property
     def rich(self) -> bool:
@@ -165,8 +188,15 @@ class Reply:
         return bool(self.title) or self.style == "report" or self.structured
 
     def mentioned_ids(self) -> list[str]:
-        """The user ids mentioned anywhere in the reply, in order, once each."""
-        return list(dict.fromkeys(MENTION_MARKER.findall(self.render(lambda m: f"<@{m.user_id}>"))))
+        """The user ids really mentioned anywhere in the reply (listed, not everyone), in order, once each."""
+        ids: list[str] = []
+
+        def collect(mention: Mention) -> str:
+            ids.append(mention.user_id)
+            return ""
+
+        self.render(collect)
+        return list(dict.fromkeys(ids))
 
     def plain_text(self) -> str:
         """Mentions as @name, title first: the console's and the fallback rendering."""
@@ -203,6 +233,25 @@ class Reply:
                 for a in data.get("attachments", ())
             ),
         )
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def pipe_rows(table: Table, cell: Callable[[str], str] = _same, *, rule: bool = False) -> list[str]:
+    """A table as `| … |` rows, each cell through `cell`; `rule` adds the header rule markdown needs."""
+    rows = ["| " + " | ".join(cell(c) for c in table.columns) + " |"]
+    if rule:
+        rows.append("|" + "---|" * len(table.columns))
+    return rows + ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.rows]
+
+
+def list_rows(table: Table, cell: Callable[[str], str] = _same) -> list[str]:
+    """A table as one line per row of `列：值` pairs: for renderers without tables (DingTalk markdown)."""
+    return [
+        "- " + "，".join(f"{cell(c)}：{cell(v)}" for c, v in zip(table.columns, row, strict=False) if v) for row in table.rows
+    ]
 
 
 def _buttons_line(buttons: tuple[Button, ...]) -> str:

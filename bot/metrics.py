@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
@@ -249,6 +249,27 @@ def _age(now: datetime, oldest: datetime | None) -> float:
 # --- wiring and the endpoint --------------------------------------------------------------------
 
 
+class MentionsAsTextCollector(Collector):
+    """Mentions that could not ping (sent as plain @名字: DingTalk's group API cannot @ anyone, and the
+    group had no live sessionWebhook), as each platform's sender counts them (`mentions_as_text`)."""
+
+    def __init__(self, senders: dict[str, object]) -> None:
+        self._senders = senders
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(
+            "tandem_mentions_as_text", "Mentions sent as plain @name because nothing could @ the person", labels=["platform"]
+        )
+        for name, sender in self._senders.items():
+            count = getattr(sender, "mentions_as_text", None)
+            if isinstance(count, int):
+                family.add_metric([name], count)
+        yield family
+
+
 def install(settings: Settings, runtime: Runtime, platforms: Platforms) -> Metrics | None:
     """The app's metrics, wired to its dispatcher and outbox sender; None when metrics are off."""
     if not settings.metrics_enabled:
@@ -263,6 +284,7 @@ def install(settings: Settings, runtime: Runtime, platforms: Platforms) -> Metri
     for name, platform in platforms.by_name.items():
         for mode, up in platform.receive_modes.items():
             metrics.set_receiver(name, mode, up)
+    metrics.registry.register(MentionsAsTextCollector({n: p.sender for n, p in platforms.by_name.items()}))
     runtime.dispatcher.observer = metrics
     platforms.outbox.observer = metrics
     return metrics

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -57,6 +57,29 @@ def enqueue_many(session: Session, /, rows: Sequence[dict[str, Any]]) -> None:
     """Write many rows made by `outbox_row` with one executemany (scheduler fan-out)."""
     if rows:
         session.execute(_INSERT, list(rows))
+
+
+def live_reply_routes(
+    session: Session, /, *, platform: str, chat_ids: Collection[str], valid_after: datetime
+) -> dict[str, tuple[str, datetime]]:
+    """Each chat's reply route that stays valid longest past `valid_after` (a DingTalk sessionWebhook from
+    the group's latest messages, as their replies recorded it), for posts that must @ people."""
+    routes: dict[str, tuple[str, datetime]] = {}
+    wanted = sorted(set(chat_ids))
+    for start in range(0, len(wanted), 500):
+        rows = session.execute(
+            select(OutboundMessage.chat_id, OutboundMessage.reply_to, OutboundMessage.reply_to_expires_at).where(
+                OutboundMessage.platform == platform,
+                OutboundMessage.chat_id.in_(wanted[start : start + 500]),
+                OutboundMessage.reply_to_expires_at > valid_after,
+                OutboundMessage.reply_to.is_not(None),
+                OutboundMessage.to_user_id.is_(None),
+            )
+        )
+        for chat_id, reply_to, expires in rows:
+            if reply_to and expires and (chat_id not in routes or expires > routes[chat_id][1]):
+                routes[chat_id] = (reply_to, expires)
+    return routes
 
 
 _INSERT = insert(OutboundMessage.__table__)

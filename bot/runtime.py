@@ -13,7 +13,7 @@ from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.db import is_sqlite, make_engine, make_session_factory, upgrade_database
 from bot.dispatcher import Dispatcher
-from bot.platforms.registry import private_platforms
+from bot.platforms.registry import private_platforms, reply_route_platforms
 from bot.writes import Writes
 from handlers import build_registry, handle_message
 from handlers.router import CommandRegistry
@@ -40,6 +40,7 @@ class Runtime:
             clock=self.clock,
             grace=timedelta(minutes=self.settings.scheduler_grace_minutes),
             private_platforms=private_platforms(),
+            reply_route_platforms=reply_route_platforms(),
         )
 
 

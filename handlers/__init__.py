@@ -19,6 +19,7 @@ from handlers import (
     due_moves,
     free_text,
     members,
+    project_closeout,
     projects,
     risks,
     schedule_settings,
@@ -34,12 +35,14 @@ from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandGroup, CommandRegistry
 from handlers.text import normalize, split_tokens
 from models import ensure_member, get_active_project_and_member
+from models.closed import latest_closed_project
 
 
 def build_registry() -> CommandRegistry:
     """Every command there is, in the order `/帮助` lists them."""
     registry = CommandRegistry()
-    registry.include(projects.group.extended(schedule_settings.commands))  # /项目 … 设置|暂停|恢复|休息日|补班
+    # /项目 … 结项|历史|重开, then 设置|暂停|恢复|休息日|补班
+    registry.include(projects.group.extended(project_closeout.commands, schedule_settings.commands))
     registry.include(  # /任务 … 修改|取消|恢复|依赖|批准|驳回
         tasks.group.extended(task_edits.commands, due_moves.commands), *task_updates.SHORTCUTS
     )
@@ -78,8 +81,12 @@ def handle_message(
     if incoming.kind != "text":
         return Reply(NON_TEXT_HINT), project_id
     text = normalize(incoming.text)
+    closed = (
+        latest_closed_project(session, platform=incoming.platform, chat_id=incoming.chat_id) if project is None else None
+    )
     ctx = Context(
-        session=session, incoming=incoming, now=now, registry=registry, project=project, sender=sender
+        session=session, incoming=incoming, now=now, registry=registry, project=project, sender=sender,
+        closed_project=closed,
     )
     try:
         # A savepoint: a refused command leaves nothing half-applied, while the sender's
@@ -102,6 +109,9 @@ def _run(ctx: Context, text: str, registry: CommandRegistry) -> Reply:
     tokens = split_tokens(text)
     if text.startswith("/") or registry.find_group(tokens[0]) is not None or registry.split_head(tokens[0]):
         resolved = registry.resolve(text, {m.user_id: m.name for m in ctx.incoming.mentions})
+        closed = ctx.closed_project if ctx.project is None else None
+        if closed is not None and project_closeout.enter_closed(ctx, resolved.command.func, resolved.args):
+            return project_closeout.mark_read_only(closed, resolved.command.func(ctx, resolved.args))
         if resolved.command.needs_project:
             ctx.require_project()
         try:

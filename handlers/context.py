@@ -51,6 +51,8 @@ class Context:
     sender: Member | None = None
     # One-line remarks the reply ends with (a new member added, a due date on a day off …).
     notes: list[str] = field(default_factory=list)
+    # The group's most recently closed project, when it has no active one (read-only commands see it).
+    closed_project: Project | None = None
 
     @property
     def today(self) -> date:
@@ -58,11 +60,17 @@ class Context:
 
     def require_project(self) -> Project:
         if self.project is None:
+            if self.closed_project is not None:
+                from handlers.project_closeout import closed_refusal
+
+                raise UserError(closed_refusal(self.closed_project))
             raise UserError(NO_PROJECT)
         return self.project
 
     def require_sender(self) -> Member:
         if self.sender is None:
+            if self.project is not None:  # reading a closed project someone never spoke in
+                raise UserError(f"你不是项目“{self.project.name}”的成员。")
             raise UserError(NO_PROJECT)
         return self.sender
 

@@ -24,7 +24,7 @@ from models.registers import task_status_counts
 from reports.format import day, person
 
 MAX_NAME = 100
-group = CommandGroup(("项目", "project"), summary="项目：创建、信息、设置、结项")
+group = CommandGroup(("项目", "project"), summary="项目：创建、信息、结项、历史、设置")
 CREATE_USAGE = "/项目 创建 <名称> [目标:…] [截止:日期] [部门:研发部,市场部]"
 
 
@@ -100,28 +100,6 @@ def project_info(ctx: Context, _args: Args) -> Reply:
         f"日报提醒：{'已暂停' if project.paused else project.daily_prompt_time.strftime('%H:%M')}",
     ]
     return Reply("\n".join(lines), title=f"项目：{project.name}")
-
-
-@group.command(("结项", "close"), usage="/项目 结项", summary="结束项目，输出总结（仅 PM）")
-def close_project(ctx: Context, _args: Args) -> Reply:
-    project = ctx.require_project()
-    pm = ctx.require_manager("结项")
-    counts = task_status_counts(ctx.session, project_id=project.id)
-    total = sum(counts.values())
-    done = counts.get(TaskStatus.DONE, 0)
-    unfinished = sum(counts.get(s, 0) for s in OPEN_TASK_STATUSES)
-    summary = (
-        f"任务共 {total} 个：完成 {done}，未完成 {unfinished}，取消 {counts.get(TaskStatus.CANCELLED, 0)}"
-    )
-    project.status = ProjectStatus.CLOSED
-    project.closed_at = ctx.incoming.sent_at
-    project.summary = summary
-    record_change(
-        ctx.session, project_id=project.id, entity="project", entity_id=project.id, actor=pm,
-        at=ctx.incoming.sent_at, field="status", old="active", new="closed",
-    )
-    lines = [summary, "复盘：请大家在群里补充“做得好 / 待改进 / 可复用”的经验。"]
-    return Reply("\n".join(lines), title=f"项目“{project.name}”已结项")
 
 
 def _split_list(value: str) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -35,7 +35,19 @@ class InboundEvent(Base):
 
 class OutboundMessage(Base):
     __tablename__ = "outbound_message"
-    __table_args__ = (Index("ix_outbound_message_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbound_message_due", "status", "next_attempt_at"),
+        # A group's reply routes that expire (DingTalk sessionWebhooks): scheduled posts borrow the
+        # latest live one to @-mention people (the group API cannot). Only such rows are indexed.
+        Index(
+            "ix_outbound_message_reply_route",
+            "platform",
+            "chat_id",
+            "reply_to_expires_at",
+            sqlite_where=text("reply_to_expires_at IS NOT NULL"),
+            postgresql_where=text("reply_to_expires_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))

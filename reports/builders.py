@@ -14,19 +14,26 @@ from bot.messages import Reply
 from models import Project
 from models.calendar import WorkCalendar
 from reports import compute, text
+from reports.holidays import makeup_note
 from reports.snapshot import Snapshot
 
 
-def build_daily_prompt(session: Session, project: Project, at: datetime, *, data: Snapshot | None = None) -> Reply | None:
-    """The daily progress prompt: @ each owner with open tasks and list them, overdue first."""
+def build_daily_prompt(
+    session: Session, project: Project, at: datetime, *, data: Snapshot | None = None, calendar: WorkCalendar | None = None
+) -> Reply | None:
+    """The daily progress prompt: @ each owner with open tasks and list them, overdue first (on a make-up
+    workday it says so, when given the project's calendar)."""
     rows = compute.daily_prompt(session, project, at, data=data)
-    return text.daily_prompt(rows) if rows else None
+    if not rows:
+        return None
+    note = makeup_note(calendar, rows.today) if calendar is not None else None
+    return text.daily_prompt(rows, project_name=project.name, note=note)
 
 
 def build_nudge(session: Session, project: Project, at: datetime, *, data: Snapshot | None = None) -> Reply | None:
     """The optional second nudge: @ only the owners who have not updated any task today."""
     rows = compute.nudge(session, project, at, data=data)
-    return text.nudge(rows) if rows else None
+    return text.nudge(rows, project_name=project.name) if rows else None
 
 
 def build_weekly_agenda(

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, time, timedelta
 from functools import lru_cache
 
-from bot.messages import Mention, Reply
+from bot.messages import Mention, Reply, Section, Table
 from models import TaskStatus
 from reports.format import RISK_LEVEL_LABELS, RISK_STRATEGY_LABELS, TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, shorten
 from reports.records import MemberRow, RiskRow, TaskRow
@@ -168,8 +168,13 @@ def _owner_block(block: OwnerTasks, today: date) -> list[str]:
     return lines
 
 
-def daily_prompt(prompt: DailyPrompt) -> Reply:
-    lines = ["请在今天下班前更新自己的任务（逾期的排在最前）："]
+def titled(kind: str, project_name: str, *rest: str) -> str:
+    """A scheduled post's title: what it is, then the project (people are in several project groups)."""
+    return " · ".join((kind, shorten(project_name, 20), *rest))
+
+
+def daily_prompt(prompt: DailyPrompt, *, project_name: str, note: str | None = None) -> Reply:
+    lines = [*([note] if note else []), "请在今天下班前更新自己的任务（逾期的排在最前）："]
     for block in prompt.owners:
         lines += _owner_block(block, prompt.today)
     if prompt.unassigned:
@@ -177,20 +182,21 @@ def daily_prompt(prompt: DailyPrompt) -> Reply:
     lines.append(ANSWER_HINT)
     return Reply(
         "\n".join(lines),
-        title=f"今日进度更新 · {day(prompt.today)}",
+        title=titled("今日进度更新", project_name, day(prompt.today)),
         mentions=mentions_of(b.owner for b in prompt.owners),
         style="report",
     )
 
 
-def nudge(rows: Nudge) -> Reply:
+def nudge(rows: Nudge, *, project_name: str) -> Reply:
     lines = ["还没有更新今天进度的同事，麻烦花一分钟回复一下："]
     for block in rows.missing:
         refs = "、".join(t.ref for t in block.tasks[:PER_OWNER_LIMIT])
         more = f" 等 {len(block.tasks)} 项" if len(block.tasks) > PER_OWNER_LIMIT else ""
         lines.append(f"{at_marker(block.owner)} {refs}{more}")
     lines.append(ANSWER_HINT)
-    return Reply("\n".join(lines), title=f"进度催办 · {day(rows.today)}", mentions=mentions_of(b.owner for b in rows.missing))
+    title = titled("进度催办", project_name, day(rows.today))
+    return Reply("\n".join(lines), title=title, mentions=mentions_of(b.owner for b in rows.missing))
 
 
 # ---------------------------------------------------------------------------- weekly meeting
@@ -223,7 +229,7 @@ def agenda(rows: Agenda) -> Reply:
     _sections_or_none(lines, sections)
     lines.append("会上记录：/决议 <内容> ；/行动 新增 <内容> @负责人 截止:日期")
     lines.append("加议题：/议程 新增 <议题>")
-    return Reply("\n".join(lines), title=f"周会议程 · {rows.project_name}", style="report")
+    return Reply("\n".join(lines), title=titled("周会议程", rows.project_name), style="report")
 
 
 def minutes(rows: Minutes) -> Reply:
@@ -237,9 +243,11 @@ def minutes(rows: Minutes) -> Reply:
     _section(lines, "决议", decisions, limit=50)
     _section(lines, "行动项", actions, limit=50)
     if rows.actions:
-        lines.append("请各负责人按期完成，完成后回复：/行动 完成 A1")
+        refs = [a.action.ref for a in rows.actions]
+        listed = "、".join(refs[:10]) + (" 等" if len(refs) > 10 else "")
+        lines.append(f"请各负责人按期完成（{listed}），完成后回复：/行动 完成 {refs[0]}")
     owners = [a.owner for a in rows.actions if a.owner is not None]
-    return Reply("\n".join(lines), title=f"周会纪要 · {rows.project_name}", mentions=mentions_of(owners), style="report")
+    return Reply("\n".join(lines), title=titled("周会纪要", rows.project_name), mentions=mentions_of(owners), style="report")
 
 
 # ---------------------------------------------------------------------------- PM digests
@@ -277,7 +285,7 @@ def digest(rows: Digest) -> Reply:
     )
     pending = [f"{due_move_line(m, today)} · /任务 批准 {m.move.ref}" for m in rows.pending_moves]
     _section(lines, "待批延期", pending)
-    return Reply("\n".join(lines), title=f"每日汇总 · {rows.project_name} · {day(today)}", style="report")
+    return Reply("\n".join(lines), title=titled("每日汇总", rows.project_name, day(today)), style="report")
 
 
 def due_move_kind(item: DueMoveItem) -> str:
@@ -315,13 +323,14 @@ def risk_event_line(event: RiskEvent) -> str:
 
 
 def tracking_table(table: TrackingTable) -> Reply:
+    """The table as a `Table` section: each platform lays it out as it can (a markdown table on Feishu
+    cards, one line per row on DingTalk, which renders no tables)."""
     today = table.today
-    lines = [
+    summary = (
         f"本周完成 {table.done_count} 项 · 未完成 {table.open_count} 项 · "
-        f"正常 {table.ok} · 延迟 {table.late} · 风险 {table.at_risk} · 未排期 {table.unscheduled}",
-        "| 任务 | 负责人 | 计划 | 实际 | 状态 |",
-        "|---|---|---|---|---|",
-    ]
+        f"正常 {table.ok} · 延迟 {table.late} · 风险 {table.at_risk} · 未排期 {table.unscheduled}"
+    )
+    rows: list[tuple[str, ...]] = []
     for row in table.rows[:TABLE_LIMIT]:
         task = row.task
         planned = f"截止{day(task.due_date, today=today)}" + (f" 应达{row.planned}%" if row.planned is not None else "")
@@ -331,13 +340,16 @@ def tracking_table(table: TrackingTable) -> Reply:
             actual = f"已完成 {day(row.done_on, today=today)}"
         else:
             actual = f"{TASK_STATUS_LABELS[task.status]} {task.progress}%"
-        lines.append(
-            f"| {task.ref} {shorten(task.title, 24)} | {name(row.owner)} | {planned} | {actual} | {HEALTH_LABELS[row.health]} |"
-        )
+        rows.append((f"{task.ref} {shorten(task.title, 24)}", name(row.owner), planned, actual, HEALTH_LABELS[row.health]))
+    sections = [Section(table=Table(("任务", "负责人", "计划", "实际", "状态"), tuple(rows)))]
     if len(table.rows) > TABLE_LIMIT:
-        lines.append(f"…另有 {len(table.rows) - TABLE_LIMIT} 行未列出（按 延迟 > 风险 > 未排期 > 正常 排序）")
-    lines.extend(HEALTH_LEGEND)
+        more = f"…另有 {len(table.rows) - TABLE_LIMIT} 行未列出（按 延迟 > 风险 > 未排期 > 正常 排序）"
+        sections.append(Section(lines=(more,)))
+    sections.append(Section(lines=tuple(HEALTH_LEGEND)))
     week = today.isocalendar()
     return Reply(
-        "\n".join(lines), title=f"周报 · 进度跟踪表 · {table.project_name} · {week.year}年第{week.week}周", style="report"
+        summary,
+        title=titled("周报 · 进度跟踪表", table.project_name, f"{week.year}年第{week.week}周"),
+        style="report",
+        sections=tuple(sections),
     )

@@ -14,7 +14,7 @@ from reports.format import day, shorten
 from reports.records import MemberRow
 from reports.rows import Blocked, Incident
 from reports.rules import DUE_SOON_JOBS, DUE_TODAY_JOBS, ESCALATE_BLOCKED, ESCALATE_RISK, OVERDUE_JOBS
-from reports.text import ANSWER_HINT, at_marker, blocked_line, mentions_of, risk_line, task_brief, working_age
+from reports.text import ANSWER_HINT, at_marker, blocked_line, mentions_of, risk_line, task_brief, titled, working_age
 
 ESCALATION_HEAD = "以下事项超过 1 个工作日没有进展（只算工作日，周末和节假日不计），请关注："
 
@@ -40,7 +40,9 @@ def _age(incident: Incident) -> timedelta:
     return incident.age if incident.age is not None else timedelta(0)
 
 
-def reminders(incidents: Sequence[Incident], today: date, *, managers: Sequence[MemberRow]) -> list[Reply]:
+def reminders(
+    incidents: Sequence[Incident], today: date, *, managers: Sequence[MemberRow], project_name: str
+) -> list[Reply]:
     """At most two group messages: owners' reminders (overdue, due today, due soon), and escalations @ the PM."""
     replies: list[Reply] = []
     owner_items = [i for i in incidents if i.owner is not None]
@@ -61,25 +63,26 @@ def reminders(incidents: Sequence[Incident], today: date, *, managers: Sequence[
         if actions:
             lines.append(f"行动项完成后回复：/行动 完成 {actions[0].ref}")
         owners = [i.owner for i in owner_items if i.owner is not None]
-        replies.append(Reply("\n".join(lines), title=f"任务提醒 · {day(today)}", mentions=mentions_of(owners)))
+        title = titled("任务提醒", project_name, day(today))
+        replies.append(Reply("\n".join(lines), title=title, mentions=mentions_of(owners)))
     escalations = [i for i in incidents if i.owner is None]
     if escalations:
         head = " ".join(at_marker(m) for m in managers) or "PM"
         lines = [f"{head} {ESCALATION_HEAD}"]
         lines += [f"  {incident_line(i)}" for i in escalations]
-        replies.append(Reply("\n".join(lines), title="⚠ 升级提醒", mentions=mentions_of(managers)))
+        replies.append(Reply("\n".join(lines), title=titled("⚠ 升级提醒", project_name), mentions=mentions_of(managers)))
     return replies
 
 
 # ---------------------------------------------------------------------------- notices
 
 
-def calendar_notice(year: int, *, managers: Sequence[MemberRow]) -> Reply:
+def calendar_notice(year: int, *, managers: Sequence[MemberRow], project_name: str) -> Reply:
     head = " ".join(at_marker(m) for m in managers)
     text = (
         f"{head} 节假日数据里还没有 {year} 年的官方安排（国务院通知发布后需升级 chinesecalendar 并重启）。"
         f"在此之前，{year} 年按“周末 + 法定节日”估算，调休补班不会被识别。\n"
         "如需调整，可用：/项目 休息日 <日期> 、/项目 补班 <日期>"
     ).strip()
-    return Reply(text, title=f"日历提示：{year} 年节假日为估算", mentions=mentions_of(managers))
+    return Reply(text, title=titled(f"日历提示：{year} 年节假日为估算", project_name), mentions=mentions_of(managers))
 

@@ -66,9 +66,14 @@ class RunReport:
 class OutboxBatch:
     """Outbox rows for one unit of work, written with one executemany instead of one INSERT each."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, routes: dict[tuple[str, str], tuple[str, datetime]] | None = None) -> None:
         self._session = session
         self._rows: list[dict[str, Any]] = []
+        self._routes = routes or {}  # (platform, chat) → a live reply route that can @ people (scheduler.posting)
+
+    def route(self, platform: str, chat_id: str) -> tuple[str, datetime] | None:
+        """The group's live reply route, when its platform needs one to @ people and it has one."""
+        return self._routes.get((platform, chat_id))
 
     def add(self, **fields: Any) -> None:
         self._rows.append(outbox_row(**fields))

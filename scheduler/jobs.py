@@ -26,16 +26,19 @@ from models import JobRun, Project, ProjectStatus
 from models.calendar import NationalCalendar, WorkCalendar, chunked, load_calendars, national_calendar
 from models.rhythm import record_agenda
 from reports import builders, compute, text, text_reminders
+from reports.holidays import holiday_notice, long_holiday_after
 from reports.rows import Agenda, Incident
 from reports.rules import managers
 from reports.snapshot import Snapshot
 from scheduler.claims import EMPTY, POSTED, SKIPPED, SUPERSEDED, Claim, OutboxBatch, Post, RunReport
+from scheduler.posting import ROUTE_MARGIN, reply_routes
 from scheduler.slots import (
     AGENDA,
     CALENDAR_NOTICE,
     DAILY_PROMPT,
     DEFAULT_GRACE,
     DIGEST,
+    HOLIDAY_NOTICE,
     KINDS,
     MINUTES,
     NUDGE,
@@ -67,11 +70,15 @@ class JobRunner:
         national: NationalCalendar | None = None,
         batch: int = BATCH,
         private_platforms: Collection[str] = (),
+        reply_route_platforms: Collection[str] = (),
     ) -> None:
         """`private_platforms`: where a member can get a private message (PM digests go there privately;
-        elsewhere to the group) — the platforms' own capability, given by the composition root."""
+        elsewhere to the group); `reply_route_platforms`: where only a reply route (the group's latest
+        live sessionWebhook) can @ people, so posts that mention anyone borrow one when there is one —
+        the platforms' own capabilities, given by the composition root."""
         self._session_factory = session_factory
         self._private_platforms = frozenset(private_platforms)
+        self._reply_route_platforms = frozenset(reply_route_platforms)
         self._clock = clock
         self.grace = grace
         self._national = national or national_calendar()
@@ -142,7 +149,7 @@ class JobRunner:
                     local_report.errors += 1
             claimed = self._claim(session, claims)
             by_id = {p.id: p for p in projects}
-            outbox = OutboxBatch(session)
+            outbox = OutboxBatch(session, self._reply_routes(session, projects, claims, incidents, claimed))
             skipped: list[Claim] = []
             for project_id, found in incidents.items():
                 self._post_reminders(outbox, by_id[project_id], found, claimed, data, at, local_report)
@@ -236,7 +243,9 @@ class JobRunner:
         """Tell the PM, once per project and year, that a year's holidays are only estimated."""
         claims = []
         for year in sorted(calendar.estimated_years):
-            notice = text_reminders.calendar_notice(year, managers=managers(data.members(project.id)))
+            notice = text_reminders.calendar_notice(
+                year, managers=managers(data.members(project.id)), project_name=project.name
+            )
             claims.append(Claim(project.id, CALENDAR_NOTICE, str(year), POSTED, [Post(notice, True)]))
         return claims
 
@@ -258,7 +267,9 @@ class JobRunner:
         stamp = local.strftime("%Y-%m-%dT%H:%M")
         # One message for the owners' reminders, one for the escalations: each line counts its own.
         sizes = [n for n in (sum(i.owner is not None for i in new), sum(i.owner is None for i in new)) if n]
-        replies = text_reminders.reminders(new, local.date(), managers=managers(data.members(project.id)))
+        replies = text_reminders.reminders(
+            new, local.date(), managers=managers(data.members(project.id)), project_name=project.name
+        )
         for reply, size in zip(replies, sizes, strict=True):
             claim = Claim(project.id, REMINDERS, stamp, POSTED)
             self._enqueue(outbox, project, claim, Post(reply, False), data)
@@ -268,11 +279,14 @@ class JobRunner:
         self, session: Session, project: Project, calendar: WorkCalendar, data: Snapshot, at: datetime, slot: Slot
     ) -> tuple[Reply | None, bool, Agenda | None]:
         """(the reply, whether it goes to the PMs privately, the agenda's rows when it is one)."""
+        if slot.job == HOLIDAY_NOTICE:
+            holiday = long_holiday_after(calendar, slot.day)
+            return (holiday_notice(holiday, project_name=project.name) if holiday else None), False, None
         if slot.job == AGENDA:
             rows = compute.agenda(session, project, at, meeting_day=slot.day, data=data, calendar=calendar)
             return (text.agenda(rows) if rows else None), False, rows
         if slot.job == DAILY_PROMPT:
-            return builders.build_daily_prompt(session, project, at, data=data), False, None
+            return builders.build_daily_prompt(session, project, at, data=data, calendar=calendar), False, None
         if slot.job == NUDGE:
             return builders.build_nudge(session, project, at, data=data), False, None
         if slot.job == MINUTES:
@@ -353,6 +367,20 @@ class JobRunner:
 
     # ------------------------------------------------------------------ posting
 
+    def _reply_routes(
+        self,
+        session: Session,
+        projects: Sequence[Project],
+        claims: Sequence[Claim],
+        incidents: dict[int, list[Incident]],
+        claimed: set[tuple[int, str, str]],
+    ) -> dict[tuple[str, str], tuple[str, datetime]]:
+        posting = {c.project_id for c in claims if c.posts and c.key in claimed} | {
+            pid for pid, found in incidents.items() if any((pid, i.job, i.key) in claimed for i in found)
+        }
+        groups = [(p.platform, p.chat_id) for p in projects if p.id in posting and p.platform in self._reply_route_platforms]
+        return reply_routes(session, groups, valid_after=self._clock() + ROUTE_MARGIN)
+
     def _enqueue(self, outbox: OutboxBatch, project: Project, claim: Claim, post: Post, data: Snapshot) -> None:
         origin = f"job:{claim.job}:{project.id}:{claim.slot}"[:120]
         now = self._clock()  # the wall clock: the sender delivers it right away (the content is as of `at`)
@@ -360,7 +388,9 @@ class JobRunner:
         if post.private and project.platform in self._private_platforms:
             targets = [m.user_id for m in managers(data.members(project.id))] or [None]
         for user_id in targets:
+            route = outbox.route(project.platform, project.chat_id) if user_id is None and post.reply.mentions else None
             outbox.add(
                 platform=project.platform, chat_id=project.chat_id, reply=post.reply, origin=origin, now=now,
                 project_id=project.id, to_user_id=user_id,
+                reply_to=route[0] if route else None, reply_to_expires_at=route[1] if route else None,
             )

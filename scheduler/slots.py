@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from models import Project
 from models.calendar import WorkCalendar
+from reports.holidays import long_holiday_after
 from reports.rules import MEETING_WINDOW
 
 DAILY_PROMPT = "daily-prompt"
@@ -25,16 +26,17 @@ MINUTES = "minutes"
 DIGEST = "digest"
 WEEKLY_DIGEST = "weekly-digest"
 CALENDAR_NOTICE = "calendar-estimate"
+HOLIDAY_NOTICE = "holiday-notice"  # the last workday before a long holiday; key: its first day off
 REMINDERS = "reminders"
 
 # What `tandem jobs run KIND` covers (the scheduler runs all of them).
 KINDS: dict[str, tuple[str, ...]] = {
-    "daily-prompt": (DAILY_PROMPT, NUDGE),
+    "daily-prompt": (DAILY_PROMPT, NUDGE, HOLIDAY_NOTICE),
     "weekly-agenda": (AGENDA, MINUTES),
     "digest": (DIGEST, WEEKLY_DIGEST),
     "reminders": (REMINDERS,),
 }
-TIMED_JOBS = (DAILY_PROMPT, NUDGE, AGENDA, MINUTES, DIGEST, WEEKLY_DIGEST)
+TIMED_JOBS = (DAILY_PROMPT, NUDGE, HOLIDAY_NOTICE, AGENDA, MINUTES, DIGEST, WEEKLY_DIGEST)
 DEFAULT_GRACE = timedelta(hours=1)
 MISSED_LOOKBACK = timedelta(days=1)  # how far behind the grace period missed slots are still noticed
 REMINDER_INTERVAL = timedelta(minutes=30)
@@ -97,6 +99,11 @@ def slots_between(
             if before is not None:
                 clock = project.agenda_time or project.daily_prompt_time
                 found.append(Slot(job, meeting.isoformat(), _at(before, clock, tz), meeting))
+    elif job == HOLIDAY_NOTICE:
+        for day in _days(first, last):
+            holiday = long_holiday_after(calendar, day)
+            if holiday is not None:  # with the day's prompt, once per holiday (keyed by its first day off)
+                found.append(Slot(job, holiday.first.isoformat(), _at(day, project.daily_prompt_time, tz), day))
     elif job == MINUTES:
         for meeting in _meetings(project, calendar, first, last):
             found.append(Slot(job, meeting.isoformat(), _at(meeting, project.meeting_time, tz) + MEETING_WINDOW, meeting))

@@ -59,7 +59,7 @@ def test_daily_prompt_mentions_each_owner_with_open_tasks_overdue_first(runtime:
     assert reply is not None
     assert {m.name for m in reply.mentions} == {"李四", "王五"}  # not 赵六 (all done), not the PM (no tasks)
     text = reply.plain_text()
-    assert "今日进度更新 · 11-23(周一)" in text
+    assert "今日进度更新 · 发布会 · 11-23(周一)" in text  # issue 10: the project's name in every post's title
     assert text.index("@李四") < text.index("#1 写发布稿") < text.index("#2 订场地")
     assert "#1 写发布稿 · 截止11-20(周五) ⚠逾期3天 · ⚪待开始" in text
     assert "#3 联调接口 · 截止11-26(周四) · ⛔阻塞 · 原因：等第三方接口" in text
@@ -224,11 +224,13 @@ def test_reminders_and_escalations(runtime: Runtime, project: int) -> None:
         next_day = {(i.job, i.key) for i in find_reminders(session, p, sh("2026-11-24 10:00"))}
         assert (REMIND_OVERDUE, f"{_task_id(session, project, 1)}:2026-11-24") in next_day
         members = Snapshot(session, [p.id], at=sh("2026-11-23 16:30")).members(p.id)
-        replies = text_reminders.reminders(later, date(2026, 11, 23), managers=managers(members))
+        replies = text_reminders.reminders(later, date(2026, 11, 23), managers=managers(members), project_name="发布会")
     assert len(replies) == 2
     owners, escalation = replies
+    assert owners.title == "任务提醒 · 发布会 · 11-23(周一)"
     assert "@李四 #1 写发布稿" in owners.plain_text() and {m.name for m in owners.mentions} == {"李四"}
-    assert escalation.plain_text().startswith("【⚠ 升级提醒】\n@王经理") and [m.name for m in escalation.mentions] == ["王经理"]
+    assert escalation.plain_text().startswith("【⚠ 升级提醒 · 发布会】\n@王经理")
+    assert [m.name for m in escalation.mentions] == ["王经理"]
 
 
 def _task_id(session, project: int, number: int) -> int:  # type: ignore[no-untyped-def]

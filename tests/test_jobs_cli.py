@@ -44,7 +44,7 @@ def test_jobs_run_posts_what_is_due_once_and_prints_it(tandem: CliRunner) -> Non
     early = run(tandem, "jobs", "run", "daily-prompt", "--at", "2026-11-23T16:59")
     assert early.stdout == "" and "nothing due" in early.stderr
     first = run(tandem, "jobs", "run", "daily-prompt", "--at", "2026-11-23T17:00")
-    assert "【今日进度更新 · 11-23(周一)】" in first.stdout
+    assert "【今日进度更新 · 发布会 · 11-23(周一)】" in first.stdout  # issue 10: the project's name in the title
     assert "@李四（1 项）\n  #1 写发布稿 · 截止11-20(周五) ⚠逾期3天" in first.stdout
     assert "daily-prompt posted 1" in first.stderr
     again = run(tandem, "jobs", "run", "daily-prompt", "--at", "2026-11-23T17:20")

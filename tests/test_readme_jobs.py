@@ -16,7 +16,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 # What each kind of comment promises on stdout (the console prints every message it posts).
 PROMISES = {
     "prints nothing": lambda out: out == "",
-    "the prompt goes out": lambda out: "【今日进度更新 · 10-10(周六)】" in out and "@李四" in out,
+    "the prompt goes out": lambda out: "【今日进度更新 · 发布会 · 10-10(周六)】" in out and "调休" in out and "@李四" in out,
     "agenda": lambda out: "周会议程" in out and "周会时间：10-12(周一) 09:00" in out,
     "due by the next workday": lambda out: "即将到期：\n  @李四 #1 订场地" in out,
     "due today": lambda out: "今天到期：\n  @李四 #1 订场地" in out,

@@ -57,8 +57,11 @@ def test_an_unstructured_reply_renders_exactly_as_before() -> None:
     reply = Reply("#1 写发布稿 → 已完成\n可以开始：#2（<@ou_li>）", mentions=(Mention("ou_li", "李四"),))
     assert not reply.rich
     kind, content = feishu.render(reply)
-    assert kind == "text"
-    assert json.loads(content)["text"] == '#1 写发布稿 → 已完成\n可以开始：#2（<at user_id="ou_li">李四</at>）'
+    assert kind == "post"  # issue 9: a text message would read markup out of typed text
+    assert json.loads(content)["zh_cn"]["content"] == [
+        [{"tag": "text", "text": "#1 写发布稿 → 已完成"}],
+        [{"tag": "text", "text": "可以开始：#2（"}, {"tag": "at", "user_id": "ou_li"}, {"tag": "text", "text": "）"}],
+    ]
     assert dingtalk.session_body(reply)["text"]["content"] == "#1 写发布稿 → 已完成\n可以开始：#2（@ou_li）"
 
 

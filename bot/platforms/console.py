@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utcnow
 from bot.config import Settings
+from bot.markup import defuse_markers, is_everyone
 from bot.messages import Incoming, Mention, Reply
 from bot.platforms import OutgoingMessage, Parsed, Refused
 from bot.platforms.platform import Capabilities, Platform
@@ -33,6 +34,8 @@ def console_incoming(
 
     def mark(match: re.Match[str]) -> str:
         who = match.group(1)
+        if is_everyone(who):
+            return match.group(0)  # @all stays text: nobody mentions the whole group through the bot
         mentions.setdefault(who, Mention(who, who, typed=True))
         return f"<@{who}>"
 
@@ -42,7 +45,7 @@ def console_incoming(
         chat_id=chat_id,
         sender_id=user_id,
         sender_name=name,
-        text=_TYPED_MENTION.sub(mark, text),
+        text=_TYPED_MENTION.sub(mark, defuse_markers(text)),
         sent_at=at,
         mentions=tuple(mentions.values()),
     )

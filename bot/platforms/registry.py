@@ -41,6 +41,12 @@ def private_platforms() -> frozenset[str]:
     return frozenset(entry.name for entry in ENTRIES if entry.kind.capabilities.private_messages)
 
 
+def reply_route_platforms() -> frozenset[str]:
+    """The platforms whose open API cannot @ people, where only a reply route (a DingTalk sessionWebhook)
+    can: scheduled posts that mention someone borrow the group's latest live one."""
+    return frozenset(entry.name for entry in ENTRIES if not entry.kind.capabilities.api_mentions)
+
+
 def off_reason(name: str) -> str:
     """Why a platform's webhook answers 404 when the platform is not on."""
     return next((entry.off for entry in ENTRIES if entry.name == name), f"there is no platform {name!r}")

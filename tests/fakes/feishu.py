@@ -62,6 +62,8 @@ class Posted:
     def text(self) -> str:
         if self.msg_type == "text":
             return str(self.content["text"])
+        if self.msg_type == "post":  # as the client shows it: text nodes as they are, at nodes as mentions
+            return "\n".join("".join(_node_text(n) for n in paragraph) for paragraph in self.paragraphs)
         if self.msg_type == "interactive":
             header = self.content.get("header", {}).get("title", {}).get("content", "")
             elements = self.content.get("body", {}).get("elements", []) or self.content.get("elements", [])
@@ -70,9 +72,44 @@ class Posted:
         return json.dumps(self.content, ensure_ascii=False)
 
     @property
+    def paragraphs(self) -> list[list[dict[str, Any]]]:
+        """A post's paragraphs (its first locale's), each a list of nodes."""
+        locale = next(iter(self.content.values()), {}) if self.msg_type == "post" else {}
+        return list(locale.get("content", [])) if isinstance(locale, dict) else []
+
+    @property
     def at_user_ids(self) -> list[str]:
+        """Who the message really mentions: post `at` nodes, text `<at user_id>` tags, card `<at id>`."""
+        if self.msg_type == "post":
+            return [str(n.get("user_id")) for p in self.paragraphs for n in p if n.get("tag") == "at"]
         ids = re.findall(r'<at user_id="([^"]+)">', self.text)
         return ids + re.findall(r"<at id=([^>\s]+)></at>", self.text)
+
+
+def _valid_post(content: dict[str, Any]) -> bool:
+    """A post as Feishu checks it: a locale with paragraphs of known nodes; text nodes carry text."""
+    locales = [v for k, v in content.items() if k in ("zh_cn", "en_us", "ja_jp")]
+    if not locales or len(locales) != len(content):
+        return False
+    for locale in locales:
+        paragraphs = locale.get("content") if isinstance(locale, dict) else None
+        if not isinstance(paragraphs, list) or not all(isinstance(p, list) for p in paragraphs):
+            return False
+        for node in (n for p in paragraphs for n in p):
+            tag = node.get("tag") if isinstance(node, dict) else None
+            if tag == "text" and not isinstance(node.get("text"), str):
+                return False
+            if tag == "at" and not re.fullmatch(r"ou_\S+|all", str(node.get("user_id"))):
+                return False
+            if tag not in ("text", "a", "at", "img", "media", "emotion", "hr", "code_block", "md"):
+                return False
+    return True
+
+
+def _node_text(node: dict[str, Any]) -> str:
+    if node.get("tag") == "at":
+        return f'<at user_id="{node.get("user_id")}"></at>'
+    return str(node.get("text", ""))
 
 
 class FeishuFake:
@@ -331,6 +368,8 @@ class FeishuFake:
             for attrs, _ in _AT_TAG.findall(parsed["text"]):
                 if not re.fullmatch(r'\s+user_id="(ou_[^"]+|all)"\s*', attrs):
                     return None, self._error(400, 230001, f"bad at tag: {attrs}")
+        if msg_type == "post" and not _valid_post(parsed):
+            return None, self._error(400, 230001, "post content error")
         if msg_type == "interactive":
             elements = parsed.get("body", {}).get("elements") if parsed.get("schema") == "2.0" else parsed.get("elements")
             if not isinstance(elements, list):

@@ -255,9 +255,12 @@ def test_without_encrypt_key_plain_events_are_checked_by_token() -> None:
 
 def test_render_text_with_mentions_and_card_for_reports() -> None:
     msg_type, content = render(Reply("已创建任务 #1，负责人 <@ou_li>", mentions=(Mention("ou_li", "李四"),)))
-    assert msg_type == "text"
-    assert json.loads(content) == {"text": '已创建任务 #1，负责人 <at user_id="ou_li">李四</at>'}
-    msg_type, content = render(Reply("第一行\n<@ou_li> 逾期", title="周报", style="report"))
+    assert msg_type == "post"
+    assert json.loads(content) == {
+        "zh_cn": {"content": [[{"tag": "text", "text": "已创建任务 #1，负责人 "}, {"tag": "at", "user_id": "ou_li"}]]}
+    }
+    # issue 9: a marker is a mention only when the reply lists the person (see test_markup.py)
+    msg_type, content = render(Reply("第一行\n<@ou_li> 逾期", title="周报", style="report", mentions=(Mention("ou_li", "李四"),)))
     card = json.loads(content)
     assert msg_type == "interactive" and card["schema"] == "2.0"
     assert card["header"]["title"]["content"] == "周报"

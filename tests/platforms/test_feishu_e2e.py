@@ -46,7 +46,7 @@ def test_project_scenario(tandem: Tandem) -> None:
     posted = f.wait_for(7, chat_id="oc_g1")
     texts = [p.text for p in posted]
     assert "已创建项目“新品发布会”" in texts[0]
-    assert texts[1].startswith("已新增 #1 写发布稿") and '<at user_id="ou_li">李四</at>' in texts[1]
+    assert texts[1].startswith("已新增 #1 写发布稿") and posted[1].at_user_ids == ["ou_li"]  # a post's at node
     assert "进行中 60%" in texts[3]
     assert "阻塞" in texts[4] and "已完成" in texts[5]
     assert "#2" in texts[6]

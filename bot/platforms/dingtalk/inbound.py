@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from bot.markup import defuse_markers, is_everyone
 from bot.messages import Mention
 from bot.platforms import (
     Ignored,
@@ -175,6 +176,7 @@ def _require_str(data: Mapping[str, Any], key: str) -> str:
 
 
 def _resolve_mentions(text: str, raw: Any, bot_id: Any) -> tuple[str, tuple[Mention, ...]]:
+    text = defuse_markers(text)  # typed marker look-alikes: only DingTalk's own mentions become markers
     users = [u for u in raw if isinstance(u, dict)] if isinstance(raw, list) else []
     others = [u for u in users if u.get("dingtalkId") != bot_id]
     words = list(_AT_WORD.finditer(text))
@@ -194,7 +196,7 @@ def _resolve_mentions(text: str, raw: Any, bot_id: Any) -> tuple[str, tuple[Ment
         if user.get("dingtalkId") == bot_id and bot_id:
             continue
         staff_id = user.get("staffId")
-        if isinstance(staff_id, str) and staff_id:
+        if isinstance(staff_id, str) and staff_id and not is_everyone(staff_id):
             mentions.setdefault(staff_id, Mention(staff_id, word.group(1)))
             pieces.append(f"<@{staff_id}>")
         else:

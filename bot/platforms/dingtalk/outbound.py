@@ -10,13 +10,15 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from bot.clock import Clock, utcnow
-from bot.messages import Reply
+from bot.markup import markdown_literal
+from bot.messages import Mention, Reply, list_rows
 from bot.platforms import (
     DeliveryError,
     OutgoingMessage,
@@ -42,21 +44,26 @@ _CHAT_THROTTLE = re.compile(r"too\.?fast|too\.?many", re.IGNORECASE)
 # --- outbound rendering -------------------------------------------------------------------------
 
 
-def _markdown(reply: Reply, text: str) -> tuple[str, str]:
-    title = reply.title or (text.strip().splitlines()[0][:30] if text.strip() else "Tandem")
-    lines = text.split("\n")
-    body = "  \n".join(lines)  # DingTalk markdown needs a hard break for each line
-    return title, (f"#### {reply.title}\n\n{body}" if reply.title else body)
+def _markdown(reply: Reply, mention: Callable[[Mention], str]) -> tuple[str, str]:
+    """(title, text) of a markdown message. DingTalk markdown has no tables (they become lists) and reads
+    markup out of any text, so every piece of text goes through markdown_literal."""
+    text = reply.render(mention, heading=_bold, escape=markdown_literal, table=list_rows)
+    plain = reply.render(lambda m: f"@{m.name}")
+    # The title is the notification and conversation-list preview: plain text, never markup.
+    title = reply.title or (plain.strip().splitlines()[0][:30] if plain.strip() else "Tandem")
+    body = "  \n".join(text.split("\n"))  # DingTalk markdown needs a hard break for each line
+    return title, (f"#### {markdown_literal(reply.title)}\n\n{body}" if reply.title else body)
 
 
 def session_body(reply: Reply) -> dict[str, Any]:
     """A sessionWebhook body: text or markdown, `@staffId` in the text plus at.atUserIds."""
     body: dict[str, Any]
     if reply.rich:
-        title, markdown = _markdown(reply, reply.render(lambda m: f"@{m.user_id}", heading=_bold))
+        title, markdown = _markdown(reply, lambda m: f"@{m.user_id}")
         body = {"msgtype": "markdown", "markdown": {"title": title, "text": markdown}}
     else:
-        body = {"msgtype": "text", "text": {"content": reply.render(lambda m: f"@{m.user_id}")}}
+        content = reply.render(lambda m: f"@{m.user_id}", escape=markdown_literal)  # typed markup as look-alikes
+        body = {"msgtype": "text", "text": {"content": content}}
     ids = reply.mentioned_ids()
     if ids:
         body["at"] = {"atUserIds": ids, "isAtAll": False}
@@ -66,9 +73,10 @@ def session_body(reply: Reply) -> dict[str, Any]:
 def api_message(reply: Reply) -> tuple[str, str]:
     """(msgKey, msgParam) for the robot OpenAPI; it cannot @ people, so mentions read as @name."""
     if reply.rich:
-        title, markdown = _markdown(reply, reply.render(lambda m: f"@{m.name}", heading=_bold))
+        title, markdown = _markdown(reply, lambda m: f"@{m.name}")
         return "sampleMarkdown", json.dumps({"title": title, "text": markdown}, ensure_ascii=False)
-    return "sampleText", json.dumps({"content": reply.render(lambda m: f"@{m.name}")}, ensure_ascii=False)
+    content = reply.render(lambda m: f"@{m.name}", escape=markdown_literal)
+    return "sampleText", json.dumps({"content": content}, ensure_ascii=False)
 
 
 def _bold(heading: str) -> str:
@@ -100,6 +108,7 @@ class DingTalkApi:
         self._token_valid_until = 0.0
         self._token_lock = asyncio.Lock()
         self._dead_sessions: set[str] = set()  # sessionWebhooks that said they have expired
+        self.mentions_as_text = 0  # mentions that could not ping (sent through the group API as @名字)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -182,6 +191,15 @@ class DingTalkApi:
         return None
 
     async def _group(self, message: OutgoingMessage) -> str | None:
+        mentioned = message.reply.mentioned_ids()
+        if mentioned:
+            # The group API cannot @ anyone: the names go out as plain "@名字". Say so to the operator
+            # (the group's latest sessionWebhook had expired, or the group has not spoken in 90 minutes).
+            self.mentions_as_text += len(mentioned)
+            log.warning(
+                "dingtalk: %d mention(s) sent as plain @name: no live sessionWebhook for the group",
+                len(mentioned), extra={"outbox_id": message.id, "chat_id": message.chat_id},
+            )
         key, param = api_message(message.reply)
         body = {
             "robotCode": self._client_id,

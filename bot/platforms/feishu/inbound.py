@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from bot.markup import defuse_markers, is_everyone
 from bot.messages import Mention
 from bot.platforms import Challenge, Ignored, Inbound, Parsed, Refused, from_epoch, incoming, lower_headers
 
@@ -288,13 +289,14 @@ def _resolve_mentions(text: str, raw: Any, bot_open_id: str | None) -> tuple[str
         if key in bot_keys:
             return " "
         found = by_key.get(key)
-        if found is None:
-            return key
+        if found is None or is_everyone(found[0]):
+            return key if found is None else "@所有人"
         mentions.setdefault(found[0], Mention(found[0], found[1]))
         return f"<@{found[0]}>"
 
     # Longest keys first is implied by the regex (it takes the whole @_user_12, never @_user_1 of it).
-    replaced = _MENTION_KEY.sub(substitute, text)
+    # Typed marker look-alikes are defused first: only Feishu's own mentions become markers.
+    replaced = _MENTION_KEY.sub(substitute, defuse_markers(text))
     cleaned = "\n".join(_SPACES.sub(" ", line).strip() for line in replaced.strip().splitlines())
     return cleaned.strip(), tuple(mentions.values())
 

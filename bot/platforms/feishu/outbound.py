@@ -11,16 +11,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from html import escape
 from typing import Any
 
 import requests
 
-from bot.messages import Reply
+from bot.markup import markdown_literal
+from bot.messages import Reply, pipe_rows
 from bot.platforms import OutgoingMessage, PermanentError, RateLimit, SenderLimits, Throttled, TransientError
 from bot.platforms.feishu.inbound import PLATFORM
 
@@ -39,16 +40,46 @@ RESET_HEADER = "x-ogw-ratelimit-reset"
 
 
 def render(reply: Reply) -> tuple[str, str]:
-    """(msg_type, content): text with `<at>` mentions, or a card for titled reports."""
+    """(msg_type, content): a `post` of literal text nodes and `at` nodes, or a card for titled reports.
+
+    Plain replies are posts rather than `text` messages: a text message reads `<at …>` tags, style tags
+    and `[text](url)` links out of whatever it carries; a post's mentions are `at` nodes, never text."""
     if reply.rich:
         return "interactive", json.dumps(_card(reply), ensure_ascii=False)
-    text = reply.render(lambda m: f'<at user_id="{escape(m.user_id)}">{escape(m.name)}</at>')
-    return "text", json.dumps({"text": text}, ensure_ascii=False)
+    return "post", json.dumps({"zh_cn": {"content": post_paragraphs(reply)}}, ensure_ascii=False)
+
+
+_AT = "\x00"  # stands for a mention while the reply is cut into nodes (never in stored text: inbound drops C0)
+_AT_SPLIT = re.compile("\x00([^\x00]*)\x00")
+
+
+def post_paragraphs(reply: Reply) -> list[list[dict[str, str]]]:
+    """One paragraph per line: literal `text` nodes, and an `at` node for each real mention."""
+    # Text nodes are not parsed, but typed markup still goes out as look-alikes: what people see is the
+    # same on every platform and in every message kind (see bot.markup).
+    body = reply.render(lambda m: f"{_AT}{m.user_id}{_AT}", escape=lambda t: markdown_literal(t.replace(_AT, "")))
+    paragraphs: list[list[dict[str, str]]] = []
+    for line in body.split("\n"):
+        parts = _AT_SPLIT.split(line)
+        nodes = [
+            {"tag": "at", "user_id": part} if index % 2 else {"tag": "text", "text": part}
+            for index, part in enumerate(parts)
+            if part or index % 2
+        ]
+        paragraphs.append(nodes or [{"tag": "text", "text": ""}])
+    return paragraphs
 
 
 def _card(reply: Reply) -> dict[str, Any]:
-    body = reply.render(lambda m: f"<at id={m.user_id}></at>", heading=lambda title: f"**{title}**")
-    first_line = body.strip().splitlines()[0][:60] if body.strip() else ""
+    # Card markdown reads markup out of text: every piece of text goes through markdown_literal.
+    body = reply.render(
+        lambda m: f"<at id={m.user_id}></at>",
+        heading=lambda title: f"**{title}**",
+        escape=markdown_literal,
+        table=lambda table, cell: pipe_rows(table, cell, rule=True),
+    )
+    plain = reply.render(lambda m: f"@{m.name}")
+    first_line = plain.strip().splitlines()[0][:60] if plain.strip() else ""
     card: dict[str, Any] = {
         "schema": "2.0",
         "config": {"update_multi": True, "summary": {"content": reply.title or first_line}},
