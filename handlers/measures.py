@@ -24,7 +24,7 @@ _MEASURE = re.compile(
     rf"|(?P<denominator>[二两三四五六七八九十]|\d)\s?分之\s?(?P<numerator>[一二两三四五六七八九]|\d)"
     rf"|(?P<half>一半|一大半|大半|过半|半数|\bhalf(?:way)?\b)"
     rf"|(?(pw)(?P<bare>-?\d+(?:\.\d+)?)(?![\d.天号日月点个周年])|(?!)))"
-    rf"(?P<after>\s*(?:了|左右|以上|多|出头|\+)?)",
+    rf"(?P<after>(?:\s*(?:了|左右|以上|多|出头|\+))?(?:\s*(?:done|complete|completed|finished)\b)?)",
     re.IGNORECASE,
 )
 _APPROXIMATE_AFTER = re.compile(r"左右|以上|多|出头|\+")

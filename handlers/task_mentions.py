@@ -28,7 +28,8 @@ _REF = re.compile(
 )
 # What may stand between the ids of one run: “#1、#2”, “#1 和 #2”, “#1/#2”.
 _JOINER = re.compile(r"(?:[\s,，、/&+]|和|及|与|跟|以及|还有)*")
-_EDGE = re.compile(r"^[\s,，。:：;；、—~～]+|[\s,，;；、\-—~～]+$")
+_EDGE = re.compile(r"^(?:[\s,，。:：;；、—~～【】\[\]「」]|-(?!\d))+|[\s,，;；、\-—~～【】\[\]「」]+$")
+_LIST_NUMBER = re.compile(r"\s+\d{1,2}[.、)]$")  # “1. #3 完成 2. #4 开始”: the next item's number
 
 
 def chinese_number(text: str) -> int | None:
@@ -104,7 +105,7 @@ def _line_segments(line: str, number: int) -> list[Segment]:
     segments = []
     for index, run in enumerate(runs):
         end = runs[index + 1][0].start() if index + 1 < len(runs) else len(line)
-        text = _EDGE.sub("", line[run[-1].end(): end])
+        text = _EDGE.sub("", _LIST_NUMBER.sub("", _EDGE.sub("", line[run[-1].end(): end])))
         before = _EDGE.sub("", line[: run[0].start()]) if index == 0 else ""
         refs = tuple(dict.fromkeys(_ref(m) for m in run))
         segments.append(Segment(refs, text, before, number, index + 1 == len(runs)))

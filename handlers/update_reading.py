@@ -20,6 +20,7 @@ from handlers.update_words import (
     MAYBE_AFTER,
     NOT_A_STATUS_AFTER,
     NOT_YET_AFTER,
+    PARTIAL_AFTER,
     PERFECTIVE_AFTER,
     QUESTION,
     STATUS_WORDS,
@@ -63,18 +64,20 @@ WHY = {
 _STOPS = {Marker.NEGATION, Marker.FUTURE, Marker.CONDITION, Marker.REQUEST, Marker.PARTIAL, Marker.ABILITY}
 _ASKS = {Marker.MODAL, Marker.REPORTED}
 _DOUBTS_AFTER = {Marker.PARTIAL, Marker.NEGATION, Marker.CONTRAST, Marker.MODAL, Marker.REPORTED}
-_CLAUSE = re.compile(r"[^，,。;；!！~～\n]+")
+_CLAUSE = re.compile(r"[^，,。;；!！~～()（）\n]+")
 _STRONG = {Word.DONE: TaskStatus.DONE, Word.STARTED: TaskStatus.IN_PROGRESS, Word.BLOCKED: TaskStatus.BLOCKED}
 _WEAK = {Word.DONE_WEAK: TaskStatus.DONE, Word.BLOCKED_WEAK: TaskStatus.BLOCKED}
 _FAMILY = {Word.DONE: "done", Word.DONE_WEAK: "done", Word.BLOCKED: "blocked", Word.BLOCKED_WEAK: "blocked",
            Word.STARTED: "started", Word.UNBLOCKED: "unblocked"}
-_EDGE = re.compile(r"^[\s,，。.:：;；、—~～]+|[\s,，。.:：;；、\-—~～]+$")
+_EDGE = re.compile(r"^(?:[\s,，。.:：;；、—~～【】\[\]「」()（）]|-(?!\d))+|[\s,，。.:：;；、\-—~～【】\[\]「」]+$")
 _LEFT_FILLER = re.compile(
-    r"(?:已经|已|都|全部|全都|均已|均|也|刚刚|刚|终于|总算|顺利|\s|\b(?:is|are|was|has been|have been|it's|all|now|just|"
+    r"(?:已经|已|都|全部|全都|均已|均|也|刚刚|刚|终于|总算|顺利|目前|现在|依旧|依然|仍然|仍|还是|一直|又|\s|"
+    r"\b(?:is|are|was|has been|have been|it's|all|now|just|still|currently|"
     r"finally|already|fully|totally|completely)\b)+$",
     re.I,
 )
-_RIGHT_FILLER = re.compile(r"^(?:做|干|弄|搞|动|起来|了|啦|喽|咯|哦|噢|✅|👌|🎉|!|！|\s)+")
+_REASON_TAIL = re.compile(r"(?:上|这里|这儿|那里|那儿)(?:了|呢)?\s*$")  # 卡在预算审批上了
+_RIGHT_FILLER = re.compile(r"^(?:做|干|弄|搞|动|起来|了|啦|喽|咯|哦|噢|吧|✅|👌|🎉|!|！|\s)+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +112,7 @@ def read_update(text: str, *, before: str = "", title: str = "") -> Reading:
     verdicts = [_judge(text, hit, before, title) for hit in _hits(text, measure)]
     if measure is not None:
         return _progress(text, measure, before, verdicts)
-    return _status(text, verdicts)
+    return _status(text, verdicts, title)
 
 
 def _note_command(text: str) -> str | None:
@@ -155,6 +158,8 @@ def _judge(text: str, hit: _Hit, before: str, title: str) -> _Verdict:
         found += [kind for kind, s, e in markers(post) if post[s:e].isascii() and kind in _STOPS | _ASKS]
     if Marker.NEGATION in found:
         return _Verdict(hit, False, Marker.NEGATION, negated=True)
+    if PARTIAL_AFTER.match(post):
+        return _Verdict(hit, False, Marker.PARTIAL)  # 完成了一部分
     if NOT_YET_AFTER.match(post):
         negated = bool(re.match(r"^\s*(?:不|没)", post))
         return _Verdict(hit, False, Marker.NEGATION if negated else Marker.FUTURE, negated=negated)
@@ -217,21 +222,21 @@ def _span_in(text: str, word: str) -> tuple[int, int]:
     return (at, at + len(word)) if at >= 0 else (0, 0)
 
 
-def _status(text: str, verdicts: list[_Verdict]) -> Reading:
+def _status(text: str, verdicts: list[_Verdict], title: str) -> Reading:
     negated = {_FAMILY[v.hit.word] for v in verdicts if v.negated}
     live = [v for v in verdicts if _FAMILY[v.hit.word] not in negated or v.hit.word == Word.UNBLOCKED]
     sure = [v for v in live if v.sure]
     kinds = {v.hit.word for v in sure}
     if Word.UNBLOCKED in kinds:
-        return Reading(Outcome.APPLY, TaskStatus.IN_PROGRESS, note=_verdict_note(text, sure[-1]), unblock=True)
+        return Reading(Outcome.APPLY, TaskStatus.IN_PROGRESS, note=_verdict_note(text, sure[-1], title), unblock=True)
     if Word.DONE in kinds and kinds & {Word.BLOCKED, Word.STARTED}:
         done = next(v for v in sure if v.hit.word == Word.DONE)
-        return Reading(Outcome.ASK, TaskStatus.DONE, note=_verdict_note(text, done))
+        return Reading(Outcome.ASK, TaskStatus.DONE, note=_verdict_note(text, done, title))
     for word in (Word.BLOCKED, Word.STARTED, Word.DONE):
         chosen = next((v for v in sure if v.hit.word == word), None)
         if chosen is None:
             continue
-        note = _verdict_note(text, chosen)
+        note = _verdict_note(text, chosen, title)
         if word == Word.DONE and _doubted_later(text, chosen):
             return Reading(Outcome.ASK, TaskStatus.DONE, note=note)
         return Reading(Outcome.APPLY, _STRONG[word], note=note)
@@ -239,7 +244,7 @@ def _status(text: str, verdicts: list[_Verdict]) -> Reading:
     if unsure:
         word = unsure[0].hit.word
         status = _STRONG.get(word) or _WEAK[word]
-        return Reading(Outcome.ASK, status, note=_verdict_note(text, unsure[0]))
+        return Reading(Outcome.ASK, status, note=_verdict_note(text, unsure[0], title))
     stopped = [v for v in verdicts if v.stop is not None]
     if stopped:
         return Reading(Outcome.NO_CHANGE, why=WHY[stopped[0].stop or Marker.FUTURE])
@@ -255,18 +260,24 @@ def _doubted_later(text: str, verdict: _Verdict) -> bool:
     return any(kind in _DOUBTS_AFTER for kind, _, _ in markers(text[end:]))
 
 
-def _verdict_note(text: str, verdict: _Verdict) -> str | None:
+def _verdict_note(text: str, verdict: _Verdict, title: str) -> str | None:
     reason = verdict.hit.word in (Word.BLOCKED, Word.BLOCKED_WEAK)
-    return _note(text, verdict.hit.start, verdict.hit.end, reason=reason)
+    return _note(text, verdict.hit.start, verdict.hit.end, reason=reason, title=title)
 
 
-def _note(text: str, start: int, end: int, *, reason: bool = False) -> str | None:
+def _note(text: str, start: int, end: int, *, reason: bool = False, title: str = "") -> str | None:
     """The words as typed, without the status phrase when it opens them (a blocker's reason: or closes
     them, “因为法务审批卡住了”); never cut from the middle, never leaving an object without its verb."""
     left = _LEFT_FILLER.sub("", text[:start])
     right_match = _RIGHT_FILLER.match(text[end:])
     right = text[end + (right_match.end() if right_match else 0):]
+    if title and _EDGE.sub("", left) in title and not _EDGE.sub("", right):
+        return None  # “#3 写文案 完成”, “#3 文案写完了”: only the task's own name and the status
     if not _EDGE.sub("", left):
+        if not reason and right and not right_match and not _EDGE.match(right):
+            return _EDGE.sub("", text) or None  # “已提交审核”: the verb stays with its object
+        if reason:
+            right = _REASON_TAIL.sub("", right)
         return _EDGE.sub("", right) or None
     if reason and not _EDGE.sub("", right):
         return _EDGE.sub("", left) or None

@@ -49,13 +49,16 @@ STATUS_WORDS: tuple[tuple[Word, re.Pattern[str]], ...] = (
         _words("开始", "开工", "动工", "启动", "着手", "开干", "开做", "在做", "正在做", "做着", "在弄", "在搞", "在跟", "跟进中",
                "进行中", "推进中", "处理中", "在处理", "在推进", "在进行", "继续做", "继续推进", "继续", "started", "starting",
                "start", "in progress", "working on", "wip", "ongoing", "underway", "under way", "kicked off", "begun",
-               "began", "on it") + r"|正在(?!等)|(?<=还)在(?=开发|测试|写|改|调|联调|对接|准备|整理|沟通|画|跑|排|设计)", re.I)),
+               "began", "on it")
+        + r"|(?:开发|测试|联调|设计|制作|编写|撰写|准备|对接|整理|修改|调试|排查|筹备|执行|实施|施工|装修|排版|翻译)中"
+        + r"|正在(?!等)|(?<=还)在(?=开发|测试|写|改|调|联调|对接|准备|整理|沟通|画|跑|排|设计)", re.I)),
     (Word.DONE, re.compile(
         _words("完成", "完工", "完事", "搞定", "搞掂", "结束", "收工", "done", "finished", "finish", "completed", "complete",
-               "wrapped up", "✅", "✔", "☑", "好了") + rf"|(?:{_RESULT_VERBS})(?:完|好)(?!整|全|善|美|像|处|看|听|用)", re.I)),
+               "wrapped up", "✅", "✔", "☑", "好了")
+        + rf"|(?:{_RESULT_VERBS})(?:完|好)(?!整|全|善|美|像|处|看|听|用)", re.I)),
     (Word.DONE_WEAK, re.compile(
-        _words("上线", "发布", "提交", "交付", "发出", "寄出", "通过", "定稿", "敲定", "谈妥", "解决", "ok", "okay", "shipped",
-               "delivered", "submitted", "closed", "resolved", "fixed")
+        _words("上线", "发布", "提交", "交付", "发出", "寄出", "发给", "发送", "寄了", "交了", "给到", "通过", "定稿", "敲定",
+               "谈妥", "解决", "ok", "okay", "shipped", "delivered", "submitted", "closed", "resolved", "fixed")
         + r"|(?:(?<=没)|(?<=未)|(?<![\u4e00-\u9fff]))好(?=\s*$|[了啦，,。!！])", re.I)),
 )
 
@@ -66,8 +69,9 @@ NOT_YET_AFTER = re.compile(
     r"得了|得完|得怎么样|得如何|多少|by\b|before\b|after\b|tomorrow\b|soon\b|later\b|next\b)",
     re.I,
 )
+PARTIAL_AFTER = re.compile(r"^\s*了?\s*(?:一部分|部分|大部分|一些|一点|初稿|草稿|一小半|小半|第一版|第一阶段|一期)")
 MAYBE_AFTER = re.compile(r"^\s*(?:了)?(?:吧|吧[。.!！]?)")
-PERFECTIVE_AFTER = re.compile(r"^\s*(?:了|啦|喽|咯|噢|哦|✅|👌|!|！)")
+PERFECTIVE_AFTER = re.compile(r"^\s*(?:做|干|弄|搞)?(?:了|啦|喽|咯|噢|哦|✅|👌|!|！)")
 
 
 class Marker(StrEnum):
@@ -89,7 +93,8 @@ class Marker(StrEnum):
 # that contain a marker (差不多, 非常, 需要, 开会) are named before the marker they contain.
 _MARKER_WORDS: dict[str, tuple[tuple[str, ...], str]] = {
     "filler": ((
-        "非常", "前端", "前台", "前期", "前置", "提前", "目前", "说明", "智能", "预约", "差点没", "没问题", "没事",
+        "非常", "没什么", "没啥", "前端", "前台", "前期", "前置", "提前", "目前", "说明", "智能", "预约", "差点没", "没问题",
+        "没事",
         "没关系", "不错", "不用担心", "开会", "会议", "功能", "性能", "可能性", "主要", "重要", "只要求", "要求",
         "不少", "不断", "马上就好了",
     ), ""),
@@ -118,13 +123,14 @@ _MARKER_WORDS: dict[str, tuple[tuple[str, ...], str]] = {
         "下个月", "下月", "下次", "之后", "以后", "还得", "还要", "得先", "先", "正在", "过两天", "过几天", "这两天",
         "改天", "年后", "节后",
     ), r"\b(?:will|shall|going to|gonna|plan(?:s|ned|ning)?|expect(?:s|ed|ing)?|soon|tomorrow|tonight|later|next|about to|eta|"
-       r"try|trying|aim(?:ing)?|hope|hoping|want|wants|would|should|by|before|after|until|till)\b|'ll\b"),
+       r"try|trying|aim(?:ing)?|hope|hoping|want|wants|would|should|by|before|after|until|till|to)\b|'ll\b"),
     "ability": (("能", "可以", "可"), r"\b(?:can|could)\b"),
     "modal": ((
         "可能", "应该", "应当", "也许", "大概", "或许", "估计", "说不定", "大约", "左右", "约",
     ), r"\b(?:might|may|probably|maybe|likely|perhaps)\b"),
     "time": ((
-        "今天", "今日", "上午", "中午", "下午", "晚上", "今晚", "周末", "月底", "月初", "年底", "下班", "前",
+        "今天", "今日", "上午", "中午", "下午", "晚上", "今晚", "周末", "月底", "月初", "年底", "下班", "前", "本周内", "本周",
+        "这周", "这礼拜", "这星期", "本月", "这个月", "月内", "周内", "年内",
     ), r"(?:周|星期|礼拜)[一二三四五六日天]|\d{1,2}\s*(?:点|号|日|月|:\d\d)"
        r"|\b(?:today|this (?:morning|afternoon|evening|week))\b"),
     "perfective": ((
@@ -150,14 +156,15 @@ def markers(text: str) -> list[tuple[Marker, int, int]]:
 
 QUESTION = re.compile(
     r"[?？]|吗|(?<!什)么\s*$|呢\s*$|是否|有没有|能不能|可不可以|会不会|是不是|要不要|行不行|好不好|多少|几成|几时|哪天|哪一天|"
-    r"什么|啥|何时|怎么|怎样|咋|如何|进展|\b(?:when|how|what|why|whether|did|does|is it|are you|any update)\b",
+    r"(?<!没)什么(?!都)|(?<!没)啥|何时|怎么|怎样|咋|如何|\b(?:when|how|what|why|whether|did|does|is it|are you|any update)\b",
     re.I,
 )
 # Filler that does not name a part of the work: who says it, “this one”, aspect and mood particles.
 FILLER = re.compile(
     r"[\s,，。.!！~～、:：;；()（）\"“”'‘’👌✅🎉💪👍]|了|啦|喽|咯|啊|呀|哈|哦|噢|嗯|的|就|也|再|又|还|都|已经?|"
     r"我们?|咱们?|这边|那边|这个|那个|这项|这条|这块|该|此|任务|事情?|活儿?|工作|整体|全部|全都|终于|总算|顺利|刚刚?|今天|今日|"
-    r"上午|下午|中午|晚上|刚才|目前|现在|总算|\b(?:is|are|was|were|has|have|been|be|it|this|that|the|task|all|now|just|"
+    r"上午|下午|中午|晚上|刚才|目前|现在|总算|昨天|昨晚|前天|上周|提前|按时|准时|\b(?:yesterday|earlier|on time|last week)\b|"
+    r"\b(?:is|are|was|were|has|have|been|be|it|this|that|the|task|all|now|just|"
     r"finally|already|fully|totally|completely|officially|we|i|i'm|we're|it's|and)\b",
     re.I,
 )
