@@ -19,7 +19,7 @@ _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四":
 _NUMBER = r"\d{1,9}(?:\.\d+)?|[零〇一二两三四五六七八九十百]{1,4}"
 # One id, in any of the spellings above; `number` holds the digits (Arabic or Chinese).
 _REF = re.compile(
-    rf"#\s?(?P<hash>-?\d+(?:\.\d+)?)(?![\d.])"
+    rf"#\s?(?P<hash>-?\d+(?:\.\d+)?)(?![\d.])(?:\s?号任务|号)?"
     rf"|第\s?(?P<ordinal>{_NUMBER})\s?(?:项任务|个任务|项|号任务)"
     rf"|(?P<numbered>{_NUMBER})\s?号任务"
     rf"|任务\s?#?\s?(?P<after>\d{{1,9}}(?:\.\d+)?|[一二两三四五六七八九十百]{{1,4}})(?![\d.号个%天周月点日])"

@@ -76,6 +76,7 @@ _LEFT_FILLER = re.compile(
     r"finally|already|fully|totally|completely)\b)+$",
     re.I,
 )
+_MEASURE_NOISE = re.compile(r"\d+\s*%|已经?|完成了?|done|wip|进行中|in progress|进度", re.I)
 _REASON_TAIL = re.compile(r"(?:上|这里|这儿|那里|那儿)(?:了|呢)?\s*$")  # 卡在预算审批上了
 _RIGHT_FILLER = re.compile(r"^(?:做|干|弄|搞|动|起来|了|啦|喽|咯|哦|噢|吧|✅|👌|🎉|!|！|\s)+")
 
@@ -207,6 +208,8 @@ def _progress(text: str, measure: Measure, before: str, verdicts: list[_Verdict]
         if stop in found:
             return Reading(Outcome.NO_CHANGE, why=WHY[Marker.FUTURE if stop == Marker.ABILITY else stop])
     note = _note(text, measure.start, measure.end)
+    if note is not None and not _EDGE.sub("", _MEASURE_NOISE.sub("", note)):
+        note = None  # “100%完成”, “WIP 60%”: nothing said beyond the measure
     blocked = next((v for v in verdicts if v.sure and v.hit.word == Word.BLOCKED), None)
     if blocked is not None and measure.value < 100:
         rest = _EDGE.sub("", text[: measure.start] + " " + text[measure.end:])
@@ -244,7 +247,8 @@ def _status(text: str, verdicts: list[_Verdict], title: str) -> Reading:
     if unsure:
         word = unsure[0].hit.word
         status = _STRONG.get(word) or _WEAK[word]
-        return Reading(Outcome.ASK, status, note=_verdict_note(text, unsure[0], title))
+        note = _verdict_note(text, unsure[0], title)
+        return Reading(Outcome.ASK, status, note=None if _only_hedges(note, unsure[0], text) else note)
     stopped = [v for v in verdicts if v.stop is not None]
     if stopped:
         return Reading(Outcome.NO_CHANGE, why=WHY[stopped[0].stop or Marker.FUTURE])
@@ -252,6 +256,16 @@ def _status(text: str, verdicts: list[_Verdict], title: str) -> Reading:
     if said:
         return Reading(Outcome.NO_CHANGE, why=WHY[said[0]])
     return Reading(Outcome.UNKNOWN)
+
+
+def _only_hedges(note: str | None, verdict: _Verdict, text: str) -> bool:
+    """“应该完成了”, “听说做完了”: the note would say nothing but the hedge and the status word."""
+    if note is None:
+        return True
+    rest = note.replace(text[verdict.hit.start:verdict.hit.end], "")
+    for _, start, end in sorted(markers(rest), key=lambda m: -m[1]):
+        rest = rest[:start] + rest[end:]
+    return not FILLER.sub("", rest)
 
 
 def _doubted_later(text: str, verdict: _Verdict) -> bool:

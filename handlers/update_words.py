@@ -35,7 +35,9 @@ STATUS_WORDS: tuple[tuple[Word, re.Pattern[str]], ...] = (
     (Word.NOTE, re.compile(r"^(?:备注|备忘|记录一下|记一下|note|comment)\b\s*[:：]?", re.I)),
     (Word.UNBLOCKED, re.compile(
         _words("不卡了", "没卡了", "不堵了", "不阻塞了", "不再阻塞", "不再卡", "解除阻塞", "解除了阻塞", "阻塞解除", "阻塞已解除",
-               "卡点解决", "疏通了", "unblocked", "no longer blocked", "not blocked anymore", "not stuck anymore"), re.I)),
+               "卡点解决", "卡点已解决", "阻塞已解决", "问题已解决",
+               "问题解决了", "恢复推进", "恢复进行", "恢复了", "疏通了", "unblocked", "no longer blocked",
+               "not blocked anymore", "not stuck anymore"), re.I)),
     (Word.BLOCKED, re.compile(
         _words("卡住", "被卡住", "被堵住",
                "卡在", "卡着", "卡壳", "被卡", "卡了", "阻塞", "受阻", "堵住", "堵在", "堵着", "被堵", "进行不下去",
@@ -120,7 +122,8 @@ _MARKER_WORDS: dict[str, tuple[tuple[str, ...], str]] = {
         "快", "马上", "立刻", "立即", "即将", "将要", "就要", "要", "将", "会", "准备", "打算", "计划", "争取",
         "力争", "预计", "预期", "有望", "尽量", "尽快", "希望", "想", "待", "等下", "等会", "回头", "稍后", "晚点",
         "晚些", "一会", "待会", "过会", "明天", "明早", "明晚", "明日", "后天", "大后天", "下周", "下礼拜", "下星期",
-        "下个月", "下月", "下次", "之后", "以后", "还得", "还要", "得先", "先", "正在", "过两天", "过几天", "这两天",
+        "下个月", "下月", "下次", "之后", "以后", "还得", "还要", "得先", "先", "保证", "确保",
+        "承诺", "一定", "正在", "过两天", "过几天", "这两天",
         "改天", "年后", "节后",
     ), r"\b(?:will|shall|going to|gonna|plan(?:s|ned|ning)?|expect(?:s|ed|ing)?|soon|tomorrow|tonight|later|next|about to|eta|"
        r"try|trying|aim(?:ing)?|hope|hoping|want|wants|would|should|by|before|after|until|till|to)\b|'ll\b"),

@@ -300,6 +300,18 @@ CORPUS: list[tuple[str, str]] = [
     ("#3,#4 done", "3=done 4=done"),
     ("#3、#4 完成，#5 进行中", "3=done 4=done 5=start"),
     ("#3 做完了 #4 也做完了", "3=done 4=done"),
+    ("#3号任务完成", "3=done"),
+    ("#3 提前完成", "3=done"),
+    ("#3 100%完成", "3=done"),
+    ("#3 complete", "3=done"),
+    ("#3 started yesterday", "3=start"),
+    ("blocked:#3 卡点已解决", "3=start"),
+    ("#3 WIP 60%", "3=p60"),
+    ("#3 is blocked by legal", "3=block:legal"),
+    ("#3 保证按时完成", "3=same"),
+    ("#3 I'll finish it today", "3=same"),
+    ("#3 can't start", "3=same"),
+    ("#3 张三已经完成", "3=ask"),
 ]
 
 
