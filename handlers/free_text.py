@@ -62,7 +62,8 @@ def _sentences(segments: list[Segment]) -> list[Segment]:
         leads_on = any(not s.last_on_line and (not s.text or s.text.endswith(_LEADS_ON)) for s in on_line)
         if len(on_line) > 1 and leads_on:
             refs = tuple(r for s in on_line for r in s.refs)
-            out.append(Segment(refs, "\u0000" + " ".join(s.text for s in on_line), on_line[0].before, line))
+            text = " ".join(s.text for s in on_line)
+            out.append(Segment(refs, text, on_line[0].before, line, one_sentence=True))
         else:
             out += on_line
     return out
@@ -83,13 +84,11 @@ def _items(ctx: Context, segment: Segment) -> list[_Item]:
         except UserError as exc:
             items.append(_Item(f"#{ref.number}", refusal=exc.message))
             continue
-        if segment.text.startswith("\u0000"):
+        if segment.one_sentence:
             reading = Reading(Outcome.UNKNOWN)
-            typed = segment.text[1:]
         else:
             reading = read_update(segment.text, before=segment.before, title=task.title)
-            typed = segment.text
-        items.append(_Item(f"{task.ref} {shorten(task.title, 20)}", reading, task, typed))
+        items.append(_Item(f"{task.ref} {shorten(task.title, 20)}", reading, task, segment.text))
     return items
 
 

@@ -66,6 +66,7 @@ class Segment:
     before: str = ""
     line: int = 0  # which line of the message
     last_on_line: bool = True  # no other run of ids follows on its line
+    one_sentence: bool = False  # several runs that are one sentence (“#4 被 #2 卡住了”): not read as updates
 
 
 def _ref(match: re.Match[str]) -> Ref:
