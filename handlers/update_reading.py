@@ -71,7 +71,7 @@ _FAMILY = {Word.DONE: "done", Word.DONE_WEAK: "done", Word.BLOCKED: "blocked", W
            Word.STARTED: "started", Word.UNBLOCKED: "unblocked"}
 _EDGE = re.compile(r"^(?:[\s,，。.:：;；、—~～【】\[\]「」()（）]|-(?!\d))+|[\s,，。.:：;；、\-—~～【】\[\]「」]+$")
 _LEFT_FILLER = re.compile(
-    r"(?:已经|已|都|全部|全都|均已|均|也|刚刚|刚|终于|总算|顺利|目前|现在|依旧|依然|仍然|仍|还是|一直|又|\s|"
+    r"(?:已经|已|都|全部|全都|均已|均|也|刚刚|刚|终于|总算|顺利|目前|现在|依旧|依然|仍然|仍|还是|一直|又|我们|我这边|我|\s|"
     r"\b(?:is|are|was|has been|have been|it's|all|now|just|still|currently|"
     r"finally|already|fully|totally|completely)\b)+$",
     re.I,
@@ -159,6 +159,8 @@ def _judge(text: str, hit: _Hit, before: str, title: str) -> _Verdict:
         found += [kind for kind, s, e in markers(post) if post[s:e].isascii() and kind in _STOPS | _ASKS]
     if Marker.NEGATION in found:
         return _Verdict(hit, False, Marker.NEGATION, negated=True)
+    if pre.endswith("一") and "就" in post:
+        return _Verdict(hit, False, Marker.CONDITION)  # 一完成就告诉你: when it is done
     if PARTIAL_AFTER.match(post):
         return _Verdict(hit, False, Marker.PARTIAL)  # 完成了一部分
     if NOT_YET_AFTER.match(post):

@@ -65,7 +65,7 @@ STATUS_WORDS: tuple[tuple[Word, re.Pattern[str]], ...] = (
 )
 
 # After a status word: it is not a status (完成度, 完成情况), or it did not happen (完成前, 完成不了, 完成了吗).
-NOT_A_STATUS_AFTER = re.compile(r"^(?:度|率|量|情况|时间|日期|节点|标准|的|计划|目标|者)")
+NOT_A_STATUS_AFTER = re.compile(r"^(?:度|率|量|情况|时间|日期|节点|标准|的|计划|目标|者|原因|理由|点|风险|问题|期限)")
 NOT_YET_AFTER = re.compile(
     r"^\s*(?:了)?(?:前|之前|以前|的时候|时|后|之后|以后|的话|不了|不完|不成|不好|不下来|不到|没|没有|吗|么|呢|否|与否|没呢|"
     r"得了|得完|得怎么样|得如何|多少|by\b|before\b|after\b|tomorrow\b|soon\b|later\b|next\b)",
@@ -103,17 +103,19 @@ _MARKER_WORDS: dict[str, tuple[tuple[str, ...], str]] = {
     "partial": ((
         "一半", "大半", "大部分", "部分", "多半", "小半", "差不多", "基本上", "基本", "初步", "初稿", "草稿", "还差",
         "还剩", "剩下", "剩余", "只差", "就差", "接近", "将近", "几乎", "快要", "一部分", "还有", "只剩", "就剩",
-        "除了",
+        "除了", "差一点", "差点", "眼看",
     ), r"\b(?:almost|nearly|mostly|partly|partially|half|most of|part of|except|draft|close to)\b"),
     "condition": ((
-        "如果", "要是", "假如", "假设", "万一", "若是", "只要", "除非", "一旦", "的话", "等到",
+        "如果", "要是", "假如", "假设", "万一", "若是", "只要", "除非", "一旦", "的话", "等到", "防止", "避免", "以免", "免得",
+        "预防", "小心", "担心", "怕", "以防",
     ), r"(?<![\u4e00-\u9fff])若|\b(?:if|unless|once|in case)\b"),
     "reported": ((
         "听说", "据说", "说是", "他说", "她说", "据", "反馈说", "觉得", "认为", "以为", "感觉", "好像", "似乎",
         "貌似", "不知道", "不确定",
     ), r"说|\b(?:said|says|heard|apparently|seems?|think|guess|reportedly)\b"),
     "request": ((
-        "请", "麻烦", "帮忙", "帮我", "把", "记得", "务必", "一定要", "必须", "需要", "需", "催", "提醒", "让", "叫",
+        "请", "麻烦", "帮忙", "帮我", "把", "记得", "务必", "一定要", "必须", "需要", "需", "催", "提醒", "让", "叫", "抓紧",
+        "赶紧", "赶快", "尽早", "早点", "加紧", "快点",
     ), r"\b(?:please|pls|need to|needs to|have to|has to|must)\b"),
     "negation": ((
         "还没有", "还没", "没有", "没", "沒", "未", "尚未", "别", "无法", "没法", "木有", "甭", "并非",
@@ -126,7 +128,8 @@ _MARKER_WORDS: dict[str, tuple[tuple[str, ...], str]] = {
         "承诺", "一定", "正在", "过两天", "过几天", "这两天",
         "改天", "年后", "节后",
     ), r"\b(?:will|shall|going to|gonna|plan(?:s|ned|ning)?|expect(?:s|ed|ing)?|soon|tomorrow|tonight|later|next|about to|eta|"
-       r"try|trying|aim(?:ing)?|hope|hoping|want|wants|would|should|by|before|after|until|till|to)\b|'ll\b"),
+       r"try|trying|aim(?:ing)?|hope|hoping|hopefully|want|wants|would|should|by|before|after|until|till|to|"
+       r"let me|let's|lets|ready to)\b|'ll\b"),
     "ability": (("能", "可以", "可"), r"\b(?:can|could)\b"),
     "modal": ((
         "可能", "应该", "应当", "也许", "大概", "或许", "估计", "说不定", "大约", "左右", "约",
