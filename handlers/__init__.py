@@ -6,6 +6,7 @@ touch the network and never read the wall clock: the message's own time is `ctx.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from bot.messages import MAX_MESSAGE, Incoming, Reply
 from handlers import (
     actions,
+    confirm,
     decisions,
     due_moves,
     free_text,
@@ -25,6 +27,7 @@ from handlers import (
     schedule_settings,
     schedule_views,
     task_edits,
+    task_notes,
     task_updates,
     tasks,
     undo,
@@ -34,7 +37,7 @@ from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandGroup, CommandRegistry
 from handlers.text import normalize, split_tokens
-from models import ensure_member, get_active_project_and_member
+from models import Proposal, ensure_member, get_active_project_and_member, take_pending_update
 from models.closed import latest_closed_project
 
 
@@ -43,14 +46,15 @@ def build_registry() -> CommandRegistry:
     registry = CommandRegistry()
     # /项目 … 结项|历史|重开, then 设置|暂停|恢复|休息日|补班
     registry.include(projects.group.extended(project_closeout.commands, schedule_settings.commands))
-    registry.include(  # /任务 … 修改|取消|恢复|依赖|批准|驳回
-        tasks.group.extended(task_edits.commands, due_moves.commands), *task_updates.SHORTCUTS
+    registry.include(  # /任务 … 修改|取消|恢复|依赖|批准|驳回|备注
+        tasks.group.extended(task_edits.commands, due_moves.commands, task_notes.commands), *task_updates.SHORTCUTS
     )
     registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS)
     registry.include(*undo.GROUPS, *schedule_views.GROUPS, *help_commands.GROUPS)
     return registry
 
 
+_TASK_NUMBER_FIRST = re.compile(r"(?:任务|task)\s*\d", re.IGNORECASE)
 NON_TEXT_HINT = "我目前只看得懂文字消息。发送 /帮助 查看可用指令。"
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
@@ -88,11 +92,14 @@ def handle_message(
         session=session, incoming=incoming, now=now, registry=registry, project=project, sender=sender,
         closed_project=closed,
     )
+    # Whatever this message is, it ends the sender's pending proposal (outside the savepoint, so a
+    # refused command ends it too); only a “是” within the window applies it.
+    proposal = take_pending_update(session, member_id=sender.id) if sender is not None else None
     try:
         # A savepoint: a refused command leaves nothing half-applied, while the sender's
         # membership and the event's processed mark still commit.
         with session.begin_nested():
-            reply = _run(ctx, text, registry)
+            reply = _run(ctx, text, registry, proposal)
     except UserError as exc:
         return Reply(exc.reply_text()), project_id
     if ctx.notes:  # what the command did besides what was asked, said in the same reply
@@ -100,14 +107,17 @@ def handle_message(
     return reply, (ctx.project.id if ctx.project else project_id)
 
 
-def _run(ctx: Context, text: str, registry: CommandRegistry) -> Reply:
+def _run(ctx: Context, text: str, registry: CommandRegistry, proposal: Proposal | None) -> Reply:
     if not text:
         return help_commands.short_help()
     length = ctx.incoming.text_length or len(text)  # a text cut by the adapter keeps its real length
     if length > MAX_MESSAGE:
         raise UsageError(f"消息太长（{length} 字），请控制在 {MAX_MESSAGE} 字以内，或分几条发送。")
+    if ctx.project is not None and (settled := confirm.settle(ctx, proposal, text)) is not None:
+        return settled
     tokens = split_tokens(text)
-    if text.startswith("/") or registry.find_group(tokens[0]) is not None or registry.split_head(tokens[0]):
+    named_command = text.startswith("/") or registry.find_group(tokens[0]) is not None or registry.split_head(tokens[0])
+    if named_command and not _TASK_NUMBER_FIRST.match(text):  # “任务 3 完成了” names a task, not /任务
         resolved = registry.resolve(text, {m.user_id: m.name for m in ctx.incoming.mentions})
         closed = ctx.closed_project if ctx.project is None else None
         if closed is not None and project_closeout.enter_closed(ctx, resolved.command.func, resolved.args):
@@ -122,7 +132,7 @@ def _run(ctx: Context, text: str, registry: CommandRegistry) -> Reply:
             raise
     ctx.require_project()  # free text in a group without a project: say how to start one
     try:
-        reply = free_text.free_text_update(ctx, text) or actions.free_text_update(ctx, text)
+        reply = free_text.free_text_update(ctx, ctx.incoming.text) or actions.free_text_update(ctx, text)
     except UserError as exc:
         if exc.usage is None and not isinstance(exc, PermissionDenied):
             exc.usage = free_text.FREE_TEXT_USAGE
@@ -130,11 +140,8 @@ def _run(ctx: Context, text: str, registry: CommandRegistry) -> Reply:
     if reply is None:
         near = _group_named_in(registry, text)
         if near is not None:
-            raise UsageError(f"没看懂“{text[:30]}”。是不是想用 /{near.names[0]}？", near.usage)
-        raise UsageError(
-            f"没看懂“{text[:30]}”。更新任务可以写：#12 完成、#7 阻塞 等接口、#3 进度 80%。",
-            "/帮助 查看全部指令",
-        )
+            raise UsageError(f"没看懂“{text[:30]}”。是不是想用 /{near.names[0]}？", f"/帮助 {near.names[0]}")
+        raise UsageError(f"没看懂“{text[:30]}”。更新任务可以这样写：", free_text.FREE_TEXT_USAGE)
     return reply
 
 

@@ -29,8 +29,10 @@ def apply_update(
     status: TaskStatus | None = None,
     progress: int | None = None,
     note: str | None = None,
+    brief: bool = False,
 ) -> Reply:
-    """Change a task's status and/or progress, with a history row per field changed."""
+    """Change a task's status and/or progress, with a history row per field changed (the message's
+    sender and time, so everything one message changed shares them). `brief`: one of several in a reply."""
     actor = require_updatable(ctx, task)
     if note and len(note) > MAX_NOTE:
         raise UserError(f"说明太长（{len(note)} 字），请控制在 {MAX_NOTE} 字以内。")
@@ -67,13 +69,13 @@ def apply_update(
         return Reply(f"{task.ref} 已经是{TASK_STATUS_LABELS[task.status]}（{task.progress}%），没有变化。")
     edit.apply()
     ready = _unblocked_followers(task)
-    text = _update_summary(task, ctx.today, note)
+    text = _update_summary(task, None if brief else ctx.today, note)
     if ready:
         text += "\n可以开始：" + "，".join(f"{s.ref} {shorten(s.title, 20)}（{mention(s.owner)}）" for s in ready)
     return Reply(text, mentions=tuple(Mention(s.owner.user_id, s.owner.name) for s in ready if s.owner))
 
 
-def _update_summary(task: Task, today: date, note: str | None) -> str:
+def _update_summary(task: Task, today: date | None, note: str | None) -> str:
     state = TASK_STATUS_LABELS[task.status]
     if task.status in (TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED) and task.progress:
         state += f" {task.progress}%"
@@ -82,9 +84,20 @@ def _update_summary(task: Task, today: date, note: str | None) -> str:
         text += f"\n原因：{task.blocked_reason or '未说明'}"
     elif note:
         text += f"\n说明：{note}"
-    if task.status.is_open and task.due_date:
+    if task.status.is_open and task.due_date and today is not None:
         text += f"\n截止 {day(task.due_date, today=today)}"
     return text
+
+
+def add_note(ctx: Context, task: Task, note: str) -> Reply:
+    """A comment on a task (`#12 备注 …`, `/任务 备注 #12 …`): a history row, no field changed."""
+    actor = ctx.require_sender()
+    if len(note) > MAX_NOTE:
+        raise UserError(f"备注太长（{len(note)} 字），请控制在 {MAX_NOTE} 字以内。")
+    edit = Edit(ctx.session, task, entity="task", actor=actor, at=ctx.incoming.sent_at)
+    edit.record("note", note=note)
+    edit.apply()
+    return Reply(f"已记录 {task.ref} 的备注：{note}")
 
 
 def _unblocked_followers(task: Task) -> list[Task]:

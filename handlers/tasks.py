@@ -172,7 +172,7 @@ def _registered_usage(ctx: Context) -> str:
     return (registered or group).usage
 
 
-@group.default_command(usage="/任务 #12  或  /task #12 done|start|block <原因>|progress 60%", summary="查看或更新一个任务")
+@group.default_command(usage="/任务 #12 [完成|开始|阻塞 <原因>|进度 60%]", summary="查看或更新一个任务")
 def task_detail(ctx: Context, args: Args) -> Reply:
     if not args.words:
         raise UsageError("缺少任务编号或子指令。", _registered_usage(ctx))

@@ -22,6 +22,7 @@ from models.enums import (
 from models.history import Change, record_change, set_message_ref
 from models.meeting import ActionItem, Decision
 from models.numbered import get_numbered
+from models.pending import PendingUpdate, Proposal, propose_update, take_pending_update
 from models.project import (
     CHAT_ID_MAX,
     USER_ID_MAX,
@@ -66,8 +67,10 @@ __all__ = [
     "Member",
     "OutboundMessage",
     "OutboundStatus",
+    "PendingUpdate",
     "Project",
     "ProjectStatus",
+    "Proposal",
     "Risk",
     "RiskLevel",
     "RiskStatus",
@@ -87,8 +90,10 @@ __all__ = [
     "get_active_project_and_member",
     "get_numbered",
     "get_or_create_department",
+    "propose_update",
     "prune_webhook_signatures",
     "record_change",
     "set_message_ref",
+    "take_pending_update",
     "task_dependency",
 ]

@@ -91,7 +91,7 @@ def test_action_item_free_text(project: ConsoleChat) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("#1 还没完成", "看到了 #1 写接口，但没看懂“还没完成”要更新成什么，所以没有改动"),
+        ("#1 还没完成", "看到了 #1 写接口：“还没完成”是说还没做到，所以没有改动"),
         ("#1 没有卡住", "所以没有改动"),
         ("#1 not done", "所以没有改动"),
         ("#1 明天开会讨论", "所以没有改动"),
