@@ -36,7 +36,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from anyio import to_thread
 from sqlalchemy.orm import Session
@@ -57,7 +57,7 @@ from bot.outbox_leases import (
 )
 from bot.outbox_limits import SendLimits
 from bot.outbox_retry import MAX_ATTEMPTS
-from bot.outbox_writes import OutcomeWriter, database_unavailable
+from bot.outbox_writes import OutcomeWriter, log_write_failure
 from bot.platforms import OutgoingMessage, PlatformSender
 from bot.writes import Writes
 
@@ -71,9 +71,6 @@ HEARTBEAT_SECONDS = 1.0  # renewals and heartbeats at least this often
 LANE_REOPEN = timedelta(seconds=1)  # a lane given back stays closed for the per-chat window its last sends filled
 DRAIN_SECONDS = 5.0  # on stop, how long the sends in flight may take to finish
 
-T = TypeVar("T")
-
-
 @dataclass(frozen=True)
 class _ClaimTerms:
     """What one claim may take, read from the sender's state on the event loop."""
@@ -83,13 +80,6 @@ class _ClaimTerms:
     room: int
     skip_chats: dict[str, set[str]]
     exclude: list[int]
-
-
-def _log_failure(what: str, exc: Exception) -> None:
-    if database_unavailable(exc):  # an outage: say so once a pass, without a traceback each time
-        log.warning("%s: database unavailable (%s)", what, getattr(exc, "orig", exc))
-    else:
-        log.exception(what)
 
 
 def _sender_name() -> str:
@@ -240,7 +230,7 @@ class OutboxSender:
                 try:
                     claimed, lease_until = await to_thread.run_sync(self._claim, self._claim_terms(room))
                 except Exception as exc:
-                    _log_failure("outbox claim failed", exc)
+                    log_write_failure("outbox claim failed", exc)
                 finally:
                     self._claiming = False
                 for message in claimed:  # on the loop, with no await in between: the renewal sees them as live
@@ -311,7 +301,7 @@ class OutboxSender:
             try:
                 await self._renew(prune=passes % 60 == 0)
             except Exception as exc:
-                _log_failure("outbox lease renewal failed", exc)
+                log_write_failure("outbox lease renewal failed", exc)
             passes += 1
             renewed, self._renewed = self._renewed, asyncio.Event()
             renewed.set()

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot.writes import Writes
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("bot.delivery")  # the outbox sender's lines, under one name for operators
 
 T = TypeVar("T")
 
@@ -28,6 +28,13 @@ T = TypeVar("T")
 def database_unavailable(exc: BaseException) -> bool:
     """The database cannot be reached (or is locked) right now: worth trying the same write again."""
     return isinstance(exc, OperationalError | InterfaceError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+def log_write_failure(what: str, exc: Exception) -> None:
+    if database_unavailable(exc):  # an outage: say so once a pass, without a traceback each time
+        log.warning("%s: database unavailable (%s)", what, getattr(exc, "orig", exc))
+    else:
+        log.exception(what)
 
 
 class OutcomeWriter:
