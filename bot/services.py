@@ -17,9 +17,9 @@ from bot.config import Settings
 from bot.delivery import OutboxSender
 from bot.ingest import IngestBatcher, IntakeUnavailable, is_data_error
 from bot.messages import Incoming
-from bot.platforms import console, registry
+from bot.platforms import console, receiving, registry
 from bot.platforms.platform import Platform
-from bot.platforms.receiving import DOWN_AFTER, Recorded
+from bot.platforms.receiving import Recorded
 from bot.runtime import Runtime
 from bot.worker import InboxProcessor
 
@@ -91,7 +91,7 @@ class Platforms:
     def health(self) -> tuple[bool, dict[str, dict[str, object]]]:
         """Each platform's receive mode and state; False when a long connection has been down over a minute."""
         shown = {name: health for name, platform in self.by_name.items() if (health := platform.health()) is not None}
-        healthy = all(platform.unavailable_for() <= DOWN_AFTER for platform in self.by_name.values())
+        healthy = all(platform.unavailable_for() <= receiving.DOWN_AFTER for platform in self.by_name.values())
         return healthy, shown
 
     async def stop_intake(self, timeout: float = 5.0) -> None:
