@@ -128,7 +128,7 @@ class LongConnection:
     KEEPALIVE = 15.0  # seconds between our WebSocket pings
     WATCH = 1.0  # seconds between the watchdog's looks
     BACKOFF_BASE = 1.0
-    BACKOFF_CAP = 60.0
+    BACKOFF_CAP = 15.0  # seconds: a gateway back after a restart is found again soon
     STOP_GRACE = 5.0  # seconds the frames being handled get to be recorded and acknowledged at stop
 
     def __init__(self, status: ConnectionStatus) -> None:

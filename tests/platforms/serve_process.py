@@ -54,7 +54,7 @@ class ServeProcess:
             self.wait_ready()
         return self
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(self, timeout: float = 60.0) -> None:  # a fresh database migrates slowly on a busy machine
         assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -15,7 +15,7 @@ from bot.platforms import receiving
 from bot.platforms.feishu.inbound import CARD_TOAST
 from bot.platforms.receiving import LongConnection
 from models import InboundEvent
-from tests.fakes.feishu import FeishuFake
+from tests.fakes.feishu import FeishuFake, encrypt
 from tests.platforms.conftest import Tandem, wait_until
 
 
@@ -87,20 +87,25 @@ def test_a_re_pushed_event_in_a_new_frame_is_processed_once(tandem: Tandem, feis
     assert tandem.count(InboundEvent) == 1
 
 
-def test_frames_without_the_data_headers_or_of_other_types_are_handled_as_the_protocol_says(
+def test_frames_with_few_headers_unused_events_and_bad_payloads_are_acknowledged_and_nothing_recorded(
     tandem: Tandem, feishu: FeishuFake
 ) -> None:
     connection = feishu.ws.newest()
-    broken = Frame(SeqID=1, LogID=1, service=1, method=1, payload=b"{}")
-    broken.headers.add(key="type", value="event")
-    broken.headers.add(key="message_id", value="no-sum")
-    feishu.ws.send_raw(broken, connection)
+    sparse = Frame(SeqID=1, LogID=1, service=1, method=1, payload=b"{}")
+    sparse.headers.add(key="type", value="event")
+    sparse.headers.add(key="message_id", value="no-sum")  # no sum, seq or trace_id: a whole frame
+    feishu.ws.send_raw(sparse, connection)
+    fragment = Frame(SeqID=2, LogID=2, service=1, method=1, payload=b"{")
+    fragment.headers.add(key="type", value="event")
+    fragment.headers.add(key="sum", value="2")  # a fragment without message_id cannot be put together
+    feishu.ws.send_raw(fragment, connection)
     unused = feishu.ws.push(feishu.envelope("im.chat.member.bot.added_v1", {"chat_id": "oc_x"}))
     assert feishu.ws.wait_ack(unused).body["code"] == 200  # acknowledged, nothing recorded
     not_json = feishu.ws.frame(b"not json", message_id="bad-json")
     feishu.ws.send_raw(not_json, connection)
     assert feishu.ws.wait_ack("bad-json").body["code"] == 200  # refused for good: a re-push cannot help
-    assert feishu.ws.acks_for("no-sum") == []
+    assert feishu.ws.wait_ack("no-sum").body["code"] == 200  # refused (not an event), acknowledged
+    assert feishu.ws.acks_for("") == []
     assert tandem.count(InboundEvent) == 0
 
 
@@ -220,3 +225,13 @@ def _feishu_receiver(tandem: Tandem) -> LongConnection:
     receiver = tandem.platform("feishu").receiver
     assert isinstance(receiver, LongConnection)
     return receiver
+
+
+def test_an_encrypted_payload_is_decrypted_with_the_encrypt_key_when_one_is_set(tandem: Tandem, feishu: FeishuFake) -> None:
+    pm = feishu.add_user("ou_pm", "王经理")
+    feishu.ws.newest()
+    assert feishu.encrypt_key is not None
+    event = feishu.message_event("oc_ws9", pm, "/帮助")
+    key = feishu.ws.push({"encrypt": encrypt(json.dumps(event, ensure_ascii=False), feishu.encrypt_key)})
+    assert feishu.ws.wait_ack(key).body["code"] == 200
+    assert len(feishu.wait_for(1, chat_id="oc_ws9")) == 1

@@ -41,7 +41,6 @@ ENDPOINT_PATH = "/callback/ws/endpoint"
 RETRYABLE_CODES = {1, 1000040343}  # system busy; anything else non-zero will not pass by retrying
 FRAGMENT_TTL = 10.0  # seconds the first fragment of an event waits for the rest (Feishu re-pushes it)
 NONCE_CAP = 3.0  # seconds: at most 50 connections per app, a short spread is enough
-DATA_HEADERS = ("type", "message_id", "sum", "seq", "trace_id")
 Answer = dict[str, Any] | None  # what to acknowledge a pushed event with; None: "not recorded" (500)
 
 
@@ -130,8 +129,10 @@ class FeishuLongConnection(LongConnection):
                     task.cancel()
 
     async def _ping(self, ws: ClientConnection, service_id: int) -> None:
+        ping = encode(Frame(service=service_id, method=CONTROL, headers=(("type", "ping"),)))
         while not self.stopping:
-            await ws.send(encode(Frame(service=service_id, method=CONTROL, headers=(("type", "ping"),))))
+            with contextlib.suppress(ConnectionClosed):  # the reading loop notices and reconnects
+                await ws.send(ping)
             await self.pause(max(1.0, self.config.ping_interval))
 
     def _frame(self, raw: bytes, ws: ClientConnection) -> None:
@@ -147,12 +148,13 @@ class FeishuLongConnection(LongConnection):
             return
         if frame.method != DATA:
             return
-        headers = {key: frame.header(key) for key in DATA_HEADERS}
-        missing = [key for key, value in headers.items() if value is None]
-        if missing:  # the SDK does the same: not an event we can identify, so not acknowledged
-            log.warning("feishu websocket: a data frame without %s", ", ".join(missing))
+        message_id, total = frame.header("message_id"), frame.header("sum") or "1"
+        if message_id is None and total != "1":  # fragments that cannot be put together: Feishu re-pushes
+            log.warning("feishu websocket: a fragment without message_id")
             return
-        payload = self._combine(str(headers["message_id"]), headers["sum"] or "1", headers["seq"] or "0", frame.payload or b"")
+        # Lenient where the SDK is strict (it drops a frame missing any of the five headers): a frame
+        # without sum/seq is whole, one without trace_id is still an event, and each is acknowledged.
+        payload = self._combine(message_id or "", total, frame.header("seq") or "0", frame.payload or b"")
         if payload is not None:
             self.handle(self._answer(frame, payload, ws))
 

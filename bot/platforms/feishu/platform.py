@@ -16,7 +16,7 @@ from bot.clock import Clock
 from bot.config import Settings, secret_value
 from bot.messages import Incoming
 from bot.platforms import DeliveryError, Inbound, Parsed, PermanentError, Refused, display_name
-from bot.platforms.feishu.inbound import PLATFORM, WebhookConfig, json_object, normalise, verify_request
+from bot.platforms.feishu.inbound import PLATFORM, WebhookConfig, decrypt, json_object, normalise, verify_request
 from bot.platforms.feishu.longconn import Answer, FeishuLongConnection
 from bot.platforms.feishu.outbound import LIMITS, FeishuApi
 from bot.platforms.platform import WEBHOOK, Capabilities, Platform
@@ -114,7 +114,10 @@ class FeishuPlatform(Platform):
         v2.0 JSON as the webhook's, so it goes through the same `normalise` and inbox."""
         assert self._record is not None
         try:
-            parsed = self.normalise(json_object(payload, "event"), now=self._clock() if self._clock else _now())
+            data = json_object(payload, "event")
+            if isinstance(data.get("encrypt"), str) and self.config is not None and self.config.encrypt_key:
+                data = json_object(decrypt(data["encrypt"], self.config.encrypt_key), "decrypted event")  # if ever sent so
+            parsed = self.normalise(data, now=self._clock() if self._clock else _now())
         except Refused as exc:
             return refused(PLATFORM, exc)
         return await deliver(parsed, self._record)
