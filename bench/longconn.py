@@ -50,7 +50,7 @@ class Bench:
         self.counter = 0
 
     def event(self, text: str = "/帮助") -> dict[str, object]:
-        self.counter += 1
+        self.counter += 1  # every event gets one reply
         return self.fake.message_event(f"oc_bench{self.counter}", "ou_bench", text)
 
     # --- the two transports ---------------------------------------------------------------------
@@ -83,8 +83,14 @@ class Bench:
         asyncio.run(run())
         return latencies
 
+    def drain(self, timeout: float = 120.0) -> None:
+        """Wait until every event sent so far has its reply (a burst leaves a backlog at 40 replies/s)."""
+        deadline = time.monotonic() + timeout
+        while len(self.fake.posted) < self.counter and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     def replies(self, count: int, rate: float, *, webhook: bool) -> list[float]:
-        before = len(self.fake.posted)
+        self.drain()
         sent: dict[str, float] = {}
         with httpx.Client(base_url=self.server.url, timeout=30) as client:
             start = time.monotonic()
@@ -99,10 +105,8 @@ class Bench:
                 else:
                     sent[message_id] = time.monotonic()
                     self.fake.ws.push(event)
-        deadline = time.monotonic() + 60
-        while len(self.fake.posted) < before + count and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return [p.at - sent[p.reply_to] for p in self.fake.posted[before:] if p.reply_to in sent]
+        self.drain(60.0)
+        return [p.at - sent[p.reply_to] for p in list(self.fake.posted) if p.reply_to in sent]
 
 
 def main() -> None:
@@ -137,9 +141,8 @@ def main() -> None:
             order = (True, False) if round_number % 2 == 0 else (False, True)
             for webhook in order:
                 name = "webhook" if webhook else "ws"
-                time.sleep(1.0)  # let the previous backlog drain
+                bench.drain()  # the previous backlog first
                 results[f"ack {name}"] += bench.burst_webhook(args.burst) if webhook else bench.burst_ws(args.burst)
-                time.sleep(2.0)
                 results[f"reply {name}"] += bench.replies(args.replies, args.reply_rate, webhook=webhook)
             print(f"round {round_number + 1} done", file=sys.stderr)
     finally:
