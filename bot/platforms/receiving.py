@@ -60,6 +60,9 @@ class ConnectionStatus:
             self._move("down", detail)
         elif self.state == "connected":
             self._move("reconnecting", detail)
+        elif self.state == "connecting" and not self.detail:  # the first attempt failed: say so once
+            self.detail = detail
+            log.warning("%s %s: not connected yet: %s (retrying)", self.platform, self.mode, detail)
         else:
             self.detail = detail
             log.debug("%s %s: still not connected: %s", self.platform, self.mode, detail)

@@ -65,6 +65,9 @@ def test_status_moves_and_logs_each_change_once(caplog: pytest.LogCaptureFixture
     caplog.set_level(logging.DEBUG, logger="bot.platforms.receiving")
     status = ConnectionStatus("feishu", "websocket")
     assert status.snapshot()["state"] == "connecting" and status.unavailable_for() >= 0
+    status.lost("endpoint answered HTTP 502")
+    status.lost("endpoint answered HTTP 502")
+    assert status.snapshot()["state"] == "connecting"
     status.connected()
     assert status.unavailable_for() == 0 and status.snapshot()["state"] == "connected"
     for attempt in range(5):
@@ -75,6 +78,7 @@ def test_status_moves_and_logs_each_change_once(caplog: pytest.LogCaptureFixture
     status.connected()
     changes = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
     assert changes == [
+        "feishu websocket: not connected yet: endpoint answered HTTP 502 (retrying)",
         "feishu websocket: connected",
         "feishu websocket: reconnecting: attempt 0 failed",
         "feishu websocket: down: credentials refused (still retrying)",
