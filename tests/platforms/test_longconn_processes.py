@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
@@ -18,8 +19,9 @@ from bot.db import is_sqlite
 from models import Task
 from tests.fakes.dingtalk import DingTalkFake
 from tests.fakes.feishu import FeishuFake
+from tests.fakes.server import ServerThread
 from tests.platforms.conftest import wait_until
-from tests.platforms.serve_process import ServeProcess
+from tests.platforms.serve_process import ServeProcess, free_port
 
 EVENTS = 30
 
@@ -128,3 +130,38 @@ def test_two_replicas_answer_each_event_once_whichever_connection_gets_it(
     finally:
         for replica in replicas:
             replica.stop()
+
+
+def test_a_restart_of_the_platform_side_is_survived_on_both(tmp_path: Path) -> None:
+    """The fake platforms themselves stop (every connection dropped, connection refused meanwhile) and
+    come back on the same port: `tandem serve` reconnects to both and answers again."""
+    feishu, dingtalk = FeishuFake(), DingTalkFake()
+    feishu_port, dingtalk_port = free_port(), free_port()
+    servers = [ServerThread(feishu.app, port=feishu_port, lifespan="off").start(),
+               ServerThread(dingtalk.app, port=dingtalk_port, lifespan="off").start()]
+    feishu.url, dingtalk.base_url = servers[0].url, servers[1].url
+    server = ServeProcess(tmp_path, settings_for(f"sqlite:///{tmp_path / 'tandem.db'}", feishu, dingtalk))
+    try:
+        server.start()
+        feishu.ws.newest(timeout=20)
+        dingtalk.stream.newest(timeout=20)
+        for running in servers:
+            running.stop()
+        wait_until(lambda: not feishu.ws.connections and not dingtalk.stream.connections, timeout=20)
+        time.sleep(2.0)  # down for a while: attempts meet a refused connection
+        servers = [ServerThread(feishu.app, port=feishu_port, lifespan="off").start(),
+                   ServerThread(dingtalk.app, port=dingtalk_port, lifespan="off").start()]
+        link, stream = feishu.ws.newest(timeout=30), dingtalk.stream.newest(timeout=30)
+        pm = feishu.add_user("ou_pm", "王经理")
+        pushed = feishu.ws.push(feishu.message_event("oc_back", pm, "/帮助"), connection=link)
+        assert feishu.ws.wait_ack(pushed).body["code"] == 200
+        streamed = dingtalk.stream.push(dingtalk.message("cid_back", "staff_pm", "/帮助"), connection=stream)
+        assert dingtalk.stream.wait_ack(streamed).body["code"] == 200
+        assert len(feishu.wait_for(1, chat_id="oc_back", timeout=20)) == 1
+        assert len(dingtalk.wait_for(1, conversation_id="cid_back", timeout=20)) == 1
+        health = httpx.get(f"{server.url}/healthz", timeout=5).json()
+        assert {p["state"] for p in health["platforms"].values()} == {"connected"}
+    finally:
+        server.stop()
+        for running in servers:
+            running.stop()
