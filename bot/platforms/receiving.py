@@ -133,6 +133,7 @@ class LongConnection:
     BACKOFF_BASE = 1.0
     BACKOFF_CAP = 15.0  # seconds: a gateway back after a restart is found again soon
     STOP_GRACE = 5.0  # seconds the frames being handled get to be recorded and acknowledged at stop
+    STABLE = 10.0  # seconds a connection must have lasted for its end not to count as a failed attempt
 
     def __init__(self, status: ConnectionStatus) -> None:
         self.status = status
@@ -142,7 +143,7 @@ class LongConnection:
         self._handlers: set[asyncio.Task[None]] = set()
         self._alive_at = time.monotonic()
         self._abort: Callable[[], None] | None = None  # drops the current connection
-        self._connected = False  # the current session got connected
+        self._connected_at: float | None = None  # when the current session got connected
 
     # what a subclass writes
 
@@ -161,7 +162,7 @@ class LongConnection:
         return self._stopping.is_set()
 
     def connected(self) -> None:
-        self._connected = True
+        self._connected_at = time.monotonic()
         self.status.connected()
 
     def alive(self) -> None:
@@ -225,7 +226,7 @@ class LongConnection:
         for task in (self._supervisor, self._watchdog):
             if task is None:
                 continue
-            done, _ = await asyncio.wait({task}, timeout=self.STOP_GRACE + 1.0)
+            done, _ = await asyncio.wait({task}, timeout=self.STOP_GRACE + 3.0)  # + the close handshake
             if not done:
                 task.cancel()
         if self._abort is not None:
@@ -234,7 +235,7 @@ class LongConnection:
     async def _supervise(self) -> None:
         failures = 0
         while not self.stopping:
-            self._connected = False
+            self._connected_at = None
             try:
                 await self.session()
                 if not self.stopping:
@@ -248,7 +249,10 @@ class LongConnection:
                     self.status.lost(f"{type(exc).__name__}: {exc}")
             finally:
                 self.on_abort(None)
-            failures = 0 if self._connected else failures + 1
+            # A connection that ends soon after opening (refused once open, closed at once) backs off like
+            # a failed attempt, so a server that keeps doing it is not hammered.
+            lasted = time.monotonic() - self._connected_at if self._connected_at is not None else 0.0
+            failures = 0 if lasted >= self.STABLE else failures + 1
             if not self.stopping:
                 await self.pause(self.retry_delay(failures) if failures else self.first_retry_delay())
 

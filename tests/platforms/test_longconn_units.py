@@ -3,6 +3,8 @@ class, ClientConfig updates, and the connection status (states, times, one log l
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
 
 import pytest
@@ -11,7 +13,7 @@ from lark_oapi.ws.pb.pbbp2_pb2 import Frame as SdkFrame
 from bot.platforms import receiving
 from bot.platforms.feishu.frames import DATA, Frame, FrameError, decode, encode
 from bot.platforms.feishu.longconn import ClientConfig
-from bot.platforms.receiving import ConnectionStatus
+from bot.platforms.receiving import ConnectionStatus, LongConnection
 
 
 def sdk_frame(**values: object) -> SdkFrame:
@@ -87,3 +89,23 @@ def test_status_moves_and_logs_each_change_once(caplog: pytest.LogCaptureFixture
     monkeypatch.setattr(receiving, "DOWN_AFTER", 0.0)
     status.lost("gone")
     assert status.snapshot()["state"] == "down"  # not connected for longer than the limit
+
+
+async def test_connections_that_end_at_once_back_off_instead_of_reconnecting_at_once() -> None:
+    """A server that accepts and closes straight away is retried with a growing back-off."""
+    attempts: list[float] = []
+
+    class ClosesAtOnce(LongConnection):
+        BACKOFF_BASE = 0.05
+
+        async def session(self) -> None:
+            attempts.append(asyncio.get_running_loop().time())
+            self.connected()
+
+    receiver = ClosesAtOnce(ConnectionStatus("test", "stream"))
+    receiver.start()
+    await asyncio.sleep(0.6)
+    await receiver.stop()
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
+    assert 3 <= len(attempts) <= 8  # not hundreds
+    assert gaps[-1] > gaps[0]  # growing
