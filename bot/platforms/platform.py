@@ -3,8 +3,9 @@
 A platform package (`bot.platforms.feishu`, `bot.platforms.dingtalk`, `bot.platforms.console`) has a
 `build(settings, clock) -> Platform | None` that `bot.platforms.registry` lists; None means its
 credentials are not set and it is off. The rest of the app sees only this interface: the webhook
-route hands a request to `parse_webhook`, a receive mode that arrives authenticated (a long connection)
-calls `normalise` with the genuine payload, the inbox worker lets `prepare` fill in what an event left
+route hands a request to `parse_webhook`, a receive mode that arrives authenticated (a long connection,
+a `receiving.LongConnection` started by `start(record)`) calls `normalise` with the genuine payload and
+hands the result to `record` before acknowledging it, the inbox worker lets `prepare` fill in what an event left
 out before it is processed, and the outbox sender delivers through `sender`.
 """
 

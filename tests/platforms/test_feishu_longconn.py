@@ -196,7 +196,9 @@ def test_websocket_mode_needs_no_webhook_secrets_and_the_webhook_is_off(
     feishu.ws.newest()
     assert feishu.ws.wait_ack(feishu.ws.push(feishu.message_event("oc_ws7", pm, "/帮助"))).body["code"] == 200
     assert len(feishu.wait_for(1, chat_id="oc_ws7")) == 1
-    assert tandem.feishu_say("oc_ws7", pm, "/帮助").status_code == 404
+    refused = tandem.feishu_say("oc_ws7", pm, "/帮助")
+    assert refused.status_code == 404 and "TANDEM_FEISHU_VERIFICATION_TOKEN" in refused.json()["error"]
+    assert "long connection" in refused.json()["error"]
 
 
 def test_stopping_loses_nothing_that_was_acknowledged(make_tandem: Callable[..., Tandem], feishu: FeishuFake) -> None:

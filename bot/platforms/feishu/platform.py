@@ -30,6 +30,10 @@ OFF = (
     "Feishu is not configured on this server: set TANDEM_FEISHU_APP_ID, TANDEM_FEISHU_APP_SECRET and "
     "TANDEM_FEISHU_VERIFICATION_TOKEN (plus TANDEM_FEISHU_ENCRYPT_KEY when the app has an Encrypt Key)."
 )
+WEBHOOK_OFF = (
+    "Feishu's webhook is off on this server (events come over the long connection): set "
+    "TANDEM_FEISHU_VERIFICATION_TOKEN (plus TANDEM_FEISHU_ENCRYPT_KEY when the app has an Encrypt Key) to turn it on."
+)
 NAME_WAIT = 0.5  # seconds a new sender's first message waits for their name
 IDENTITY_WAIT = 3.0  # seconds startup gives the bot's identity, so early events already know it
 
@@ -69,7 +73,9 @@ class FeishuPlatform(Platform):
         return {WEBSOCKET: self.mode == WEBSOCKET, WEBHOOK: self.config is not None}
 
     def webhook_off(self) -> str | None:
-        return None if self.config is not None else OFF
+        if self.config is not None:
+            return None
+        return WEBHOOK_OFF if self.mode == WEBSOCKET else OFF
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str], *, now: datetime) -> Parsed:
         if self.config is None:
