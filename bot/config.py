@@ -34,10 +34,15 @@ class Settings(BaseSettings):
     feishu_verification_token: SecretStr | None = None
     feishu_encrypt_key: SecretStr | None = None
     feishu_base_url: str = FEISHU_OPEN_API
+    # websocket: the long connection (no public URL; only the app id and secret). The webhook stays on
+    # whenever its Verification Token or Encrypt Key is set, whatever the mode.
+    feishu_mode: Literal["websocket", "webhook"] = "websocket"
 
     dingtalk_client_id: str | None = None
     dingtalk_client_secret: SecretStr | None = None
     dingtalk_base_url: str = DINGTALK_OPEN_API
+    # stream: Stream mode (no public URL). The webhook (verified with the app secret) is on in either mode.
+    dingtalk_mode: Literal["stream", "webhook"] = "stream"
     dingtalk_corp_id: str | None = None  # when set, callbacks must come from this organisation (chatbotCorpId)
 
     metrics_enabled: bool = False  # GET /metrics answers 404 unless on

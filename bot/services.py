@@ -15,9 +15,11 @@ from typing import Any
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import OutboxSender
-from bot.ingest import IngestBatcher
-from bot.platforms import console, registry
+from bot.ingest import IngestBatcher, IntakeUnavailable, is_data_error
+from bot.messages import Incoming
+from bot.platforms import console, receiving, registry
 from bot.platforms.platform import Platform
+from bot.platforms.receiving import Recorded
 from bot.runtime import Runtime
 from bot.worker import InboxProcessor
 
@@ -68,17 +70,40 @@ class Platforms:
         self._on_accepted = on_accepted
         self.batcher.start()
         for platform in self.by_name.values():
-            await platform.start()
+            await platform.start(self.record)
+
+    async def record(self, incoming: Incoming) -> Recorded:
+        """What a long connection does with an event before acknowledging it: the webhook's group commit;
+        "retry" (acknowledged as failed, so the platform pushes it again) when it could not be recorded now."""
+        try:
+            await self.batcher.submit(incoming)
+        except Exception as exc:
+            if is_data_error(exc):
+                log.warning("%s: event %s cannot be stored, dropped: %s", incoming.platform, incoming.event_key, exc)
+                return "refused"
+            if isinstance(exc, IntakeUnavailable):
+                log.warning("%s: could not record event %s now: %s", incoming.platform, incoming.event_key, exc)
+            else:
+                log.exception("%s: could not record event %s now", incoming.platform, incoming.event_key)
+            return "retry"
+        return "recorded"
+
+    def health(self) -> tuple[bool, dict[str, dict[str, object]]]:
+        """Each platform's receive mode and state; False when a long connection has been down over a minute."""
+        shown = {name: health for name, platform in self.by_name.items() if (health := platform.health()) is not None}
+        healthy = all(platform.unavailable_for() <= receiving.DOWN_AFTER for platform in self.by_name.values())
+        return healthy, shown
 
     async def stop_intake(self, timeout: float = 5.0) -> None:
-        """Stop taking events; any request still waiting for its commit is recorded (and answered) first."""
+        """Stop taking events: the long connections stop reading and acknowledge what they are handling,
+        then any request still waiting for its commit is recorded (and answered) first."""
+        for platform in self.by_name.values():
+            await platform.stop()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while self.batcher.busy() and loop.time() < deadline:
             await asyncio.sleep(0.01)
         await self.batcher.stop()
-        for platform in self.by_name.values():
-            await platform.stop()
 
     async def stop_sending(self, timeout: float) -> None:
         """The outbox sender's drain, bounded: what was not sent goes out after a restart."""

@@ -3,8 +3,9 @@
 A platform package (`bot.platforms.feishu`, `bot.platforms.dingtalk`, `bot.platforms.console`) has a
 `build(settings, clock) -> Platform | None` that `bot.platforms.registry` lists; None means its
 credentials are not set and it is off. The rest of the app sees only this interface: the webhook
-route hands a request to `parse_webhook`, a receive mode that arrives authenticated (a long connection)
-calls `normalise` with the genuine payload, the inbox worker lets `prepare` fill in what an event left
+route hands a request to `parse_webhook`, a receive mode that arrives authenticated (a long connection,
+a `receiving.LongConnection` started by `start(record)`) calls `normalise` with the genuine payload and
+hands the result to `record` before acknowledging it, the inbox worker lets `prepare` fill in what an event left
 out before it is processed, and the outbox sender delivers through `sender`.
 """
 
@@ -16,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.platforms import Parsed, PlatformSender, Refused, SenderLimits
+from bot.platforms.receiving import LongConnection, Record
 
 WEBHOOK = "webhook"
 
@@ -63,8 +65,23 @@ class Platform:
         with what had to be fetched, or None to leave it as it is. Runs in a worker thread."""
         return None
 
-    async def start(self) -> None:
-        """Background work of its own (the bot's identity, connections); never blocks startup long."""
+    receiver: LongConnection | None = None  # the long connection, when that is the receive mode
+
+    async def start(self, record: Record) -> None:
+        """Background work of its own (the bot's identity, connections); never blocks startup long.
+        A long connection hands what it receives to `record`, then acknowledges it."""
 
     async def stop(self) -> None:
         """Stop receiving (the sender is closed by the outbox sender)."""
+
+    def health(self) -> dict[str, Any] | None:
+        """How it receives, for `/healthz` (None: nothing to show)."""
+        if self.receiver is not None:
+            return self.receiver.status.snapshot()
+        if self.receive_modes.get(WEBHOOK):
+            return {"mode": WEBHOOK, "state": "listening"}
+        return None
+
+    def unavailable_for(self) -> float:
+        """Seconds its long connection has been down (0: connected, or none)."""
+        return self.receiver.status.unavailable_for() if self.receiver is not None else 0.0

@@ -21,6 +21,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from tests.fakes.dingtalk_stream import DingTalkGateway
+
 MSG_PARAM_LIMIT = 15_000
 TEMPLATES = {"sampleText": ("content",), "sampleMarkdown": ("title", "text"), "sampleLink": ("text", "title", "messageUrl")}
 
@@ -64,11 +66,14 @@ class DingTalkFake:
         self.bot_user_id = bot_user_id
         self.base_url = ""  # set once served
         self.lock = threading.Lock()
+        self.stream = DingTalkGateway(client_id, client_secret)  # Stream mode
         self.reset()
         self.app = self._build()
+        self.stream.install(self.app)
 
     def reset(self) -> None:
         """Forget everything (a fresh organisation), keeping the server and the credentials."""
+        self.stream.reset()
         with self.lock:
             self.users: dict[str, str] = {}  # staffId → nick
             self.tokens: set[str] = set()

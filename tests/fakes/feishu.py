@@ -25,6 +25,8 @@ from Crypto.Cipher import AES
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from tests.fakes.feishu_ws import FeishuGateway
+
 TEXT_LIMIT = 150 * 1024
 CARD_LIMIT = 30 * 1024
 _AT_TAG = re.compile(r"<at\b([^>]*)>(.*?)</at>", re.S)
@@ -136,11 +138,14 @@ class FeishuFake:
         self.per_chat = per_chat_per_second
         self.per_app = per_app_per_second
         self.lock = threading.Lock()
+        self.ws = FeishuGateway(self.app_id, self.app_secret)  # the long connection
         self.reset()
         self.app = self._build()
+        self.ws.install(self.app)
 
     def reset(self) -> None:
         """Forget everything (a fresh tenant), keeping the server and the credentials."""
+        self.ws.reset()
         with self.lock:
             self.users: dict[str, str] = {}
             self.tokens: dict[str, float] = {}

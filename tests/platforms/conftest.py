@@ -80,6 +80,12 @@ class Tandem:
     runtime: Runtime
     feishu: FeishuFake
     dingtalk: DingTalkFake
+    server: ServerThread | None = None
+
+    def platform(self, name: str) -> Any:
+        """The running app's platform object (its long-connection receiver, for the tests that need it)."""
+        assert self.server is not None
+        return self.server.server.config.app.state.platforms.get(name)
 
     def post_feishu(self, payload: dict[str, Any], path: str = "/webhook/feishu", **kw: Any) -> httpx.Response:
         body, headers = self.feishu.request(payload, **kw)
@@ -130,7 +136,7 @@ def make_tandem(database_url: str, engine: Engine, feishu: FeishuFake, dingtalk:
         servers.append(server)
         client = httpx.Client(base_url=server.url, timeout=10)
         clients.append(client)
-        return Tandem(server.url, client, runtime, feishu, dingtalk)
+        return Tandem(server.url, client, runtime, feishu, dingtalk, server)
 
     yield start
     for client in clients:

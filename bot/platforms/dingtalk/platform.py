@@ -7,12 +7,17 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bot.clock import Clock
+from bot.clock import Clock, utcnow
 from bot.config import Settings, secret_value
-from bot.platforms import Parsed
+from bot.platforms import Parsed, Refused
+from bot.platforms.dingtalk.callbacks import normalise_card_callback
 from bot.platforms.dingtalk.inbound import PLATFORM, normalise, parse_request
 from bot.platforms.dingtalk.outbound import LIMITS, DingTalkApi
+from bot.platforms.dingtalk.stream import BOT_TOPIC, CARD_TOPIC, Answer, DingTalkStream
 from bot.platforms.platform import WEBHOOK, Capabilities, Platform
+from bot.platforms.receiving import ConnectionStatus, Record, deliver, refused
+
+STREAM = "stream"
 
 OFF = (
     "DingTalk is not configured on this server: set TANDEM_DINGTALK_CLIENT_ID (AppKey) and "
@@ -27,16 +32,58 @@ class DingTalkPlatform(Platform):
         private_messages=True, cards=False, buttons=False, images=False, files=False, api_mentions=False, limits=LIMITS
     )
 
-    def __init__(self, api: DingTalkApi, *, app_secret: str, base_url: str, client_id: str, corp_id: str | None) -> None:
+    def __init__(
+        self,
+        api: DingTalkApi,
+        *,
+        app_secret: str,
+        base_url: str,
+        client_id: str,
+        corp_id: str | None,
+        mode: str = WEBHOOK,
+        clock: Clock = utcnow,
+    ) -> None:
         super().__init__(api)
         self._app_secret = app_secret
         self._base_url = base_url
         self._client_id = client_id
         self._corp_id = corp_id
+        self.mode = mode
+        self._clock = clock
+        self._record: Record | None = None
 
     @property
     def receive_modes(self) -> dict[str, bool]:
-        return {WEBHOOK: True}
+        return {STREAM: self.mode == STREAM, WEBHOOK: True}
+
+    async def start(self, record: Record) -> None:
+        if self.mode == STREAM:
+            self._record = record
+            self.receiver = DingTalkStream(
+                client_id=self._client_id, client_secret=self._app_secret, base_url=self._base_url,
+                on_callback=self._pushed, status=ConnectionStatus(PLATFORM, STREAM),
+            )
+            self.receiver.start()
+
+    async def stop(self) -> None:
+        if self.receiver is not None:
+            await self.receiver.stop()
+
+    async def _pushed(self, topic: str, data: dict[str, Any], message_id: str) -> Answer:
+        """A robot message or card callback from the Stream connection: authenticated at connect, so no
+        signature; a robot message carries the HTTP callback's body and goes through the same `normalise`."""
+        assert self._record is not None
+        now = self._clock()
+        try:
+            if topic == BOT_TOPIC:
+                parsed = self.normalise(data, now=now)
+            elif topic == CARD_TOPIC:
+                parsed = normalise_card_callback(data, message_id=message_id, now=now, corp_id=self._corp_id)
+            else:
+                return {}
+        except Refused as exc:
+            return refused(PLATFORM, exc)
+        return await deliver(parsed, self._record)
 
     def webhook_off(self) -> str | None:
         return None
@@ -52,7 +99,8 @@ class DingTalkPlatform(Platform):
 
 
 def build(settings: Settings, clock: Clock) -> DingTalkPlatform | None:
-    """On when the AppKey and AppSecret are set (they also verify the webhook)."""
+    """On when the AppKey and AppSecret are set (they also verify the webhook, on in either mode);
+    Stream mode unless TANDEM_DINGTALK_MODE=webhook."""
     if not settings.dingtalk_enabled:
         return None
     assert settings.dingtalk_client_id is not None
@@ -66,4 +114,6 @@ def build(settings: Settings, clock: Clock) -> DingTalkPlatform | None:
         base_url=settings.dingtalk_base_url,
         client_id=settings.dingtalk_client_id,
         corp_id=settings.dingtalk_corp_id or None,
+        mode=settings.dingtalk_mode,
+        clock=clock,
     )

@@ -107,7 +107,7 @@ def verify_request(
     """The webhook's part: decrypt, check the signature and the Verification Token; the genuine v2.0
     event (or the url_verification answer). Raises `Refused` for anything else."""
     head = lower_headers(headers)
-    envelope = _json_object(body, "body")
+    envelope = json_object(body, "body")
     encrypted = envelope.get("encrypt")
     signed = False
     if config.encrypt_key:
@@ -121,12 +121,12 @@ def verify_request(
             _verify_signature(body, head, config.encrypt_key, now)
             signed = True
         if signed:
-            payload = _json_object(decrypt(encrypted, config.encrypt_key), "decrypted body")
+            payload = json_object(decrypt(encrypted, config.encrypt_key), "decrypted body")
         else:
             # Only the url_verification handshake comes unsigned. One answer for every way an unsigned
             # body can fail, so that it cannot serve as a padding oracle for captured ciphertexts.
             try:
-                payload = _json_object(decrypt(encrypted, config.encrypt_key), "decrypted body")
+                payload = json_object(decrypt(encrypted, config.encrypt_key), "decrypted body")
             except Refused:
                 raise Refused(400, "unsigned encrypted body that is not a url_verification request") from None
         if payload.get("type") == "url_verification":
@@ -167,7 +167,7 @@ def normalise(
     return Ignored(f"event type {event_type!r} is not used")
 
 
-def _json_object(data: bytes | str, what: str) -> dict[str, Any]:
+def json_object(data: bytes | str, what: str) -> dict[str, Any]:
     try:
         value = orjson.loads(data)
     except ValueError:  # orjson.JSONDecodeError, invalid UTF-8 included

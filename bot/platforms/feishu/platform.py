@@ -9,22 +9,30 @@ import logging
 import random
 import threading
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.clock import Clock
 from bot.config import Settings, secret_value
 from bot.messages import Incoming
-from bot.platforms import DeliveryError, Inbound, Parsed, PermanentError, display_name
-from bot.platforms.feishu.inbound import PLATFORM, WebhookConfig, normalise, verify_request
+from bot.platforms import DeliveryError, Inbound, Parsed, PermanentError, Refused, display_name
+from bot.platforms.feishu.inbound import PLATFORM, WebhookConfig, decrypt, json_object, normalise, verify_request
+from bot.platforms.feishu.longconn import Answer, FeishuLongConnection
 from bot.platforms.feishu.outbound import LIMITS, FeishuApi
 from bot.platforms.platform import WEBHOOK, Capabilities, Platform
+from bot.platforms.receiving import ConnectionStatus, Record, deliver, refused
 
 log = logging.getLogger(__name__)
+
+WEBSOCKET = "websocket"
 
 OFF = (
     "Feishu is not configured on this server: set TANDEM_FEISHU_APP_ID, TANDEM_FEISHU_APP_SECRET and "
     "TANDEM_FEISHU_VERIFICATION_TOKEN (plus TANDEM_FEISHU_ENCRYPT_KEY when the app has an Encrypt Key)."
+)
+WEBHOOK_OFF = (
+    "Feishu's webhook is off on this server (events come over the long connection): set "
+    "TANDEM_FEISHU_VERIFICATION_TOKEN (plus TANDEM_FEISHU_ENCRYPT_KEY when the app has an Encrypt Key) to turn it on."
 )
 NAME_WAIT = 0.5  # seconds a new sender's first message waits for their name
 IDENTITY_WAIT = 3.0  # seconds startup gives the bot's identity, so early events already know it
@@ -37,10 +45,22 @@ class FeishuPlatform(Platform):
     )
     prepares = True  # events carry no sender name
 
-    def __init__(self, api: FeishuApi, config: WebhookConfig | None) -> None:
+    def __init__(
+        self,
+        api: FeishuApi,
+        config: WebhookConfig | None,
+        *,
+        mode: str = WEBHOOK,
+        credentials: tuple[str, str, str] = ("", "", ""),  # app id, app secret, base URL (for the long connection)
+        clock: Clock | None = None,
+    ) -> None:
         super().__init__(api)
         self.api = api
         self.config = config  # None: the webhook is off (sending still works)
+        self.mode = mode
+        self._credentials = credentials
+        self._clock = clock
+        self._record: Record | None = None
         self.bot_open_id: str | None = None
         self.names: dict[str, str] = {}
         self._looked_up: set[str] = set()
@@ -50,10 +70,12 @@ class FeishuPlatform(Platform):
 
     @property
     def receive_modes(self) -> dict[str, bool]:
-        return {WEBHOOK: self.config is not None}
+        return {WEBSOCKET: self.mode == WEBSOCKET, WEBHOOK: self.config is not None}
 
     def webhook_off(self) -> str | None:
-        return None if self.config is not None else OFF
+        if self.config is not None:
+            return None
+        return WEBHOOK_OFF if self.mode == WEBSOCKET else OFF
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str], *, now: datetime) -> Parsed:
         if self.config is None:
@@ -74,14 +96,37 @@ class FeishuPlatform(Platform):
         name = self.name_for(str(payload.get("sender_id")), wait=NAME_WAIT)
         return {**payload, "sender_name": name} if name else None
 
-    async def start(self) -> None:
+    async def start(self, record: Record) -> None:
         self._identity = asyncio.create_task(self._fetch_identity(), name="feishu-identity")
         with contextlib.suppress(TimeoutError):  # never block startup long
             await asyncio.wait_for(asyncio.shield(self._identity), timeout=IDENTITY_WAIT)
+        if self.mode == WEBSOCKET:
+            self._record = record
+            app_id, app_secret, base_url = self._credentials
+            status = ConnectionStatus(PLATFORM, WEBSOCKET)
+            self.receiver = FeishuLongConnection(
+                app_id=app_id, app_secret=app_secret, base_url=base_url, on_event=self._pushed, status=status
+            )
+            self.receiver.start()
 
     async def stop(self) -> None:
+        if self.receiver is not None:
+            await self.receiver.stop()
         for task in [*self._tasks, *([self._identity] if self._identity else [])]:
             task.cancel()
+
+    async def _pushed(self, payload: bytes) -> Answer:
+        """An event or callback from the long connection: authenticated at connect, plaintext, the same
+        v2.0 JSON as the webhook's, so it goes through the same `normalise` and inbox."""
+        assert self._record is not None
+        try:
+            data = json_object(payload, "event")
+            if isinstance(data.get("encrypt"), str) and self.config is not None and self.config.encrypt_key:
+                data = json_object(decrypt(data["encrypt"], self.config.encrypt_key), "decrypted event")  # if ever sent so
+            parsed = self.normalise(data, now=self._clock() if self._clock else _now())
+        except Refused as exc:
+            return refused(PLATFORM, exc)
+        return await deliver(parsed, self._record)
 
     # what it learns
 
@@ -142,8 +187,13 @@ class FeishuPlatform(Platform):
                 await asyncio.sleep(delay)
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 def build(settings: Settings, clock: Clock) -> FeishuPlatform | None:
-    """On when the app's credentials are set; its webhook, when a Verification Token or Encrypt Key is."""
+    """On when the app's credentials are set; the long connection unless TANDEM_FEISHU_MODE=webhook;
+    its webhook whenever a Verification Token or Encrypt Key is set, whatever the mode."""
     if not settings.feishu_enabled:
         return None
     assert settings.feishu_app_id is not None
@@ -153,7 +203,10 @@ def build(settings: Settings, clock: Clock) -> FeishuPlatform | None:
         verification_token=secret_value(settings.feishu_verification_token),
         encrypt_key=secret_value(settings.feishu_encrypt_key),
     )
+    mode = settings.feishu_mode
+    credentials = (settings.feishu_app_id, app_secret, settings.feishu_base_url)
     if not (config.verification_token or config.encrypt_key):
-        log.warning("feishu: no Verification Token or Encrypt Key set; the webhook stays off (sending works)")
-        return FeishuPlatform(api, None)
-    return FeishuPlatform(api, config)
+        if mode == WEBHOOK:
+            log.warning("feishu: no Verification Token or Encrypt Key set; the webhook stays off (sending works)")
+        return FeishuPlatform(api, None, mode=mode, credentials=credentials, clock=clock)
+    return FeishuPlatform(api, config, mode=mode, credentials=credentials, clock=clock)
