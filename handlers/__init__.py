@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session
 from bot.messages import MAX_MESSAGE, Incoming, Reply
 from handlers import (
     actions,
+    dashboard,
     decisions,
     free_text,
+    gantt,
     members,
     projects,
     risks,
@@ -27,6 +29,7 @@ from handlers import (
 )
 from handlers import help as help_commands
 from handlers.context import Context
+from handlers.dashboard import LinkMaker
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandGroup, CommandRegistry
 from handlers.text import normalize, split_tokens
@@ -39,7 +42,7 @@ def build_registry() -> CommandRegistry:
     registry.include(projects.group.extended(schedule_settings.commands))  # /项目 … 设置|暂停|恢复|休息日|补班
     registry.include(tasks.group.extended(task_edits.commands), *task_updates.SHORTCUTS)  # /任务 … 修改|取消|恢复|依赖
     registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS)
-    registry.include(*schedule_views.GROUPS, *help_commands.GROUPS)
+    registry.include(*schedule_views.GROUPS, *gantt.GROUPS, *dashboard.GROUPS, *help_commands.GROUPS)
     return registry
 
 
@@ -48,7 +51,7 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 def handle_message(
-    session: Session, incoming: Incoming, *, registry: CommandRegistry, default_timezone: str
+    session: Session, incoming: Incoming, *, registry: CommandRegistry, default_timezone: str, links: LinkMaker | None = None
 ) -> tuple[Reply | None, int | None]:
     """Run one message; returns the reply (None: say nothing) and the project it concerned."""
     project, sender = (
@@ -74,7 +77,7 @@ def handle_message(
         return Reply(NON_TEXT_HINT), project_id
     text = normalize(incoming.text)
     ctx = Context(
-        session=session, incoming=incoming, now=now, registry=registry, project=project, sender=sender
+        session=session, incoming=incoming, now=now, registry=registry, project=project, sender=sender, links=links
     )
     try:
         # A savepoint: a refused command leaves nothing half-applied, while the sender's

@@ -26,6 +26,7 @@ from models import (
 from models.numbered import Numbered
 
 if TYPE_CHECKING:
+    from handlers.dashboard import LinkMaker
     from handlers.router import CommandRegistry
 
 NO_PROJECT = "本群还没有项目。先发送：/项目 创建 <名称> [目标:…] [截止:日期]"
@@ -46,6 +47,7 @@ class Context:
     registry: CommandRegistry
     project: Project | None = None
     sender: Member | None = None
+    links: LinkMaker | None = None  # dashboard links (bot.dashboard.links), given by the composition root
 
     @property
     def today(self) -> date:

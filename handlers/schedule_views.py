@@ -13,7 +13,7 @@ from handlers.context import Context
 from handlers.router import CommandGroup
 from handlers.text import Args
 from models.calendar import load_calendar
-from reports import builders
+from reports import builders, pictures
 from reports.rules import next_meeting_day
 
 agenda = CommandGroup(("议程", "agenda"), summary="议程：预览下次周会的议程")
@@ -42,7 +42,8 @@ def show_digest(ctx: Context, _args: Args) -> Reply:
 @weekly.default_command(usage="/周报", summary="本周的进度跟踪表")
 def show_weekly(ctx: Context, _args: Args) -> Reply:
     project = ctx.require_project()
-    reply = builders.build_weekly_digest(ctx.session, project, ctx.now)
+    weekly = builders.build_weekly_digest(ctx.session, project, ctx.now)
+    reply = pictures.with_digest_pictures(ctx.session, project, ctx.now, weekly)  # the tracking table with its pictures
     return reply or Reply("本周还没有任务可以列入进度跟踪表。")
 
 

@@ -40,6 +40,7 @@ from models.project import (
 )
 from models.risk import Risk
 from models.schedule import JobRun
+from models.secrets import AppSecret, get_or_create_secret
 from models.task import Task, task_dependency
 from models.webhook import WebhookSignature, claim_webhook_signature, prune_webhook_signatures
 
@@ -49,6 +50,7 @@ __all__ = [
     "USER_ID_MAX",
     "ActionItem",
     "ActionStatus",
+    "AppSecret",
     "Base",
     "CalendarDay",
     "CalendarDayKind",
@@ -83,6 +85,7 @@ __all__ = [
     "get_active_project_and_member",
     "get_numbered",
     "get_or_create_department",
+    "get_or_create_secret",
     "prune_webhook_signatures",
     "record_change",
     "task_dependency",

@@ -28,7 +28,7 @@ from bot.messages import Reply
 from bot.outbox import enqueue_many, outbox_row
 from models import JobRun, Project, ProjectStatus
 from models.calendar import NationalCalendar, WorkCalendar, chunked, load_calendars, national_calendar
-from reports import builders, compute, text
+from reports import builders, compute, pictures, text
 from reports.rows import Incident
 from reports.rules import managers
 from reports.snapshot import Snapshot
@@ -314,7 +314,8 @@ class JobRunner:
         if slot.job == DIGEST:
             return builders.build_digest(session, project, at, data=data, calendar=calendar), True
         if slot.job == WEEKLY_DIGEST:
-            return builders.build_weekly_digest(session, project, at, data=data), True
+            weekly = builders.build_weekly_digest(session, project, at, data=data)
+            return pictures.with_digest_pictures(session, project, at, weekly, calendar=calendar), True
         raise ValueError(f"unknown job {slot.job}")
 
     # ------------------------------------------------------------------ claims
