@@ -316,7 +316,8 @@ class DingTalkFake:
             invalid = [u for u in user_ids if u not in self.users]
             with self.lock:
                 self.sent.append(
-                    Sent("oto", None, body["msgKey"], parsed.get("content") or parsed.get("text", ""), user_ids=user_ids)
+                    Sent("oto", None, body["msgKey"], parsed.get("content") or parsed.get("text") or parsed.get("photoURL", ""),
+                         user_ids=user_ids)
                 )
             return JSONResponse(
                 {"processQueryKey": uuidlib.uuid4().hex, "invalidStaffIdList": invalid, "flowControlledStaffIdList": []}

@@ -5,9 +5,18 @@ from __future__ import annotations
 
 import io
 import json
+import uuid as uuidlib
+from dataclasses import replace
 
+import pytest
 from PIL import Image
 
+from bot.messages import Attachment, Reply
+from bot.platforms import OutgoingMessage, PermanentError
+from bot.platforms.dingtalk.outbound import DingTalkApi
+from bot.platforms.feishu.outbound import FeishuApi
+from tests.fakes.dingtalk import DingTalkFake
+from tests.fakes.feishu import FeishuFake
 from tests.platforms.conftest import Tandem
 
 PLAN = [
@@ -77,3 +86,48 @@ def test_a_failed_upload_posts_nothing_until_the_retry_succeeds(tandem: Tandem) 
     tandem.settle()
     assert len(f.texts("oc_g2")) == 4
     assert [u.get("size", 0) > 0 for u in f.uploads] == [False, True]  # refused once (500), then uploaded
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 20), "white").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _private(platform: str, user: str) -> OutgoingMessage:
+    reply = Reply("周报", title="进度跟踪表", attachments=(Attachment("image", "progress.png", "image/png", _png()),))
+    return OutgoingMessage(1, platform, "", reply, uuidlib.uuid4().hex, 0, to_user_id=user)
+
+
+async def test_private_posts_carry_their_images_too(feishu: FeishuFake, dingtalk: DingTalkFake) -> None:
+    """The weekly digest goes privately to the PM: image messages follow it to the same person."""
+    feishu_api = FeishuApi(app_id=feishu.app_id, app_secret=feishu.app_secret, base_url=feishu.url)
+    try:
+        await feishu_api.send(_private("feishu", "ou_pm"))
+    finally:
+        await feishu_api.aclose()
+    kinds = [(p.msg_type, p.receive_id_type, p.receive_id) for p in feishu.posted]
+    assert kinds == [("interactive", "open_id", "ou_pm"), ("image", "open_id", "ou_pm")]
+    dingtalk.add_user("staff_pm", "王经理")
+    ding_api = DingTalkApi(client_id=dingtalk.client_id, client_secret=dingtalk.client_secret, base_url=dingtalk.base_url,
+                           oapi_url=dingtalk.base_url)
+    try:
+        await ding_api.send(_private("dingtalk", "staff_pm"))
+    finally:
+        await ding_api.aclose()
+    assert [(s.via, s.msgtype, s.user_ids) for s in dingtalk.sent] == [
+        ("oto", "sampleMarkdown", ["staff_pm"]), ("oto", "sampleImageMsg", ["staff_pm"])
+    ]
+    assert dingtalk.sent[1].text in dingtalk.media
+
+
+async def test_an_image_the_platform_refuses_is_a_permanent_failure(feishu: FeishuFake) -> None:
+    api = FeishuApi(app_id=feishu.app_id, app_secret=feishu.app_secret, base_url=feishu.url)
+    message = _private("feishu", "ou_pm")
+    bad = replace(message.reply, attachments=(Attachment("image", "x.png", "image/png", b"not an image"),))
+    try:
+        with pytest.raises(PermanentError):
+            await api.send(replace(message, reply=bad))
+    finally:
+        await api.aclose()
+    assert feishu.posted == []  # nothing was posted before the upload failed
