@@ -168,21 +168,21 @@ def _render_page(plan: Plan, rows: tuple[PlanTask, ...], page: int, pages: int) 
 
 
 def palette_png(figure: object) -> bytes:
-    """The figure as a 64-colour palette PNG: a chart has few colours, and this is a quarter of the bytes."""
+    """The figure as a 128-colour palette PNG: a chart has few colours, and this is a third of the bytes."""
     from PIL import Image
 
     figure.canvas.draw()  # type: ignore[attr-defined]
     rgba = figure.canvas.buffer_rgba()  # type: ignore[attr-defined]
     image = Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), rgba, "raw", "RGBA", 0, 1).convert("RGB")
     buffer = io.BytesIO()
-    image.quantize(colors=64, method=Image.Quantize.FASTOCTREE).save(buffer, format="PNG", compress_level=6)
+    image.quantize(colors=128, method=Image.Quantize.FASTOCTREE).save(buffer, format="PNG", compress_level=6)
     return buffer.getvalue()
 
 
 def _bar_note(task: PlanTask, today: date) -> str:
     if task.status == TaskStatus.CANCELLED:
         return "已取消"
-    note = f"{task.progress}%" if not task.milestone else f"◆ {task.end:%m-%d}"
+    note = f"{task.progress}%" if not task.milestone else f"{task.end:%m-%d}"
     if task.status == TaskStatus.BLOCKED:
         note += " 阻塞"
     if task.overdue and task.due_date is not None:

@@ -28,7 +28,11 @@ def project_plan(session: Session, project: Project, at: datetime, *, calendar: 
 
 
 def gantt_reply(plan: Plan, *, max_pages: int = MAX_PAGES) -> Reply:
-    """The chart's pages as image attachments, with a line saying what they show."""
+    """The chart's pages as image attachments, with a line saying what they show (no picture of nothing)."""
+    if not plan.tasks:
+        if plan.scope:
+            return Reply(f"甘特图（{plan.scope}）：没有任务。")
+        return Reply("还没有任务，甘特图是空的。先发送：/任务 新增 <标题> [截止:日期] [开始:日期]")
     pages = gantt.render_gantt(plan, max_pages=max_pages)
     total = len(plan.tasks)
     scope = f"（{plan.scope}）" if plan.scope else ""

@@ -46,3 +46,11 @@ def test_bad_input_gets_the_usage_line(chat: ConsoleChat) -> None:
 
 def test_a_group_without_a_project_is_told_how_to_start(chat: ConsoleChat) -> None:
     assert "/项目 创建" in chat.say("/甘特图")
+
+
+def test_an_empty_plan_says_so_instead_of_drawing_nothing(chat: ConsoleChat) -> None:
+    chat.say("/项目 创建 发布会")
+    assert "还没有任务" in chat.say("/甘特图") and not last_reply(chat).attachments
+    chat.say("/部门 添加 财务部")
+    chat.say("/任务 新增 订场地")
+    assert "部门：财务部" in chat.say("/甘特图 部门:财务部") and not last_reply(chat).attachments
