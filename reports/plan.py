@@ -72,10 +72,6 @@ class Plan:
     extra_workdays: tuple[date, ...]  # 调休: weekend days that are workdays, in [first, last]
     scope: str | None = None  # what a filtered plan shows ("部门：研发部", "#3 及其子任务" …)
 
-    @property
-    def by_id(self) -> dict[int, PlanTask]:
-        return {t.id: t for t in self.tasks}
-
 
 def load_plan(session: Session, project: Project, at: datetime, *, calendar: WorkCalendar) -> Plan:
     """Every task of the project (cancelled ones too) as of `at`, with the calendar over its span."""

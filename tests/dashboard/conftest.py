@@ -45,7 +45,6 @@ def make_project(chat: ConsoleChat, name: str = "发布会") -> None:
     chat.say("/任务 新增 订场地 开始:2026-11-16 截止:2026-12-10 部门:行政部")
     chat.say("/任务 新增 写发布稿 @李四 截止:2026-12-15 依赖:#1")
     chat.say("/任务 新增 审稿 截止:2026-12-16 父:#2")
-    chat.say("/任务 新增 旧任务 开始:2026-11-10 截止:2026-11-20")  # overdue on the test's Monday 11-23? no: past due refused
     chat.say("/进度 #1 60%")
     chat.say("/阻塞 #2 等领导确认")
     chat.say("/完成 #3")
