@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from bot import logs, metrics, routes, webhooks
 from bot.config import Settings, get_settings
+from bot.dashboard import routes as dashboard_routes
 from bot.retention import build_retention
 from bot.runtime import Runtime, build_runtime
 from bot.services import build_platforms
@@ -63,5 +64,6 @@ def create_app(
     app = FastAPI(title="Tandem", lifespan=lifespan)
     app.router.routes.extend(webhooks.routes)  # first, so they are matched before FastAPI's routes
     app.include_router(routes.router)
+    app.include_router(dashboard_routes.router)
     app.include_router(metrics.router)
     return app

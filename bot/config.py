@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 FEISHU_OPEN_API = "https://open.feishu.cn"
 DINGTALK_OPEN_API = "https://api.dingtalk.com"
+DINGTALK_OAPI = "https://oapi.dingtalk.com"  # the old API host: media uploads
 
 
 class Settings(BaseSettings):
@@ -43,11 +44,18 @@ class Settings(BaseSettings):
     dingtalk_base_url: str = DINGTALK_OPEN_API
     # stream: Stream mode (no public URL). The webhook (verified with the app secret) is on in either mode.
     dingtalk_mode: Literal["stream", "webhook"] = "stream"
+    dingtalk_oapi_url: str = DINGTALK_OAPI
     dingtalk_corp_id: str | None = None  # when set, callbacks must come from this organisation (chatbotCorpId)
 
     metrics_enabled: bool = False  # GET /metrics answers 404 unless on
     metrics_token: SecretStr | None = None  # when set, /metrics wants `Authorization: Bearer <token>`
     log_format: Literal["text", "json"] = "text"
+
+    # The read-only dashboard (bot/dashboard): links are `<public_url>/dashboard/<project>/<token>`, signed
+    # with `secret_key` (unset: a key generated once and kept in the database), valid for `dashboard_link_days`.
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr | None = None
+    dashboard_link_days: float = Field(default=7.0, gt=0)
 
     @property
     def feishu_enabled(self) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utcnow
 from bot.config import Settings
+from bot.dashboard.links import DashboardLinks
 from bot.db import is_sqlite, make_engine, make_session_factory, upgrade_database
 from bot.dispatcher import Dispatcher
 from bot.platforms.registry import private_platforms, reply_route_platforms
@@ -29,6 +30,7 @@ class Runtime:
     dispatcher: Dispatcher
     writes: Writes  # background write transactions, in the webhook-first order on SQLite (bot.writes)
     clock: Clock = field(default=utcnow)
+    links: DashboardLinks | None = None  # dashboard links: signed by handlers, checked by bot.dashboard.routes
 
     def close(self) -> None:
         self.engine.dispose()
@@ -52,7 +54,8 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow, engine: Engine |
         engine = make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
     registry = build_registry()
-    handle = partial(handle_message, registry=registry, default_timezone=settings.timezone)
+    links = DashboardLinks(settings)
+    handle = partial(handle_message, registry=registry, default_timezone=settings.timezone, links=links)
     dispatcher = Dispatcher(session_factory, handle, clock=clock)
     writes = Writes(session_factory, ordered=engine.dialect.name == "sqlite")
-    return Runtime(settings, engine, session_factory, registry, dispatcher, writes, clock)
+    return Runtime(settings, engine, session_factory, registry, dispatcher, writes, clock, links)

@@ -17,9 +17,11 @@ from bot.messages import MAX_MESSAGE, Incoming, Reply
 from handlers import (
     actions,
     confirm,
+    dashboard,
     decisions,
     due_moves,
     free_text,
+    gantt,
     members,
     project_closeout,
     projects,
@@ -34,6 +36,7 @@ from handlers import (
 )
 from handlers import help as help_commands
 from handlers.context import Context
+from handlers.dashboard import LinkMaker
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandGroup, CommandRegistry
 from handlers.text import normalize, split_tokens
@@ -50,7 +53,7 @@ def build_registry() -> CommandRegistry:
         tasks.group.extended(task_edits.commands, due_moves.commands, task_notes.commands), *task_updates.SHORTCUTS
     )
     registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS)
-    registry.include(*undo.GROUPS, *schedule_views.GROUPS, *help_commands.GROUPS)
+    registry.include(*undo.GROUPS, *schedule_views.GROUPS, *gantt.GROUPS, *dashboard.GROUPS, *help_commands.GROUPS)
     return registry
 
 
@@ -60,7 +63,7 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 def handle_message(
-    session: Session, incoming: Incoming, *, registry: CommandRegistry, default_timezone: str
+    session: Session, incoming: Incoming, *, registry: CommandRegistry, default_timezone: str, links: LinkMaker | None = None
 ) -> tuple[Reply | None, int | None]:
     """Run one message; returns the reply (None: say nothing) and the project it concerned."""
     project, sender = (
@@ -90,7 +93,7 @@ def handle_message(
     )
     ctx = Context(
         session=session, incoming=incoming, now=now, registry=registry, project=project, sender=sender,
-        closed_project=closed,
+        closed_project=closed, links=links,
     )
     # Whatever this message is, it ends the sender's pending proposal (outside the savepoint, so a
     # refused command ends it too); only a “是” within the window applies it.

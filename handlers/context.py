@@ -29,6 +29,7 @@ from models.numbered import Numbered
 from models.registers import active_member_names
 
 if TYPE_CHECKING:
+    from handlers.dashboard import LinkMaker
     from handlers.router import CommandRegistry
 
 NO_PROJECT = "本群还没有项目。先发送：/项目 创建 <名称> [目标:…] [截止:日期]"
@@ -53,6 +54,7 @@ class Context:
     notes: list[str] = field(default_factory=list)
     # The group's most recently closed project, when it has no active one (read-only commands see it).
     closed_project: Project | None = None
+    links: LinkMaker | None = None  # dashboard links (bot.dashboard.links), given by the composition root
 
     @property
     def today(self) -> date:

@@ -18,7 +18,7 @@ from handlers.router import CommandGroup
 from handlers.text import Args
 from models.calendar import load_calendar
 from models.rhythm import add_topic
-from reports import builders
+from reports import builders, pictures
 from reports.format import day, shorten
 from reports.rules import next_meeting_day
 
@@ -72,7 +72,8 @@ def show_digest(ctx: Context, _args: Args) -> Reply:
 @weekly.default_command(usage="/周报", summary="本周的进度跟踪表")
 def show_weekly(ctx: Context, _args: Args) -> Reply:
     project = ctx.require_project()
-    reply = builders.build_weekly_digest(ctx.session, project, ctx.now)
+    weekly = builders.build_weekly_digest(ctx.session, project, ctx.now)
+    reply = pictures.with_digest_pictures(ctx.session, project, ctx.now, weekly)  # the tracking table with its pictures
     return reply or Reply("本周还没有任务可以列入进度跟踪表。")
 
 

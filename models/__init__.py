@@ -42,6 +42,7 @@ from models.project import (
 from models.rhythm import AgendaRun, AgendaTopic, DueRequest
 from models.risk import Risk
 from models.schedule import JobRun
+from models.secrets import AppSecret, get_or_create_secret
 from models.task import Task, task_dependency
 from models.webhook import WebhookSignature, claim_webhook_signature, prune_webhook_signatures
 
@@ -53,6 +54,7 @@ __all__ = [
     "ActionStatus",
     "AgendaRun",
     "AgendaTopic",
+    "AppSecret",
     "Base",
     "CalendarDay",
     "CalendarDayKind",
@@ -90,6 +92,7 @@ __all__ = [
     "get_active_project_and_member",
     "get_numbered",
     "get_or_create_department",
+    "get_or_create_secret",
     "propose_update",
     "prune_webhook_signatures",
     "record_change",

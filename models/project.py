@@ -63,6 +63,8 @@ class Project(Base):
     next_risk_no: Mapped[int] = mapped_column(default=1)
     next_action_no: Mapped[int] = mapped_column(default=1)
     next_decision_no: Mapped[int] = mapped_column(default=1)
+    # Dashboard links carry the generation they were signed for; `/看板 重置` moves it on (revoking them all).
+    dashboard_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     members: Mapped[list[Member]] = relationship(back_populates="project", order_by="Member.id")
     departments: Mapped[list[Department]] = relationship(back_populates="project", order_by="Department.id")

@@ -25,7 +25,7 @@ from bot.messages import Reply
 from models import JobRun, Project, ProjectStatus
 from models.calendar import NationalCalendar, WorkCalendar, chunked, load_calendars, national_calendar
 from models.rhythm import record_agenda
-from reports import builders, compute, text, text_reminders
+from reports import builders, compute, pictures, text, text_reminders
 from reports.holidays import holiday_notice, long_holiday_after
 from reports.rows import Agenda, Incident
 from reports.rules import managers
@@ -294,7 +294,8 @@ class JobRunner:
         if slot.job == DIGEST:
             return builders.build_digest(session, project, at, data=data, calendar=calendar), True, None
         if slot.job == WEEKLY_DIGEST:
-            return builders.build_weekly_digest(session, project, at, data=data), True, None
+            weekly = builders.build_weekly_digest(session, project, at, data=data)
+            return pictures.with_digest_pictures(session, project, at, weekly, calendar=calendar), True, None
         raise ValueError(f"unknown job {slot.job}")
 
     # ------------------------------------------------------------------ claims

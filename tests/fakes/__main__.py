@@ -50,6 +50,7 @@ def main() -> None:
     print(f"  export TANDEM_FEISHU_BASE_URL={feishu.url}")
     print(f"  export TANDEM_DINGTALK_CLIENT_ID={dingtalk.client_id} TANDEM_DINGTALK_CLIENT_SECRET={dingtalk.client_secret}")
     print(f"  export TANDEM_DINGTALK_BASE_URL={dingtalk.base_url}")
+    print(f"  export TANDEM_DINGTALK_OAPI_URL={dingtalk.base_url}")
     print("  tandem serve\n")
     print("Then type `f 名字: 消息` (Feishu) or `d 名字: 消息` (DingTalk); Ctrl-D to quit.\n")
 

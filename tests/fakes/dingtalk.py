@@ -24,7 +24,10 @@ from fastapi.responses import JSONResponse, Response
 from tests.fakes.dingtalk_stream import DingTalkGateway
 
 MSG_PARAM_LIMIT = 15_000
-TEMPLATES = {"sampleText": ("content",), "sampleMarkdown": ("title", "text"), "sampleLink": ("text", "title", "messageUrl")}
+TEMPLATES = {
+    "sampleText": ("content",), "sampleMarkdown": ("title", "text"), "sampleLink": ("text", "title", "messageUrl"),
+    "sampleImageMsg": ("photoURL",),
+}
 
 
 def callback_sign(timestamp: str, secret: str) -> str:
@@ -82,6 +85,8 @@ class DingTalkFake:
             self.sent: list[Sent] = []
             self.requests: list[dict[str, Any]] = []
             self.failures: deque[str] = deque()
+            self.media: dict[str, bytes] = {}  # media_id → the uploaded bytes
+            self.uploads: list[dict[str, Any]] = []  # every media upload: fields, filename, content type
 
     # --- test controls ------------------------------------------------------------------------
 
@@ -207,6 +212,9 @@ class DingTalkFake:
             return None, self._api_error(400, "invalidParameter.msgParam.invalid", "msgParam is not JSON")
         if not isinstance(parsed, dict) or any(not isinstance(parsed.get(k), str) for k in TEMPLATES[key]):
             return None, self._api_error(400, "invalidParameter.msgParam.invalid", f"msgParam needs {TEMPLATES[key]}")
+        photo = parsed.get("photoURL")
+        if key == "sampleImageMsg" and photo not in self.media and not str(photo).startswith(("http://", "https://")):
+            return None, self._api_error(400, "invalidParameter.msgParam.photoURL", "photoURL 不是有效的 mediaId 或 URL")
         return parsed, None
 
     def _api_failure(self) -> JSONResponse | None:
@@ -239,6 +247,37 @@ class DingTalkFake:
                 self.tokens.add(token)
             return JSONResponse({"accessToken": token, "expireIn": 7200})
 
+        @app.post("/media/upload")
+        async def media_upload(request: Request) -> JSONResponse:
+            """oapi media/upload: `access_token` in the query, multipart `type=image` and `media=<file>`."""
+            token = request.query_params.get("access_token")
+            if not token or token not in self.tokens:
+                return JSONResponse({"errcode": 40014, "errmsg": "不合法的access_token"})
+            if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+                return JSONResponse({"errcode": 40004, "errmsg": "不合法的媒体文件类型"})
+            form = await request.form()
+            media = form.get("media")
+            record: dict[str, Any] = {"fields": sorted(form.keys()), "type": form.get("type")}
+            with self.lock:
+                self.uploads.append(record)
+            if (form.get("type") or request.query_params.get("type")) not in ("image", "voice", "video", "file"):
+                return JSONResponse({"errcode": 40004, "errmsg": "不合法的媒体文件类型"})
+            if media is None or isinstance(media, str):
+                return JSONResponse({"errcode": 41005, "errmsg": "缺少多媒体文件数据"})
+            data = await media.read()
+            record.update(filename=media.filename, content_type=media.content_type, size=len(data))
+            if not data or len(data) > 20 * 1024 * 1024:
+                return JSONResponse({"errcode": 40006, "errmsg": "不合法的文件大小"})
+            if form.get("type") == "image" and not data.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF8", b"BM")):
+                return JSONResponse({"errcode": 40004, "errmsg": "不合法的媒体文件类型"})
+            media_id = "@lADP" + uuidlib.uuid4().hex
+            with self.lock:
+                self.media[media_id] = data
+            return JSONResponse(
+                {"errcode": 0, "errmsg": "ok", "media_id": media_id, "type": form.get("type"),
+                 "created_at": int(time.time() * 1000)}
+            )
+
         @app.post("/v1.0/robot/groupMessages/send")
         async def group_send(request: Request) -> JSONResponse:
             body = await _json(request)
@@ -257,7 +296,7 @@ class DingTalkFake:
                 "group",
                 body["openConversationId"],
                 body["msgKey"],
-                parsed.get("content") or parsed.get("text", ""),
+                parsed.get("content") or parsed.get("text") or parsed.get("photoURL", ""),
                 title=parsed.get("title"),
             )
             with self.lock:
@@ -282,7 +321,8 @@ class DingTalkFake:
             invalid = [u for u in user_ids if u not in self.users]
             with self.lock:
                 self.sent.append(
-                    Sent("oto", None, body["msgKey"], parsed.get("content") or parsed.get("text", ""), user_ids=user_ids)
+                    Sent("oto", None, body["msgKey"], parsed.get("content") or parsed.get("text") or parsed.get("photoURL", ""),
+                         user_ids=user_ids)
                 )
             return JSONResponse(
                 {"processQueryKey": uuidlib.uuid4().hex, "invalidStaffIdList": invalid, "flowControlledStaffIdList": []}

@@ -158,6 +158,8 @@ class FeishuFake:
             self.recalled: set[str] = set()
             self.rate_violations = 0
             self._uuids: dict[str, tuple[Posted, float]] = {}
+            self.images: dict[str, bytes] = {}  # image_key → the uploaded bytes
+            self.uploads: list[dict[str, Any]] = []  # every upload attempt: fields, filename, content type
             self._chat_sends: dict[str, deque[float]] = {}
             self._app_sends: deque[float] = deque()
 
@@ -375,6 +377,8 @@ class FeishuFake:
                     return None, self._error(400, 230001, f"bad at tag: {attrs}")
         if msg_type == "post" and not _valid_post(parsed):
             return None, self._error(400, 230001, "post content error")
+        if msg_type == "image" and parsed.get("image_key") not in self.images:
+            return None, self._error(400, 234001, "invalid image_key (not uploaded by this app)")
         if msg_type == "interactive":
             elements = parsed.get("body", {}).get("elements") if parsed.get("schema") == "2.0" else parsed.get("elements")
             if not isinstance(elements, list):
@@ -493,6 +497,38 @@ class FeishuFake:
             return JSONResponse(
                 {"code": 0, "msg": "success", "data": {"user": {"open_id": user_id, "name": self.users[user_id]}}}
             )
+
+        @app.post("/open-apis/im/v1/images")
+        async def upload_image(request: Request) -> JSONResponse:
+            """im/v1/images: multipart `image_type=message` and `image=<file>`, ≤10 MB, not empty, an image."""
+            denied = self._authorized(request) or await self._inject(request)
+            if denied is not None:
+                with self.lock:
+                    self.uploads.append({"status": denied.status_code})
+                return denied
+            if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+                return self._error(400, 234001, "Invalid request param: multipart/form-data expected")
+            form = await request.form()
+            image = form.get("image")
+            record: dict[str, Any] = {"fields": sorted(form.keys()), "image_type": form.get("image_type")}
+            with self.lock:
+                self.uploads.append(record)
+            if form.get("image_type") not in ("message", "avatar"):
+                return self._error(400, 234001, "Invalid request param: image_type")
+            if image is None or isinstance(image, str):
+                return self._error(400, 234001, "Invalid request param: image is not a file")
+            data = await image.read()
+            record.update(filename=image.filename, content_type=image.content_type, size=len(data))
+            if not data:
+                return self._error(400, 234010, "File's size can't be 0.")
+            if len(data) > 10 * 1024 * 1024:
+                return self._error(400, 234006, "The file size exceed the max value.")
+            if not data.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF8", b"RIFF", b"BM")):
+                return self._error(400, 234011, "Can't regonnize the image format.")
+            key = f"img_v3_{uuidlib.uuid4().hex}"
+            with self.lock:
+                self.images[key] = data
+            return JSONResponse({"code": 0, "msg": "success", "data": {"image_key": key}})
 
         @app.post("/open-apis/im/v1/messages")
         async def create(request: Request) -> Response:

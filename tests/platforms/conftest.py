@@ -66,6 +66,7 @@ def platform_settings(database_url: str, feishu: FeishuFake, dingtalk: DingTalkF
         "dingtalk_client_id": dingtalk.client_id,
         "dingtalk_client_secret": dingtalk.client_secret,
         "dingtalk_base_url": dingtalk.base_url,
+        "dingtalk_oapi_url": dingtalk.base_url,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -27,7 +27,7 @@ def test_feishu_shows_typed_markup_as_text(tandem: Tandem) -> None:
     for i, (sender, text) in enumerate(steps, 1):
         assert tandem.feishu_say("oc_m", sender, text).status_code == 200
         f.wait_for(i, chat_id="oc_m")
-    added, listing, weekly = f.wait_for(4, chat_id="oc_m")[1:]
+    added, listing, weekly = f.wait_for(4, chat_id="oc_m")[1:4]  # then the weekly report's pictures
     assert added.msg_type == "post" and added.at_user_ids == ["ou_li"]  # the real mention; nobody else, never "all"
     shown = "".join(n.get("text", "") for p in added.paragraphs for n in p)
     # in a text node, the typed markers defused on the way in, the markup characters as look-alikes
@@ -55,7 +55,7 @@ def test_dingtalk_shows_typed_markup_as_text(tandem: Tandem) -> None:
     for i, (sender, text) in enumerate(steps, 1):
         assert tandem.dingtalk_say("cidM==", sender, text).status_code == 200
         d.wait_for(i, conversation_id="cidM==")
-    added, listing, weekly = d.wait_for(4, conversation_id="cidM==")[1:]
+    added, listing, weekly = d.wait_for(4, conversation_id="cidM==")[1:4]  # then the weekly report's pictures
     assert added.msgtype == "text" and added.at_user_ids == ["staff_li"]
     assert markdown_literal(TITLE.replace("ou_pm", "staff_pm").replace("<@", "＜@")) in added.text
     bodies = [r["body"] for r in d.requests if r["via"] == "session" and r["body"]["msgtype"] == "markdown"]

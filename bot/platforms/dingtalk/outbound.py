@@ -28,6 +28,7 @@ from bot.platforms import (
     Throttled,
     TransientError,
 )
+from bot.platforms.dingtalk import media
 from bot.platforms.dingtalk.inbound import PLATFORM
 
 log = logging.getLogger(__name__)
@@ -98,8 +99,11 @@ class DingTalkApi:
         base_url: str,
         timeout: float = 10.0,
         clock: Clock = utcnow,
+        oapi_url: str = media.DINGTALK_OAPI,
     ) -> None:
         self._client_id = client_id
+        self.client_id = client_id
+        self.oapi_url = oapi_url.rstrip("/")  # the old API host, for media uploads
         self._client_secret = client_secret
         self._base_url = base_url.rstrip("/")
         self._clock = clock
@@ -159,6 +163,13 @@ class DingTalkApi:
         raise TransientError(f"dingtalk {what}: access token refused twice")
 
     async def send(self, message: OutgoingMessage) -> str | None:
+        media_ids = await media.upload_images(self, message.reply)  # first: a failed upload posts nothing
+        sent = await self._send_reply(message)
+        for media_id in media_ids:
+            await media.send_image(self, message, media_id)
+        return sent
+
+    async def _send_reply(self, message: OutgoingMessage) -> str | None:
         if message.to_user_id:
             return await self._private(message)
         if message.reply_to and message.reply_to not in self._dead_sessions and self._session_valid(message):

@@ -27,9 +27,9 @@ OFF = (
 
 class DingTalkPlatform(Platform):
     name = PLATFORM
-    # The robot API cannot @ people in posts (only sessionWebhook replies can); no cards or media yet.
+    # The robot API cannot @ people in posts (only sessionWebhook replies can); images via media upload.
     capabilities = Capabilities(
-        private_messages=True, cards=False, buttons=False, images=False, files=False, api_mentions=False, limits=LIMITS
+        private_messages=True, cards=False, buttons=False, images=True, files=False, api_mentions=False, limits=LIMITS
     )
 
     def __init__(
@@ -106,7 +106,8 @@ def build(settings: Settings, clock: Clock) -> DingTalkPlatform | None:
     assert settings.dingtalk_client_id is not None
     secret = secret_value(settings.dingtalk_client_secret) or ""
     api = DingTalkApi(
-        client_id=settings.dingtalk_client_id, client_secret=secret, base_url=settings.dingtalk_base_url, clock=clock
+        client_id=settings.dingtalk_client_id, client_secret=secret, base_url=settings.dingtalk_base_url, clock=clock,
+        oapi_url=settings.dingtalk_oapi_url,
     )
     return DingTalkPlatform(
         api,

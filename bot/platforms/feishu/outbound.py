@@ -23,6 +23,7 @@ import requests
 from bot.markup import markdown_literal
 from bot.messages import Reply, pipe_rows
 from bot.platforms import OutgoingMessage, PermanentError, RateLimit, SenderLimits, Throttled, TransientError
+from bot.platforms.feishu import media
 from bot.platforms.feishu.inbound import PLATFORM
 
 log = logging.getLogger(__name__)
@@ -245,18 +246,25 @@ class FeishuApi:
     # sending
 
     async def send(self, message: OutgoingMessage) -> str | None:
+        image_keys = await media.upload_images(self, message.reply)  # first: a failed upload posts nothing
         msg_type, content = render(message.reply)
+        message_id = await self._deliver(message, msg_type, content, message.idempotency_key)
+        for index, key in enumerate(image_keys):
+            await self._deliver(message, "image", media.image_content(key), media.image_uuid(message.idempotency_key, index))
+        return message_id
+
+    async def _deliver(self, message: OutgoingMessage, msg_type: str, content: str, uuid: str) -> str | None:
         if message.to_user_id:
-            return await self._create("open_id", message.to_user_id, msg_type, content, message.idempotency_key)
+            return await self._create("open_id", message.to_user_id, msg_type, content, uuid)
         if message.reply_to:
             try:
-                return await self._reply(message.reply_to, msg_type, content, message.idempotency_key)
+                return await self._reply(message.reply_to, msg_type, content, uuid)
             except PermanentError as exc:
                 if not message.chat_id:
                     raise
                 # The message to quote is gone (recalled, deleted...): say it in the chat instead.
                 log.warning("feishu reply to %s refused (%s); posting in the chat", message.reply_to, exc)
-        return await self._create("chat_id", message.chat_id, msg_type, content, message.idempotency_key)
+        return await self._create("chat_id", message.chat_id, msg_type, content, uuid)
 
     async def _create(self, id_type: str, receive_id: str, msg_type: str, content: str, uuid: str) -> str | None:
         from lark_oapi.api.im.v1 import CreateMessageRequest, CreateMessageRequestBody

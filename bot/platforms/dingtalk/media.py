@@ -1,0 +1,82 @@
+"""DingTalk images: a reply's image attachments uploaded to the old API host (`POST /media/upload`,
+multipart `type=image` and `media=<file>`, the app's access token as `access_token`; host
+`TANDEM_DINGTALK_OAPI_URL`), then posted as `sampleImageMsg` (photoURL = the media_id) through the
+robot API after the reply itself (image messages cannot go through a sessionWebhook).
+
+Uploads come first, so a failed upload posts nothing and the whole message is retried.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from bot.messages import Attachment, Reply
+from bot.platforms import OutgoingMessage, PermanentError, TransientError
+
+if TYPE_CHECKING:
+    from bot.platforms.dingtalk.outbound import DingTalkApi
+
+DINGTALK_OAPI = "https://oapi.dingtalk.com"
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+TOKEN_ERRORS = frozenset({40001, 40014, 42001, 88})  # invalid or expired access token
+
+
+def images_of(reply: Reply) -> list[Attachment]:
+    return [a for a in reply.attachments if a.kind == "image"]
+
+
+async def upload_image(api: DingTalkApi, image: Attachment) -> str:
+    """The image's media_id (reusable, no expiry)."""
+    if not image.data or len(image.data) > MAX_IMAGE_BYTES:
+        raise PermanentError(f"dingtalk image {image.name}: {len(image.data)} bytes (1 byte to 20 MB allowed)", code="image_size")
+    for attempt in (1, 2):
+        token = await api.access_token()
+        try:
+            response = await api._http.post(
+                f"{api.oapi_url}/media/upload",
+                params={"access_token": token, "type": "image"},  # `type` in the query too, as the docs advise
+                data={"type": "image"},
+                files={"media": (image.name, image.data, image.media_type)},
+            )
+        except httpx.TimeoutException:
+            raise TransientError("dingtalk media upload: timeout", code="timeout") from None
+        except httpx.HTTPError as exc:
+            raise TransientError(f"dingtalk media upload: {type(exc).__name__}: {exc}", code="network") from None
+        data = _json(response)
+        errcode = data.get("errcode", 0 if response.status_code == 200 else None)
+        media_id = data.get("media_id")
+        if response.status_code == 200 and errcode == 0 and isinstance(media_id, str) and media_id:
+            return media_id
+        if attempt == 1 and (response.status_code == 401 or errcode in TOKEN_ERRORS):
+            api.invalidate_token(token)
+            continue
+        detail = f"dingtalk media upload: HTTP {response.status_code} errcode {errcode} {data.get('errmsg', '')}".strip()
+        code = str(errcode) if errcode not in (0, None) else f"http_{response.status_code}"
+        if response.status_code >= 500 or response.status_code == 429 or errcode == -1:
+            raise TransientError(detail, code=code)
+        raise PermanentError(detail, code=code)
+    raise TransientError("dingtalk media upload: access token refused twice")
+
+
+async def upload_images(api: DingTalkApi, reply: Reply) -> list[str]:
+    return [await upload_image(api, image) for image in images_of(reply)]
+
+
+async def send_image(api: DingTalkApi, message: OutgoingMessage, media_id: str) -> None:
+    param = json.dumps({"photoURL": media_id})
+    body: dict[str, Any] = {"robotCode": api.client_id, "msgKey": "sampleImageMsg", "msgParam": param}
+    if message.to_user_id:
+        await api._api("/v1.0/robot/oToMessages/batchSend", {**body, "userIds": [message.to_user_id]}, "private image")
+    else:
+        await api._api("/v1.0/robot/groupMessages/send", {**body, "openConversationId": message.chat_id}, "group image")
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
