@@ -259,15 +259,13 @@ def digest(rows: Digest) -> Reply:
     def brief(item: TaskItem) -> str:
         return f"{task_brief(item.task, today)}（{name(item.owner)}）"
 
-    completed = "、".join(f"{t.ref} {shorten(t.title, 20)}" for t in rows.completed_today[:SECTION_LIMIT])
-    if len(rows.completed_today) > SECTION_LIMIT:
-        completed += f" 等 {len(rows.completed_today)} 项"
     lines = [
         f"已更新（{len(rows.updated)}）：{'、'.join(m.name for m in rows.updated) or '无'}",
         f"未更新（{len(rows.missing)}）：{'、'.join(m.name for m in rows.missing) or '无'}",
-        f"今日完成（{len(rows.completed_today)}）：{completed or '无'}",
         f"未完成：{rows.open_count} 项",
     ]
+    # One completion a line (a phone shows ~40 characters): the PM reads what was done, not a count.
+    _sections_or_none(lines, (("今日完成", [f"{t.ref} {shorten(t.title, 24)}" for t in rows.completed_today]),))
     tomorrow = rows.soon_until == today + timedelta(days=1)
     soon_label = "明天到期" if tomorrow else f"下个工作日（{day(rows.soon_until)}）前到期"
     new_blockers = [
