@@ -89,6 +89,9 @@ def digest(
     soon_until = calendar.next_workday(today) or today + timedelta(days=1)
     events = risk_events(data, project, since, members)
     completed_today = [t for t in data.completed_tasks(project.id) if completed_at(details, t) >= since]
+    completed_actions = [
+        a for a in data.actions(project.id) if a.status == ActionStatus.DONE and a.done_at is not None and a.done_at >= since
+    ]
     moves_from = digest_window_start(project, calendar, at, data)
     moves = [
         DueMoveItem(m, member_of(members, m.actor_id))
@@ -97,7 +100,7 @@ def digest(
     ]
     open_actions = [a for a in data.actions(project.id) if a.status == ActionStatus.OPEN and a.due_date is not None]
     pending = [DueMoveItem(m, member_of(members, m.actor_id)) for m in data.pending_requests(project.id)]
-    if not (open_tasks or updated or events or completed_today or moves or open_actions or pending):
+    if not (open_tasks or updated or events or completed_today or completed_actions or moves or open_actions or pending):
         return None
     return Digest(
         project_name=project.name,
@@ -105,6 +108,7 @@ def digest(
         updated=tuple(updated),
         missing=tuple(missing),
         completed_today=tuple(completed_today),
+        completed_actions=tuple(completed_actions),
         open_count=len(open_tasks),
         new_blockers=tuple(
             item(t) for t in open_tasks if t.status == TaskStatus.BLOCKED and since <= changed_at(details, t, at) <= at

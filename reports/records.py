@@ -106,6 +106,7 @@ class ActionRow:
     due_date: date | None
     status: ActionStatus
     created_at: datetime
+    done_at: datetime | None = None
 
     @property
     def ref(self) -> str:

@@ -153,6 +153,7 @@ class Digest:
     overdue_actions: tuple[ActionEntry, ...] = ()
     due_soon_actions: tuple[ActionEntry, ...] = ()  # due after today, up to `soon_until`
     pending_moves: tuple[DueMoveItem, ...] = ()  # owners' deadline moves waiting for the PM (延期审批)
+    completed_actions: tuple[ActionRow, ...] = ()  # action items done today
 
 
 @dataclass(frozen=True, slots=True)

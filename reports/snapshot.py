@@ -306,11 +306,13 @@ class Snapshot:
         rows = self.session.execute(
             select(
                 ActionItem.id, ActionItem.project_id, ActionItem.number, ActionItem.content, ActionItem.owner_id,
-                ActionItem.due_date, ActionItem.status, ActionItem.created_at,
+                ActionItem.due_date, ActionItem.status, ActionItem.created_at, ActionItem.done_at,
             )
             .where(
                 ActionItem.project_id.in_(ids),
-                (ActionItem.status == ActionStatus.OPEN) | (ActionItem.created_at >= self.since),
+                (ActionItem.status == ActionStatus.OPEN)
+                | (ActionItem.created_at >= self.since)
+                | (ActionItem.done_at >= self.since),
             )
             .order_by(ActionItem.project_id, ActionItem.number)
         )

@@ -265,7 +265,9 @@ def digest(rows: Digest) -> Reply:
         f"未完成：{rows.open_count} 项",
     ]
     # One completion a line (a phone shows ~40 characters): the PM reads what was done, not a count.
-    _sections_or_none(lines, (("今日完成", [f"{t.ref} {shorten(t.title, 24)}" for t in rows.completed_today]),))
+    done = [f"{t.ref} {shorten(t.title, 24)}" for t in rows.completed_today]
+    done += [f"{a.ref} {shorten(a.content, 24)}" for a in rows.completed_actions]
+    _sections_or_none(lines, (("今日完成", done),))
     tomorrow = rows.soon_until == today + timedelta(days=1)
     soon_label = "明天到期" if tomorrow else f"下个工作日（{day(rows.soon_until)}）前到期"
     new_blockers = [

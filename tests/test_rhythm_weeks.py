@@ -218,7 +218,7 @@ def test_the_digest_counts_what_people_did_and_is_for_pms_only(
     missing = digest.text.split("未更新", 1)[1].splitlines()[0]
     assert updated == "（2）：王五、赵六"  # a risk update and a completed action item count; the PM is not listed
     assert missing == "（1）：李四"  # not the PM (no tasks), not 钱七 (nothing open)
-    assert "今日完成（1）\n  #5 整理名单" in digest.text
+    assert "今日完成（2）\n  #5 整理名单\n  A1 联系外包设计" in digest.text  # action items are named too
 
 
 def test_escalation_counts_working_days_over_mid_autumn(
