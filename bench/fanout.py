@@ -138,7 +138,7 @@ def weekly_digest(directory: Path, *, tasks: int) -> Row:
         build_weekly_digest(session, project, AT)  # warm up (statement cache, imports)
     best, best_cpu = float("inf"), float("inf")
     statements: list[str] = []
-    reply = None
+    reply, shown = None, ""
     for _ in range(5):
         with factory() as session:
             project = session.get(Project, 1)
@@ -146,11 +146,12 @@ def weekly_digest(directory: Path, *, tasks: int) -> Row:
             with counting(engine) as statements:
                 started, cpu = time.perf_counter(), time.process_time()
                 reply = build_weekly_digest(session, project, AT)
+                shown = reply.plain_text()  # the tracking table is a Table section, rendered per platform
                 best = min(best, time.perf_counter() - started)
                 best_cpu = min(best_cpu, time.process_time() - cpu)
     assert reply is not None and "进度跟踪表" in (reply.title or "")
     engine.dispose()
-    return Row("weekly digest, one project", 1, 50, tasks, f"{len(reply.text):,} chars",
+    return Row("weekly digest, one project", 1, 50, tasks, f"{len(shown):,} chars",
                len(statements), best, best_cpu, "≤ 200 ms")
 
 

@@ -32,12 +32,15 @@ class Proposal:
     updates: list[dict[str, Any]]
 
 
+# Core statements on the table: every message runs `_TAKE`, and the ORM's DML path (session
+# synchronisation, bulk bookkeeping) cost several times the statement itself.
+_TABLE = PendingUpdate.__table__
 _TAKE = (
-    delete(PendingUpdate)
-    .where(PendingUpdate.member_id == bindparam("member_id"))
-    .returning(PendingUpdate.proposed_at, PendingUpdate.updates)
+    delete(_TABLE)
+    .where(_TABLE.c.member_id == bindparam("member_id"))
+    .returning(_TABLE.c.proposed_at, _TABLE.c.updates)
 )
-_PROPOSE = insert(PendingUpdate)
+_PROPOSE = insert(_TABLE)
 
 
 def take_pending_update(session: Session, /, *, member_id: int) -> Proposal | None:
@@ -50,5 +53,5 @@ def propose_update(
     session: Session, /, *, project_id: int, member_id: int, at: datetime, updates: list[dict[str, Any]]
 ) -> None:
     """Keep what was asked until the member's next message (replacing an earlier proposal)."""
-    session.execute(delete(PendingUpdate).where(PendingUpdate.member_id == member_id))
+    session.execute(delete(_TABLE).where(_TABLE.c.member_id == member_id))
     session.execute(_PROPOSE, {"member_id": member_id, "project_id": project_id, "proposed_at": at, "updates": updates})
