@@ -1,4 +1,5 @@
-"""The `tandem` command: serve, db upgrade, say, chat (and, from their modules, jobs and outbox)."""
+"""The `tandem` command: serve, db upgrade, say, chat (and, from their modules, jobs, outbox, projects,
+export and import)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bot.logs import configure_logging
 from bot.outbox_cli import outbox
 from bot.platforms.console import DEFAULT_CHAT, console_incoming, deliver_console
 from bot.runtime import Runtime, build_runtime
+from bot.sheets_cli import export_command, import_command, projects
 from models import CHAT_ID_MAX, USER_ID_MAX
 
 
@@ -175,3 +177,6 @@ def chat(chat: str, user: str | None, name: str | None) -> None:
 
 main.add_command(jobs)
 main.add_command(outbox)
+main.add_command(projects)
+main.add_command(export_command)
+main.add_command(import_command)

@@ -20,6 +20,7 @@ from handlers import (
     dashboard,
     decisions,
     due_moves,
+    export,
     free_text,
     gantt,
     members,
@@ -53,7 +54,8 @@ def build_registry() -> CommandRegistry:
         tasks.group.extended(task_edits.commands, due_moves.commands, task_notes.commands), *task_updates.SHORTCUTS
     )
     registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS)
-    registry.include(*undo.GROUPS, *schedule_views.GROUPS, *gantt.GROUPS, *dashboard.GROUPS, *help_commands.GROUPS)
+    registry.include(*undo.GROUPS, *schedule_views.GROUPS, *gantt.GROUPS, *dashboard.GROUPS, *export.GROUPS,
+                     *help_commands.GROUPS)
     return registry
 
 

@@ -26,7 +26,7 @@ from tests.fakes.dingtalk_stream import DingTalkGateway
 MSG_PARAM_LIMIT = 15_000
 TEMPLATES = {
     "sampleText": ("content",), "sampleMarkdown": ("title", "text"), "sampleLink": ("text", "title", "messageUrl"),
-    "sampleImageMsg": ("photoURL",),
+    "sampleImageMsg": ("photoURL",), "sampleFile": ("mediaId", "fileName", "fileType"),
 }
 
 
@@ -215,6 +215,8 @@ class DingTalkFake:
         photo = parsed.get("photoURL")
         if key == "sampleImageMsg" and photo not in self.media and not str(photo).startswith(("http://", "https://")):
             return None, self._api_error(400, "invalidParameter.msgParam.photoURL", "photoURL 不是有效的 mediaId 或 URL")
+        if key == "sampleFile" and parsed.get("mediaId") not in self.media:
+            return None, self._api_error(400, "invalidParameter.msgParam.mediaId", "mediaId 不是有效的 mediaId")
         return parsed, None
 
     def _api_failure(self) -> JSONResponse | None:
@@ -296,7 +298,7 @@ class DingTalkFake:
                 "group",
                 body["openConversationId"],
                 body["msgKey"],
-                parsed.get("content") or parsed.get("text") or parsed.get("photoURL", ""),
+                parsed.get("content") or parsed.get("text") or parsed.get("photoURL") or parsed.get("mediaId", ""),
                 title=parsed.get("title"),
             )
             with self.lock:
@@ -321,7 +323,8 @@ class DingTalkFake:
             invalid = [u for u in user_ids if u not in self.users]
             with self.lock:
                 self.sent.append(
-                    Sent("oto", None, body["msgKey"], parsed.get("content") or parsed.get("text") or parsed.get("photoURL", ""),
+                    Sent("oto", None, body["msgKey"],
+                         parsed.get("content") or parsed.get("text") or parsed.get("photoURL") or parsed.get("mediaId", ""),
                          user_ids=user_ids)
                 )
             return JSONResponse(

@@ -159,6 +159,7 @@ class FeishuFake:
             self.rate_violations = 0
             self._uuids: dict[str, tuple[Posted, float]] = {}
             self.images: dict[str, bytes] = {}  # image_key → the uploaded bytes
+            self.files: dict[str, tuple[str, bytes]] = {}  # file_key → (file_name, the uploaded bytes)
             self.uploads: list[dict[str, Any]] = []  # every upload attempt: fields, filename, content type
             self._chat_sends: dict[str, deque[float]] = {}
             self._app_sends: deque[float] = deque()
@@ -379,6 +380,8 @@ class FeishuFake:
             return None, self._error(400, 230001, "post content error")
         if msg_type == "image" and parsed.get("image_key") not in self.images:
             return None, self._error(400, 234001, "invalid image_key (not uploaded by this app)")
+        if msg_type == "file" and parsed.get("file_key") not in self.files:
+            return None, self._error(400, 234001, "invalid file_key (not uploaded by this app)")
         if msg_type == "interactive":
             elements = parsed.get("body", {}).get("elements") if parsed.get("schema") == "2.0" else parsed.get("elements")
             if not isinstance(elements, list):
@@ -529,6 +532,35 @@ class FeishuFake:
             with self.lock:
                 self.images[key] = data
             return JSONResponse({"code": 0, "msg": "success", "data": {"image_key": key}})
+
+        @app.post("/open-apis/im/v1/files")
+        async def upload_file(request: Request) -> JSONResponse:
+            """im/v1/files: multipart `file_type` (opus mp4 pdf doc xls ppt stream), `file_name`, `file=<file>`, ≤30 MB."""
+            denied = self._authorized(request) or await self._inject(request)
+            if denied is not None:
+                return denied
+            if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+                return self._error(400, 234001, "Invalid request param: multipart/form-data expected")
+            form = await request.form()
+            file, name = form.get("file"), form.get("file_name")
+            record: dict[str, Any] = {"fields": sorted(form.keys()), "file_type": form.get("file_type"), "file_name": name}
+            with self.lock:
+                self.uploads.append(record)
+            if form.get("file_type") not in ("opus", "mp4", "pdf", "doc", "xls", "ppt", "stream"):
+                return self._error(400, 234001, "Invalid request param: file_type")
+            if not isinstance(name, str) or not name:
+                return self._error(400, 234001, "Invalid request param: file_name")
+            if file is None or isinstance(file, str):
+                return self._error(400, 234001, "Invalid request param: file is not a file")
+            data = await file.read()
+            if not data:
+                return self._error(400, 234010, "File's size can't be 0.")
+            if len(data) > 30 * 1024 * 1024:
+                return self._error(400, 234006, "The file size exceed the max value.")
+            key = f"file_v3_{uuidlib.uuid4().hex}"
+            with self.lock:
+                self.files[key] = (name, data)
+            return JSONResponse({"code": 0, "msg": "success", "data": {"file_key": key}})
 
         @app.post("/open-apis/im/v1/messages")
         async def create(request: Request) -> Response:

@@ -1,7 +1,8 @@
-"""DingTalk images: a reply's image attachments uploaded to the old API host (`POST /media/upload`,
-multipart `type=image` and `media=<file>`, the app's access token as `access_token`; host
-`TANDEM_DINGTALK_OAPI_URL`), then posted as `sampleImageMsg` (photoURL = the media_id) through the
-robot API after the reply itself (image messages cannot go through a sessionWebhook).
+"""DingTalk images and files: a reply's attachments uploaded to the old API host (`POST /media/upload`,
+multipart `type=image` or `type=file` and `media=<file>`, the app's access token as `access_token`; host
+`TANDEM_DINGTALK_OAPI_URL`), then posted as `sampleImageMsg` (photoURL = the media_id) or `sampleFile`
+(mediaId, fileName, fileType) through the robot API after the reply itself (neither can go through a
+sessionWebhook).
 
 Uploads come first, so a failed upload posts nothing and the whole message is retried.
 """
@@ -29,16 +30,18 @@ def images_of(reply: Reply) -> list[Attachment]:
 
 
 async def upload_image(api: DingTalkApi, image: Attachment) -> str:
-    """The image's media_id (reusable, no expiry)."""
+    """The image's (or file's) media_id (reusable, no expiry)."""
     if not image.data or len(image.data) > MAX_IMAGE_BYTES:
-        raise PermanentError(f"dingtalk image {image.name}: {len(image.data)} bytes (1 byte to 20 MB allowed)", code="image_size")
+        size = len(image.data)
+        raise PermanentError(f"dingtalk {image.kind} {image.name}: {size} bytes (1 byte to 20 MB allowed)", code="image_size")
+    kind = "file" if image.kind == "file" else "image"
     for attempt in (1, 2):
         token = await api.access_token()
         try:
             response = await api._http.post(
                 f"{api.oapi_url}/media/upload",
-                params={"access_token": token, "type": "image"},  # `type` in the query too, as the docs advise
-                data={"type": "image"},
+                params={"access_token": token, "type": kind},  # `type` in the query too, as the docs advise
+                data={"type": kind},
                 files={"media": (image.name, image.data, image.media_type)},
             )
         except httpx.TimeoutException:
@@ -65,13 +68,30 @@ async def upload_images(api: DingTalkApi, reply: Reply) -> list[str]:
     return [await upload_image(api, image) for image in images_of(reply)]
 
 
+def files_of(reply: Reply) -> list[Attachment]:
+    return [a for a in reply.attachments if a.kind == "file"]
+
+
+async def upload_files(api: DingTalkApi, reply: Reply) -> list[tuple[str, Attachment]]:
+    return [(await upload_image(api, file), file) for file in files_of(reply)]
+
+
+async def send_file(api: DingTalkApi, message: OutgoingMessage, media_id: str, file: Attachment) -> None:
+    suffix = file.name.rsplit(".", 1)[-1].lower() if "." in file.name else "file"
+    param = json.dumps({"mediaId": media_id, "fileName": file.name, "fileType": suffix}, ensure_ascii=False)
+    await _send(api, message, "sampleFile", param, "file")
+
+
 async def send_image(api: DingTalkApi, message: OutgoingMessage, media_id: str) -> None:
-    param = json.dumps({"photoURL": media_id})
-    body: dict[str, Any] = {"robotCode": api.client_id, "msgKey": "sampleImageMsg", "msgParam": param}
+    await _send(api, message, "sampleImageMsg", json.dumps({"photoURL": media_id}), "image")
+
+
+async def _send(api: DingTalkApi, message: OutgoingMessage, key: str, param: str, what: str) -> None:
+    body: dict[str, Any] = {"robotCode": api.client_id, "msgKey": key, "msgParam": param}
     if message.to_user_id:
-        await api._api("/v1.0/robot/oToMessages/batchSend", {**body, "userIds": [message.to_user_id]}, "private image")
+        await api._api("/v1.0/robot/oToMessages/batchSend", {**body, "userIds": [message.to_user_id]}, f"private {what}")
     else:
-        await api._api("/v1.0/robot/groupMessages/send", {**body, "openConversationId": message.chat_id}, "group image")
+        await api._api("/v1.0/robot/groupMessages/send", {**body, "openConversationId": message.chat_id}, f"group {what}")
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -164,9 +164,12 @@ class DingTalkApi:
 
     async def send(self, message: OutgoingMessage) -> str | None:
         media_ids = await media.upload_images(self, message.reply)  # first: a failed upload posts nothing
+        files = await media.upload_files(self, message.reply)
         sent = await self._send_reply(message)
         for media_id in media_ids:
             await media.send_image(self, message, media_id)
+        for media_id, file in files:
+            await media.send_file(self, message, media_id, file)
         return sent
 
     async def _send_reply(self, message: OutgoingMessage) -> str | None:

@@ -29,7 +29,7 @@ class DingTalkPlatform(Platform):
     name = PLATFORM
     # The robot API cannot @ people in posts (only sessionWebhook replies can); images via media upload.
     capabilities = Capabilities(
-        private_messages=True, cards=False, buttons=False, images=True, files=False, api_mentions=False, limits=LIMITS
+        private_messages=True, cards=False, buttons=False, images=True, files=True, api_mentions=False, limits=LIMITS
     )
 
     def __init__(

@@ -1,5 +1,7 @@
-"""Feishu images: a reply's image attachments uploaded (`POST /open-apis/im/v1/images`, multipart
-`image_type=message` and `image=<file>`) and then posted as image messages after the reply itself.
+"""Feishu images and files: a reply's image attachments uploaded (`POST /open-apis/im/v1/images`, multipart
+`image_type=message` and `image=<file>`), its file attachments (`POST /open-apis/im/v1/files`, multipart
+`file_type` — `xls` for a workbook, `stream` for anything else — `file_name` and `file=<file>`, ≤30 MB),
+and then posted as image and file messages (`{"file_key": …}`) after the reply itself.
 
 Uploads come first, so a failed upload posts nothing and the whole message is retried; each image
 message carries its own `uuid` (the row's key plus its index), so a retry never posts one twice.
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
     from bot.platforms.feishu.outbound import FeishuApi
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # Feishu's limit for message images
+MAX_FILE_BYTES = 30 * 1024 * 1024  # and for uploaded files
+FILE_TYPES = {".xlsx": "xls", ".xls": "xls", ".pdf": "pdf", ".doc": "doc", ".docx": "doc", ".ppt": "ppt", ".pptx": "ppt"}
 
 
 def images_of(reply: Reply) -> list[Attachment]:
@@ -50,3 +54,42 @@ def image_content(image_key: str) -> str:
 
 def image_uuid(idempotency_key: str, index: int) -> str:
     return f"{idempotency_key[:40]}-img{index}"  # Feishu allows 50 characters
+
+
+def files_of(reply: Reply) -> list[Attachment]:
+    return [a for a in reply.attachments if a.kind == "file"]
+
+
+def file_type(name: str) -> str:
+    suffix = name[name.rfind("."):].lower() if "." in name else ""
+    return FILE_TYPES.get(suffix, "stream")
+
+
+async def upload_file(api: FeishuApi, file: Attachment) -> str:
+    """The file's `file_key`."""
+    from lark_oapi.api.im.v1 import CreateFileRequest, CreateFileRequestBody
+
+    if not file.data or len(file.data) > MAX_FILE_BYTES:
+        raise PermanentError(f"feishu file {file.name}: {len(file.data)} bytes (1 byte to 30 MB allowed)", code="file_size")
+    body = (
+        CreateFileRequestBody.builder().file_type(file_type(file.name)).file_name(file.name)
+        .file((file.name, io.BytesIO(file.data), file.media_type))
+    )
+    request = CreateFileRequest.builder().request_body(body.build()).build()
+    response = await api._call(lambda option: api._client.im.v1.file.create(request, option), "upload file")
+    key = response.data.file_key if response.data else None
+    if not isinstance(key, str) or not key:
+        raise PermanentError("feishu upload file: no file_key in the answer", code="no_file_key")
+    return key
+
+
+async def upload_files(api: FeishuApi, reply: Reply) -> list[str]:
+    return [await upload_file(api, file) for file in files_of(reply)]
+
+
+def file_content(file_key: str) -> str:
+    return json.dumps({"file_key": file_key})
+
+
+def file_uuid(idempotency_key: str, index: int) -> str:
+    return f"{idempotency_key[:40]}-file{index}"

@@ -247,10 +247,13 @@ class FeishuApi:
 
     async def send(self, message: OutgoingMessage) -> str | None:
         image_keys = await media.upload_images(self, message.reply)  # first: a failed upload posts nothing
+        file_keys = await media.upload_files(self, message.reply)
         msg_type, content = render(message.reply)
         message_id = await self._deliver(message, msg_type, content, message.idempotency_key)
         for index, key in enumerate(image_keys):
             await self._deliver(message, "image", media.image_content(key), media.image_uuid(message.idempotency_key, index))
+        for index, key in enumerate(file_keys):
+            await self._deliver(message, "file", media.file_content(key), media.file_uuid(message.idempotency_key, index))
         return message_id
 
     async def _deliver(self, message: OutgoingMessage, msg_type: str, content: str, uuid: str) -> str | None:

@@ -1,0 +1,171 @@
+"""Every register of a project as tables for one workbook: 任务分工表 (WBS order, importable again),
+进度跟踪表 (the weekly table's rows), 风险登记表, 行动项, 决议, 变更记录.
+
+The task sheet's headers are ones the importer recognises (`handlers/sheet_read.py`), and its status
+and progress columns are ones it ignores, so a PM can edit the sheet and import it back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from bot.messages import Attachment, Reply
+from models import ActionItem, Change, Decision, Member, Project, Risk, Task
+from models.calendar import load_calendar
+from models.registers import list_actions, list_decisions, list_risks
+from reports.compute_digest import tracking_table
+from reports.format import (
+    ACTION_STATUS_LABELS,
+    RISK_LEVEL_LABELS,
+    RISK_STATUS_LABELS,
+    RISK_STRATEGY_LABELS,
+    TASK_STATUS_LABELS,
+    describe_change,
+)
+from reports.plan import PlanTask, load_plan
+from reports.text import HEALTH_LABELS
+from reports.workbook import CSV_TYPE, XLSX_TYPE, SheetTable, SheetValue, csv_bytes, workbook_bytes
+
+ALL = 1_000_000  # the register functions page; an export takes every row
+TASK_HEADER = ("WBS编号", "任务名称", "任务号", "层级", "负责人", "配合部门", "计划开始", "计划完成", "交付物",
+               "前置依赖", "状态", "进度")
+ENTITY_PREFIX = {"task": "#", "risk": "R", "action": "A", "decision": "D"}
+
+
+def wbs_codes(tasks: tuple[PlanTask, ...]) -> dict[int, str]:
+    """`1`, `1.1`, `1.1.1` … from the plan's WBS order (each parent before its subtasks)."""
+    codes: dict[int, str] = {}
+    counters: dict[str, int] = {}
+    for task in tasks:
+        parent = codes.get(task.parent_id) if task.parent_id is not None and task.depth else None
+        prefix = parent or ""
+        counters[prefix] = counters.get(prefix, 0) + 1
+        codes[task.id] = f"{prefix}.{counters[prefix]}" if parent else str(counters[prefix])
+    return codes
+
+
+def _local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
+    """Excel has no time zones: the project's local time, without one."""
+    return value.astimezone(tz).replace(tzinfo=None, microsecond=0) if value is not None else None
+
+
+def task_sheet(session: Session, project: Project, at: datetime) -> SheetTable:
+    plan = load_plan(session, project, at, calendar=load_calendar(session, project_id=project.id))
+    codes = wbs_codes(plan.tasks)
+    deliverables: dict[int, str | None] = {
+        task_id: deliverable
+        for task_id, deliverable in session.execute(select(Task.id, Task.deliverable).where(Task.project_id == project.id))
+    }
+    rows: list[tuple[SheetValue, ...]] = []
+    for task in plan.tasks:
+        predecessors = "、".join(codes[p] for p in task.predecessors if p in codes)
+        rows.append((codes[task.id], task.title, task.number, task.depth + 1, task.owner, task.department,
+                     task.start_date, task.due_date, deliverables.get(task.id), predecessors or None,
+                     TASK_STATUS_LABELS[task.status], task.progress))
+    return SheetTable("任务分工表", TASK_HEADER, rows)
+
+
+def tracking_sheet(session: Session, project: Project, at: datetime) -> SheetTable:
+    table = tracking_table(session, project, at)
+    rows: list[tuple[SheetValue, ...]] = []
+    for row in table.rows if table else ():
+        task = row.task
+        if task.blocked_reason:
+            reason = task.blocked_reason
+        elif row.done_on is None and task.due_date is not None and task.due_date < row.today:
+            reason = f"已过截止 {(row.today - task.due_date).days} 天"
+        elif row.planned is not None and task.progress < row.planned:
+            reason = f"进度 {task.progress}% 低于应达 {row.planned}%"
+        else:
+            reason = None
+        rows.append((task.number, task.title, row.owner.name if row.owner else None, task.due_date,
+                     row.planned, TASK_STATUS_LABELS[task.status], task.progress, row.done_on,
+                     HEALTH_LABELS[row.health], reason))
+    header = ("任务号", "任务名称", "负责人", "计划完成", "应达进度%", "实际状态", "实际进度%", "完成日期", "状态", "原因")
+    return SheetTable("进度跟踪表", header, rows)
+
+
+def risk_sheet(session: Session, project: Project, tz: ZoneInfo) -> SheetTable:
+    risks = sorted(list_risks(session, project_id=project.id, status=None, limit=ALL).rows, key=lambda r: r.number)
+    rows: list[tuple[SheetValue, ...]] = [
+        (f"R{r.number}", r.description, RISK_LEVEL_LABELS[r.level], r.impact,
+         RISK_STRATEGY_LABELS[r.strategy] if r.strategy else None, r.mitigation, r.trigger,
+         r.owner.name if r.owner else None, RISK_STATUS_LABELS[r.status], _local(r.created_at, tz),
+         _local(r.closed_at, tz))
+        for r in risks
+    ]
+    header = ("编号", "风险描述", "等级", "影响", "应对策略", "应对措施", "触发条件", "负责人", "状态", "登记时间", "关闭时间")
+    return SheetTable("风险登记表", header, rows)
+
+
+def action_sheet(session: Session, project: Project, tz: ZoneInfo) -> SheetTable:
+    actions: list[ActionItem] = sorted(
+        list_actions(session, project_id=project.id, status=None, limit=ALL).rows, key=lambda a: a.number)
+    rows: list[tuple[SheetValue, ...]] = [
+        (f"A{a.number}", a.content, a.owner.name if a.owner else None, a.due_date,
+         ACTION_STATUS_LABELS[a.status], a.origin, _local(a.created_at, tz), _local(a.done_at, tz))
+        for a in actions
+    ]
+    return SheetTable("行动项", ("编号", "内容", "负责人", "截止", "状态", "来源", "创建时间", "完成时间"), rows)
+
+
+def decision_sheet(session: Session, project: Project, tz: ZoneInfo) -> SheetTable:
+    decisions: list[Decision] = sorted(
+        list_decisions(session, project_id=project.id, limit=ALL).rows, key=lambda d: d.number)
+    rows: list[tuple[SheetValue, ...]] = [
+        (f"D{d.number}", d.content, d.decided_by.name if d.decided_by else None, _local(d.created_at, tz))
+        for d in decisions
+    ]
+    return SheetTable("决议", ("编号", "决议内容", "记录人", "时间"), rows)
+
+
+def history_sheet(session: Session, project: Project, tz: ZoneInfo) -> SheetTable:
+    numbers: dict[tuple[str, int], int] = {}
+    for entity, model in (("task", Task), ("risk", Risk), ("action", ActionItem), ("decision", Decision)):
+        for row_id, number in session.execute(select(model.id, model.number).where(model.project_id == project.id)):
+            numbers[(entity, row_id)] = number
+    actor = aliased(Member)
+    rows: list[tuple[SheetValue, ...]] = []
+    for change, name in session.execute(
+        select(Change, actor.name).outerjoin(actor, actor.id == Change.actor_id)
+        .where(Change.project_id == project.id).order_by(Change.at, Change.id)
+    ):
+        number = numbers.get((change.entity, change.entity_id))
+        ref = f"{ENTITY_PREFIX[change.entity]}{number}" if number is not None else change.entity
+        rows.append((_local(change.at, tz), ref, describe_change(change), name))
+    return SheetTable("变更记录", ("时间", "对象", "变更", "操作人"), rows)
+
+
+def export_tables(session: Session, project: Project, at: datetime) -> list[SheetTable]:
+    tz = ZoneInfo(project.timezone)
+    return [
+        task_sheet(session, project, at),
+        tracking_sheet(session, project, at),
+        risk_sheet(session, project, tz),
+        action_sheet(session, project, tz),
+        decision_sheet(session, project, tz),
+        history_sheet(session, project, tz),
+    ]
+
+
+def _file_name(project: Project, at: datetime, what: str, suffix: str) -> str:
+    safe = "".join(ch for ch in project.name if ch not in '\\/:*?"<>|').strip() or "项目"
+    return f"{safe}-{what}-{_local(at, ZoneInfo(project.timezone)):%Y%m%d}.{suffix}"
+
+
+def export_reply(session: Session, project: Project, at: datetime, *, only: str | None = None) -> Reply:
+    """The workbook (or, `only` a sheet's title, that table as CSV) as a file attachment."""
+    tables = export_tables(session, project, at)
+    counts = "，".join(f"{t.title} {len(t.rows)} 行" for t in tables)
+    if only is not None:
+        table = next(t for t in tables if t.title == only)
+        name = _file_name(project, at, table.title, "csv")
+        attachment = Attachment("file", name, CSV_TYPE, csv_bytes(table))
+        return Reply(f"已导出{table.title}（{len(table.rows)} 行）：{name}", attachments=(attachment,))
+    name = _file_name(project, at, "项目台账", "xlsx")
+    attachment = Attachment("file", name, XLSX_TYPE, workbook_bytes(tables))
+    return Reply(f"已导出项目台账：{name}\n{counts}。\n任务分工表改好后可以再导入。", attachments=(attachment,))
