@@ -78,6 +78,9 @@ class Button:
     command: str
     allowed: tuple[str, ...] = ()
     style: str = "default"  # "default" | "primary" | "danger"
+    # What the command still needs from the person (e.g. "原因", "进度%"): a card asks for it in a form
+    # and runs `command` followed by the words typed there; text renderers show `command <input>`.
+    input: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,9 @@ class Section:
     fields: tuple[Field, ...] = ()
     table: Table | None = None
     buttons: tuple[Button, ...] = ()
+    # False: text renderers leave the buttons out (the text already says what to type, e.g. the daily
+    # prompt's one hint line instead of four commands per task).
+    hint: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +128,8 @@ class Reply:
     text: str
     title: str | None = None
     mentions: tuple[Mention, ...] = ()
-    # Hint for renderers that have cards/markdown: "text" (default) or "report" (long structured post).
+    # Hint for renderers that have cards/markdown: "text" (default), "report" (long structured post),
+    # or "refusal" (bad input, no permission: a card callback answers it with an error toast).
     style: str = "text"
     sections: tuple[Section, ...] = ()
     buttons: tuple[Button, ...] = ()
@@ -174,7 +181,7 @@ class Reply:
             lines += [literal(f"{f.label}：{f.value}") for f in section.fields]
             if section.table is not None:
                 lines += (table or pipe_rows)(section.table, literal)
-            if section.buttons:
+            if section.buttons and section.hint:
                 lines.append(literal(_buttons_line(section.buttons)))
             blocks.append("\n".join(lines))
         if self.buttons:
@@ -255,7 +262,7 @@ def list_rows(table: Table, cell: Callable[[str], str] = _same) -> list[str]:
 
 
 def _buttons_line(buttons: tuple[Button, ...]) -> str:
-    return "可以回复：" + " ｜ ".join(f"{b.command}（{b.label}）" for b in buttons)
+    return "可以回复：" + " ｜ ".join(f"{b.command}{f' <{b.input}>' if b.input else ''}（{b.label}）" for b in buttons)
 
 
 def _section_payload(section: Section) -> dict[str, Any]:
@@ -274,11 +281,14 @@ def _section_from(data: dict[str, Any]) -> Section:
         fields=tuple(Field(f["label"], f["value"]) for f in data.get("fields", ())),
         table=Table(tuple(table["columns"]), tuple(tuple(r) for r in table["rows"])) if table else None,
         buttons=tuple(_button_from(b) for b in data.get("buttons", ())),
+        hint=data.get("hint", True),
     )
 
 
 def _button_from(data: dict[str, Any]) -> Button:
-    return Button(data["label"], data["command"], tuple(data.get("allowed", ())), data.get("style", "default"))
+    return Button(
+        data["label"], data["command"], tuple(data.get("allowed", ())), data.get("style", "default"), data.get("input")
+    )
 
 
 # The longest message the commands read (characters). Longer ones are refused whole, never cut; the

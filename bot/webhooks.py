@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.callback_answers import answer_after_processing
 from bot.ingest import IntakeUnavailable, is_data_error
 from bot.platforms import Challenge, Ignored, Refused
 from bot.platforms.registry import off_reason
@@ -91,6 +92,8 @@ async def webhook(request: Request) -> Response:
         else:
             log.exception("%s webhook: could not record event %s now", platform, key)
         return _error(503, "could not record the event; please retry")
+    if parsed.await_outcome:
+        return JSONResponse(await answer_after_processing(platforms, receiver, parsed))
     return JSONResponse(parsed.answer)
 
 

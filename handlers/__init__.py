@@ -106,7 +106,7 @@ def handle_message(
         with session.begin_nested():
             reply = _run(ctx, text, registry, proposal)
     except UserError as exc:
-        return Reply(exc.reply_text()), project_id
+        return Reply(exc.reply_text(), style="refusal"), project_id
     if ctx.notes:  # what the command did besides what was asked, said in the same reply
         reply = replace(reply, text="\n".join([reply.text, *dict.fromkeys(ctx.notes)]))
     return reply, (ctx.project.id if ctx.project else project_id)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, time, timedelta
 from functools import lru_cache
 
-from bot.messages import Mention, Reply, Section, Table
+from bot.messages import Button, Mention, Reply, Section, Table
 from models import TaskStatus
 from reports.format import RISK_LEVEL_LABELS, RISK_STRATEGY_LABELS, TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, shorten
 from reports.records import MemberRow, RiskRow, TaskRow
@@ -160,12 +160,16 @@ def action_line(entry: ActionEntry, today: date) -> str:
 # ---------------------------------------------------------------------------- daily prompt and nudge
 
 
-def _owner_block(block: OwnerTasks, today: date) -> list[str]:
-    lines = [f"{at_marker(block.owner)}（{len(block.tasks)} 项）"]
-    lines += [f"  {task_brief(t, today)}" for t in block.tasks[:PER_OWNER_LIMIT]]
+def _owner_sections(block: OwnerTasks, today: date) -> list[Section]:
+    heading = f"{at_marker(block.owner)}（{len(block.tasks)} 项）"
+    shown = block.tasks[:PER_OWNER_LIMIT]
+    sections = [
+        Section(title=heading if index == 0 else None, lines=(f"  {task_brief(t, today)}",), buttons=task_buttons(t), hint=False)
+        for index, t in enumerate(shown)
+    ]
     if len(block.tasks) > PER_OWNER_LIMIT:
-        lines.append(f"  …另有 {len(block.tasks) - PER_OWNER_LIMIT} 项，发送 /任务 列表 我的 查看")
-    return lines
+        sections.append(Section(lines=(f"  …另有 {len(block.tasks) - PER_OWNER_LIMIT} 项，发送 /任务 列表 我的 查看",)))
+    return sections
 
 
 def titled(kind: str, project_name: str, *rest: str) -> str:
@@ -174,17 +178,32 @@ def titled(kind: str, project_name: str, *rest: str) -> str:
 
 
 def daily_prompt(prompt: DailyPrompt, *, project_name: str, note: str | None = None) -> Reply:
-    lines = [*([note] if note else []), "请在今天下班前更新自己的任务（逾期的排在最前）："]
+    # One section per task, so a card can put its buttons right under it; text renderers show the same
+    # lines as before and the one hint line instead of the buttons (hint=False).
+    intro = [*([note] if note else []), "请在今天下班前更新自己的任务（逾期的排在最前）："]
+    sections: list[Section] = []
     for block in prompt.owners:
-        lines += _owner_block(block, prompt.today)
-    if prompt.unassigned:
-        lines.append(f"另有 {prompt.unassigned} 项任务还没有负责人，请 PM 指派。")
-    lines.append(ANSWER_HINT)
+        sections += _owner_sections(block, prompt.today)
+    closing = [f"另有 {prompt.unassigned} 项任务还没有负责人，请 PM 指派。"] if prompt.unassigned else []
+    sections.append(Section(lines=(*closing, ANSWER_HINT)))
     return Reply(
-        "\n".join(lines),
+        "\n".join(intro),
         title=titled("今日进度更新", project_name, day(prompt.today)),
         mentions=mentions_of(b.owner for b in prompt.owners),
         style="report",
+        sections=tuple(sections),
+    )
+
+
+def task_buttons(task: TaskRow) -> tuple[Button, ...]:
+    """What the owner (or a PM) can do with an open task in one tap: the same commands as typed."""
+    command = f"/任务 {task.ref}"
+    start = (Button("开始", f"{command} 开始", style="primary"),) if task.status == TaskStatus.TODO else ()
+    return (
+        *start,
+        Button("完成", f"{command} 完成", style="primary"),
+        Button("阻塞", f"{command} 阻塞", style="danger", input="原因"),
+        Button("进度", f"{command} 进度", input="进度，如 60%"),
     )
 
 

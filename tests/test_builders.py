@@ -66,7 +66,7 @@ def test_daily_prompt_mentions_each_owner_with_open_tasks_overdue_first(runtime:
     assert "#4 设计海报 · 截止11-30(周一) · 🔵进行中 10%" in text
     assert "#5" not in text and "@赵六" not in text and "@王经理" not in text
     assert "#12 完成" in text and "#12 阻塞 原因" in text and "#12 进度 60%" in text
-    assert "<@李四>" in reply.text  # a real mention marker, rendered by each platform
+    assert "<@李四>" in reply.render(lambda m: f"<@{m.user_id}>")  # a real marker (a section title)
 
 
 def test_daily_prompt_is_none_when_nobody_has_open_tasks(chat: ConsoleChat, runtime: Runtime) -> None:

@@ -6,6 +6,7 @@ import json
 
 from bot.messages import Attachment, Button, Field, Mention, Reply, Section, Table
 from bot.platforms import dingtalk, feishu
+from bot.platforms.feishu import cards as feishu_cards
 
 PNG = b"\x89PNG\r\n\x1a\n fake"
 
@@ -69,9 +70,11 @@ def test_feishu_and_dingtalk_render_every_section() -> None:
     kind, content = feishu.render(REPLY)
     card = json.loads(content)
     assert kind == "interactive" and card["header"]["title"]["content"] == "今日进度更新"
-    markdown = card["body"]["elements"][0]["content"]
-    for piece in ("**李四（2 项）**", "#2 订场地", "负责人：<at id=ou_wang></at>", "| #2 | 待开始 |", "/完成 #1"):
+    markdown = "\n".join(e["content"] for e in card["body"]["elements"] if e["tag"] == "markdown")
+    for piece in ("**李四（2 项）**", "#2 订场地", "负责人：<at id=ou_wang></at>", "| #2 | 待开始 |"):
         assert piece in markdown
+    # buttons are real buttons since issue 11, carrying the command they run
+    assert any(v["command"] == "/完成 #1" for v in feishu_cards.button_values(card)) and "/完成 #1" not in markdown
     body = dingtalk.session_body(REPLY)
     assert body["msgtype"] == "markdown" and body["at"]["atUserIds"] == ["ou_li", "ou_wang"]
     assert "**概况**" in body["markdown"]["text"] and "负责人：@ou_wang" in body["markdown"]["text"]

@@ -77,6 +77,9 @@ class Inbound:
     incoming: Incoming
     answer: dict[str, Any] = field(default_factory=dict)
     signature: SignatureUse | None = None  # to claim before recording (None: the signature covers the body)
+    # A card callback the platform waits on: answer with what processing said (`Platform.callback_answer`)
+    # when it is done in time, `answer` otherwise.
+    await_outcome: bool = False
 
 
 Parsed = Challenge | Ignored | Inbound

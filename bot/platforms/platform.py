@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.messages import Reply
 from bot.platforms import Parsed, PlatformSender, Refused, SenderLimits
 from bot.platforms.receiving import LongConnection, Record
 
@@ -63,6 +64,11 @@ class Platform:
     def prepare(self, payload: dict[str, Any]) -> dict[str, Any] | None:
         """After the acknowledgement, before processing: a recorded event (its neutral payload) completed
         with what had to be fetched, or None to leave it as it is. Runs in a worker thread."""
+        return None
+
+    def callback_answer(self, reply: Reply | None) -> dict[str, Any] | None:
+        """The synchronous answer to a callback once its command ran (`reply`: what the command said,
+        None: nothing); None keeps the answer `normalise` gave."""
         return None
 
     receiver: LongConnection | None = None  # the long connection, when that is the receive mode

@@ -88,6 +88,53 @@ class Posted:
         return ids + re.findall(r"<at id=([^>\s]+)></at>", self.text)
 
 
+CARD_V2_TAGS = frozenset(
+    {"markdown", "div", "hr", "img", "column_set", "column", "button", "form", "input", "select_static", "plain_text"}
+)
+CARD_MAX_ELEMENTS = 200
+
+
+def card_problem(card: dict[str, Any]) -> str | None:
+    """What Feishu would refuse in a JSON 2.0 card (the parts Tandem uses): unknown or 1.0-only tags
+    (`action`), more than 200 components, callback values that are not objects, a form's input or
+    submit button outside a form, form names repeated."""
+    count = 0
+    form_names: list[str] = []
+
+    def walk(value: Any, in_form: bool) -> str | None:
+        nonlocal count
+        if isinstance(value, list):
+            return next((p for p in (walk(v, in_form) for v in value) if p), None)
+        if not isinstance(value, dict):
+            return None
+        tag = value.get("tag")
+        if tag is not None:
+            if tag not in CARD_V2_TAGS:
+                return f"unsupported tag {tag!r}"
+            count += tag != "plain_text"
+            if tag == "form":
+                form_names.append(str(value.get("name")))
+            if tag == "input" and (not in_form or not value.get("name")):
+                return "an input outside a form or without a name"
+            if tag == "button":
+                if value.get("form_action_type") and not in_form:
+                    return "a submit button outside a form"
+                for behavior in value.get("behaviors", ()):
+                    if behavior.get("type") == "callback" and not isinstance(behavior.get("value"), dict):
+                        return "a callback value that is not an object"
+        inner = in_form or tag == "form"
+        return next((p for p in (walk(v, inner) for k, v in value.items() if k != "tag") if p), None)
+
+    problem = walk(card.get("body", {}).get("elements", []), False)
+    if problem:
+        return problem
+    if count > CARD_MAX_ELEMENTS:
+        return f"{count} components (at most {CARD_MAX_ELEMENTS})"
+    if len(form_names) != len(set(form_names)):
+        return "form names repeated"
+    return None
+
+
 def _valid_post(content: dict[str, Any]) -> bool:
     """A post as Feishu checks it: a locale with paragraphs of known nodes; text nodes carry text."""
     locales = [v for k, v in content.items() if k in ("zh_cn", "en_us", "ja_jp")]
@@ -263,14 +310,18 @@ class FeishuFake:
         }
         return self.envelope("im.message.receive_v1", event, event_id=event_id)
 
-    def card_event(self, chat_id: str, operator: str, message_id: str, value: dict[str, Any]) -> dict[str, Any]:
-        event = {
+    def card_event(
+        self, chat_id: str, operator: str, message_id: str, value: dict[str, Any], form_value: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        event: dict[str, Any] = {
             "operator": {"tenant_key": "tenant_fake", "open_id": operator, "union_id": "on_" + operator[3:]},
             "token": "c-" + uuidlib.uuid4().hex,
             "action": {"value": value, "tag": "button", "name": "button_1"},
             "host": "im_message",
             "context": {"open_message_id": message_id, "open_chat_id": chat_id},
         }
+        if form_value is not None:  # a form's submit button: Feishu sends the inputs by name
+            event["action"] |= {"form_value": form_value, "name": "form_0_b0"}
         return self.envelope("card.action.trigger", event)
 
     def challenge(self, challenge: str = "ajls384kdjxxxx") -> dict[str, Any]:
@@ -386,6 +437,9 @@ class FeishuFake:
             elements = parsed.get("body", {}).get("elements") if parsed.get("schema") == "2.0" else parsed.get("elements")
             if not isinstance(elements, list):
                 return None, self._error(400, 230099, "card content error")
+            problem = card_problem(parsed) if parsed.get("schema") == "2.0" else None
+            if problem:
+                return None, self._error(400, 230099, f"card content error: {problem}")
         return parsed, None
 
     async def _send(

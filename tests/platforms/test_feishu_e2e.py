@@ -156,7 +156,9 @@ def test_card_callbacks_are_verified_deduplicated_and_routed(tandem: Tandem) -> 
     payload = f.card_event("oc_g1", li, card_message, {"command": "/完成 #1"})
     started = time.perf_counter()
     response = tandem.post_feishu(payload, path="/webhook/feishu/card")
-    assert response.status_code == 200 and response.json()["toast"]["type"] == "info"
+    # answered with what the command did (issue 11), within Feishu's 3 s
+    assert response.status_code == 200 and response.json()["toast"]["type"] == "success"
+    assert "已完成" in response.json()["toast"]["content"]
     assert time.perf_counter() - started < 3
     assert tandem.post_feishu(payload, path="/webhook/feishu").status_code == 200  # duplicate
     forged_body, forged_headers = f.request(payload)

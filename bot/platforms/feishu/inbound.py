@@ -4,7 +4,8 @@ then normalise a genuine event into what to record, whichever receive mode deliv
 
 `im.message.receive_v1` becomes an `Incoming` (dedup key: message_id); a `card.action.trigger` whose
 button value carries `{"command": "..."}` becomes an `Incoming` run as if the operator had typed it
-(dedup key: event_id), answered with a toast.
+(dedup key: event_id), answered with a toast; a form's button (`"input"` in its value) appends the words
+typed into the form, and an empty form is answered with a warning toast and not recorded.
 """
 
 from __future__ import annotations
@@ -319,6 +320,14 @@ def _card_action(event: dict[str, Any], header: dict[str, Any], *, now: datetime
     command = value.get("command") if isinstance(value, dict) else None
     if not isinstance(command, str) or not command.strip() or not isinstance(chat_id, str) or not chat_id:
         return Ignored("card action without a command", answer=CARD_NO_COMMAND)
+    if isinstance(value, dict) and isinstance(value.get("input"), str):
+        # A form's button: the command takes the words typed into the form's input (see feishu/cards.py).
+        typed = _object(action, "form_value").get(value["input"])
+        words = typed.strip() if isinstance(typed, str) else ""
+        if not words:
+            needs = value.get("needs") if isinstance(value.get("needs"), str) else "内容"
+            return Ignored("card form submitted empty", answer={"toast": {"type": "warning", "content": f"请先填写{needs}"}})
+        command = f"{command.strip()} {words}"
     received = incoming(
         platform=PLATFORM,
         event_key=event_id,
@@ -330,4 +339,4 @@ def _card_action(event: dict[str, Any], header: dict[str, Any], *, now: datetime
         is_group=True,
         reply_to=message_id if isinstance(message_id, str) and message_id else None,
     )
-    return Inbound(received, answer=CARD_TOAST)
+    return Inbound(received, answer=CARD_TOAST, await_outcome=True)

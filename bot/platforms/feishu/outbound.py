@@ -21,9 +21,9 @@ from typing import Any
 import requests
 
 from bot.markup import markdown_literal
-from bot.messages import Reply, pipe_rows
+from bot.messages import Reply
 from bot.platforms import OutgoingMessage, PermanentError, RateLimit, SenderLimits, Throttled, TransientError
-from bot.platforms.feishu import media
+from bot.platforms.feishu import cards, media
 from bot.platforms.feishu.inbound import PLATFORM
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,10 @@ def render(reply: Reply) -> tuple[str, str]:
     Plain replies are posts rather than `text` messages: a text message reads `<at …>` tags, style tags
     and `[text](url)` links out of whatever it carries; a post's mentions are `at` nodes, never text."""
     if reply.rich:
-        return "interactive", json.dumps(_card(reply), ensure_ascii=False)
+        built = cards.card(reply)
+        if built is not None:
+            return "interactive", json.dumps(built, ensure_ascii=False)
+        log.warning("feishu: a card for %r would exceed Feishu's limits; sent as a post", reply.title)
     return "post", json.dumps({"zh_cn": {"content": post_paragraphs(reply)}}, ensure_ascii=False)
 
 
@@ -69,26 +72,6 @@ def post_paragraphs(reply: Reply) -> list[list[dict[str, str]]]:
         ]
         paragraphs.append(nodes or [{"tag": "text", "text": ""}])
     return paragraphs
-
-
-def _card(reply: Reply) -> dict[str, Any]:
-    # Card markdown reads markup out of text: every piece of text goes through markdown_literal.
-    body = reply.render(
-        lambda m: f"<at id={m.user_id}></at>",
-        heading=lambda title: f"**{title}**",
-        escape=markdown_literal,
-        table=lambda table, cell: pipe_rows(table, cell, rule=True),
-    )
-    plain = reply.render(lambda m: f"@{m.name}")
-    first_line = plain.strip().splitlines()[0][:60] if plain.strip() else ""
-    card: dict[str, Any] = {
-        "schema": "2.0",
-        "config": {"update_multi": True, "summary": {"content": reply.title or first_line}},
-        "body": {"elements": [{"tag": "markdown", "content": body}]},
-    }
-    if reply.title:
-        card["header"] = {"title": {"tag": "plain_text", "content": reply.title}, "template": "blue"}
-    return card
 
 
 # --- outbound API -------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.config import Settings, secret_value
-from bot.messages import Incoming
+from bot.messages import Incoming, Reply
 from bot.platforms import DeliveryError, Inbound, Parsed, PermanentError, Refused, display_name
+from bot.platforms.feishu import cards
 from bot.platforms.feishu.inbound import PLATFORM, WebhookConfig, decrypt, json_object, normalise, verify_request
 from bot.platforms.feishu.longconn import Answer, FeishuLongConnection
 from bot.platforms.feishu.outbound import LIMITS, FeishuApi
@@ -88,6 +89,9 @@ class FeishuPlatform(Platform):
         if isinstance(parsed, Inbound):
             self._learn(parsed.incoming)
         return parsed
+
+    def callback_answer(self, reply: Reply | None) -> dict[str, Any] | None:
+        return cards.callback_toast(reply)
 
     def prepare(self, payload: dict[str, Any]) -> dict[str, Any] | None:
         """The sender's name, which Feishu events do not carry (None: no change)."""

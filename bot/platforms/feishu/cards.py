@@ -1,0 +1,186 @@
+"""Feishu cards (JSON 2.0) from a neutral `Reply`: markdown blocks, and real buttons whose callback value
+is `{"command": …}` — the command runs as whoever taps it (bot.platforms.feishu.inbound). A button that
+needs words first (a blocker's reason, a percentage) sits in a form with an input; the callback then
+carries the input in `form_value` and the value names it (`"input": "arg"`, `"needs": "原因"`).
+
+Feishu refuses cards over 30 KB or with too many elements (reference feishu.md §5.2/§5.4). The card
+keeps buttons while they fit within a budget under those limits; sections past it are shown as text
+with a line saying to reply by typing; when even that does not fit, `card()` returns None and the
+caller sends the reply as a post.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from bot.markup import markdown_literal
+from bot.messages import Button, Reply, pipe_rows
+
+MAX_CARD_BYTES = 30 * 1024
+MAX_ELEMENTS = 200
+# Room left for the header, the text and the closing note when deciding whether buttons still fit.
+BYTES_BUDGET = MAX_CARD_BYTES - 4 * 1024
+ELEMENTS_BUDGET = MAX_ELEMENTS - 10
+INPUT_NAME = "arg"  # the form input's name, as the callback's form_value carries it
+MORE_BY_TYPING = "（任务较多，其余的请直接回复更新，如 #12 完成）"
+_BUTTON_TYPES = {"primary": "primary_filled", "danger": "danger", "default": "default"}
+
+
+def card(reply: Reply) -> dict[str, Any] | None:
+    """The card for `reply`, or None when it cannot fit Feishu's limits even without buttons."""
+    if not reply.buttons and not any(s.buttons for s in reply.sections):
+        result = _wrap(reply, [_md(_markdown(reply))])  # one markdown block, as every report card
+        return result if _within_limits(result) else None
+    elements: list[dict[str, Any]] = []
+    text = _markdown(replace(reply, sections=(), buttons=(), attachments=()))
+    if text:
+        elements.append(_md(text))
+    rest: list[str] = []  # sections shown as text once the buttons no longer fit
+    forms = 0
+    for section in reply.sections:
+        body = _markdown(replace(reply, text="", sections=(replace(section, buttons=()),), buttons=(), attachments=()))
+        if rest:
+            rest.append(body)
+            continue
+        block = ([_md(body)] if body else []) + _buttons(section.buttons, form_name=f"form_{forms}")
+        forms += 1
+        if section.buttons and not _fits(elements + block, reply):
+            rest.append(body)
+            continue
+        elements += block
+    if rest:
+        elements.append(_md("\n".join(b for b in rest if b)))
+        elements.append(_md(markdown_literal(MORE_BY_TYPING)))
+    tail = _markdown(replace(reply, text="", sections=(), buttons=()))  # attachments named
+    if tail:
+        elements.append(_md(tail))
+    if reply.buttons:
+        elements += _buttons(reply.buttons, form_name=f"form_{forms}")
+    result = _wrap(reply, elements)
+    return result if _within_limits(result) else None
+
+
+TOAST_MAX = 80  # characters; a toast is one short line on a phone
+
+
+def callback_toast(reply: Reply | None) -> dict[str, Any]:
+    """The synchronous answer to a button's callback: the command's first line as a toast, `error`
+    for a refusal (bad input, no permission), `success` otherwise."""
+    if reply is None:
+        return {"toast": {"type": "info", "content": "已处理"}}
+    lines = [line.strip() for line in reply.render(lambda m: f"@{m.name}").splitlines() if line.strip()]
+    first = lines[0] if lines else "已处理"
+    content = first if len(first) <= TOAST_MAX else first[: TOAST_MAX - 1] + "…"
+    return {"toast": {"type": "error" if reply.style == "refusal" else "success", "content": content}}
+
+
+def _wrap(reply: Reply, elements: list[dict[str, Any]]) -> dict[str, Any]:
+    plain = reply.render(lambda m: f"@{m.name}")
+    first_line = plain.strip().splitlines()[0][:60] if plain.strip() else ""
+    result: dict[str, Any] = {
+        "schema": "2.0",
+        "config": {"update_multi": True, "summary": {"content": reply.title or first_line}},
+        "body": {"elements": elements or [_md("")]},
+    }
+    if reply.title:
+        result["header"] = {"title": {"tag": "plain_text", "content": reply.title}, "template": "blue"}
+    return result
+
+
+def _markdown(part: Reply) -> str:
+    # Card markdown reads markup out of text: every piece of text goes through markdown_literal.
+    return part.render(
+        lambda m: f"<at id={m.user_id}></at>",
+        heading=lambda title: f"**{title}**",
+        escape=markdown_literal,
+        table=lambda table, cell: pipe_rows(table, cell, rule=True),
+    )
+
+
+def _md(content: str) -> dict[str, Any]:
+    return {"tag": "markdown", "content": content}
+
+
+def _buttons(buttons: tuple[Button, ...], *, form_name: str) -> list[dict[str, Any]]:
+    """A row of buttons; in a form with one input when any of them needs words first."""
+    if not buttons:
+        return []
+    in_form = any(b.input for b in buttons)
+    row = {
+        "tag": "column_set",
+        "flex_mode": "flow",
+        "columns": [
+            {"tag": "column", "width": "auto", "elements": [_button(b, f"{form_name}_b{i}", in_form=in_form)]}
+            for i, b in enumerate(buttons)
+        ],
+    }
+    if not in_form:
+        return [row]
+    hint = "、".join(b.input for b in buttons if b.input)
+    field = {
+        "tag": "input",
+        "name": INPUT_NAME,
+        "placeholder": {"tag": "plain_text", "content": f"{hint}（阻塞、进度时填写）"[:100]},
+        "max_length": 200,
+    }
+    return [{"tag": "form", "name": form_name, "elements": [field, row]}]
+
+
+def _button(button: Button, name: str, *, in_form: bool) -> dict[str, Any]:
+    value: dict[str, Any] = {"command": button.command}
+    if button.input:
+        value |= {"input": INPUT_NAME, "needs": button.input}
+    element: dict[str, Any] = {
+        "tag": "button",
+        "name": name,
+        "text": {"tag": "plain_text", "content": button.label},
+        "type": _BUTTON_TYPES.get(button.style, "default"),
+        "behaviors": [{"type": "callback", "value": value}],
+    }
+    if in_form:
+        element["form_action_type"] = "submit"  # a form's buttons submit it, carrying the input
+    return element
+
+
+def _fits(elements: list[dict[str, Any]], reply: Reply) -> bool:
+    return count_elements(elements) <= ELEMENTS_BUDGET and _size(_wrap(reply, elements)) <= BYTES_BUDGET
+
+
+def _within_limits(result: dict[str, Any]) -> bool:
+    return count_elements(result["body"]["elements"]) <= MAX_ELEMENTS and _size(result) <= MAX_CARD_BYTES
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False).encode())
+
+
+def count_elements(value: Any, _tagged: Callable[[Any], bool] = lambda v: isinstance(v, dict) and "tag" in v) -> int:
+    """Every component in a card's element tree (text objects such as plain_text titles excluded)."""
+    if isinstance(value, list):
+        return sum(count_elements(v) for v in value)
+    if not isinstance(value, dict):
+        return 0
+    own = 1 if _tagged(value) and value["tag"] not in ("plain_text", "lark_md") else 0
+    return own + sum(count_elements(v) for v in value.values())
+
+
+def button_values(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The callback values of every button on a card (tests press buttons by the value they carry)."""
+    found: list[dict[str, Any]] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            if value.get("tag") == "button":
+                found.extend(b["value"] for b in value.get("behaviors", ()) if b.get("type") == "callback")
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk(result)
+    return found
+
