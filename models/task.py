@@ -51,6 +51,9 @@ class Task(Base):
     status: Mapped[TaskStatus] = mapped_column(enum_column(TaskStatus), default=TaskStatus.TODO)
     progress: Mapped[int] = mapped_column(default=0)
     deliverable: Mapped[str | None] = mapped_column(String(200))
+    acceptance_criteria: Mapped[str | None] = mapped_column(Text)  # 验收标准 of the deliverable
+    wbs_code: Mapped[str | None] = mapped_column(String(40))  # the plan's own numbering ("2.3"), kept from an import
+    is_milestone: Mapped[bool] = mapped_column(default=False)
     blocked_reason: Mapped[str | None] = mapped_column(Text)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("task.id", ondelete="SET NULL"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
