@@ -96,8 +96,13 @@ def test_kill_9_mid_stream_loses_and_duplicates_nothing(server: Server, feishu: 
             assert client.post("/webhook/feishu", content=body, headers=headers).status_code == 200
 
     expected = len(CHATS) + len(events)
-    wait_until(lambda: server.query("SELECT count(*) FROM outbound_message WHERE status != 'sent'")[0][0] == 0, timeout=40)
-    wait_until(lambda: server.query("SELECT count(*) FROM inbound_event WHERE status != 'done'")[0][0] == 0, timeout=5)
+    # One statement, so one snapshot: every event processed and every reply it wrote sent. (Two separate
+    # waits raced: replies were all sent while the last retried events were still being processed.)
+    unfinished = (
+        "SELECT (SELECT count(*) FROM inbound_event WHERE status != 'done')"
+        " + (SELECT count(*) FROM outbound_message WHERE status != 'sent')"
+    )
+    wait_until(lambda: server.query(unfinished)[0][0] == 0, timeout=60)
     posted = feishu.posted
     print(f"restart took {time.monotonic() - restart:.1f}s until everything was delivered")
     assert len(posted) == expected, f"{len(posted)} posted, expected {expected}"
