@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.messages import MAX_MESSAGE, Incoming, Reply
 from handlers import (
+    acceptance,
     actions,
     change_requests,
     charter,
@@ -55,7 +56,8 @@ def build_registry() -> CommandRegistry:
     registry.include(  # /任务 … 修改|取消|恢复|依赖|批准|驳回|备注
         tasks.group.extended(task_edits.commands, due_moves.commands, task_notes.commands), *task_updates.SHORTCUTS
     )
-    registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS, *change_requests.GROUPS)
+    registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS, *change_requests.GROUPS,
+                     *acceptance.GROUPS)
     registry.include(*undo.GROUPS, *schedule_views.GROUPS, *gantt.GROUPS, *dashboard.GROUPS, *export.GROUPS,
                      *help_commands.GROUPS)
     return registry

@@ -102,6 +102,7 @@ FIELD_LABELS = {
     "approval": "批准",
     "acceptance": "验收",
 }
+_EVENT_FIELDS = frozenset({"charter_ack", "change_request", "approval", "acceptance"})
 _STATUS_LABELS: dict[str, dict[str, str]] = {
     "task": {s.value: label for s, label in TASK_STATUS_LABELS.items()},
     "risk": {s.value: label for s, label in RISK_STATUS_LABELS.items()},
@@ -127,6 +128,8 @@ def describe_change(change: Change) -> str:
         text = f"{labels.get(old, old)} → {labels.get(new, new)}"
     elif change.field == "progress":
         text = f"进度 {change.old_value}% → {change.new_value}%"
+    elif change.field in _EVENT_FIELDS and change.old_value is None:  # a step, not a value replaced
+        text = f"{FIELD_LABELS[change.field]}：{change.new_value or ''}"
     else:
         labels = _VALUE_LABELS.get(change.field, {})
         old = labels.get(change.old_value or "", change.old_value) or "空"
