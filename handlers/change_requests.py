@@ -38,6 +38,7 @@ from models.calendar import load_calendar
 from models.change_request import APPLIED, PENDING, REJECTED, get_change_request, list_change_requests
 from models.rhythm import DueRequest
 from reports.format import day, mention, person, shorten
+from reports.lifecycle import CHANGE_STATUS_LABELS, plan_summary
 
 ADD_USAGE = (
     "/变更 新增 #8 截止:10-30 原因:… 影响:… ｜ /变更 新增 新增任务:<标题> [@负责人] [截止:日期] 原因:… ｜ "
@@ -49,7 +50,7 @@ LIST_USAGE = "/变更 列表"
 SHOW_USAGE = "/变更 C2"
 MAX_REASON = 300
 MAX_IMPACT = 300
-STATUS_LABELS = {PENDING: "待批准", APPLIED: "已批准并执行", REJECTED: "已驳回"}
+STATUS_LABELS = CHANGE_STATUS_LABELS
 _CHANGE_ID = re.compile(r"#?[Cc](\d{1,9})")
 
 group = CommandGroup(("变更", "change", "changes"), summary="变更：申请（改期、新增或取消任务）、批准、驳回、列表")
@@ -407,14 +408,8 @@ def list_changes(ctx: Context, args: Args) -> Reply:
 
 
 def _summary_line(ctx: Context, request: ChangeRequest) -> str:
-    plan = request.plan
-    parts = [f"#{e['task']} " + " ".join(
-        f"{label}→{day(_date(e[k]), today=ctx.today)}" for k, label in (("due", "截止"), ("start", "开始")) if e.get(k)
-    ) for e in plan.get("edits", [])]
-    parts += [f"新增“{shorten(t['title'], 12)}”" for t in plan.get("new_tasks", [])]
-    parts += [f"取消#{n}" for n in plan.get("cancel", [])]
-    if request.content:
-        parts.insert(0, shorten(request.content, 20))
+    parts = [p for p in (shorten(request.content, 20) if request.content else "",
+                         plan_summary(request.plan, today=ctx.today)) if p]
     state = STATUS_LABELS[request.status]
     if request.status == PENDING and request.pm_approved_by_id is not None:
         state += "（PM 已批准，待发起人）"
