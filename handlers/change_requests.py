@@ -252,8 +252,8 @@ def approve_change(ctx: Context, args: Args) -> Reply:
     sponsor = sponsor_of(project)
     is_sponsor = sponsor is not None and sponsor.id == sender.id
     if not sender.is_manager and not (needs_sponsor and is_sponsor):
-        who = " PM 或发起人" if needs_sponsor else " PM"
-        raise PermissionDenied(f"只有{who}可以批准变更。")
+        who = "PM 或发起人" if needs_sponsor else "PM "
+        raise PermissionDenied(f"只有 {who}可以批准变更。")
     if needs_sponsor and sponsor is None:
         raise UserError("本项目要求发起人批准变更，但还没有发起人：/项目 设置 发起人 @某人")
     now = ctx.incoming.sent_at
