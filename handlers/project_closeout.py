@@ -169,9 +169,10 @@ def _named_tasks(lines: list[str], title: str, items: Sequence[TaskOutcome]) -> 
 def read_only_commands() -> frozenset[Handler]:
     """What still answers from the most recently closed project (the task details only when shown, not
     when the words after the id would change it)."""
-    from handlers import projects, schedule_views, tasks
+    from handlers import acceptance, change_requests, projects, schedule_views, tasks
 
-    return frozenset({tasks.list_tasks, tasks.task_detail, schedule_views.show_weekly, projects.project_info})
+    return frozenset({tasks.list_tasks, tasks.task_detail, schedule_views.show_weekly, projects.project_info,
+                      change_requests.list_changes, acceptance.list_acceptance})
 
 
 def enter_closed(ctx: Context, func: Handler, args: Args) -> bool:
