@@ -53,7 +53,7 @@ MAX_IMPACT = 300
 STATUS_LABELS = CHANGE_STATUS_LABELS
 _CHANGE_ID = re.compile(r"#?[Cc](\d{1,9})")
 
-group = CommandGroup(("变更", "change", "changes"), summary="变更：申请（改期、新增或取消任务）、批准、驳回、列表")
+group = CommandGroup(("变更", "change", "changes"), summary="变更：申请、批准、驳回、列表（改期、新增或取消任务）")
 
 
 def _ref_number(word: str, usage: str) -> int:

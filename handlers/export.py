@@ -22,7 +22,7 @@ TABLES = {
     "验收": "验收记录", "验收记录": "验收记录", "acceptance": "验收记录",
     "变更": "变更记录", "变更记录": "变更记录", "历史": "变更记录", "history": "变更记录",
 }
-group = CommandGroup(("导出", "export"), summary="导出：把任务、跟踪、风险、行动项、决议、变更记录导出成 Excel")
+group = CommandGroup(("导出", "export"), summary="导出：把任务、跟踪、风险、行动项、决议、变更申请、验收、变更记录导出成 Excel")
 
 
 @group.default_command(usage=USAGE, summary="把项目台账导出成 Excel 文件发到群里（PM）")

@@ -25,14 +25,14 @@ from models.registers import task_status_counts
 from reports.format import day, person
 
 MAX_NAME = 100
-group = CommandGroup(("项目", "project"), summary="项目：创建、信息、结项、历史、设置")
+group = CommandGroup(("项目", "project"), summary="项目：创建、信息、章程、结项、历史、设置")
 CREATE_USAGE = "/项目 创建 <名称> [目标:…] [截止:日期] [部门:研发部,市场部]"
 
 
 @group.command(
     ("创建", "新建", "init", "create"),
     usage=CREATE_USAGE,
-    summary="把本群绑定到一个新项目，发起人成为 PM",
+    summary="把本群绑定到一个新项目，创建者成为 PM",
     options=("goal", "due", "dept"),
     needs_project=False,
 )
