@@ -83,8 +83,8 @@ def request_acceptance(ctx: Context, args: Args) -> Reply:
     if current is not None and current.status == ACCEPTED:
         raise UserError(f"{task.ref} 已通过验收（第 {current.round} 轮），不需要再验收。")
     people: list[Member] = []
-    for named in args.mentions:
-        member = ctx.resolve_member(named)
+    for named in args.mentions:  # those named to confirm, like an owner named: a new name is added, out loud
+        member = ctx.resolve_member(named, assigning=True)
         if member not in people:
             people.append(member)
     departments = list(dict.fromkeys(departments))

@@ -111,3 +111,10 @@ def test_the_export_has_the_change_requests_and_the_acceptance_record(project: C
         attachment = export_reply(session, session.scalars(select(Project)).one(), project.clock()).attachments[0]
     book = load_workbook(io.BytesIO(attachment.data))
     assert "变更申请" in book.sheetnames and "验收记录" in book.sheetnames
+
+
+def test_a_reviewer_not_yet_in_the_project_is_added_out_loud(project: ConsoleChat) -> None:
+    project.say("/任务 新增 写发布稿 @李四 截止:2026-12-04 交付物:发布稿终稿", name=PM)
+    asked = project.say("/验收 #1 @孙总监", name=PM)
+    assert "验收方：孙总监" in asked and "（孙总监 之前不在项目里，已加为成员；写错了请发 /撤销）" in asked
+    assert "验收通过" in project.say("/验收 通过 #1", name="孙总监")
