@@ -15,7 +15,10 @@ from sqlalchemy.orm import Session
 
 from bot.messages import MAX_MESSAGE, Incoming, Reply
 from handlers import (
+    acceptance,
     actions,
+    change_requests,
+    charter,
     confirm,
     dashboard,
     decisions,
@@ -48,12 +51,13 @@ from models.closed import latest_closed_project
 def build_registry() -> CommandRegistry:
     """Every command there is, in the order `/帮助` lists them."""
     registry = CommandRegistry()
-    # /项目 … 结项|历史|重开, then 设置|暂停|恢复|休息日|补班
-    registry.include(projects.group.extended(project_closeout.commands, schedule_settings.commands))
+    # /项目 … 结项|历史|重开, then 设置|暂停|恢复|休息日|补班, then 章程
+    registry.include(projects.group.extended(project_closeout.commands, schedule_settings.commands, charter.commands))
     registry.include(  # /任务 … 修改|取消|恢复|依赖|批准|驳回|备注
         tasks.group.extended(task_edits.commands, due_moves.commands, task_notes.commands), *task_updates.SHORTCUTS
     )
-    registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS)
+    registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS, *change_requests.GROUPS,
+                     *acceptance.GROUPS)
     registry.include(*undo.GROUPS, *schedule_views.GROUPS, *gantt.GROUPS, *dashboard.GROUPS, *export.GROUPS,
                      *help_commands.GROUPS)
     return registry

@@ -10,7 +10,7 @@ from handlers.router import CommandGroup
 from handlers.text import Args
 from reports.export import export_reply
 
-USAGE = "/导出 [任务|跟踪|风险|行动|决议|变更 csv]"
+USAGE = "/导出 [任务|跟踪|风险|行动|决议|变更申请|验收|变更 csv]"
 # What a PM types for one table → the sheet's title.
 TABLES = {
     "任务": "任务分工表", "任务分工表": "任务分工表", "tasks": "任务分工表",
@@ -18,9 +18,11 @@ TABLES = {
     "风险": "风险登记表", "风险登记表": "风险登记表", "risks": "风险登记表",
     "行动": "行动项", "行动项": "行动项", "actions": "行动项",
     "决议": "决议", "decisions": "决议",
+    "变更申请": "变更申请", "change-requests": "变更申请", "changes": "变更申请",
+    "验收": "验收记录", "验收记录": "验收记录", "acceptance": "验收记录",
     "变更": "变更记录", "变更记录": "变更记录", "历史": "变更记录", "history": "变更记录",
 }
-group = CommandGroup(("导出", "export"), summary="导出：把任务、跟踪、风险、行动项、决议、变更记录导出成 Excel")
+group = CommandGroup(("导出", "export"), summary="导出：把任务、跟踪、风险、行动项、决议、变更申请、验收、变更记录导出成 Excel")
 
 
 @group.default_command(usage=USAGE, summary="把项目台账导出成 Excel 文件发到群里（PM）")

@@ -15,13 +15,15 @@ from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandSet, Handler
 from handlers.text import Args
-from models import Member, Project, ProjectStatus, RiskLevel, Role, TaskStatus, find_member, record_change
+from models import Member, Project, ProjectStatus, RiskLevel, Role, Task, TaskStatus, find_member, record_change
+from models.acceptance import ACCEPTANCE_LABELS, Acceptance, unaccepted_deliverables
 from models.closed import ProjectRecord, TaskOutcome, closed_projects, project_record
 from reports.format import RISK_LEVEL_LABELS, day, shorten
 
 commands = CommandSet()
-CLOSE_USAGE = "/项目 结项 [确认]"
+CLOSE_USAGE = "/项目 结项 [确认|强制]"
 CONFIRM = "/项目 结项 确认"
+FORCE = "/项目 结项 强制"  # closes although deliverables are not accepted (the PM says so explicitly)
 HISTORY_USAGE = "/项目 历史 [名称]"
 REOPEN_USAGE = "/项目 重开"
 LIST_LIMIT = 10  # tasks named per category in a summary
@@ -32,15 +34,26 @@ def close_project(ctx: Context, args: Args) -> Reply:
     project = ctx.require_project()
     pm = _require_pm(ctx, "结项")
     record = project_record(ctx.session, project_id=project.id)
-    if args.text.strip().lower() not in ("确认", "confirm", "yes"):
+    word = args.text.strip().lower()
+    forced = word in ("强制", "force")
+    unaccepted = unaccepted_deliverables(ctx.session, project_id=project.id)
+    if word not in ("确认", "confirm", "yes") and not forced:
         if args.text.strip():
             raise UsageError(f"没看懂“{shorten(args.text, 20)}”。确认结项请发送：{CONFIRM}", CLOSE_USAGE)
         lines = [
             f"确认要结项“{project.name}”吗？结项后不再发日报和提醒，数据仍可查看，PM 可以 {REOPEN_USAGE}。",
             *summary_lines(project, record)[:4],
-            f"确认请发送：{CONFIRM}",
         ]
+        if unaccepted:
+            lines += [*_unaccepted_lines(unaccepted), f"仍要结项请发送：{FORCE}"]
+            return Reply("\n".join(lines), buttons=(Button("强制结项", FORCE, (pm.user_id,), "danger"),))
+        lines.append(f"确认请发送：{CONFIRM}")
         return Reply("\n".join(lines), buttons=(Button("确认结项", CONFIRM, (pm.user_id,), "danger"),))
+    if unaccepted and not forced:
+        raise UserError("\n".join([
+            "还有交付物没有通过验收，暂不能结项。", *_unaccepted_lines(unaccepted),
+            f"请先完成验收（/验收 列表），或由 PM 明确强制结项：{FORCE}",
+        ]))
     project.status = ProjectStatus.CLOSED
     project.closed_at = ctx.incoming.sent_at
     summary = summary_lines(project, record)
@@ -48,7 +61,11 @@ def close_project(ctx: Context, args: Args) -> Reply:
     record_change(
         ctx.session, project_id=project.id, entity="project", entity_id=project.id, actor=pm,
         at=ctx.incoming.sent_at, field="status", old="active", new="closed",
+        note=f"强制结项：{len(unaccepted)} 项交付物未通过验收" if unaccepted else None,
     )
+    if unaccepted:
+        summary.append(f"强制结项：{len(unaccepted)} 项交付物未通过验收（" + "，".join(t.ref for t, _ in unaccepted) + "）")
+        project.summary = "\n".join(summary)
     lines = [
         *summary,
         "复盘：请大家在群里补充“做得好 / 待改进 / 可复用”的经验。",
@@ -122,6 +139,16 @@ def summary_lines(project: Project, record: ProjectRecord) -> list[str]:
     return lines
 
 
+def _unaccepted_lines(unaccepted: Sequence[tuple[Task, Acceptance | None]]) -> list[str]:
+    lines = [f"未通过验收的交付物（{len(unaccepted)}）："]
+    for task, current in unaccepted[:LIST_LIMIT]:
+        state = "未发起验收" if current is None else ACCEPTANCE_LABELS[current.status]
+        lines.append(f"  {task.ref} {shorten(task.title, 30)} · {state}")
+    if len(unaccepted) > LIST_LIMIT:
+        lines.append(f"  …另有 {len(unaccepted) - LIST_LIMIT} 项")
+    return lines
+
+
 def _late(task: TaskOutcome) -> bool:
     return bool(task.due_date and task.completed_at and task.completed_at.date() > task.due_date)
 
@@ -142,9 +169,10 @@ def _named_tasks(lines: list[str], title: str, items: Sequence[TaskOutcome]) -> 
 def read_only_commands() -> frozenset[Handler]:
     """What still answers from the most recently closed project (the task details only when shown, not
     when the words after the id would change it)."""
-    from handlers import projects, schedule_views, tasks
+    from handlers import acceptance, change_requests, projects, schedule_views, tasks
 
-    return frozenset({tasks.list_tasks, tasks.task_detail, schedule_views.show_weekly, projects.project_info})
+    return frozenset({tasks.list_tasks, tasks.task_detail, schedule_views.show_weekly, projects.project_info,
+                      change_requests.list_changes, acceptance.list_acceptance})
 
 
 def enter_closed(ctx: Context, func: Handler, args: Args) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.messages import Reply
+from handlers.charter import CHARTER_SET_USAGE, charter_lines
 from handlers.common import MAX_DEPARTMENT, checked_text
 from handlers.context import Context
 from handlers.dates import parse_future_date
@@ -24,14 +25,14 @@ from models.registers import task_status_counts
 from reports.format import day, person
 
 MAX_NAME = 100
-group = CommandGroup(("项目", "project"), summary="项目：创建、信息、结项、历史、设置")
+group = CommandGroup(("项目", "project"), summary="项目：创建、信息、章程、结项、历史、设置")
 CREATE_USAGE = "/项目 创建 <名称> [目标:…] [截止:日期] [部门:研发部,市场部]"
 
 
 @group.command(
     ("创建", "新建", "init", "create"),
     usage=CREATE_USAGE,
-    summary="把本群绑定到一个新项目，发起人成为 PM",
+    summary="把本群绑定到一个新项目，创建者成为 PM",
     options=("goal", "due", "dept"),
     needs_project=False,
 )
@@ -91,14 +92,15 @@ def project_info(ctx: Context, _args: Args) -> Reply:
     managers = project_managers(ctx.session, project_id=project.id)
     lines = [
         f"PM：{'、'.join(person(m) for m in managers) or '无'}",
-        f"目标：{project.goal or '未填写'}",
+        *charter_lines(project)[:2],
         f"截止：{day(project.deadline, today=ctx.today)}",
-        f"部门：{'、'.join(d.name for d in project.departments) or '未设置'}",
+        *charter_lines(project)[3:],
         f"成员：{len(project.members)} 人",
         f"任务：未完成 {open_count}（阻塞 {counts.get(TaskStatus.BLOCKED, 0)}），"
         f"已完成 {counts.get(TaskStatus.DONE, 0)}",
         f"日报提醒：{'已暂停' if project.paused else project.daily_prompt_time.strftime('%H:%M')}",
     ]
+    lines.append(f"章程确认：/项目 章程 ；修改：{CHARTER_SET_USAGE}")
     return Reply("\n".join(lines), title=f"项目：{project.name}")
 
 

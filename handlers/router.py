@@ -43,6 +43,11 @@ OPTION_SPELLINGS: dict[str, tuple[str, ...]] = {
     "status": ("状态", "status"),
     "origin": ("来源", "出处", "origin", "from"),
     "desc": ("描述", "内容", "description", "desc"),
+    "reason": ("原因", "理由", "reason"),
+    "budget": ("预算", "budget"),
+    "new_task": ("新增任务", "新任务", "addtask", "newtask"),
+    "cancel_task": ("取消", "取消任务", "cancel"),
+    "criteria": ("验收标准", "标准", "criteria"),
 }
 
 

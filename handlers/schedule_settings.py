@@ -11,6 +11,7 @@ from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.messages import Reply
+from handlers import charter
 from handlers.context import Context
 from handlers.dates import parse_date
 from handlers.errors import UsageError, UserError
@@ -93,21 +94,30 @@ def _clock(value: time | None) -> str:
 
 
 @commands.command(
-    ("设置", "set", "settings", "config"), usage=SET_USAGE, summary="查看或修改日报、周会、汇总、工作时间、时区（修改仅 PM）"
+    ("设置", "set", "settings", "config"),
+    usage=SET_USAGE,
+    summary="查看或修改日报、周会等节奏和章程（编号、发起人、预算、目标…；修改仅 PM）",
 )
 def project_settings(ctx: Context, args: Args) -> Reply:
     project = ctx.require_project()
     if not args.words:
+        if args.mentions:
+            raise UsageError("要设置什么？例如：/项目 设置 发起人 @某人", charter.CHARTER_SET_USAGE)
         return settings_overview(ctx, project)
     ctx.require_manager("修改项目设置")
     what, rest = args.words[0].lower(), args.words[1:]
     value = " ".join(rest).strip()
+    charter_setter = charter.find_setter(what)
+    if charter_setter is not None:  # 编号 发起部门 发起人 预算 目标 成果 干系人 变更审批
+        if not rest and not args.mentions:
+            raise UsageError(f"“{args.words[0]}”后面缺少要设置的值。", charter.CHARTER_SET_USAGE)
+        return charter_setter(ctx, project, Args(rest, dict(args.options), list(args.mentions)))
     for names, setter in _SETTERS:
         if what in names:
             if not value:
                 raise UsageError(f"“{args.words[0]}”后面缺少要设置的值。", SET_USAGE)
             return setter(ctx, project, value)
-    raise UsageError(f"没有“{args.words[0]}”这项设置。", SET_USAGE)
+    raise UsageError(f"没有“{args.words[0]}”这项设置。", f"{SET_USAGE}\n章程：{charter.CHARTER_SET_USAGE}")
 
 
 # History fields of the settings and the project columns they stand for (remembered, so /撤销 restores them).
@@ -249,7 +259,9 @@ def settings_overview(ctx: Context, project: Project, national: NationalCalendar
     lines.append(f"项目补班日：{'；'.join(work) or '无'}")
     if len(overrides) > LISTED_OVERRIDES:
         lines.append("…更多日期未列出")
+    lines.append(f"变更审批：{charter.APPROVAL_LABELS.get(project.change_approval, project.change_approval)}")
     lines.append("修改：" + SET_USAGE)
+    lines.append("章程：" + charter.CHARTER_SET_USAGE + "（/项目 章程 查看）")
     return Reply("\n".join(lines), title=f"项目设置：{project.name}")
 
 

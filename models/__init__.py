@@ -3,7 +3,10 @@
 Query functions take the session first and everything else keyword-only; they may flush, never commit.
 """
 
+from models.acceptance import Acceptance, AcceptanceSignoff
 from models.base import Base, UTCDateTime
+from models.change_request import ChangeRequest
+from models.charter import CharterAck
 from models.delivery import InboundEvent, OutboundMessage
 from models.edits import Edit
 from models.enums import (
@@ -50,6 +53,8 @@ __all__ = [
     "CHAT_ID_MAX",
     "OPEN_TASK_STATUSES",
     "USER_ID_MAX",
+    "Acceptance",
+    "AcceptanceSignoff",
     "ActionItem",
     "ActionStatus",
     "AgendaRun",
@@ -59,6 +64,8 @@ __all__ = [
     "CalendarDay",
     "CalendarDayKind",
     "Change",
+    "ChangeRequest",
+    "CharterAck",
     "Decision",
     "Department",
     "DueRequest",

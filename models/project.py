@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from functools import cache
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, bindparam, select, text, update
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, bindparam, false, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import ReturningUpdate
@@ -58,11 +58,24 @@ class Project(Base):
     # An owner's move of their own deadline later waits for the PM's approval (/项目 设置 延期审批 开).
     due_approval: Mapped[bool] = mapped_column(default=False)
 
+    # The charter (项目章程, `/项目 设置 编号|发起部门|发起人|预算|目标|成果|干系人`), posted with `/项目 章程`.
+    code: Mapped[str | None] = mapped_column(String(40))
+    sponsor_department: Mapped[str | None] = mapped_column(String(50))
+    budget: Mapped[str | None] = mapped_column(String(40))
+    goals: Mapped[list[str] | None] = mapped_column(JSON)  # 1–3 measurable goals
+    expected_results: Mapped[str | None] = mapped_column(Text)
+    stakeholders: Mapped[str | None] = mapped_column(Text)
+    # Moves on at every change of the charter: an acknowledgement of an older version no longer counts.
+    charter_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Who approves a change request (变更申请): "pm", or "sponsor" (the PM and then also the sponsor).
+    change_approval: Mapped[str] = mapped_column(String(16), default="pm", server_default="pm")
+
     # Per-project counters: ids shown to users (#N, RN, AN, DN) are never reused.
     next_task_no: Mapped[int] = mapped_column(default=1)
     next_risk_no: Mapped[int] = mapped_column(default=1)
     next_action_no: Mapped[int] = mapped_column(default=1)
     next_decision_no: Mapped[int] = mapped_column(default=1)
+    next_change_no: Mapped[int] = mapped_column(default=1, server_default="1")  # change requests CN
     # Dashboard links carry the generation they were signed for; `/看板 重置` moves it on (revoking them all).
     dashboard_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
@@ -93,6 +106,8 @@ class Member(Base):
     role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.MEMBER)
     joined_at: Mapped[datetime]
     last_seen_at: Mapped[datetime | None]
+    # The project's sponsor (发起人/分管领导, `/项目 设置 发起人 @…`): receives escalations, may approve changes.
+    is_sponsor: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Set by `/成员 移除`: the row stays so old history still names the person; lists leave them out.
     removed_at: Mapped[datetime | None]
 

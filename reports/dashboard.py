@@ -15,16 +15,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import ActionItem, ActionStatus, Change, Decision, Member, Project, Risk, Task, TaskStatus
+from models import ActionItem, ActionStatus, Change, ChangeRequest, Decision, Member, Project, Risk, Task, TaskStatus
 from models.calendar import load_calendar
 from reports import compute
 from reports.format import RISK_LEVEL_LABELS, RISK_STATUS_LABELS, RISK_STRATEGY_LABELS, describe_change
+from reports.lifecycle import AcceptanceLine, ChangeLine, acceptance_lines, change_lines
 from reports.plan import Plan, PlanTask, load_plan
 from reports.rows import TrackingTable
 from reports.rules import local_time
 
 HISTORY_LIMIT = 100
-ENTITY_PREFIX = {"task": "#", "risk": "R", "action": "A", "decision": "D"}
+ENTITY_PREFIX = {"task": "#", "risk": "R", "action": "A", "decision": "D", "change_request": "C"}
 ENTITY_LABELS = {"project": "项目", "member": "成员"}
 
 
@@ -100,6 +101,8 @@ class Dashboard:
     risks: tuple[RiskLine, ...]
     actions: tuple[ActionLine, ...]
     decisions: tuple[DecisionLine, ...]
+    changes: tuple[ChangeLine, ...]  # change requests (变更申请)
+    acceptance: tuple[AcceptanceLine, ...]  # the acceptance record (验收记录)
     history: tuple[HistoryLine, ...]
 
 
@@ -128,6 +131,8 @@ def dashboard(session: Session, project: Project, at: datetime, filters: TaskFil
         risks=_risks(session, project, today, tz, members),
         actions=_actions(session, project, today, members),
         decisions=_decisions(session, project, tz, members),
+        changes=tuple(change_lines(session, project, tz)),
+        acceptance=tuple(acceptance_lines(session, project, tz)),
         history=history,
     )
 
@@ -167,7 +172,8 @@ def _decisions(session: Session, project: Project, tz: ZoneInfo, members: dict[i
 
 def _history(session: Session, project: Project, tz: ZoneInfo, members: dict[int, str]) -> tuple[HistoryLine, ...]:
     numbers: dict[tuple[str, int], int] = {}
-    for model, entity in ((Risk, "risk"), (ActionItem, "action"), (Decision, "decision")):
+    registers = ((Risk, "risk"), (ActionItem, "action"), (Decision, "decision"), (ChangeRequest, "change_request"))
+    for model, entity in registers:
         for entity_id, number in session.execute(select(model.id, model.number).where(model.project_id == project.id)):
             numbers[(entity, entity_id)] = number
 

@@ -1,5 +1,5 @@
 """Every register of a project as tables for one workbook: 任务分工表 (WBS order, importable again),
-进度跟踪表 (the weekly table's rows), 风险登记表, 行动项, 决议, 变更记录.
+进度跟踪表 (the weekly table's rows), 风险登记表, 行动项, 决议, 变更申请, 验收记录, 变更记录.
 
 The task sheet's headers are ones the importer recognises (`handlers/sheet_read.py`), and its status
 and progress columns are ones it ignores, so a PM can edit the sheet and import it back.
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from bot.messages import Attachment, Reply
-from models import ActionItem, Change, Decision, Member, Project, Risk, Task
+from models import ActionItem, Change, ChangeRequest, Decision, Member, Project, Risk, Task
 from models.calendar import load_calendar
 from models.registers import list_actions, list_decisions, list_risks
 from reports.compute_digest import tracking_table
@@ -26,6 +26,7 @@ from reports.format import (
     TASK_STATUS_LABELS,
     describe_change,
 )
+from reports.lifecycle import acceptance_lines, change_lines
 from reports.plan import PlanTask, load_plan
 from reports.text import HEALTH_LABELS
 from reports.workbook import CSV_TYPE, XLSX_TYPE, SheetTable, SheetValue, csv_bytes, workbook_bytes
@@ -33,7 +34,7 @@ from reports.workbook import CSV_TYPE, XLSX_TYPE, SheetTable, SheetValue, csv_by
 ALL = 1_000_000  # the register functions page; an export takes every row
 TASK_HEADER = ("WBS编号", "任务名称", "任务号", "层级", "负责人", "配合部门", "计划开始", "计划完成", "交付物",
                "前置依赖", "状态", "进度")
-ENTITY_PREFIX = {"task": "#", "risk": "R", "action": "A", "decision": "D"}
+ENTITY_PREFIX = {"task": "#", "risk": "R", "action": "A", "decision": "D", "change_request": "C"}
 
 
 def wbs_codes(tasks: tuple[PlanTask, ...]) -> dict[int, str]:
@@ -123,9 +124,31 @@ def decision_sheet(session: Session, project: Project, tz: ZoneInfo) -> SheetTab
     return SheetTable("决议", ("编号", "决议内容", "记录人", "时间"), rows)
 
 
+def change_request_sheet(session: Session, project: Project, tz: ZoneInfo) -> SheetTable:
+    rows: list[tuple[SheetValue, ...]] = [
+        (c.ref, c.content, c.reason, c.impact or None, c.status, c.requested_by, _local(c.requested_at, tz),
+         c.approved_by, _local(c.decided_at, tz), c.decision_note)
+        for c in change_lines(session, project, tz)
+    ]
+    header = ("编号", "变更内容", "原因", "影响", "状态", "申请人", "申请时间", "批准人", "批准/驳回时间", "驳回原因")
+    return SheetTable("变更申请", header, rows)
+
+
+def acceptance_sheet(session: Session, project: Project, tz: ZoneInfo) -> SheetTable:
+    rows: list[tuple[SheetValue, ...]] = [
+        (a.task_ref, a.title, a.deliverable, a.criteria, a.round, a.status, a.party, a.decision, a.decided_by,
+         _local(a.decided_at, tz), a.note)
+        for a in acceptance_lines(session, project, tz)
+    ]
+    header = ("任务号", "任务名称", "交付物", "验收标准", "轮次", "本轮结果", "验收方", "结论", "确认人", "确认时间", "说明/原因")
+    return SheetTable("验收记录", header, rows)
+
+
 def history_sheet(session: Session, project: Project, tz: ZoneInfo) -> SheetTable:
     numbers: dict[tuple[str, int], int] = {}
-    for entity, model in (("task", Task), ("risk", Risk), ("action", ActionItem), ("decision", Decision)):
+    models = (("task", Task), ("risk", Risk), ("action", ActionItem), ("decision", Decision),
+              ("change_request", ChangeRequest))
+    for entity, model in models:
         for row_id, number in session.execute(select(model.id, model.number).where(model.project_id == project.id)):
             numbers[(entity, row_id)] = number
     actor = aliased(Member)
@@ -148,6 +171,8 @@ def export_tables(session: Session, project: Project, at: datetime) -> list[Shee
         risk_sheet(session, project, tz),
         action_sheet(session, project, tz),
         decision_sheet(session, project, tz),
+        change_request_sheet(session, project, tz),
+        acceptance_sheet(session, project, tz),
         history_sheet(session, project, tz),
     ]
 

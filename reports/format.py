@@ -89,11 +89,25 @@ FIELD_LABELS = {
     "nudge_time": "催办时间",
     "paused": "暂停",
     "calendar": "日历",
+    "code": "项目编号",
+    "sponsor_department": "发起部门",
+    "sponsor": "发起人",
+    "budget": "预算",
+    "goals": "目标",
+    "expected_results": "预期成果",
+    "stakeholders": "关键干系人",
+    "change_approval": "变更审批",
+    "charter_ack": "确认章程",
+    "change_request": "变更",
+    "approval": "批准",
+    "acceptance": "验收",
 }
+_EVENT_FIELDS = frozenset({"charter_ack", "change_request", "approval", "acceptance"})
 _STATUS_LABELS: dict[str, dict[str, str]] = {
     "task": {s.value: label for s, label in TASK_STATUS_LABELS.items()},
     "risk": {s.value: label for s, label in RISK_STATUS_LABELS.items()},
     "action": {s.value: label for s, label in ACTION_STATUS_LABELS.items()},
+    "change_request": {"pending": "待批准", "applied": "已批准并执行", "rejected": "已驳回"},
 }
 _VALUE_LABELS: dict[str, dict[str, str]] = {
     "level": {s.value: label for s, label in RISK_LEVEL_LABELS.items()},
@@ -114,6 +128,8 @@ def describe_change(change: Change) -> str:
         text = f"{labels.get(old, old)} → {labels.get(new, new)}"
     elif change.field == "progress":
         text = f"进度 {change.old_value}% → {change.new_value}%"
+    elif change.field in _EVENT_FIELDS and change.old_value is None:  # a step, not a value replaced
+        text = f"{FIELD_LABELS[change.field]}：{change.new_value or ''}"
     else:
         labels = _VALUE_LABELS.get(change.field, {})
         old = labels.get(change.old_value or "", change.old_value) or "空"

@@ -16,6 +16,7 @@ class MemberRow:
     user_id: str
     name: str
     role: Role
+    is_sponsor: bool = False  # the project's sponsor (发起人): escalations @ them too
 
     @property
     def is_manager(self) -> bool:

@@ -59,6 +59,12 @@ def managers(members: dict[int, MemberRow]) -> list[MemberRow]:
     return sorted((m for m in members.values() if m.is_manager), key=lambda m: (m.role != "pm", m.id))
 
 
+def escalation_recipients(members: dict[int, MemberRow]) -> list[MemberRow]:
+    """Who an escalation @s: the PM and co-PMs, then the project's sponsor (发起人) when there is one."""
+    found = managers(members)
+    return found + [m for m in members.values() if m.is_sponsor and m not in found]
+
+
 def is_overdue(task: TaskRow, today: date) -> bool:
     return task.is_open and task.due_date is not None and task.due_date < today
 

@@ -181,13 +181,16 @@ class Snapshot:
 
     def _members(self, ids: list[int]) -> Iterable[tuple[int, tuple[int, MemberRow]]]:
         rows = self.session.connection().execute(
-            select(Member.id, Member.project_id, Member.user_id, Member.name, type_coerce(Member.role, String))
+            select(
+                Member.id, Member.project_id, Member.user_id, Member.name, type_coerce(Member.role, String),
+                Member.is_sponsor & Member.removed_at.is_(None),
+            )
             .where(Member.project_id.in_(ids))
             .order_by(Member.id)
         ).all()
         roles = _ROLES
-        for member_id, project_id, user_id, name, role in rows:
-            yield project_id, (member_id, MemberRow(member_id, project_id, user_id, name, roles[role]))
+        for member_id, project_id, user_id, name, role, sponsor in rows:
+            yield project_id, (member_id, MemberRow(member_id, project_id, user_id, name, roles[role], bool(sponsor)))
 
     def _open_tasks(self, ids: list[int]) -> Iterable[tuple[int, TaskRow]]:
         statuses, dates = _TASK_STATUSES, _DateCache()

@@ -28,7 +28,7 @@ from models.rhythm import record_agenda
 from reports import builders, compute, pictures, text, text_reminders
 from reports.holidays import holiday_notice, long_holiday_after
 from reports.rows import Agenda, Incident
-from reports.rules import managers
+from reports.rules import escalation_recipients, managers
 from reports.snapshot import Snapshot
 from scheduler.claims import EMPTY, POSTED, SKIPPED, SUPERSEDED, Claim, OutboxBatch, Post, RunReport
 from scheduler.posting import ROUTE_MARGIN, reply_routes
@@ -268,7 +268,7 @@ class JobRunner:
         # One message for the owners' reminders, one for the escalations: each line counts its own.
         sizes = [n for n in (sum(i.owner is not None for i in new), sum(i.owner is None for i in new)) if n]
         replies = text_reminders.reminders(
-            new, local.date(), managers=managers(data.members(project.id)), project_name=project.name
+            new, local.date(), managers=escalation_recipients(data.members(project.id)), project_name=project.name
         )
         for reply, size in zip(replies, sizes, strict=True):
             claim = Claim(project.id, REMINDERS, stamp, POSTED)
