@@ -172,6 +172,17 @@ def test_a_long_prompt_is_split_into_cards_of_at_most_1kb_per_variable(carded: T
     assert "已完成" in card_line(updated[index], 8)["text"] and card_line(updated[index], 7)["actions"]
 
 
+def test_a_prompt_too_long_for_six_cards_goes_as_markdown_with_every_task(carded: Tandem) -> None:
+    carded.dingtalk.add_user("staff_wang", "王五")
+    owners = ("李四", "王五", "张三")
+    kickoff(carded, *(f"/任务 新增 准备工作{i} @{owners[i % 3]}" for i in range(1, 61)))
+    assert carded.runtime.job_runner().run(["daily-prompt"], next_prompt_time()).count("posted", "daily-prompt") == 1
+    prompt = carded.dingtalk.wait_for(62, conversation_id=GROUP)[61]
+    assert prompt.msgtype == "markdown" and "今日进度更新" in (prompt.title or "")
+    assert "#1 准备工作1" in prompt.text and "另有 10 项" in prompt.text and "直接回复即可更新" in prompt.text
+    assert carded.dingtalk.cards == {}
+
+
 def test_without_a_template_the_prompt_stays_markdown_with_the_commands_to_type(tandem: Tandem) -> None:
     kickoff(tandem)
     tandem.runtime.job_runner().run(["daily-prompt"], next_prompt_time())
