@@ -103,3 +103,11 @@ def test_tandem_say_presses_what_the_last_say_printed(tmp_path: Path, monkeypatc
         get_settings.cache_clear()
     assert pressed.exit_code == 0, pressed.output
     assert "#1" in pressed.output and "已完成" in pressed.output
+
+
+def test_a_confirmation_button_shows_its_command_and_its_number_presses_it(chat: ConsoleChat) -> None:
+    chat.say("/项目 创建 发布会")
+    asked = chat.say("/项目 结项")
+    assert asked.strip().endswith("可以回复：[1] /项目 结项 确认（确认结项）")
+    assert "只有项目经理（PM）可以结项" in chat.say("1", name="李四")  # pressed as whoever typed it
+    assert "项目“发布会”已结项" in chat.say("按 1")

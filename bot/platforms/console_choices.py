@@ -1,5 +1,6 @@
 """Buttons in the console (issue 11): a reply's buttons print as numbered choices under their section
-(`[1] 开始  [2] 完成  [3] 阻塞 <原因>`), numbered from 1 in each reply; typing the number (or `按 1`)
+(`[1] 开始  [2] 完成  [3] 阻塞 <原因>`; with their commands, `可以回复：[1] /项目 结项 确认（确认结项）`,
+where the text does not already say what to type), numbered from 1 in each reply; typing the number (or `按 1`)
 presses the latest such choice in that chat: its command runs as if typed, by whoever typed the number.
 A button that needs words takes them after the number (`按 3 等法务审核`); the number alone is
 answered with what to add, and nothing is recorded, like an empty form on a card.
@@ -22,7 +23,12 @@ def choices(reply: Reply) -> list[Button]:
     return [b for s in reply.sections for b in s.buttons] + list(reply.buttons)
 
 
-def _line(buttons: tuple[Button, ...], first: int) -> str:
+def _line(buttons: tuple[Button, ...], first: int, *, hint: bool) -> str:
+    """The numbered choices; `hint` (the text does not already say what to type): each with its command."""
+    if hint:
+        return "可以回复：" + " ｜ ".join(
+            f"[{first + i}] {b.command}{f' <{b.input}>' if b.input else ''}（{b.label}）" for i, b in enumerate(buttons)
+        )
     return "  ".join(f"[{first + i}] {b.label}{f' <{b.input}>' if b.input else ''}" for i, b in enumerate(buttons))
 
 
@@ -38,12 +44,13 @@ def with_choices(reply: Reply) -> Reply:
     number, sections = 1, []
     for section in reply.sections:
         if section.buttons:
-            line = "  " + _line(section.buttons, number)
+            line = _line(section.buttons, number, hint=section.hint)
+            line = line if section.hint else "  " + line
             number += len(section.buttons)
             section = replace(section, lines=(*section.lines, line), buttons=())
         sections.append(section)
     if reply.buttons:
-        sections.append(Section(lines=(_line(reply.buttons, number),)))
+        sections.append(Section(lines=(_line(reply.buttons, number, hint=True),)))
     return replace(reply, sections=tuple(sections), buttons=())
 
 

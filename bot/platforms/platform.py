@@ -76,6 +76,7 @@ class Platform:
     # `callback_answer` (or the Inbound's own answer past the deadline). For long connections, whose
     # acknowledgement is the answer.
     outcome: Callable[[Inbound], Awaitable[dict[str, Any]]] | None = None
+    answer_within = 2.0  # seconds that wait may last (the platform's own deadline, less a margin)
 
     async def start(self, record: Record) -> None:
         """Background work of its own (the bot's identity, connections); never blocks startup long.

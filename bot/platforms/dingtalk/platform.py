@@ -35,6 +35,8 @@ class DingTalkPlatform(Platform):
         private_messages=True, cards=False, buttons=False, images=True, files=True, api_mentions=False, limits=LIMITS
     )
 
+    answer_within = 1.5  # DingTalk drops a card callback not answered within 2 s of its push
+
     def __init__(
         self,
         api: DingTalkApi,
