@@ -29,7 +29,7 @@ async def answer_after_processing(platforms: Platforms, platform: Platform, pars
         with factory() as session:
             return event_reply(session, platform=incoming.platform, event_key=incoming.event_key)
 
-    deadline = time.monotonic() + ANSWER_WITHIN
+    deadline = time.monotonic() + min(ANSWER_WITHIN, platform.answer_within)  # DingTalk: 2 s in all
     while time.monotonic() < deadline:
         processed, body = await to_thread.run_sync(look)
         if processed:

@@ -14,7 +14,7 @@ from bot.config import get_settings
 from bot.jobs_cli import jobs
 from bot.logs import configure_logging
 from bot.outbox_cli import outbox
-from bot.platforms.console import DEFAULT_CHAT, console_incoming, deliver_console
+from bot.platforms.console import DEFAULT_CHAT, console_incoming, deliver_console, press
 from bot.runtime import Runtime, build_runtime
 from bot.sheets_cli import export_command, import_command, projects
 from models import CHAT_ID_MAX, USER_ID_MAX
@@ -123,7 +123,11 @@ def _duration(delta: timedelta) -> str:
 
 
 def _say(runtime: Runtime, text: str, *, chat: str, user: str, name: str, at: datetime | None) -> None:
-    incoming = console_incoming(text, chat_id=chat, user_id=user, name=name, at=at or runtime.clock())
+    pressed = press(runtime.session_factory, text, chat_id=chat)  # `1` / `按 1`: the latest numbered choice
+    if pressed.text is None:
+        click.echo(pressed.answer)
+        return
+    incoming = console_incoming(pressed.text, chat_id=chat, user_id=user, name=name, at=at or runtime.clock())
     for event_id in runtime.dispatcher.accept([incoming]):
         runtime.dispatcher.process(event_id)
     deliver_console(runtime.session_factory, click.echo, chat_id=chat, clock=runtime.clock)

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     dingtalk_mode: Literal["stream", "webhook"] = "stream"
     dingtalk_oapi_url: str = DINGTALK_OAPI
     dingtalk_corp_id: str | None = None  # when set, callbacks must come from this organisation (chatbotCorpId)
+    # Advanced interactive cards (issue 11): the published template (deploy/dingtalk/prompt-card-template.json)
+    # that replies with buttons are sent as; unset: markdown with the commands to type. Card callbacks come
+    # over Stream unless a callback route is registered (POST /v1.0/card/callbacks/register) under this key
+    # and secret: then over HTTP to /webhook/dingtalk/card, verified with x-ddpaas-signature.
+    dingtalk_card_template_id: str | None = None
+    dingtalk_card_callback_route_key: str | None = None
+    dingtalk_card_callback_secret: SecretStr | None = None
 
     metrics_enabled: bool = False  # GET /metrics answers 404 unless on
     metrics_token: SecretStr | None = None  # when set, /metrics wants `Authorization: Bearer <token>`

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import bindparam, case, literal, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.card_refresh import enqueue_card_refresh
 from bot.clock import Clock, utcnow
 from bot.inbox import Inbox, pending_event_ids
 from bot.messages import Incoming, Reply
@@ -97,6 +98,9 @@ class Dispatcher:
                 outbox_id = None
                 if reply is not None:
                     outbox_id = self._enqueue_reply(session, incoming, reply, event_id, project_id)
+                if incoming.card_route and (reply is None or reply.style != "refusal"):  # refused: nothing changed
+                    # a button pressed on a card: show the card as the database has it now
+                    enqueue_card_refresh(session, incoming, origin=f"event:{event_id}:card", now=self._clock())
                 # A plain UPDATE rather than setting attributes: no unit-of-work flush at commit.
                 session.execute(_EVENT_DONE, {"event_id": event_id, "now": self._clock()})
         except Exception as exc:

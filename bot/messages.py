@@ -43,6 +43,10 @@ class Incoming:
     # The text's length as sent when only its first MAX_MESSAGE + 1 characters were kept (a message
     # that long is refused, and the refusal states this count); None when `text` is whole.
     text_length: int | None = None
+    # A button pressed on a card the bot sent: the outbox idempotency key of the message that carried
+    # the card (`card_of`), and the `reply_to` of an outbox row that re-renders that card (`card_route`).
+    card_of: str | None = None
+    card_route: str | None = None
 
     def to_payload(self) -> dict[str, Any]:
         # Shallow on purpose: dataclasses.asdict deep-copies and was a tenth of accepting a message.

@@ -163,13 +163,17 @@ def action_line(entry: ActionEntry, today: date) -> str:
 def _owner_sections(block: OwnerTasks, today: date) -> list[Section]:
     heading = f"{at_marker(block.owner)}（{len(block.tasks)} 项）"
     shown = block.tasks[:PER_OWNER_LIMIT]
-    sections = [
-        Section(title=heading if index == 0 else None, lines=(f"  {task_brief(t, today)}",), buttons=task_buttons(t), hint=False)
-        for index, t in enumerate(shown)
-    ]
+    sections = [prompt_task_section(t, today, heading if index == 0 else None) for index, t in enumerate(shown)]
     if len(block.tasks) > PER_OWNER_LIMIT:
         sections.append(Section(lines=(f"  …另有 {len(block.tasks) - PER_OWNER_LIMIT} 项，发送 /任务 列表 我的 查看",)))
     return sections
+
+
+def prompt_task_section(task: TaskRow, today: date, title: str | None = None) -> Section:
+    """One task on the daily prompt: its line, and its buttons while it is open (a task closed from the
+    card stays on it, shown with its new status)."""
+    buttons = task_buttons(task) if task.is_open else ()
+    return Section(title=title, lines=(f"  {task_brief(task, today)}",), buttons=buttons, hint=False)
 
 
 def titled(kind: str, project_name: str, *rest: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.platforms.console import console_incoming, deliver_console
+from bot.platforms.console import console_incoming, deliver_console, press
 from bot.runtime import Runtime
 
 
@@ -31,8 +31,11 @@ class ConsoleChat:
         self.chat_id = chat_id
 
     def say(self, text: str, *, name: str = "王经理", user: str | None = None, at: datetime | None = None) -> str:
+        pressed = press(self.runtime.session_factory, text, chat_id=self.chat_id)  # a numbered choice
+        if pressed.text is None:
+            return pressed.answer or ""
         incoming = console_incoming(
-            text, chat_id=self.chat_id, user_id=user or name, name=name, at=at or self.clock()
+            pressed.text, chat_id=self.chat_id, user_id=user or name, name=name, at=at or self.clock()
         )
         for event_id in self.runtime.dispatcher.accept([incoming]):
             self.runtime.dispatcher.process(event_id)

@@ -17,10 +17,12 @@ from bot.config import Settings
 from bot.markup import defuse_markers, is_everyone
 from bot.messages import Incoming, Mention, Reply
 from bot.platforms import OutgoingMessage, Parsed, Refused
+from bot.platforms.console_choices import Pressed, choices, console_text, is_press, pressed
 from bot.platforms.platform import Capabilities, Platform
 from models import OutboundMessage, OutboundStatus
 
 PLATFORM = "console"
+LOOK_BACK = 20  # the chat's latest printed messages searched for numbered choices
 DEFAULT_CHAT = "console"
 _TYPED_MENTION = re.compile(r"(?<![A-Za-z0-9_.<])@([^\s@<>:：,，。]+)")  # 写稿@李四 yes, a@b.com no
 
@@ -79,8 +81,31 @@ def deliver_console(
         for message in printed:
             reply = Reply.from_payload(message.body)
             prefix = f"[→ {message.to_user_id}] " if message.to_user_id else ""
-            write(prefix + reply.plain_text())
+            write(prefix + console_text(reply))
     return len(printed)
+
+
+def press(session_factory: sessionmaker[Session], text: str, *, chat_id: str) -> Pressed:
+    """A typed line in a console chat: a number (`1`, `按 1`) presses the latest numbered choice printed
+    there (bot/platforms/console_choices.py); anything else goes as typed."""
+    if not is_press(text):
+        return Pressed(text=text)
+    with session_factory() as session:
+        bodies = session.scalars(
+            select(OutboundMessage.body)
+            .where(
+                OutboundMessage.platform == PLATFORM,
+                OutboundMessage.chat_id == chat_id,
+                OutboundMessage.to_user_id.is_(None),
+            )
+            .order_by(OutboundMessage.id.desc())
+            .limit(LOOK_BACK)
+        ).all()
+    for body in bodies:
+        buttons = choices(Reply.from_payload(body))
+        if buttons:
+            return pressed(buttons, text)
+    return Pressed(text=text)
 
 
 # Built once with bind parameters: `tandem say` runs this for every message.
@@ -122,7 +147,7 @@ class ConsoleSender:
 
     async def send(self, message: OutgoingMessage) -> str | None:
         prefix = f"[{message.chat_id}{' → ' + message.to_user_id if message.to_user_id else ''}] "
-        self._write(prefix + message.reply.plain_text())
+        self._write(prefix + console_text(message.reply))
         return None
 
     async def aclose(self) -> None:
@@ -133,8 +158,9 @@ class ConsolePlatform(Platform):
     """Console chats: `tandem say` / `tandem chat` record events directly; `tandem serve` prints the rest."""
 
     name = PLATFORM
+    # Buttons print as numbered choices, pressed by typing the number (bot/platforms/console_choices.py).
     capabilities = Capabilities(
-        private_messages=True, cards=False, buttons=False, images=False, files=False, api_mentions=True, limits=None
+        private_messages=True, cards=False, buttons=True, images=False, files=False, api_mentions=True, limits=None
     )
 
     def normalise(self, payload: dict[str, Any], *, now: datetime) -> Parsed:

@@ -11,13 +11,13 @@ out before it is processed, and the outbox sender delivers through `sender`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bot.messages import Reply
-from bot.platforms import Parsed, PlatformSender, Refused, SenderLimits
+from bot.platforms import Inbound, Parsed, PlatformSender, Refused, SenderLimits
 from bot.platforms.receiving import LongConnection, Record
 
 WEBHOOK = "webhook"
@@ -72,6 +72,11 @@ class Platform:
         return None
 
     receiver: LongConnection | None = None  # the long connection, when that is the receive mode
+    # Set by the app (bot.services): wait for a recorded callback's command to run and answer with
+    # `callback_answer` (or the Inbound's own answer past the deadline). For long connections, whose
+    # acknowledgement is the answer.
+    outcome: Callable[[Inbound], Awaitable[dict[str, Any]]] | None = None
+    answer_within = 2.0  # seconds that wait may last (the platform's own deadline, less a margin)
 
     async def start(self, record: Record) -> None:
         """Background work of its own (the bot's identity, connections); never blocks startup long.

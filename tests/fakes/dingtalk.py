@@ -16,6 +16,7 @@ import time
 import uuid as uuidlib
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -49,12 +50,84 @@ class Sent:
 
 
 @dataclass
+class Card:
+    """An advanced card delivered into a group: its template, variables (as the last update left them)."""
+
+    out_track_id: str
+    template_id: str
+    conversation_id: str
+    params: dict[str, str]
+    callback_type: str
+    route_key: str | None
+    at_user_ids: dict[str, str]
+    updates: list[dict[str, str]] = field(default_factory=list)
+    created_at: float = field(default_factory=time.monotonic)
+
+    def items(self) -> list[dict[str, Any]]:
+        return list(json.loads(self.params.get("items") or "[]"))
+
+    def actions(self) -> list[dict[str, str]]:
+        return [a for item in self.items() for a in item.get("actions", [])]
+
+
+CARD_TEMPLATE_FILE = Path(__file__).resolve().parents[2] / "deploy" / "dingtalk" / "prompt-card-template.json"
+CARD_VALUE_LIMIT = 1024  # bytes per cardParamMap value
+CARD_KEY_LIMIT = 100
+CARD_TOTAL_LIMIT = 100 * 1024
+
+
+def card_sign(timestamp: str, api_secret: str) -> str:
+    """x-ddpaas-signature: base64(HmacSHA256(key=apiSecret, msg=timestamp))."""
+    return base64.b64encode(hmac.new(api_secret.encode(), timestamp.encode(), hashlib.sha256).digest()).decode()
+
+
+def card_data_problem(params: Any) -> str | None:
+    """What DingTalk (and the shipped template) would refuse in a cardParamMap, or None."""
+    if not isinstance(params, dict) or not params:
+        return "cardParamMap must be a non-empty object"
+    template = json.loads(CARD_TEMPLATE_FILE.read_text(encoding="utf-8"))
+    known = set(template["variables"])
+    total = 0
+    for key, value in params.items():
+        if not isinstance(value, str):
+            return f"cardParamMap.{key} must be a string (numbers, lists as strings)"
+        if len(key.encode()) > CARD_KEY_LIMIT:
+            return f"cardParamMap key {key[:20]}… longer than 100 bytes"
+        if len(value.encode()) > CARD_VALUE_LIMIT:
+            return f"cardParamMap.{key} is {len(value.encode())} bytes (1 KB at most)"
+        if key not in known:
+            return f"cardParamMap.{key} is not a variable of the template"
+        total += len(value.encode())
+    if total > CARD_TOTAL_LIMIT:
+        return "card data over 100 KB"
+    items = params.get("items")
+    if items is not None:
+        try:
+            parsed = json.loads(items)
+        except ValueError:
+            return "items is not a JSON list"
+        fields = set(template["variables"]["items"]["item"])
+        action_fields = set(template["variables"]["items"]["item"]["actions"]["item"])
+        if not isinstance(parsed, list) or any(not isinstance(i, dict) or set(i) != fields for i in parsed):
+            return f"items must be a list of {sorted(fields)}"
+        for item in parsed:
+            acts = item["actions"]
+            if not isinstance(acts, list) or any(not isinstance(a, dict) or set(a) != action_fields for a in acts):
+                return f"actions must be a list of {sorted(action_fields)}"
+            if any(not isinstance(v, str) for a in acts for v in a.values()):
+                return "action fields must be strings"
+    return None
+
+
+@dataclass
 class Session:
     conversation_id: str
     expires_ms: int
 
 
 class DingTalkFake:
+    card_template_id = "tandem-prompt.schema"  # the published template the operator configured
+
     def __init__(
         self,
         *,
@@ -87,6 +160,8 @@ class DingTalkFake:
             self.failures: deque[str] = deque()
             self.media: dict[str, bytes] = {}  # media_id → the uploaded bytes
             self.uploads: list[dict[str, Any]] = []  # every media upload: fields, filename, content type
+            self.cards: dict[str, Card] = {}  # outTrackId → the card as DingTalk keeps it
+            self.card_routes: dict[str, tuple[str, str]] = {}  # callbackRouteKey → (url, apiSecret)
 
     # --- test controls ------------------------------------------------------------------------
 
@@ -112,6 +187,38 @@ class DingTalkFake:
             if len(found) >= count or time.monotonic() > deadline:
                 return found
             time.sleep(0.01)
+
+    def wait_for_card(self, count: int, *, conversation_id: str | None = None, updates: int = 0,
+                      timeout: float = 10.0) -> list[Card]:
+        """The cards delivered (to a group), once there are `count` and `updates` updates among them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                found = [c for c in self.cards.values() if conversation_id is None or c.conversation_id == conversation_id]
+            found.sort(key=lambda c: c.created_at)
+            if (len(found) >= count and sum(len(c.updates) for c in found) >= updates) or time.monotonic() > deadline:
+                return found
+            time.sleep(0.01)
+
+    def card_callback(self, card: Card, user: str, params: dict[str, str]) -> dict[str, Any]:
+        """The callback DingTalk makes when `user` presses a button of `card` (its 回传请求 params);
+        over Stream it is the frame's data, over HTTP the body."""
+        content = {"cardPrivateData": {"actionIds": ["tandem_action"], "params": params}}
+        return {
+            "type": "actionCallback", "outTrackId": card.out_track_id, "corpId": self.corp_id, "userId": user,
+            "spaceType": "IM_GROUP", "spaceId": card.conversation_id, "userIdType": 1, "extension": "{}",
+            "content": json.dumps(content, ensure_ascii=False),
+        }
+
+    def card_request(self, card: Card, data: dict[str, Any], *, secret: str | None = None,
+                     timestamp: str | None = None) -> tuple[bytes, dict[str, str]]:
+        """An HTTP card callback as DingTalk posts it to the card's registered route: the body and the
+        x-ddpaas-signature headers (signed with the route's apiSecret, or `secret`)."""
+        ts = timestamp or str(int(time.time() * 1000))
+        key = secret if secret is not None else self.card_routes[card.route_key or ""][1]
+        headers = {"content-type": "application/json", "x-ddpaas-signature-timestamp": ts,
+                   "x-ddpaas-signature": card_sign(ts, key)}
+        return json.dumps(data, ensure_ascii=False).encode(), headers
 
     # --- the callback side: what DingTalk posts to the robot's HTTP URL -------------------------
 
@@ -330,6 +437,90 @@ class DingTalkFake:
             return JSONResponse(
                 {"processQueryKey": uuidlib.uuid4().hex, "invalidStaffIdList": invalid, "flowControlledStaffIdList": []}
             )
+
+        @app.post("/v1.0/card/callbacks/register")
+        async def register_callback(request: Request) -> JSONResponse:
+            body = await _json(request)
+            denied = self._check_token(request)
+            if denied is not None:
+                return denied
+            if not isinstance(body, dict) or not all(isinstance(body.get(k), str) and body.get(k)
+                                                     for k in ("callbackRouteKey", "callbackUrl", "apiSecret")):
+                return self._api_error(400, "param.invalid", "callbackRouteKey, callbackUrl and apiSecret are required")
+            with self.lock:
+                if body["callbackRouteKey"] in self.card_routes and not body.get("forceUpdate"):
+                    return self._api_error(400, "param.callbackRouteKeyExist", "callbackRouteKey 已存在")
+                self.card_routes[body["callbackRouteKey"]] = (body["callbackUrl"], body["apiSecret"])
+            return JSONResponse({"success": True, "result": {"callbackUrl": body["callbackUrl"]}})
+
+        @app.post("/v1.0/card/instances/createAndDeliver")
+        async def create_and_deliver(request: Request) -> JSONResponse:
+            body = await _json(request)
+            with self.lock:
+                self.requests.append({"via": "card", "body": body})
+            denied = self._check_token(request) or self._api_failure()
+            if denied is not None:
+                return denied
+            if not isinstance(body, dict):
+                return self._api_error(400, "param.invalid", "body")
+            track = body.get("outTrackId")
+            if not isinstance(track, str) or not track or len(track) > 100:
+                return self._api_error(400, "param.outTrackIdInvalid", "outTrackId 必填，最长 100 个字符")
+            if body.get("cardTemplateId") != self.card_template_id:
+                return self._api_error(400, "param.templateNotExist", "模板不存在")
+            space = body.get("openSpaceId")
+            prefix = "dtv1.card//IM_GROUP."
+            if not isinstance(space, str) or not space.startswith(prefix) or len(space) == len(prefix):
+                return self._api_error(400, "param.openSpaceIdInvalid", "openSpaceId 格式错误")
+            deliver = body.get("imGroupOpenDeliverModel")
+            if not isinstance(deliver, dict) or deliver.get("robotCode") != self.client_id:
+                return self._api_error(400, "param.robotCodeInvalid", "imGroupOpenDeliverModel.robotCode 无效")
+            if not isinstance(body.get("imGroupOpenSpaceModel"), dict):
+                return self._api_error(400, "param.imGroupOpenSpaceModelRequired", "imGroupOpenSpaceModel 必填")
+            callback_type, route_key = body.get("callbackType", "STREAM"), body.get("callbackRouteKey")
+            if callback_type not in ("STREAM", "HTTP") or (callback_type == "HTTP" and route_key not in self.card_routes):
+                return self._api_error(400, "param.callbackRouteKeyNotExist", "callbackRouteKey 未注册")
+            card_data = body.get("cardData")
+            params = card_data.get("cardParamMap") if isinstance(card_data, dict) else None
+            problem = card_data_problem(params)
+            if problem is not None:
+                return self._api_error(400, "param.cardDataInvalid", problem)
+            at = deliver.get("atUserIds") or {}
+            if not isinstance(at, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in at.items()):
+                return self._api_error(400, "param.atUserIdsInvalid", "atUserIds 必须是 userId → 名字")
+            with self.lock:
+                if track in self.cards:
+                    return self._api_error(400, "param.cardAlreadyExist", "卡片已存在")
+                self.cards[track] = Card(track, body["cardTemplateId"], space[len(prefix):], dict(params),
+                                         callback_type, route_key, dict(at))
+            result = {"outTrackId": track, "deliverResults": [
+                {"spaceType": "IM_GROUP", "spaceId": space[len(prefix):], "success": True, "carrierId": uuidlib.uuid4().hex}
+            ]}
+            return JSONResponse({"success": True, "result": result})
+
+        @app.put("/v1.0/card/instances")
+        async def update_card(request: Request) -> JSONResponse:
+            body = await _json(request)
+            with self.lock:
+                self.requests.append({"via": "card_update", "body": body})
+            denied = self._check_token(request) or self._api_failure()
+            if denied is not None:
+                return denied
+            track = body.get("outTrackId") if isinstance(body, dict) else None
+            card = self.cards.get(track) if isinstance(track, str) else None
+            if card is None:
+                return self._api_error(400, "param.cardNotExist", "卡片不存在")
+            card_data = body.get("cardData")
+            params = card_data.get("cardParamMap") if isinstance(card_data, dict) else None
+            problem = card_data_problem(params)
+            if problem is not None:
+                return self._api_error(400, "param.cardDataInvalid", problem)
+            assert isinstance(params, dict)
+            options = body.get("cardUpdateOptions") or {}
+            with self.lock:
+                card.params = {**card.params, **params} if options.get("updateCardDataByKey") else dict(params)
+                card.updates.append(dict(params))
+            return JSONResponse({"success": True, "result": True})
 
         @app.post("/robot/sendBySession")
         async def session_reply(request: Request) -> Response:

@@ -1,5 +1,7 @@
 """DingTalk (钉钉): the platform as one package — `inbound` (verify, normalise), `outbound` (render,
-the robot API), `platform` (the `Platform` object and `build(settings, clock)` for the registry)."""
+the robot API), `cards` / `card_send` (advanced interactive cards: template variables, createAndDeliver,
+updates), `callbacks` (card clicks over Stream and HTTP), `stream` (Stream mode), `platform` (the
+`Platform` object and `build(settings, clock)` for the registry)."""
 
 from bot.platforms.dingtalk.inbound import (
     PLATFORM,

@@ -28,7 +28,7 @@ from bot.platforms import (
     Throttled,
     TransientError,
 )
-from bot.platforms.dingtalk import media
+from bot.platforms.dingtalk import card_send, cards, media
 from bot.platforms.dingtalk.inbound import PLATFORM
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,8 @@ class DingTalkApi:
         timeout: float = 10.0,
         clock: Clock = utcnow,
         oapi_url: str = media.DINGTALK_OAPI,
+        card_template_id: str | None = None,
+        card_callback_route_key: str | None = None,
     ) -> None:
         self._client_id = client_id
         self.client_id = client_id
@@ -113,6 +115,10 @@ class DingTalkApi:
         self._token_lock = asyncio.Lock()
         self._dead_sessions: set[str] = set()  # sessionWebhooks that said they have expired
         self.mentions_as_text = 0  # mentions that could not ping (sent through the group API as @名字)
+        # Replies with buttons go as advanced cards of this template (bot.platforms.dingtalk.card_send);
+        # their callbacks come over Stream, or over HTTP to the route registered under this key.
+        self.card_template_id = card_template_id or None
+        self.card_callback_route_key = card_callback_route_key or None
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -140,18 +146,21 @@ class DingTalkApi:
             self._token = None
             self._token_valid_until = 0.0
 
-    async def _post(self, url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
+    async def _post(
+        self, url: str, body: dict[str, Any], headers: dict[str, str] | None = None, *, method: str = "POST"
+    ) -> httpx.Response:
         try:
-            return await self._http.post(url, json=body, headers=headers)
+            return await self._http.request(method, url, json=body, headers=headers)
         except httpx.TimeoutException as exc:
             raise TransientError(f"dingtalk: timeout ({type(exc).__name__})", code="timeout") from None
         except httpx.HTTPError as exc:
             raise TransientError(f"dingtalk: {type(exc).__name__}: {exc}", code="network") from None
 
-    async def _api(self, path: str, body: dict[str, Any], what: str) -> dict[str, Any]:
+    async def _api(self, path: str, body: dict[str, Any], what: str, *, method: str = "POST") -> dict[str, Any]:
         for attempt in (1, 2):
             token = await self.access_token()
-            response = await self._post(f"{self._base_url}{path}", body, {"x-acs-dingtalk-access-token": token})
+            headers = {"x-acs-dingtalk-access-token": token}
+            response = await self._post(f"{self._base_url}{path}", body, headers, method=method)
             data = _json(response)
             if response.status_code == 200:
                 return data
@@ -173,6 +182,12 @@ class DingTalkApi:
         return sent
 
     async def _send_reply(self, message: OutgoingMessage) -> str | None:
+        if message.reply_to and message.reply_to.startswith(cards.CARD_ROUTE):
+            return await card_send.update(self, message)
+        if self.card_template_id and not message.to_user_id and cards.has_buttons(message.reply):
+            sent = await card_send.deliver(self, message)
+            if sent is not None:
+                return sent
         if message.to_user_id:
             return await self._private(message)
         if message.reply_to and message.reply_to not in self._dead_sessions and self._session_valid(message):

@@ -4,13 +4,16 @@ organisation when set), the sender, and `build` for the registry."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from bot.clock import Clock, utcnow
 from bot.config import Settings, secret_value
-from bot.platforms import Parsed, Refused
-from bot.platforms.dingtalk.callbacks import normalise_card_callback
+from bot.messages import Reply
+from bot.platforms import Inbound, Parsed, Refused
+from bot.platforms.dingtalk import cards
+from bot.platforms.dingtalk.callbacks import is_card_callback, normalise_card_callback, parse_card_request
 from bot.platforms.dingtalk.inbound import PLATFORM, normalise, parse_request
 from bot.platforms.dingtalk.outbound import LIMITS, DingTalkApi
 from bot.platforms.dingtalk.stream import BOT_TOPIC, CARD_TOPIC, Answer, DingTalkStream
@@ -32,6 +35,8 @@ class DingTalkPlatform(Platform):
         private_messages=True, cards=False, buttons=False, images=True, files=True, api_mentions=False, limits=LIMITS
     )
 
+    answer_within = 1.5  # DingTalk drops a card callback not answered within 2 s of its push
+
     def __init__(
         self,
         api: DingTalkApi,
@@ -42,8 +47,12 @@ class DingTalkPlatform(Platform):
         corp_id: str | None,
         mode: str = WEBHOOK,
         clock: Clock = utcnow,
+        card_callback_secret: str | None = None,
     ) -> None:
         super().__init__(api)
+        if api.card_template_id:  # replies with buttons go as advanced cards (bot/platforms/dingtalk/cards.py)
+            self.capabilities = replace(self.capabilities, cards=True, buttons=True)
+        self._card_secret = card_callback_secret
         self._app_secret = app_secret
         self._base_url = base_url
         self._client_id = client_id
@@ -83,12 +92,20 @@ class DingTalkPlatform(Platform):
                 return {}
         except Refused as exc:
             return refused(PLATFORM, exc)
-        return await deliver(parsed, self._record)
+        answer = await deliver(parsed, self._record)
+        if answer is not None and isinstance(parsed, Inbound) and parsed.await_outcome and self.outcome is not None:
+            return await self.outcome(parsed)  # the command's outcome, within DingTalk's 2 s
+        return answer
+
+    def callback_answer(self, reply: Reply | None) -> dict[str, Any] | None:
+        return cards.answer(reply)
 
     def webhook_off(self) -> str | None:
         return None
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str], *, now: datetime) -> Parsed:
+        if is_card_callback(headers):  # a card callback over HTTP (/webhook/dingtalk/card)
+            return parse_card_request(body, headers, now=now, api_secret=self._card_secret, corp_id=self._corp_id)
         return parse_request(
             body, headers, now=now, app_secret=self._app_secret, base_url=self._base_url,
             client_id=self._client_id, corp_id=self._corp_id,
@@ -107,7 +124,9 @@ def build(settings: Settings, clock: Clock) -> DingTalkPlatform | None:
     secret = secret_value(settings.dingtalk_client_secret) or ""
     api = DingTalkApi(
         client_id=settings.dingtalk_client_id, client_secret=secret, base_url=settings.dingtalk_base_url, clock=clock,
-        oapi_url=settings.dingtalk_oapi_url,
+        oapi_url=settings.dingtalk_oapi_url, card_template_id=settings.dingtalk_card_template_id,
+        card_callback_route_key=settings.dingtalk_card_callback_route_key
+        if secret_value(settings.dingtalk_card_callback_secret) else None,
     )
     return DingTalkPlatform(
         api,
@@ -117,4 +136,5 @@ def build(settings: Settings, clock: Clock) -> DingTalkPlatform | None:
         corp_id=settings.dingtalk_corp_id or None,
         mode=settings.dingtalk_mode,
         clock=clock,
+        card_callback_secret=secret_value(settings.dingtalk_card_callback_secret),
     )
