@@ -8,7 +8,7 @@ the dependency edges), whatever the size of the project.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -71,6 +71,8 @@ class Plan:
     days_off: tuple[DayOff, ...]  # in [first, last]
     extra_workdays: tuple[date, ...]  # 调休: weekend days that are workdays, in [first, last]
     scope: str | None = None  # what a filtered plan shows ("部门：研发部", "#3 及其子任务" …)
+    # Every task's number by id, those a filter left out too (a dependency on one is still shown).
+    numbers: dict[int, int] = field(default_factory=dict)
 
 
 def load_plan(session: Session, project: Project, at: datetime, *, calendar: WorkCalendar) -> Plan:
@@ -121,7 +123,8 @@ def load_plan(session: Session, project: Project, at: datetime, *, calendar: Wor
     last = max([t.end for t in ordered] + [today] + ([project.deadline] if project.deadline else []))
     first, last = first - timedelta(days=1), last + timedelta(days=1)
     days_off, extra = calendar_marks(calendar, first, last)
-    return Plan(project.id, project.name, today, project.deadline, tuple(ordered), first, last, days_off, extra)
+    return Plan(project.id, project.name, today, project.deadline, tuple(ordered), first, last, days_off, extra,
+                numbers={t.id: t.number for t in ordered})
 
 
 def wbs_order(tasks: list[PlanTask]) -> list[PlanTask]:

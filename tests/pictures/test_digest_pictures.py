@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.runtime import Runtime
 from models import Project
-from reports import burnup, pictures
+from reports import burnup, drawings, pictures
 from tests.chat import ConsoleChat
 from tests.scheduling import posts, sh
 
@@ -36,7 +36,7 @@ def test_the_scheduled_weekly_digest_carries_both_pictures(chat: ConsoleChat, ru
     runtime.job_runner().run(["digest"], sh("2026-11-27 18:00"))  # a Friday
     weekly = posts(runtime.session_factory, "weekly-digest")
     assert weekly and all("进度跟踪表" in p.text for p in weekly)
-    attachments = weekly[0].reply.attachments
+    attachments = drawings.draw_reply(weekly[0].reply).attachments  # what the outbox sender draws before the upload
     assert [a.name for a in attachments] == ["gantt.png", "progress.png"]
     for attachment in attachments:
         image = Image.open(io.BytesIO(attachment.data))
