@@ -7,6 +7,7 @@ import io
 import json
 import uuid as uuidlib
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -15,6 +16,7 @@ from bot.messages import Attachment, Reply
 from bot.platforms import OutgoingMessage, PermanentError
 from bot.platforms.dingtalk.outbound import DingTalkApi
 from bot.platforms.feishu.outbound import FeishuApi
+from reports import drawings
 from tests.fakes.dingtalk import DingTalkFake
 from tests.fakes.feishu import FeishuFake
 from tests.platforms.conftest import Tandem
@@ -73,7 +75,15 @@ def test_dingtalk_gantt_is_a_media_upload_then_an_image_message(tandem: Tandem) 
     _valid_png(d.media[media_id])
 
 
-def test_a_failed_upload_posts_nothing_until_the_retry_succeeds(tandem: Tandem) -> None:
+def test_a_failed_upload_posts_nothing_until_the_retry_succeeds(tandem: Tandem, monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn: list[bytes] = []
+
+    def draw(drawing: dict[str, Any]) -> bytes:
+        drawn.append(real_draw(drawing))
+        return drawn[-1]
+
+    real_draw = drawings.draw
+    monkeypatch.setattr(drawings, "draw", draw)
     f = tandem.feishu
     pm = f.add_user("ou_pm", "王经理")
     tandem.feishu_say("oc_g2", pm, PLAN[0])
@@ -86,6 +96,8 @@ def test_a_failed_upload_posts_nothing_until_the_retry_succeeds(tandem: Tandem) 
     tandem.settle()
     assert len(f.texts("oc_g2")) == 4
     assert [u.get("size", 0) > 0 for u in f.uploads] == [False, True]  # refused once (500), then uploaded
+    assert len(drawn) == 1  # drawn once, after the commit: the retry uploads the same picture
+    assert f.images[posted[3].content["image_key"]] == drawn[0]
 
 
 def _png() -> bytes:
