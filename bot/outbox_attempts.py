@@ -81,6 +81,8 @@ class Attempts:
         flight (a message waiting for its pictures holds no place among the sends)."""
         sender = self._senders[message.platform]
         drawn = await self._drawn(message) if message.reply.undrawn else message
+        if drawn is not message and not self._held.holds(message.id):  # lost while drawing: another sender has it
+            return Outcome(attempted=False)
         async with self._semaphore:
             if isinstance(drawn, DeliveryError):  # the pictures could not be drawn: a failed attempt
                 if self._stopping():
@@ -107,7 +109,8 @@ class Attempts:
         reply = self._pictures.get(message.id)
         if reply is None:
             try:
-                reply = await to_thread.run_sync(self._draw, message.reply, limiter=self._drawing)
+                # abandon_on_cancel: stopping never waits for a drawing (its thread finishes on its own)
+                reply = await to_thread.run_sync(self._draw, message.reply, limiter=self._drawing, abandon_on_cancel=True)
             except Exception as exc:
                 log.exception("outbox message %s: its pictures could not be drawn", message.id)
                 return TransientError(f"drawing failed: {type(exc).__name__}: {exc}", code="drawing")
