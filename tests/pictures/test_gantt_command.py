@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.messages import Reply
-from models import OutboundMessage
-from reports import drawings
+from models import OutboundMessage, Project, Task
+from reports import drawings, pictures
 from tests.chat import ConsoleChat
 
 
@@ -60,3 +60,13 @@ def test_an_empty_plan_says_so_instead_of_drawing_nothing(chat: ConsoleChat) -> 
     chat.say("/部门 添加 财务部")
     chat.say("/任务 新增 订场地")
     assert "部门：财务部" in chat.say("/甘特图 部门:财务部") and not last_reply(chat).attachments
+
+
+def test_a_task_flagged_as_a_milestone_is_drawn_as_one(chat: ConsoleChat) -> None:
+    setup_plan(chat)
+    with chat.runtime.session_factory.begin() as session:
+        session.execute(update(Task).where(Task.number == 4).values(is_milestone=True))  # as an imported plan sets it
+    with chat.runtime.session_factory() as session:
+        project = session.scalars(select(Project)).one()
+        plan = pictures.project_plan(session, project, chat.clock())
+    assert [t.number for t in plan.tasks if t.milestone] == [4]
