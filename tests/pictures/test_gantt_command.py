@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select, update
 
 from bot.messages import Reply
 from models import OutboundMessage, Project, Task
-from reports import drawings, pictures
+from reports import drawings, gantt, pictures
 from tests.chat import ConsoleChat
 
 
@@ -27,9 +28,15 @@ def setup_plan(chat: ConsoleChat) -> None:
     chat.say("/任务 新增 彩排 截止:2026-12-20 父:#2")
 
 
-def test_the_whole_plan_and_its_parts(chat: ConsoleChat) -> None:
+def test_the_whole_plan_and_its_parts(chat: ConsoleChat, monkeypatch: pytest.MonkeyPatch) -> None:
     setup_plan(chat)
-    out = chat.say("/甘特图")
+
+    def no_drawing_here(*args: object) -> bytes:
+        raise AssertionError("a picture was drawn inside the dispatcher's transaction")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(gantt, "render_page", no_drawing_here)
+        out = chat.say("/甘特图")
     assert "共 4 个任务" in out and "[图片：gantt.png]" in out
     reply = last_reply(chat)
     assert reply.undrawn  # the outbox row holds what to draw; the sender draws it after the commit
