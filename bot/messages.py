@@ -115,12 +115,22 @@ class Section:
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """An image or a file sent with the reply (the platform uploads it; text-only renderers name it)."""
+    """An image or a file sent with the reply (the platform uploads it; text-only renderers name it).
+
+    A picture may travel as a `drawing` instead of bytes: what to draw, as JSON (the rows a chart shows),
+    so that it is drawn after the transaction that wrote the reply has committed — the outbox sender
+    draws it (`reports.drawings`) just before the upload, and `data` stays empty until then.
+    """
 
     kind: str  # "image" | "file"
     name: str
     media_type: str
-    data: bytes
+    data: bytes = b""
+    drawing: dict[str, Any] | None = None
+
+    @property
+    def undrawn(self) -> bool:
+        return self.drawing is not None and not self.data
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,10 +234,7 @@ class Reply:
         if self.buttons:
             data["buttons"] = [asdict(b) for b in self.buttons]
         if self.attachments:
-            data["attachments"] = [
-                {"kind": a.kind, "name": a.name, "media_type": a.media_type, "data": base64.b64encode(a.data).decode()}
-                for a in self.attachments
-            ]
+            data["attachments"] = [_attachment_payload(a) for a in self.attachments]
         return data
 
     @classmethod
@@ -240,10 +247,24 @@ class Reply:
             sections=tuple(_section_from(s) for s in data.get("sections", ())),
             buttons=tuple(_button_from(b) for b in data.get("buttons", ())),
             attachments=tuple(
-                Attachment(a["kind"], a["name"], a["media_type"], base64.b64decode(a["data"]))
+                Attachment(a["kind"], a["name"], a["media_type"], base64.b64decode(a.get("data", "")), a.get("drawing"))
                 for a in data.get("attachments", ())
             ),
         )
+
+    @property
+    def undrawn(self) -> bool:
+        """Some attachment is still a drawing (the outbox sender draws it before sending)."""
+        return any(a.undrawn for a in self.attachments)
+
+
+def _attachment_payload(attachment: Attachment) -> dict[str, Any]:
+    data: dict[str, Any] = {"kind": attachment.kind, "name": attachment.name, "media_type": attachment.media_type}
+    if attachment.undrawn:
+        data["drawing"] = attachment.drawing  # the bytes are drawn from it after the commit
+    else:
+        data["data"] = base64.b64encode(attachment.data).decode()
+    return data
 
 
 def _same(text: str) -> str:

@@ -3,6 +3,7 @@
 `bot.delivery.OutboxSender` claims rows and runs each chat's lane; every message a lane sends goes
 through `Attempts.deliver`: a place among the sends in flight, the per-chat and per-app rate limits,
 the platform call, and the outcome (sent, retry later, failed) written while the row is still ours.
+A reply whose pictures are still drawings (`reports.drawings`) is drawn first, in a worker thread.
 """
 
 from __future__ import annotations
@@ -10,25 +11,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from anyio import CapacityLimiter, to_thread
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
+from bot.messages import Reply
 from bot.outbox_holdings import Holdings
 from bot.outbox_leases import hold_lane, lane_of, record_failure, record_sent
 from bot.outbox_limits import SendLimits
 from bot.outbox_retry import judge, log_failure, log_ids
 from bot.outbox_writes import OutcomeWriter
 from bot.platforms import DeliveryError, OutgoingMessage, PlatformSender, Throttled, TransientError
+from reports.drawings import draw_reply
 
 if TYPE_CHECKING:
     from bot.metrics import DeliveryObserver
 
 log = logging.getLogger("bot.delivery")  # the outbox sender's lines, under one name for operators
+DRAWN_KEPT = 8  # messages whose drawn pictures are kept for a retry
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,10 @@ class Attempts:
         max_attempts: int,
         stopping: Callable[[], bool],
         due_at: Callable[[datetime], None],
+        draw: Callable[[Reply], Reply] = draw_reply,
     ) -> None:
-        """`stopping`: no new attempt begins once it is true; `due_at`: a row will be due again then."""
+        """`stopping`: no new attempt begins once it is true; `due_at`: a row will be due again then;
+        `draw`: the reply with its pictures drawn (`reports.drawings.draw_reply`)."""
         self.observer: DeliveryObserver | None = None
         self._holder = holder
         self._senders = senders
@@ -64,22 +72,52 @@ class Attempts:
         self._max_attempts = max_attempts
         self._stopping = stopping
         self._due_at = due_at
+        self._draw = draw
+        self._drawing = CapacityLimiter(1)  # one drawing at a time: they are CPU-bound and share the GIL
+        self._pictures: OrderedDict[int, Reply] = OrderedDict()  # drawn, not sent yet (by message id)
 
     async def deliver(self, message: OutgoingMessage) -> Outcome:
-        """Send one message and write its outcome, as one send in flight."""
+        """Draw the message's pictures if it has any, then send it and write its outcome, as one send in
+        flight (a message waiting for its pictures holds no place among the sends)."""
         sender = self._senders[message.platform]
+        drawn = await self._drawn(message) if message.reply.undrawn else message
+        if drawn is not message and not self._held.holds(message.id):  # lost while drawing: another sender has it
+            return Outcome(attempted=False)
         async with self._semaphore:
+            if isinstance(drawn, DeliveryError):  # the pictures could not be drawn: a failed attempt
+                if self._stopping():
+                    return Outcome(attempted=False)
+                self._held.attempting(message.id)
+                return Outcome(attempted=True, retry_at=await self._failed(message, drawn, 0.0))
             await self._limits.acquire(message)
             if self._stopping():
                 return Outcome(attempted=False)
             self._held.attempting(message.id)
             started = time.perf_counter()
-            answer = await self._send(sender, message)
+            answer = await self._send(sender, drawn)
             seconds = time.perf_counter() - started
             if isinstance(answer, DeliveryError):
                 return Outcome(attempted=True, retry_at=await self._failed(message, answer, seconds))
+            self._pictures.pop(message.id, None)
             await self._sent(message, answer, seconds)
         return Outcome(attempted=True)
+
+    async def _drawn(self, message: OutgoingMessage) -> OutgoingMessage | DeliveryError:
+        """The message with its pictures drawn: in a worker thread, one drawing at a time (the event loop
+        and the database are free meanwhile; the rows were stored when the reply was written). A retry in
+        this process sends the same bytes again; another process draws the same picture from the rows."""
+        reply = self._pictures.get(message.id)
+        if reply is None:
+            try:
+                # abandon_on_cancel: stopping never waits for a drawing (its thread finishes on its own)
+                reply = await to_thread.run_sync(self._draw, message.reply, limiter=self._drawing, abandon_on_cancel=True)
+            except Exception as exc:
+                log.exception("outbox message %s: its pictures could not be drawn", message.id)
+                return TransientError(f"drawing failed: {type(exc).__name__}: {exc}", code="drawing")
+            self._pictures[message.id] = reply
+            while len(self._pictures) > DRAWN_KEPT:
+                self._pictures.popitem(last=False)
+        return replace(message, reply=reply)
 
     async def _send(self, sender: PlatformSender, message: OutgoingMessage) -> str | DeliveryError | None:
         """The platform's message id, or the error."""

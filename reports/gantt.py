@@ -10,14 +10,18 @@ the same time axis, so the pages line up.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from models import TaskStatus
 from reports.fonts import cjk_font_family
 from reports.format import TASK_STATUS_LABELS, shorten
 from reports.plan import DayOff, Plan, PlanTask
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ROWS_PER_PAGE = 50
 WIDTH_INCHES, DPI = 15.0, 100  # 1,500 px: a phone shows it full width and zooms in
@@ -41,6 +45,36 @@ WEEKEND_SHADE, HOLIDAY_SHADE, EXTRA_WORKDAY_SHADE = "#e5e7eb", "#fde2e2", "#fef3
 
 
 @dataclass(frozen=True, slots=True)
+class Elsewhere:
+    """A predecessor of a task on this page that is not on it: on another page of the chart, or left
+    out of the chart by its filter (`page` None). Drawn as an arrow stub labelled with its `#N`."""
+
+    ref: str
+    page: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PageRows:
+    """What one page draws: the plan's header (name, span, calendar, today) with only this page's rows,
+    and the predecessors of these rows drawn elsewhere (task id → where). JSON-able, so it can travel
+    in the outbox row and be drawn after the commit (`reports.drawings`)."""
+
+    plan: Plan
+    page: int
+    pages: int
+    first_row: int  # 1-based row of the whole chart
+    elsewhere: dict[int, Elsewhere]
+
+    @property
+    def name(self) -> str:  # file name: gantt.png, gantt-2.png …
+        return "gantt.png" if self.page == 1 else f"gantt-{self.page}.png"
+
+    @property
+    def last_row(self) -> int:
+        return self.first_row + len(self.plan.tasks) - 1
+
+
+@dataclass(frozen=True, slots=True)
 class GanttPage:
     name: str  # file name: gantt.png, gantt-2.png …
     png: bytes
@@ -54,21 +88,40 @@ def page_count(plan: Plan) -> int:
     return max(1, -(-len(plan.tasks) // ROWS_PER_PAGE))
 
 
-def render_gantt(plan: Plan, *, max_pages: int | None = None) -> list[GanttPage]:
-    """The chart's pages (at least one, even for an empty plan), the first `max_pages` of them."""
+def plan_pages(plan: Plan, *, max_pages: int | None = None) -> list[PageRows]:
+    """The chart's pages (at least one, even for an empty plan), the first `max_pages` of them, as rows."""
     total = page_count(plan)
     wanted = total if max_pages is None else min(total, max_pages)
+    page_of = {t.id: i // ROWS_PER_PAGE + 1 for i, t in enumerate(plan.tasks)}
+    header = replace(plan, tasks=(), numbers={})
     pages = []
     for index in range(wanted):
         rows = plan.tasks[index * ROWS_PER_PAGE : (index + 1) * ROWS_PER_PAGE]
-        png = _render_page(plan, rows, index + 1, total)
-        name = "gantt.png" if index == 0 else f"gantt-{index + 1}.png"
-        first = index * ROWS_PER_PAGE + 1
-        pages.append(GanttPage(name, png, first, first + len(rows) - 1, index + 1, total))
+        elsewhere: dict[int, Elsewhere] = {}
+        for task in rows:
+            for pred in task.predecessors:
+                page = page_of.get(pred)
+                if page != index + 1 and pred in plan.numbers:  # a predecessor deleted since is no dependency
+                    elsewhere[pred] = Elsewhere(f"#{plan.numbers[pred]}", page)
+        pages.append(PageRows(replace(header, tasks=rows), index + 1, total, index * ROWS_PER_PAGE + 1, elsewhere))
     return pages
 
 
-def _render_page(plan: Plan, rows: tuple[PlanTask, ...], page: int, pages: int) -> bytes:
+def render_gantt(plan: Plan, *, max_pages: int | None = None) -> list[GanttPage]:
+    """The chart's pages drawn (at least one, even for an empty plan), the first `max_pages` of them."""
+    return [
+        GanttPage(rows.name, render_page(rows), rows.first_row, rows.last_row, rows.page, rows.pages)
+        for rows in plan_pages(plan, max_pages=max_pages)
+    ]
+
+
+def render_page(rows: PageRows) -> bytes:
+    return palette_png(page_figure(rows))
+
+
+def page_figure(page_rows: PageRows) -> Figure:
+    """One page as a matplotlib figure (Agg canvas attached), ready to be saved."""
+    plan, rows, page, pages = page_rows.plan, page_rows.plan.tasks, page_rows.page, page_rows.pages
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -93,7 +146,6 @@ def _render_page(plan: Plan, rows: tuple[PlanTask, ...], page: int, pages: int) 
         ax.set_ylim(count - 0.5, -0.5)
         _shade_calendar(ax, plan.days_off, plan.extra_workdays, mdates.date2num)
 
-        list(range(len(rows)))
         lefts = [mdates.date2num(t.start) for t in rows]
         widths = [(t.end - t.start).days + 1 for t in rows]
         bars = [(i, t) for i, t in enumerate(rows) if not t.milestone]
@@ -114,10 +166,14 @@ def _render_page(plan: Plan, rows: tuple[PlanTask, ...], page: int, pages: int) 
                 c=[STATUS_COLOURS[t.status] if t.status != TaskStatus.TODO else "#7c3aed" for _, t in milestones],
                 edgecolors=[OVERDUE_EDGE if t.overdue else "#1f2937" for _, t in milestones], linewidths=1.2, zorder=5,
             )
-        for i, task in enumerate(rows):
+        notes = [
             ax.text(lefts[i] + widths[i] + 0.3, i, _bar_note(task, plan.today), va="center", fontsize=9.5,
                     color=OVERDUE_EDGE if task.overdue else "#374151", zorder=6, clip_on=True)
+            for i, task in enumerate(rows)
+        ]
         _arrows(ax, rows, lefts, widths)
+        day_px = (0.98 - 0.36) * WIDTH_INCHES * DPI / max(last - first, 1)
+        _stubs(ax, rows, page_rows.elsewhere, page, [(lefts[i] - first) * day_px for i in range(len(rows))], lefts, notes)
 
         labels = blended_transform_factory(figure.transFigure, ax.transData)
         for i, task in enumerate(rows):
@@ -164,7 +220,7 @@ def _render_page(plan: Plan, rows: tuple[PlanTask, ...], page: int, pages: int) 
                       bbox_to_anchor=(0.99, 1 - 0.08 / (count * ROW_INCHES + CHROME_INCHES)))
         if not rows:
             ax.text((first + last) / 2, 0, "没有任务", ha="center", va="center", fontsize=14, color="#6b7280")
-        return palette_png(figure)
+        return figure
 
 
 def palette_png(figure: object) -> bytes:
@@ -226,3 +282,40 @@ def _arrows(ax: object, rows: tuple[PlanTask, ...], lefts: list[float], widths: 
                 arrowprops={"arrowstyle": "-|>", "color": "#334155", "lw": 1.1, "shrinkA": 0, "shrinkB": 1,
                             "connectionstyle": "angle,angleA=0,angleB=90,rad=0" if i != j else "arc3"},
             )
+
+
+STUB_COLOUR = "#7c3aed"
+
+
+def _stubs(ax: object, rows: tuple[PlanTask, ...], elsewhere: dict[int, Elsewhere], page: int, room: list[float],
+           lefts: list[float], notes: Sequence[object]) -> None:
+    """Predecessors not on this page, so no dependency is dropped: a label naming them (“↑#3 第1页” on an
+    earlier page, “↓#60 第5页” on a later one, “#9 未显示” left out by the filter) with an arrow into the
+    task's bar; when the bar starts too near the left edge (`room`, pixels) the label follows the bar's note
+    as “依赖 …” instead."""
+    for i, task in enumerate(rows):
+        outside = [elsewhere[p] for p in task.predecessors if p in elsewhere]
+        if not outside:
+            continue
+        label = " ".join(_stub_label(e, page) for e in outside)
+        style = {"fontsize": 9, "color": STUB_COLOUR, "zorder": 8, "gid": "dependency-elsewhere", "va": "center",
+                 "bbox": {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": STUB_COLOUR, "linewidth": 0.8}}
+        if room[i] > _text_px(label) + 16:
+            ax.annotate(  # type: ignore[attr-defined]
+                label, xy=(lefts[i], i), xytext=(-10, 0), textcoords="offset points", ha="right",
+                arrowprops={"arrowstyle": "-|>", "color": STUB_COLOUR, "lw": 1.1, "shrinkA": 0, "shrinkB": 1}, **style,
+            )
+        else:
+            ax.annotate(f"依赖 {label}", xy=(1, 0.5), xycoords=notes[i], xytext=(6, 0), textcoords="offset points",  # type: ignore[attr-defined]
+                        ha="left", **style)
+
+
+def _text_px(text: str) -> float:
+    """About how wide `text` is at 9 pt (a CJK character is twice a Latin one)."""
+    return sum(12.5 if ord(c) > 0x2E80 else 6.5 for c in text)
+
+
+def _stub_label(where: Elsewhere, page: int) -> str:
+    if where.page is None:
+        return f"{where.ref} 未显示"
+    return f"{'↑' if where.page < page else '↓'}{where.ref} 第{where.page}页"

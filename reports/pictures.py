@@ -1,8 +1,9 @@
 """The pictures as replies: `/甘特图` and the weekly digest's charts, rendered from the plan rows.
 
-`(session, project, at, …) → Reply` like `reports.builders`: read only, no clock. The PNGs travel as the
-reply's attachments (inline in the outbox row: a page is 50–250 KB, and the outbox row is what makes a
-post exactly-once; retention prunes it after 30 days).
+`(session, project, at, …) → Reply` like `reports.builders`: read only, no clock. The pictures travel as
+the reply's attachments, each as a drawing (the rows it shows, `reports.drawings`) that the outbox
+sender draws after the transaction has committed; the outbox row is what makes a post exactly-once,
+and retention prunes it after 30 days.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from bot.messages import Attachment, Reply
 from models import Project
 from models.calendar import WorkCalendar, load_calendar
-from reports import burnup, gantt
+from reports import burnup, drawings, gantt
 from reports.plan import Plan, filter_plan, load_plan
 
 MAX_PAGES = 4  # pages posted into a group at once (200 tasks); the rest: narrow it down, or the dashboard
@@ -33,7 +34,7 @@ def gantt_reply(plan: Plan, *, max_pages: int = MAX_PAGES) -> Reply:
         if plan.scope:
             return Reply(f"甘特图（{plan.scope}）：没有任务。")
         return Reply("还没有任务，甘特图是空的。先发送：/任务 新增 <标题> [截止:日期] [开始:日期]")
-    pages = gantt.render_gantt(plan, max_pages=max_pages)
+    pages = gantt.plan_pages(plan, max_pages=max_pages)
     total = len(plan.tasks)
     scope = f"（{plan.scope}）" if plan.scope else ""
     lines = [f"甘特图{scope}：共 {total} 个任务，截至 {plan.today:%m-%d}。"]
@@ -45,8 +46,7 @@ def gantt_reply(plan: Plan, *, max_pages: int = MAX_PAGES) -> Reply:
                 f"这里发了前 {len(pages)} 页（前 {shown} 个任务）；其余可用 部门:… / @某人 / #编号 缩小范围，"
                 "或发送 /看板 查看全部。"
             )
-    attachments = tuple(Attachment("image", page.name, "image/png", page.png) for page in pages)
-    return Reply("\n".join(lines), attachments=attachments)
+    return Reply("\n".join(lines), attachments=tuple(drawings.gantt_attachment(page) for page in pages))
 
 
 def build_gantt(
@@ -66,12 +66,9 @@ def digest_pictures(
     plan = project_plan(session, project, at, calendar=calendar)
     if not plan.tasks:
         return ()
-    pages = gantt.render_gantt(plan, max_pages=DIGEST_PAGES)
-    progress = burnup.render_progress(burnup.progress_rows(session, project, at, plan))
-    return (
-        *(Attachment("image", page.name, "image/png", page.png) for page in pages),
-        Attachment("image", "progress.png", "image/png", progress),
-    )
+    pages = gantt.plan_pages(plan, max_pages=DIGEST_PAGES)
+    progress = burnup.progress_rows(session, project, at, plan)
+    return (*(drawings.gantt_attachment(page) for page in pages), drawings.progress_attachment(progress))
 
 
 def with_digest_pictures(

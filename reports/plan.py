@@ -8,7 +8,7 @@ the dependency edges), whatever the size of the project.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -71,6 +71,8 @@ class Plan:
     days_off: tuple[DayOff, ...]  # in [first, last]
     extra_workdays: tuple[date, ...]  # 调休: weekend days that are workdays, in [first, last]
     scope: str | None = None  # what a filtered plan shows ("部门：研发部", "#3 及其子任务" …)
+    # Every task's number by id, those a filter left out too (a dependency on one is still shown).
+    numbers: dict[int, int] = field(default_factory=dict)
 
 
 def load_plan(session: Session, project: Project, at: datetime, *, calendar: WorkCalendar) -> Plan:
@@ -82,7 +84,7 @@ def load_plan(session: Session, project: Project, at: datetime, *, calendar: Wor
         select(
             Task.id, Task.number, Task.title, Task.status, Task.progress, Task.owner_id, owner.name,
             Task.department_id, department.name, Task.parent_id, Task.start_date, Task.due_date,
-            Task.created_at, Task.status_changed_at, Task.completed_at,
+            Task.created_at, Task.status_changed_at, Task.completed_at, Task.is_milestone,
         )
         .outerjoin(owner, owner.id == Task.owner_id)
         .outerjoin(department, department.id == Task.department_id)
@@ -99,7 +101,7 @@ def load_plan(session: Session, project: Project, at: datetime, *, calendar: Wor
         predecessors[task_id].append(pred_id)
     tasks: list[PlanTask] = []
     for (task_id, number, title, status, progress, owner_id, owner_name, dept_id, dept_name, parent_id,
-         start_date, due_date, created_at, changed_at, completed_at) in rows:
+         start_date, due_date, created_at, changed_at, completed_at, is_milestone) in rows:
         created = as_utc(created_at).astimezone(tz).date()
         completed_on = as_utc(completed_at).astimezone(tz).date() if completed_at else None
         start = start_date or (min(created, due_date) if due_date else created)
@@ -112,7 +114,8 @@ def load_plan(session: Session, project: Project, at: datetime, *, calendar: Wor
                 owner=owner_name, department_id=dept_id, department=dept_name, parent_id=parent_id, depth=0,
                 start=start, end=end, start_date=start_date, due_date=due_date, completed_on=completed_on,
                 status_since=as_utc(changed_at), predecessors=tuple(sorted(predecessors.get(task_id, ()))),
-                milestone=any(word in lowered for word in MILESTONE_WORDS) or (start_date is not None and start_date == due_date),
+                milestone=is_milestone or any(word in lowered for word in MILESTONE_WORDS)
+                or (start_date is not None and start_date == due_date),
                 overdue=status.is_open and due_date is not None and due_date < today,
             )
         )
@@ -121,7 +124,8 @@ def load_plan(session: Session, project: Project, at: datetime, *, calendar: Wor
     last = max([t.end for t in ordered] + [today] + ([project.deadline] if project.deadline else []))
     first, last = first - timedelta(days=1), last + timedelta(days=1)
     days_off, extra = calendar_marks(calendar, first, last)
-    return Plan(project.id, project.name, today, project.deadline, tuple(ordered), first, last, days_off, extra)
+    return Plan(project.id, project.name, today, project.deadline, tuple(ordered), first, last, days_off, extra,
+                numbers={t.id: t.number for t in ordered})
 
 
 def wbs_order(tasks: list[PlanTask]) -> list[PlanTask]:

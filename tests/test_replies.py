@@ -29,6 +29,17 @@ def test_a_structured_reply_survives_the_outbox_payload() -> None:
     assert Reply.from_payload(payload) == REPLY
 
 
+def test_a_picture_still_to_draw_travels_as_its_drawing_not_as_bytes() -> None:
+    drawing = {"kind": "progress", "rows": {"project_name": "发布会", "days": ["2026-11-23"]}}
+    reply = Reply("周报", attachments=(Attachment("image", "progress.png", "image/png", drawing=drawing), *REPLY.attachments))
+    assert reply.undrawn and not REPLY.undrawn
+    payload = json.loads(json.dumps(reply.to_payload()))
+    assert [sorted(a) for a in payload["attachments"]] == [
+        ["drawing", "kind", "media_type", "name"], ["data", "kind", "media_type", "name"]
+    ]
+    assert Reply.from_payload(payload) == reply
+
+
 def test_a_reply_stored_before_structure_existed_still_reads() -> None:
     old = {"text": "已新增 #1", "title": None, "mentions": [], "style": "text", "extra": {}}
     assert Reply.from_payload(old) == Reply("已新增 #1")

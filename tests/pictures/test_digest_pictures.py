@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import warnings
 
+import pytest
 from PIL import Image
 from sqlalchemy import select
 
 from bot.runtime import Runtime
 from models import Project
-from reports import burnup, pictures
+from reports import burnup, drawings, gantt, pictures
 from tests.chat import ConsoleChat
 from tests.scheduling import posts, sh
 
@@ -31,12 +32,22 @@ def make_plan(chat: ConsoleChat) -> None:
     chat.say("/任务 取消 #4", at=sh("2026-11-24 12:30"))
 
 
-def test_the_scheduled_weekly_digest_carries_both_pictures(chat: ConsoleChat, runtime: Runtime) -> None:
+def test_the_scheduled_weekly_digest_carries_both_pictures(
+    chat: ConsoleChat, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make_plan(chat)
-    runtime.job_runner().run(["digest"], sh("2026-11-27 18:00"))  # a Friday
+
+    def no_drawing_here(*args: object) -> bytes:
+        raise AssertionError("a picture was drawn inside the job's transaction")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(gantt, "render_page", no_drawing_here)
+        patch.setattr(burnup, "render_progress", no_drawing_here)
+        runtime.job_runner().run(["digest"], sh("2026-11-27 18:00"))  # a Friday
     weekly = posts(runtime.session_factory, "weekly-digest")
     assert weekly and all("进度跟踪表" in p.text for p in weekly)
-    attachments = weekly[0].reply.attachments
+    assert all(p.reply.undrawn for p in weekly)  # the rows hold what to draw, not PNGs
+    attachments = drawings.draw_reply(weekly[0].reply).attachments  # what the outbox sender draws before the upload
     assert [a.name for a in attachments] == ["gantt.png", "progress.png"]
     for attachment in attachments:
         image = Image.open(io.BytesIO(attachment.data))

@@ -38,7 +38,7 @@ def plan_of(tasks: list[PlanTask]) -> Plan:
     last = max(t.end for t in ordered) + timedelta(days=1)
     days_off = tuple(DayOff(first + timedelta(days=i), None) for i in range((last - first).days)
                      if (first + timedelta(days=i)).weekday() >= 5)
-    return Plan(1, "发布会", TODAY, last, tuple(ordered), first, last, days_off, ())
+    return Plan(1, "发布会", TODAY, last, tuple(ordered), first, last, days_off, (), numbers={t.id: t.number for t in ordered})
 
 
 def bar_bands(png: bytes) -> int:

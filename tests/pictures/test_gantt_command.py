@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 
 from bot.messages import Reply
-from models import OutboundMessage
+from models import OutboundMessage, Project, Task
+from reports import drawings, gantt, pictures
 from tests.chat import ConsoleChat
 
 
@@ -26,12 +28,21 @@ def setup_plan(chat: ConsoleChat) -> None:
     chat.say("/任务 新增 彩排 截止:2026-12-20 父:#2")
 
 
-def test_the_whole_plan_and_its_parts(chat: ConsoleChat) -> None:
+def test_the_whole_plan_and_its_parts(chat: ConsoleChat, monkeypatch: pytest.MonkeyPatch) -> None:
     setup_plan(chat)
-    out = chat.say("/甘特图")
+
+    def no_drawing_here(*args: object) -> bytes:
+        raise AssertionError("a picture was drawn inside the dispatcher's transaction")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(gantt, "render_page", no_drawing_here)
+        out = chat.say("/甘特图")
     assert "共 4 个任务" in out and "[图片：gantt.png]" in out
     reply = last_reply(chat)
-    assert [a.media_type for a in reply.attachments] == ["image/png"] and reply.attachments[0].data.startswith(b"\x89PNG")
+    assert reply.undrawn  # the outbox row holds what to draw; the sender draws it after the commit
+    assert [a.media_type for a in reply.attachments] == ["image/png"] and not reply.attachments[0].data
+    drawn = drawings.draw_reply(reply)
+    assert not drawn.undrawn and drawn.attachments[0].data.startswith(b"\x89PNG")
     assert "#2 及其子任务" in chat.say("/甘特图 #2") and "共 3 个任务" in chat.say("gantt #2")
     assert "共 1 个任务" in chat.say("/甘特图 部门:行政部")
     assert "负责人：李四" in (out := chat.say("/甘特图 @李四")) and "共 1 个任务" in out
@@ -56,3 +67,13 @@ def test_an_empty_plan_says_so_instead_of_drawing_nothing(chat: ConsoleChat) -> 
     chat.say("/部门 添加 财务部")
     chat.say("/任务 新增 订场地")
     assert "部门：财务部" in chat.say("/甘特图 部门:财务部") and not last_reply(chat).attachments
+
+
+def test_a_task_flagged_as_a_milestone_is_drawn_as_one(chat: ConsoleChat) -> None:
+    setup_plan(chat)
+    with chat.runtime.session_factory.begin() as session:
+        session.execute(update(Task).where(Task.number == 4).values(is_milestone=True))  # as an imported plan sets it
+    with chat.runtime.session_factory() as session:
+        project = session.scalars(select(Project)).one()
+        plan = pictures.project_plan(session, project, chat.clock())
+    assert [t.number for t in plan.tasks if t.milestone] == [4]

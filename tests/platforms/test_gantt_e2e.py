@@ -3,21 +3,32 @@ image message (after the reply's text)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import uuid as uuidlib
 from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from PIL import Image
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from bot.db import make_session_factory
+from bot.delivery import OutboxSender
 from bot.messages import Attachment, Reply
+from bot.outbox import enqueue
 from bot.platforms import OutgoingMessage, PermanentError
 from bot.platforms.dingtalk.outbound import DingTalkApi
 from bot.platforms.feishu.outbound import FeishuApi
+from bot.writes import Writes
+from models import OutboundMessage, OutboundStatus
+from reports import drawings
 from tests.fakes.dingtalk import DingTalkFake
 from tests.fakes.feishu import FeishuFake
-from tests.platforms.conftest import Tandem
+from tests.platforms.conftest import Tandem, wait_until
 
 PLAN = [
     "/项目 创建 新品发布会 截止:2026-12-30",
@@ -73,7 +84,15 @@ def test_dingtalk_gantt_is_a_media_upload_then_an_image_message(tandem: Tandem) 
     _valid_png(d.media[media_id])
 
 
-def test_a_failed_upload_posts_nothing_until_the_retry_succeeds(tandem: Tandem) -> None:
+def test_a_failed_upload_posts_nothing_until_the_retry_succeeds(tandem: Tandem, monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn: list[bytes] = []
+
+    def draw(drawing: dict[str, Any]) -> bytes:
+        drawn.append(real_draw(drawing))
+        return drawn[-1]
+
+    real_draw = drawings.draw
+    monkeypatch.setattr(drawings, "draw", draw)
     f = tandem.feishu
     pm = f.add_user("ou_pm", "王经理")
     tandem.feishu_say("oc_g2", pm, PLAN[0])
@@ -86,6 +105,8 @@ def test_a_failed_upload_posts_nothing_until_the_retry_succeeds(tandem: Tandem) 
     tandem.settle()
     assert len(f.texts("oc_g2")) == 4
     assert [u.get("size", 0) > 0 for u in f.uploads] == [False, True]  # refused once (500), then uploaded
+    assert len(drawn) == 1  # drawn once, after the commit: the retry uploads the same picture
+    assert f.images[posted[3].content["image_key"]] == drawn[0]
 
 
 def _png() -> bytes:
@@ -131,3 +152,27 @@ async def test_an_image_the_platform_refuses_is_a_permanent_failure(feishu: Feis
     finally:
         await api.aclose()
     assert feishu.posted == []  # nothing was posted before the upload failed
+
+
+async def test_a_drawing_that_cannot_be_drawn_fails_like_a_send_and_posts_nothing(engine: Engine, feishu: FeishuFake) -> None:
+    factory = make_session_factory(engine)
+    broken = Attachment("image", "gantt.png", "image/png", drawing={"kind": "gantt-page", "rows": {"page": "x"}})
+    with factory.begin() as session:
+        enqueue(session, platform="feishu", chat_id="oc_g3", reply=Reply("甘特图：", attachments=(broken,)), origin="test",
+                now=datetime.now(UTC))
+    api = FeishuApi(app_id=feishu.app_id, app_secret=feishu.app_secret, base_url=feishu.url)
+    sender = OutboxSender(Writes(factory), {"feishu": api}, poll_seconds=0.05, max_attempts=2)
+    sender.start()
+    try:
+        await asyncio.to_thread(wait_until, lambda: _row(factory).status == OutboundStatus.FAILED)
+    finally:
+        await sender.stop()
+        await api.aclose()
+    row = _row(factory)
+    assert row.attempts == 2 and "drawing failed" in (row.last_error or "")
+    assert feishu.posted == [] and feishu.uploads == []
+
+
+def _row(factory: sessionmaker[Session]) -> OutboundMessage:
+    with factory() as session:
+        return session.scalars(select(OutboundMessage)).one()
