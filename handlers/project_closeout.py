@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.messages import Button, Reply
+from handlers import closeout_report
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandSet, Handler
@@ -43,18 +44,19 @@ def close_project(ctx: Context, args: Args) -> Reply:
         return Reply("\n".join(lines), buttons=(Button("确认结项", CONFIRM, (pm.user_id,), "danger"),))
     project.status = ProjectStatus.CLOSED
     project.closed_at = ctx.incoming.sent_at
-    summary = summary_lines(project, record)
-    project.summary = "\n".join(summary)
     record_change(
         ctx.session, project_id=project.id, entity="project", entity_id=project.id, actor=pm,
         at=ctx.incoming.sent_at, field="status", old="active", new="closed",
     )
+    _, report = closeout_report.report_for(ctx, project)
+    project.summary = report.plain_text()
     lines = [
-        *summary,
-        "复盘：请大家在群里补充“做得好 / 待改进 / 可复用”的经验。",
+        report.text,
+        "复盘：请大家补充 /复盘 好 <内容> ｜ /复盘 改进 <内容> ｜ /复盘 复用 <内容>，PM 发 /复盘 纪要 汇总。",
+        f"填写目标结果：{closeout_report.GOAL_RESULT_USAGE.split('   ')[0]} ；存为模板：/项目 存为模板 <名称>",
         f"查看：{HISTORY_USAGE} ；新项目：/项目 创建 <名称>",
     ]
-    return Reply("\n".join(lines), title=f"项目“{project.name}”已结项", style="report")
+    return replace(report, text="\n".join(lines), title=f"项目“{project.name}”已结项 · 项目总结报告")
 
 
 @commands.command(("历史", "history"), usage=HISTORY_USAGE, summary="本群已结项的项目（加名称看总结）", needs_project=False)
@@ -69,8 +71,7 @@ def project_history(ctx: Context, args: Args) -> Reply:
         lines.append(f"看总结：{HISTORY_USAGE}")
         return Reply("\n".join(lines), title=f"已结项的项目（{len(closed)}）")
     project = _named(closed, wanted)
-    record = project_record(ctx.session, project_id=project.id)
-    return Reply("\n".join(summary_lines(project, record)), title=f"项目总结：{project.name}", style="report")
+    return replace(closeout_report.report_for(ctx, project)[1], title=f"项目总结：{project.name}")
 
 
 @commands.command(("重开", "reopen"), usage=REOPEN_USAGE, summary="重新打开最近结项的项目（仅其 PM）", needs_project=False)
@@ -147,18 +148,39 @@ def read_only_commands() -> frozenset[Handler]:
     return frozenset({tasks.list_tasks, tasks.task_detail, schedule_views.show_weekly, projects.project_info})
 
 
-def enter_closed(ctx: Context, func: Handler, args: Args) -> bool:
-    """Let a read-only command see the group's most recently closed project; False when it may not."""
-    project = ctx.closed_project
-    if project is None or func not in read_only_commands():
-        return False
-    from handlers import tasks
+def after_close_commands() -> frozenset[Handler]:
+    """What still works on the most recently closed project and is not read only: the close-out
+    report, the goals' results, the retrospective and saving the project as a template."""
+    from handlers import retro, templates
 
+    return frozenset({
+        closeout_report.show_report, closeout_report.goal_result, templates.save_template, *retro.COMMANDS,
+    })
+
+
+def enter_closed(ctx: Context, func: Handler, args: Args) -> bool:
+    """Let a read-only command (or one of `after_close_commands`) see the group's most recently closed
+    project; False when it may not."""
+    project = ctx.closed_project
+    if project is None:
+        return False
+    from handlers import schedule_settings, tasks
+
+    goal_setting = (
+        func is schedule_settings.project_settings and bool(args.words)
+        and args.words[0].lower() in closeout_report.GOAL_RESULT_NAMES
+    )
+    if func not in read_only_commands() and func not in after_close_commands() and not goal_setting:
+        return False
     if func is tasks.task_detail and len(args.words) > 1:
         return False
     ctx.project = project
     ctx.sender = find_member(ctx.session, project_id=project.id, user_id=ctx.incoming.sender_id)
     return True
+
+
+def is_read_only(func: Handler) -> bool:
+    return func in read_only_commands()
 
 
 def mark_read_only(project: Project, reply: Reply) -> Reply:
@@ -169,7 +191,7 @@ def mark_read_only(project: Project, reply: Reply) -> Reply:
 def closed_refusal(project: Project) -> str:
     return (
         f"本群的项目“{project.name}”已结项（{day(project.closed_at.date()) if project.closed_at else ''}），只能查看："
-        "/任务 列表 全部 ｜ /任务 #N ｜ /周报 ｜ /项目 历史。"
+        "/任务 列表 全部 ｜ /任务 #N ｜ /周报 ｜ /项目 历史 ｜ /项目 总结 ｜ /复盘。"
         f"PM 可以 {REOPEN_USAGE}，或 /项目 创建 <名称> 开始新项目。"
     )
 

@@ -11,6 +11,7 @@ from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.messages import Reply
+from handlers import closeout_report
 from handlers.context import Context
 from handlers.dates import parse_date
 from handlers.errors import UsageError, UserError
@@ -23,7 +24,7 @@ from reports.format import WEEKDAY_LABELS, day
 
 SET_USAGE = (
     "/项目 设置 日报 17:00 ｜ 周会 周一 09:00 ｜ 议程 16:00|默认 ｜ 汇总 18:00 ｜ 工作时间 09:00-18:00 ｜ "
-    "时区 Europe/Berlin ｜ 催办 17:30|关闭 ｜ 延期审批 开|关"
+    "时区 Europe/Berlin ｜ 催办 17:30|关闭 ｜ 延期审批 开|关 ｜ 目标结果 1 <结果>"
 )
 commands = CommandSet()  # subcommands of /项目 (handlers.projects.group)
 DAY_OFF_USAGE = "/项目 休息日 <日期>[~<日期>] [说明]   或   /项目 休息日 删除 <日期>"
@@ -99,8 +100,10 @@ def project_settings(ctx: Context, args: Args) -> Reply:
     project = ctx.require_project()
     if not args.words:
         return settings_overview(ctx, project)
-    ctx.require_manager("修改项目设置")
     what, rest = args.words[0].lower(), args.words[1:]
+    if what in closeout_report.GOAL_RESULT_NAMES:  # works on a closed project too (project_closeout)
+        return closeout_report.set_goal_result(ctx, rest)
+    ctx.require_manager("修改项目设置")
     value = " ".join(rest).strip()
     for names, setter in _SETTERS:
         if what in names:
