@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from bot.messages import Button, Reply
+from bot.messages import Button, Reply, Section
 from handlers import closeout_report
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
@@ -50,13 +50,14 @@ def close_project(ctx: Context, args: Args) -> Reply:
     )
     _, report = closeout_report.report_for(ctx, project)
     project.summary = report.plain_text()
-    lines = [
-        report.text,
+    hints = (
         "复盘：请大家补充 /复盘 好 <内容> ｜ /复盘 改进 <内容> ｜ /复盘 复用 <内容>，PM 发 /复盘 纪要 汇总。",
         f"填写目标结果：{closeout_report.GOAL_RESULT_USAGE.split('   ')[0]} ；存为模板：/项目 存为模板 <名称>",
         f"查看：{HISTORY_USAGE} ；新项目：/项目 创建 <名称>",
-    ]
-    return replace(report, text="\n".join(lines), title=f"项目“{project.name}”已结项 · 项目总结报告")
+    )
+    return replace(
+        report, title=f"项目“{project.name}”已结项 · 项目总结报告", sections=(*report.sections, Section(lines=hints))
+    )
 
 
 @commands.command(("历史", "history"), usage=HISTORY_USAGE, summary="本群已结项的项目（加名称看总结）", needs_project=False)
@@ -143,9 +144,11 @@ def _named_tasks(lines: list[str], title: str, items: Sequence[TaskOutcome]) -> 
 def read_only_commands() -> frozenset[Handler]:
     """What still answers from the most recently closed project (the task details only when shown, not
     when the words after the id would change it)."""
-    from handlers import projects, schedule_views, tasks
+    from handlers import export, projects, schedule_views, tasks
 
-    return frozenset({tasks.list_tasks, tasks.task_detail, schedule_views.show_weekly, projects.project_info})
+    return frozenset({
+        tasks.list_tasks, tasks.task_detail, schedule_views.show_weekly, projects.project_info, export.export_registers,
+    })
 
 
 def after_close_commands() -> frozenset[Handler]:

@@ -19,6 +19,7 @@ from handlers.router import CommandGroup, Handler
 from handlers.text import Args
 from models import Member, RetroEntry, ensure_member, record_change
 from models.retro import retro_entries
+from reports.closeout import RETRO_LABELS
 from reports.format import day, mention, person, shorten
 
 group = CommandGroup(("复盘", "retro", "retrospective"), summary="复盘：做得好、待改进、可复用，PM 汇总纪要")
@@ -28,7 +29,7 @@ REUSE_USAGE = "/复盘 复用 <内容>"
 MINUTES_USAGE = "/复盘 纪要"
 ACTION_USAGE = "/复盘 行动 <改进序号> @负责人 [截止:日期]"
 MAX_CONTENT = 500
-KIND_LABELS = {"good": "做得好", "improve": "待改进", "reuse": "可复用"}
+KIND_LABELS = RETRO_LABELS
 
 
 def _member(ctx: Context) -> Member:

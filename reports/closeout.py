@@ -32,6 +32,7 @@ from models.retro import goal_results
 from reports.format import RISK_LEVEL_LABELS, TASK_STATUS_LABELS, day, shorten
 
 NO_DEPARTMENT = "未分部门"
+RETRO_LABELS = {"good": "做得好", "improve": "待改进", "reuse": "可复用"}
 LIST_LIMIT = 15
 _GOAL_SPLIT = re.compile(r"[；;\n]+")
 

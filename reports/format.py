@@ -89,6 +89,9 @@ FIELD_LABELS = {
     "nudge_time": "催办时间",
     "paused": "暂停",
     "calendar": "日历",
+    "goal_result": "目标结果",
+    "template": "模板",
+    "action": "行动项",
 }
 _STATUS_LABELS: dict[str, dict[str, str]] = {
     "task": {s.value: label for s, label in TASK_STATUS_LABELS.items()},
