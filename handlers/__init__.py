@@ -58,9 +58,9 @@ def build_registry() -> CommandRegistry:
     registry.include(  # /任务 … 修改|取消|恢复|依赖|批准|驳回|备注
         tasks.group.extended(task_edits.commands, due_moves.commands, task_notes.commands), *task_updates.SHORTCUTS
     )
-    registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS, *retro.GROUPS, *templates.GROUPS)
+    registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS)
     registry.include(*undo.GROUPS, *schedule_views.GROUPS, *gantt.GROUPS, *dashboard.GROUPS, *export.GROUPS,
-                     *help_commands.GROUPS)
+                     *retro.GROUPS, *templates.GROUPS, *help_commands.GROUPS)
     return registry
 
 

@@ -27,7 +27,7 @@ from models.registers import task_status_counts
 from reports.format import day, person
 
 MAX_NAME = 100
-group = CommandGroup(("项目", "project"), summary="项目：创建、信息、结项、历史、设置")
+group = CommandGroup(("项目", "project"), summary="项目：创建、信息、结项、总结、历史、设置、存为模板")
 CREATE_USAGE = "/项目 创建 <名称> [目标:…] [截止:日期] [部门:研发部,市场部] [模板:<模板名> 开始:日期]"
 
 
