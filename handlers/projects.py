@@ -51,6 +51,8 @@ def create_project(ctx: Context, args: Args) -> Reply:
     departments = list(dict.fromkeys(d for d in _split_list(args.options.get("dept", "")) if d))
     for name_ in departments:
         checked_text(name_, what="部门名称", limit=MAX_DEPARTMENT, usage=CREATE_USAGE)
+    if "start" in args.options and "template" not in args.options:
+        raise UsageError("开始日期用于按模板创建：/项目 创建 <名称> 模板:<模板名> 开始:<日期>。", CREATE_USAGE)
     if "template" in args.options:
         from handlers.templates import preview_layout
 

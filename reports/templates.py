@@ -55,7 +55,7 @@ def template_body(session: Session, *, project_id: int, calendar: WorkCalendar) 
     kept = {task.id: task.number for task, _ in rows}
     deps: dict[int, list[int]] = {}
     for task_id, predecessor_id in session.execute(
-        select(task_dependency.c.task_id, task_dependency.c.predecessor_id).where(task_dependency.c.task_id.in_(kept))
+        select(task_dependency.c.task_id, task_dependency.c.predecessor_id).where(task_dependency.c.task_id.in_(list(kept)))
     ):
         if predecessor_id in kept:
             deps.setdefault(task_id, []).append(kept[predecessor_id])

@@ -98,3 +98,23 @@ def test_refusals_name_the_usage(project: ConsoleChat, other: ConsoleChat) -> No
     assert "已覆盖模板“发布会模板”" in project.say("/项目 存为模板 发布会模板 覆盖", name=PM)
     with project.runtime.session_factory() as session:
         assert len(session.scalars(select(ProjectTemplate)).all()) == 1
+
+
+def test_offsets_count_the_source_projects_own_days_off_and_a_due_date_alone(
+    project: ConsoleChat, other: ConsoleChat
+) -> None:
+    say = project.say
+    assert "休息日" in say("/项目 休息日 2026-11-25 团建", name=PM)
+    say("/任务 新增 准备 @李四 开始:2026-11-23 截止:2026-11-26 部门:研发部", name=PM)  # 23, 24, 26: 3 workdays
+    say("/任务 新增 交付 @李四 截止:2026-11-27", name=PM)  # no start: starts on its due date, 3 workdays in
+    say("/项目 存为模板 短模板", name=PM)
+    preview = other.say("/项目 创建 新项目 模板:短模板 开始:2026-09-29", name="钱主管")
+    assert "| 1. 准备 | 研发部 | 09-29(周二) ~ 10-08(周四) | — |" in preview
+    assert "| 2. 交付 | — | 10-09(周五) ~ 10-09(周五) | — |" in preview
+
+
+def test_a_start_date_without_a_template_is_refused(other: ConsoleChat) -> None:
+    reply = other.say("/项目 创建 新项目 开始:2026-10-08", name="钱主管")
+    assert "开始日期用于按模板创建" in reply and "/项目 创建 <名称>" in reply
+    with other.runtime.session_factory() as session:
+        assert session.scalars(select(Project)).all() == []
