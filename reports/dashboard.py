@@ -15,9 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.messages import Section
 from models import ActionItem, ActionStatus, Change, Decision, Member, Project, Risk, Task, TaskStatus
 from models.calendar import load_calendar
 from reports import compute
+from reports.closeout import closeout, closeout_sections
 from reports.format import RISK_LEVEL_LABELS, RISK_STATUS_LABELS, RISK_STRATEGY_LABELS, describe_change
 from reports.plan import Plan, PlanTask, load_plan
 from reports.rows import TrackingTable
@@ -25,7 +27,7 @@ from reports.rules import local_time
 
 HISTORY_LIMIT = 100
 ENTITY_PREFIX = {"task": "#", "risk": "R", "action": "A", "decision": "D"}
-ENTITY_LABELS = {"project": "项目", "member": "成员"}
+ENTITY_LABELS = {"project": "项目", "member": "成员", "retro": "复盘"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ class Dashboard:
     actions: tuple[ActionLine, ...]
     decisions: tuple[DecisionLine, ...]
     history: tuple[HistoryLine, ...]
+    closeout: tuple[Section, ...] = ()  # the 项目总结报告, once the project is closed
 
 
 def dashboard(session: Session, project: Project, at: datetime, filters: TaskFilters = TaskFilters()) -> Dashboard:
@@ -129,6 +132,7 @@ def dashboard(session: Session, project: Project, at: datetime, filters: TaskFil
         actions=_actions(session, project, today, members),
         decisions=_decisions(session, project, tz, members),
         history=history,
+        closeout=closeout_sections(closeout(session, project, at=at)) if project.closed_at else (),
     )
 
 
