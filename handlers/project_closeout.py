@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.messages import Button, Reply, Section
-from handlers import closeout_report
+from handlers import closeout_report, retro
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandSet, Handler
 from handlers.text import Args
 from models import Member, Project, ProjectStatus, RiskLevel, Role, TaskStatus, find_member, record_change
 from models.closed import ProjectRecord, TaskOutcome, closed_projects, project_record
+from models.retro import retro_entries
 from reports.format import RISK_LEVEL_LABELS, day, shorten
 
 commands = CommandSet()
@@ -72,7 +73,10 @@ def project_history(ctx: Context, args: Args) -> Reply:
         lines.append(f"看总结：{HISTORY_USAGE}")
         return Reply("\n".join(lines), title=f"已结项的项目（{len(closed)}）")
     project = _named(closed, wanted)
-    return replace(closeout_report.report_for(ctx, project)[1], title=f"项目总结：{project.name}")
+    report = closeout_report.report_for(ctx, project)[1]
+    entries = retro_entries(ctx.session, project_id=project.id)
+    retro_part = (Section(title=f"复盘（{len(entries)} 条）"), *retro.retro_sections(ctx, entries)) if entries else ()
+    return replace(report, title=f"项目总结：{project.name}", sections=(*report.sections, *retro_part))
 
 
 @commands.command(("重开", "reopen"), usage=REOPEN_USAGE, summary="重新打开最近结项的项目（仅其 PM）", needs_project=False)
@@ -154,7 +158,7 @@ def read_only_commands() -> frozenset[Handler]:
 def after_close_commands() -> frozenset[Handler]:
     """What still works on the most recently closed project and is not read only: the close-out
     report, the goals' results, the retrospective and saving the project as a template."""
-    from handlers import retro, templates
+    from handlers import templates
 
     return frozenset({
         closeout_report.show_report, closeout_report.goal_result, templates.save_template, *retro.COMMANDS,

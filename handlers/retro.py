@@ -119,6 +119,16 @@ def retro_minutes(ctx: Context, _args: Args) -> Reply:
     entries = retro_entries(ctx.session, project_id=project.id)
     if not entries:
         raise UserError("还没有复盘内容。请大家先发：/复盘 好 … ｜ /复盘 改进 … ｜ /复盘 复用 …")
+    sections = retro_sections(ctx, entries)
+    people = len({e.author_id for e in entries})
+    return Reply(
+        f"共 {len(entries)} 条，{people} 人参与。", title=f"复盘纪要：{project.name}", style="report",
+        sections=tuple(sections),
+    )
+
+
+def retro_sections(ctx: Context, entries: Sequence[RetroEntry]) -> list[Section]:
+    """The entries grouped 做得好 / 待改进 / 可复用, who said each, the action an improvement became."""
     sections: list[Section] = []
     improvements = _improvements(entries)
     for kind, label in KIND_LABELS.items():
@@ -140,11 +150,7 @@ def retro_minutes(ctx: Context, _args: Args) -> Reply:
         sections.append(Section(lines=(
             f"改进 {'、'.join(map(str, pending))} 还没有负责人，转为行动项：{ACTION_USAGE}",
         )))
-    people = len({e.author_id for e in entries})
-    return Reply(
-        f"共 {len(entries)} 条，{people} 人参与。", title=f"复盘纪要：{project.name}", style="report",
-        sections=tuple(sections),
-    )
+    return sections
 
 
 @group.command(("行动", "转行动", "action"), usage=ACTION_USAGE, summary="把一条改进转为行动项（PM 或本人认领）",

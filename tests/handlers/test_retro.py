@@ -57,3 +57,13 @@ def test_a_pending_improvement_is_listed_in_the_minutes(project: ConsoleChat) ->
     project.say("/复盘 改进 周会太长", name="张三")
     minutes = project.say("/复盘 纪要", name=PM)
     assert "1. 周会太长（张三）" in minutes and "改进 1 还没有负责人，转为行动项：/复盘 行动 <改进序号> @负责人" in minutes
+
+
+def test_the_retrospective_stays_with_the_closed_project_after_a_new_one_starts(project: ConsoleChat) -> None:
+    chat = closed(project)
+    chat.say("/复盘 复用 报名表模板", name="赵六", at=sh("2026-12-02 10:00"))
+    assert "已创建项目" in chat.say("/项目 创建 下一个项目", name=PM, at=sh("2026-12-03 10:00"))
+    history = chat.say("/项目 历史 新品发布会", name=PM, at=sh("2026-12-03 10:05"))
+    assert "【项目总结：新品发布会】" in history and "按时完成率" in history
+    assert "复盘（1 条）" in history and "· 报名表模板（赵六）" in history
+    assert "还没有复盘内容" in chat.say("/复盘 纪要", name=PM)  # the new project's own retrospective
