@@ -32,7 +32,7 @@ def report_for(ctx: Context, project: Project) -> tuple[Closeout, Reply]:
     from handlers.project_closeout import summary_lines
 
     report = closeout(ctx.session, project, at=ctx.incoming.sent_at)
-    intro = summary_lines(project, project_record(ctx.session, project_id=project.id))
+    intro = summary_lines(project, project_record(ctx.session, project_id=project.id), today=ctx.today)
     return report, closeout_reply(report, intro)
 
 

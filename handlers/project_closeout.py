@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import date
+from zoneinfo import ZoneInfo
 
 from bot.messages import Button, Reply, Section
 from handlers import closeout_report, retro
@@ -102,18 +104,22 @@ def reopen_project(ctx: Context, _args: Args) -> Reply:
 # ---------------------------------------------------------------------------- the summary
 
 
-def summary_lines(project: Project, record: ProjectRecord) -> list[str]:
-    """Counts, then what was completed (late ones marked), left open, cancelled; open risks; dates."""
+def summary_lines(project: Project, record: ProjectRecord, *, today: date | None = None) -> list[str]:
+    """Counts, then what was completed (late ones marked), left open, cancelled; open risks; dates.
+    Open tasks are late against the closing day (before closing: `today`)."""
     tasks = record.tasks
     done = [t for t in tasks if t.status == TaskStatus.DONE]
     cancelled = [t for t in tasks if t.status == TaskStatus.CANCELLED]
     unfinished = [t for t in tasks if t.status not in (TaskStatus.DONE, TaskStatus.CANCELLED)]
-    closed_on = (project.closed_at or project.created_at).date()
-    late = [t for t in done if _late(t)] + [t for t in unfinished if t.due_date and t.due_date < closed_on]
+    tz = ZoneInfo(project.timezone)  # days are the project's local days, as in the report's on-time rate
+    closed_on = project.closed_at.astimezone(tz).date() if project.closed_at else (
+        today or project.created_at.astimezone(tz).date())
+    late = [t for t in done if _late(t, tz)] + [t for t in unfinished if t.due_date and t.due_date < closed_on]
     lines = [
-        f"周期：{day(project.created_at.date())} ~ {day(project.closed_at.date()) if project.closed_at else '进行中'}"
+        f"周期：{day(project.created_at.astimezone(tz).date())} ~ "
+        f"{day(project.closed_at.astimezone(tz).date()) if project.closed_at else '进行中'}"
         + (f" · 计划截止 {day(project.deadline)}" if project.deadline else ""),
-        f"任务 {len(tasks)} 个：完成 {len(done)}（其中逾期完成 {sum(1 for t in done if _late(t))}），"
+        f"任务 {len(tasks)} 个：完成 {len(done)}（其中逾期完成 {sum(1 for t in done if _late(t, tz))}），"
         f"未完成 {len(unfinished)}，取消 {len(cancelled)}",
         f"未关闭风险 {len(record.open_risks)} 个 · 未完成行动项 {record.open_actions} 个",
     ]
@@ -128,8 +134,8 @@ def summary_lines(project: Project, record: ProjectRecord) -> list[str]:
     return lines
 
 
-def _late(task: TaskOutcome) -> bool:
-    return bool(task.due_date and task.completed_at and task.completed_at.date() > task.due_date)
+def _late(task: TaskOutcome, tz: ZoneInfo) -> bool:
+    return bool(task.due_date and task.completed_at and task.completed_at.astimezone(tz).date() > task.due_date)
 
 
 def _named_tasks(lines: list[str], title: str, items: Sequence[TaskOutcome]) -> None:

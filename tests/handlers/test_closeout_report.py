@@ -156,3 +156,12 @@ def test_the_closed_projects_export_holds_the_report_and_the_retrospective(chat:
     assert ("未完成事项", "#5 做海报（阻塞）", "等设计稿") in report
     retro = [r[:3] for r in book["复盘"].iter_rows(values_only=True)][1:]
     assert retro == [("做得好", "场地合同签得早", "张三")]
+
+
+def test_days_are_the_projects_local_days(chat: ConsoleChat) -> None:
+    """Done at 07:00 Shanghai on the day after the due date (still the due date in UTC): late, everywhere."""
+    chat.say("/项目 创建 发布会", name=PM, at=sh("2026-11-23 09:00"))
+    chat.say("/任务 新增 写方案 截止:2026-11-25", name=PM, at=sh("2026-11-23 09:00"))
+    chat.say("#1 完成", name=PM, at=sh("2026-11-26 07:00"))
+    closed = chat.say("/项目 结项 确认", name=PM, at=sh("2026-11-26 07:30"))
+    assert "完成 1（其中逾期完成 1）" in closed and "按时完成率：0%（按时 0 / 已完成 1）" in closed
