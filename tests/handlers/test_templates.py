@@ -118,3 +118,15 @@ def test_a_start_date_without_a_template_is_refused(other: ConsoleChat) -> None:
     assert "开始日期用于按模板创建" in reply and "/项目 创建 <名称>" in reply
     with other.runtime.session_factory() as session:
         assert session.scalars(select(Project)).all() == []
+
+
+def test_the_closed_project_saved_as_a_template_lays_out_the_groups_next_project(project: ConsoleChat) -> None:
+    source(project)
+    assert "已结项" in project.say("/项目 结项 确认", name=PM)
+    assert "已保存模板“发布会模板”：任务 4 个" in project.say("/项目 存为模板 发布会模板", name=PM)
+    assert "09-29(周二) 起，至 10-13(周二)" in project.say(
+        "/项目 创建 秋季发布会 模板:发布会模板 开始:2026-09-29", name=PM
+    )
+    assert "已按模板“发布会模板”创建项目“秋季发布会”" in project.say("确认", name=PM)
+    listed = project.say("/任务 列表 全部", name=PM)
+    assert "方案设计" in listed and "10-10(周六)" in listed and "（项目“新品发布会”已结项" not in listed
