@@ -22,7 +22,7 @@ from reports.format import shorten
 
 commands = CommandSet()  # subcommands of /项目 (handlers.projects.group)
 REPORT_USAGE = "/项目 总结"
-GOAL_RESULT_USAGE = "/项目 目标结果 <序号> <结果>   （也可 /项目 设置 目标结果 <序号> <结果>）"
+GOAL_RESULT_USAGE = "/项目 目标结果 <序号> <结果>"
 GOAL_RESULT_NAMES = ("目标结果", "结果", "goal-result", "result")
 MAX_RESULT = 500
 
@@ -49,7 +49,9 @@ def show_report(ctx: Context, _args: Args) -> Reply:
     return reply
 
 
-@commands.command(GOAL_RESULT_NAMES, usage=GOAL_RESULT_USAGE, summary="填写某个项目目标的实际结果（PM）")
+@commands.command(
+    GOAL_RESULT_NAMES, usage=GOAL_RESULT_USAGE, summary="填写某个项目目标的实际结果（PM；也可 /项目 设置 目标结果 …）"
+)
 def goal_result(ctx: Context, args: Args) -> Reply:
     return set_goal_result(ctx, args.words)
 

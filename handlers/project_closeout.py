@@ -55,7 +55,7 @@ def close_project(ctx: Context, args: Args) -> Reply:
     project.summary = report.plain_text()
     hints = (
         "复盘：请大家补充 /复盘 好 <内容> ｜ /复盘 改进 <内容> ｜ /复盘 复用 <内容>，PM 发 /复盘 纪要 汇总。",
-        f"填写目标结果：{closeout_report.GOAL_RESULT_USAGE.split('   ')[0]} ；存为模板：/项目 存为模板 <名称>",
+        f"填写目标结果：{closeout_report.GOAL_RESULT_USAGE} ；存为模板：/项目 存为模板 <名称>",
         f"查看：{HISTORY_USAGE} ；新项目：/项目 创建 <名称>",
     )
     return replace(

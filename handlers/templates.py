@@ -33,7 +33,7 @@ commands = CommandSet()  # /项目 存为模板 (handlers.projects.group)
 group = CommandGroup(("模板", "template", "templates"), summary="项目模板：列表、查看（/项目 存为模板 保存）")
 SAVE_USAGE = "/项目 存为模板 <名称> [覆盖]"
 FROM_TEMPLATE_USAGE = "/项目 创建 <名称> 模板:<模板名> 开始:<日期>"
-LIST_USAGE = "/模板 列表 ｜ /模板 <名称>"
+DETAIL_USAGE = "/模板 <名称>"
 MAX_NAME = 100
 CONFIRM_WINDOW = timedelta(minutes=10)
 PREVIEW_ROWS = 30
@@ -105,7 +105,7 @@ def template_list(ctx: Context, _args: Args) -> Reply:
     return Reply("\n".join(lines), title=f"项目模板（{len(found)}）")
 
 
-@group.default_command(usage=LIST_USAGE, summary="查看一个模板的任务和风险", needs_project=False)
+@group.default_command(usage=DETAIL_USAGE, summary="查看一个模板的任务和风险", needs_project=False)
 def template_detail(ctx: Context, args: Args) -> Reply:
     if not args.words:
         return template_list(ctx, args)
