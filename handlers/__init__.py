@@ -19,6 +19,7 @@ from handlers import (
     actions,
     change_requests,
     charter,
+    closeout_report,
     confirm,
     dashboard,
     decisions,
@@ -29,6 +30,7 @@ from handlers import (
     members,
     project_closeout,
     projects,
+    retro,
     risks,
     schedule_settings,
     schedule_views,
@@ -36,6 +38,7 @@ from handlers import (
     task_notes,
     task_updates,
     tasks,
+    templates,
     undo,
 )
 from handlers import help as help_commands
@@ -51,15 +54,18 @@ from models.closed import latest_closed_project
 def build_registry() -> CommandRegistry:
     """Every command there is, in the order `/帮助` lists them."""
     registry = CommandRegistry()
-    # /项目 … 结项|历史|重开, then 设置|暂停|恢复|休息日|补班, then 章程
-    registry.include(projects.group.extended(project_closeout.commands, schedule_settings.commands, charter.commands))
+    # /项目 … 结项|历史|重开, 总结|目标结果, 存为模板, then 设置|暂停|恢复|休息日|补班, then 章程
+    registry.include(projects.group.extended(
+        project_closeout.commands, closeout_report.commands, templates.commands, schedule_settings.commands,
+        charter.commands,
+    ))
     registry.include(  # /任务 … 修改|取消|恢复|依赖|批准|驳回|备注
         tasks.group.extended(task_edits.commands, due_moves.commands, task_notes.commands), *task_updates.SHORTCUTS
     )
     registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS, *change_requests.GROUPS,
                      *acceptance.GROUPS)
     registry.include(*undo.GROUPS, *schedule_views.GROUPS, *gantt.GROUPS, *dashboard.GROUPS, *export.GROUPS,
-                     *help_commands.GROUPS)
+                     *retro.GROUPS, *templates.GROUPS, *help_commands.GROUPS)
     return registry
 
 
@@ -124,13 +130,18 @@ def _run(ctx: Context, text: str, registry: CommandRegistry, proposal: Proposal 
         raise UsageError(f"消息太长（{length} 字），请控制在 {MAX_MESSAGE} 字以内，或分几条发送。")
     if ctx.project is not None and (settled := confirm.settle(ctx, proposal, text)) is not None:
         return settled
+    if ctx.project is None and (laid := templates.settle_layout(ctx, text)) is not None:
+        return laid  # 确认 after the preview of a project from a template
     tokens = split_tokens(text)
     named_command = text.startswith("/") or registry.find_group(tokens[0]) is not None or registry.split_head(tokens[0])
     if named_command and not _TASK_NUMBER_FIRST.match(text):  # “任务 3 完成了” names a task, not /任务
         resolved = registry.resolve(text, {m.user_id: m.name for m in ctx.incoming.mentions})
         closed = ctx.closed_project if ctx.project is None else None
         if closed is not None and project_closeout.enter_closed(ctx, resolved.command.func, resolved.args):
-            return project_closeout.mark_read_only(closed, resolved.command.func(ctx, resolved.args))
+            answered = resolved.command.func(ctx, resolved.args)
+            if not project_closeout.is_read_only(resolved.command.func):
+                return answered
+            return project_closeout.mark_read_only(closed, answered)
         if resolved.command.needs_project:
             ctx.require_project()
         try:

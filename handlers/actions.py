@@ -7,6 +7,7 @@ cancels one. `来源:D2` links the decision it came from; without it the origin 
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from bot.messages import Mention, Reply
 from handlers.common import checked_text, date_option, history_lines, is_clear, log_change, named_owner, parse_ref
@@ -57,7 +58,7 @@ def require_action_editor(ctx: Context, item: ActionItem) -> Member:
     options=("due", "owner", "origin"),
 )
 def add_action(ctx: Context, args: Args) -> Reply:
-    project = ctx.require_project()
+    ctx.require_project()
     sender = ctx.require_sender()
     due = date_option(ctx, args, "due", what="截止日期")
     content = checked_text(args.text, what="行动项内容", limit=MAX_CONTENT, usage=ADD_USAGE)
@@ -76,6 +77,19 @@ def add_action(ctx: Context, args: Args) -> Reply:
             decision_id, origin = decision.id, decision.ref
         else:
             origin = checked_text(value, what="来源", limit=MAX_ORIGIN, usage=ADD_USAGE)
+    item = create_action(ctx, content=content, owner=owner, due=due, origin=origin, decision_id=decision_id)
+    who = mention(owner) if owner.id != sender.id else person(owner)
+    return Reply(
+        f"已新增行动项 {item.ref} {shorten(content)}\n负责人 {who} · 截止 {day(due, today=ctx.today)} · 来源 {origin}",
+        mentions=(Mention(owner.user_id, owner.name),) if owner.id != sender.id else (),
+    )
+
+
+def create_action(
+    ctx: Context, *, content: str, owner: Member, due: date | None, origin: str, decision_id: int | None = None
+) -> ActionItem:
+    """A new open action item of the project, numbered and in the history (the sender created it)."""
+    project, sender = ctx.require_project(), ctx.require_sender()
     now = ctx.incoming.sent_at
     item = ActionItem(
         project_id=project.id,
@@ -92,11 +106,7 @@ def add_action(ctx: Context, args: Args) -> Reply:
     )
     insert_now(ctx.session, item)
     log_change(ctx, "action", item, sender, "created", None, shorten(content, 60), None)
-    who = mention(owner) if owner.id != sender.id else person(owner)
-    return Reply(
-        f"已新增行动项 {item.ref} {shorten(content)}\n负责人 {who} · 截止 {day(due, today=ctx.today)} · 来源 {origin}",
-        mentions=(Mention(owner.user_id, owner.name),) if owner.id != sender.id else (),
-    )
+    return item
 
 
 # ---------------------------------------------------------------------------- /行动 列表

@@ -10,7 +10,7 @@ from handlers.router import CommandGroup
 from handlers.text import Args
 from reports.export import export_reply
 
-USAGE = "/导出 [任务|跟踪|风险|行动|决议|变更申请|验收|变更 csv]"
+USAGE = "/导出 [任务|跟踪|风险|行动|决议|变更申请|验收|变更|总结|复盘 csv]"
 # What a PM types for one table → the sheet's title.
 TABLES = {
     "任务": "任务分工表", "任务分工表": "任务分工表", "tasks": "任务分工表",
@@ -21,8 +21,12 @@ TABLES = {
     "变更申请": "变更申请", "change-requests": "变更申请", "changes": "变更申请",
     "验收": "验收记录", "验收记录": "验收记录", "acceptance": "验收记录",
     "变更": "变更记录", "变更记录": "变更记录", "历史": "变更记录", "history": "变更记录",
+    "总结": "项目总结报告", "项目总结报告": "项目总结报告", "closeout": "项目总结报告", "report": "项目总结报告",
+    "复盘": "复盘", "retro": "复盘",
 }
-group = CommandGroup(("导出", "export"), summary="导出：把任务、跟踪、风险、行动项、决议、变更申请、验收、变更记录导出成 Excel")
+group = CommandGroup(
+    ("导出", "export"), summary="导出：把任务、跟踪、风险、行动项、决议、变更申请、验收、变更记录、总结、复盘导出成 Excel"
+)
 
 
 @group.default_command(usage=USAGE, summary="把项目台账导出成 Excel 文件发到群里（PM）")

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import date
+from zoneinfo import ZoneInfo
 
-from bot.messages import Button, Reply
+from bot.messages import Button, Reply, Section
+from handlers import closeout_report, retro
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandSet, Handler
@@ -18,6 +21,7 @@ from handlers.text import Args
 from models import Member, Project, ProjectStatus, RiskLevel, Role, Task, TaskStatus, find_member, record_change
 from models.acceptance import ACCEPTANCE_LABELS, Acceptance, unaccepted_deliverables
 from models.closed import ProjectRecord, TaskOutcome, closed_projects, project_record
+from models.retro import retro_entries
 from reports.format import RISK_LEVEL_LABELS, day, shorten
 
 commands = CommandSet()
@@ -56,22 +60,24 @@ def close_project(ctx: Context, args: Args) -> Reply:
         ]))
     project.status = ProjectStatus.CLOSED
     project.closed_at = ctx.incoming.sent_at
-    summary = summary_lines(project, record)
-    project.summary = "\n".join(summary)
     record_change(
         ctx.session, project_id=project.id, entity="project", entity_id=project.id, actor=pm,
         at=ctx.incoming.sent_at, field="status", old="active", new="closed",
         note=f"强制结项：{len(unaccepted)} 项交付物未通过验收" if unaccepted else None,
     )
-    if unaccepted:
-        summary.append(f"强制结项：{len(unaccepted)} 项交付物未通过验收（" + "，".join(t.ref for t, _ in unaccepted) + "）")
-        project.summary = "\n".join(summary)
-    lines = [
-        *summary,
-        "复盘：请大家在群里补充“做得好 / 待改进 / 可复用”的经验。",
+    _, report = closeout_report.report_for(ctx, project)
+    if unaccepted:  # said in the report kept with the project, not only in this reply
+        forced_line = f"强制结项：{len(unaccepted)} 项交付物未通过验收（" + "，".join(t.ref for t, _ in unaccepted) + "）"
+        report = replace(report, sections=(Section(lines=(forced_line,)), *report.sections))
+    project.summary = report.plain_text()
+    hints = (
+        "复盘：请大家补充 /复盘 好 <内容> ｜ /复盘 改进 <内容> ｜ /复盘 复用 <内容>，PM 发 /复盘 纪要 汇总。",
+        f"填写目标结果：{closeout_report.GOAL_RESULT_USAGE} ；存为模板：/项目 存为模板 <名称>",
         f"查看：{HISTORY_USAGE} ；新项目：/项目 创建 <名称>",
-    ]
-    return Reply("\n".join(lines), title=f"项目“{project.name}”已结项", style="report")
+    )
+    return replace(
+        report, title=f"项目“{project.name}”已结项 · 项目总结报告", sections=(*report.sections, Section(lines=hints))
+    )
 
 
 @commands.command(("历史", "history"), usage=HISTORY_USAGE, summary="本群已结项的项目（加名称看总结）", needs_project=False)
@@ -86,8 +92,10 @@ def project_history(ctx: Context, args: Args) -> Reply:
         lines.append(f"看总结：{HISTORY_USAGE}")
         return Reply("\n".join(lines), title=f"已结项的项目（{len(closed)}）")
     project = _named(closed, wanted)
-    record = project_record(ctx.session, project_id=project.id)
-    return Reply("\n".join(summary_lines(project, record)), title=f"项目总结：{project.name}", style="report")
+    report = closeout_report.report_for(ctx, project)[1]
+    entries = retro_entries(ctx.session, project_id=project.id)
+    retro_part = (Section(title=f"复盘（{len(entries)} 条）"), *retro.retro_sections(ctx, entries)) if entries else ()
+    return replace(report, title=f"项目总结：{project.name}", sections=(*report.sections, *retro_part))
 
 
 @commands.command(("重开", "reopen"), usage=REOPEN_USAGE, summary="重新打开最近结项的项目（仅其 PM）", needs_project=False)
@@ -113,18 +121,22 @@ def reopen_project(ctx: Context, _args: Args) -> Reply:
 # ---------------------------------------------------------------------------- the summary
 
 
-def summary_lines(project: Project, record: ProjectRecord) -> list[str]:
-    """Counts, then what was completed (late ones marked), left open, cancelled; open risks; dates."""
+def summary_lines(project: Project, record: ProjectRecord, *, today: date | None = None) -> list[str]:
+    """Counts, then what was completed (late ones marked), left open, cancelled; open risks; dates.
+    Open tasks are late against the closing day (before closing: `today`)."""
     tasks = record.tasks
     done = [t for t in tasks if t.status == TaskStatus.DONE]
     cancelled = [t for t in tasks if t.status == TaskStatus.CANCELLED]
     unfinished = [t for t in tasks if t.status not in (TaskStatus.DONE, TaskStatus.CANCELLED)]
-    closed_on = (project.closed_at or project.created_at).date()
-    late = [t for t in done if _late(t)] + [t for t in unfinished if t.due_date and t.due_date < closed_on]
+    tz = ZoneInfo(project.timezone)  # days are the project's local days, as in the report's on-time rate
+    closed_on = project.closed_at.astimezone(tz).date() if project.closed_at else (
+        today or project.created_at.astimezone(tz).date())
+    late = [t for t in done if _late(t, tz)] + [t for t in unfinished if t.due_date and t.due_date < closed_on]
     lines = [
-        f"周期：{day(project.created_at.date())} ~ {day(project.closed_at.date()) if project.closed_at else '进行中'}"
+        f"周期：{day(project.created_at.astimezone(tz).date())} ~ "
+        f"{day(project.closed_at.astimezone(tz).date()) if project.closed_at else '进行中'}"
         + (f" · 计划截止 {day(project.deadline)}" if project.deadline else ""),
-        f"任务 {len(tasks)} 个：完成 {len(done)}（其中逾期完成 {sum(1 for t in done if _late(t))}），"
+        f"任务 {len(tasks)} 个：完成 {len(done)}（其中逾期完成 {sum(1 for t in done if _late(t, tz))}），"
         f"未完成 {len(unfinished)}，取消 {len(cancelled)}",
         f"未关闭风险 {len(record.open_risks)} 个 · 未完成行动项 {record.open_actions} 个",
     ]
@@ -149,8 +161,8 @@ def _unaccepted_lines(unaccepted: Sequence[tuple[Task, Acceptance | None]]) -> l
     return lines
 
 
-def _late(task: TaskOutcome) -> bool:
-    return bool(task.due_date and task.completed_at and task.completed_at.date() > task.due_date)
+def _late(task: TaskOutcome, tz: ZoneInfo) -> bool:
+    return bool(task.due_date and task.completed_at and task.completed_at.astimezone(tz).date() > task.due_date)
 
 
 def _named_tasks(lines: list[str], title: str, items: Sequence[TaskOutcome]) -> None:
@@ -169,24 +181,47 @@ def _named_tasks(lines: list[str], title: str, items: Sequence[TaskOutcome]) -> 
 def read_only_commands() -> frozenset[Handler]:
     """What still answers from the most recently closed project (the task details only when shown, not
     when the words after the id would change it)."""
-    from handlers import acceptance, change_requests, projects, schedule_views, tasks
+    from handlers import acceptance, change_requests, export, projects, schedule_views, tasks
 
-    return frozenset({tasks.list_tasks, tasks.task_detail, schedule_views.show_weekly, projects.project_info,
-                      change_requests.list_changes, acceptance.list_acceptance})
+    return frozenset({
+        tasks.list_tasks, tasks.task_detail, schedule_views.show_weekly, projects.project_info, export.export_registers,
+        change_requests.list_changes, acceptance.list_acceptance,
+    })
+
+
+def after_close_commands() -> frozenset[Handler]:
+    """What still works on the most recently closed project and is not read only: the close-out
+    report, the goals' results, the retrospective and saving the project as a template."""
+    from handlers import templates
+
+    return frozenset({
+        closeout_report.show_report, closeout_report.goal_result, templates.save_template, *retro.COMMANDS,
+    })
 
 
 def enter_closed(ctx: Context, func: Handler, args: Args) -> bool:
-    """Let a read-only command see the group's most recently closed project; False when it may not."""
+    """Let a read-only command (or one of `after_close_commands`) see the group's most recently closed
+    project; False when it may not."""
     project = ctx.closed_project
-    if project is None or func not in read_only_commands():
+    if project is None:
         return False
-    from handlers import tasks
+    from handlers import schedule_settings, tasks
 
+    goal_setting = (
+        func is schedule_settings.project_settings and bool(args.words)
+        and args.words[0].lower() in closeout_report.GOAL_RESULT_NAMES
+    )
+    if func not in read_only_commands() and func not in after_close_commands() and not goal_setting:
+        return False
     if func is tasks.task_detail and len(args.words) > 1:
         return False
     ctx.project = project
     ctx.sender = find_member(ctx.session, project_id=project.id, user_id=ctx.incoming.sender_id)
     return True
+
+
+def is_read_only(func: Handler) -> bool:
+    return func in read_only_commands()
 
 
 def mark_read_only(project: Project, reply: Reply) -> Reply:
@@ -197,7 +232,7 @@ def mark_read_only(project: Project, reply: Reply) -> Reply:
 def closed_refusal(project: Project) -> str:
     return (
         f"本群的项目“{project.name}”已结项（{day(project.closed_at.date()) if project.closed_at else ''}），只能查看："
-        "/任务 列表 全部 ｜ /任务 #N ｜ /周报 ｜ /项目 历史。"
+        "/任务 列表 全部 ｜ /任务 #N ｜ /周报 ｜ /项目 历史 ｜ /项目 总结 ｜ /复盘。"
         f"PM 可以 {REOPEN_USAGE}，或 /项目 创建 <名称> 开始新项目。"
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from bot.messages import Reply
 from handlers.charter import CHARTER_SET_USAGE, charter_lines
 from handlers.common import MAX_DEPARTMENT, checked_text
@@ -12,6 +14,7 @@ from handlers.router import CommandGroup
 from handlers.text import Args
 from models import (
     OPEN_TASK_STATUSES,
+    Member,
     Project,
     ProjectStatus,
     Role,
@@ -25,15 +28,15 @@ from models.registers import task_status_counts
 from reports.format import day, person
 
 MAX_NAME = 100
-group = CommandGroup(("项目", "project"), summary="项目：创建、信息、章程、结项、历史、设置")
-CREATE_USAGE = "/项目 创建 <名称> [目标:…] [截止:日期] [部门:研发部,市场部]"
+group = CommandGroup(("项目", "project"), summary="项目：创建、信息、章程、结项、总结、历史、设置、存为模板")
+CREATE_USAGE = "/项目 创建 <名称> [目标:…] [截止:日期] [部门:研发部,市场部] [模板:<模板名> 开始:日期]"
 
 
 @group.command(
     ("创建", "新建", "init", "create"),
     usage=CREATE_USAGE,
     summary="把本群绑定到一个新项目，创建者成为 PM",
-    options=("goal", "due", "dept"),
+    options=("goal", "due", "dept", "template", "start"),
     needs_project=False,
 )
 def create_project(ctx: Context, args: Args) -> Reply:
@@ -49,12 +52,34 @@ def create_project(ctx: Context, args: Args) -> Reply:
     departments = list(dict.fromkeys(d for d in _split_list(args.options.get("dept", "")) if d))
     for name_ in departments:
         checked_text(name_, what="部门名称", limit=MAX_DEPARTMENT, usage=CREATE_USAGE)
+    if "start" in args.options and "template" not in args.options:
+        raise UsageError("开始日期用于按模板创建：/项目 创建 <名称> 模板:<模板名> 开始:<日期>。", CREATE_USAGE)
+    if "template" in args.options:
+        from handlers.templates import preview_layout
+
+        return preview_layout(ctx, args, name=name, goal=goal or None, deadline=deadline, departments=departments)
+    project, pm = new_project(ctx, name=name, goal=goal or None, deadline=deadline, departments=departments)
+    lines = [f"已创建项目“{project.name}”，PM：{pm.name}"]
+    if project.goal:
+        lines.append(f"目标：{project.goal}")
+    if deadline:
+        lines.append(f"截止：{day(deadline, today=ctx.today)}")
+    if departments:
+        lines.append(f"部门：{'、'.join(departments)}")
+    lines.append("下一步：/任务 新增 <标题> @负责人 截止:日期 ；/成员 添加 @某人 部门:研发部")
+    return Reply("\n".join(lines))
+
+
+def new_project(
+    ctx: Context, *, name: str, goal: str | None, deadline: date | None, departments: list[str]
+) -> tuple[Project, Member]:
+    """The group's new active project, its sender the PM, its departments, and the history row."""
     incoming = ctx.incoming
     project = Project(
         platform=incoming.platform,
         chat_id=incoming.chat_id,
         name=name,
-        goal=goal or None,
+        goal=goal,
         deadline=deadline,
         created_at=incoming.sent_at,
         status=ProjectStatus.ACTIVE,
@@ -73,15 +98,7 @@ def create_project(ctx: Context, args: Args) -> Reply:
         ctx.session, project_id=project.id, entity="project", entity_id=project.id, actor=pm,
         at=incoming.sent_at, field="created", new=project.name,
     )
-    lines = [f"已创建项目“{project.name}”，PM：{pm.name}"]
-    if project.goal:
-        lines.append(f"目标：{project.goal}")
-    if deadline:
-        lines.append(f"截止：{day(deadline, today=ctx.today)}")
-    if departments:
-        lines.append(f"部门：{'、'.join(departments)}")
-    lines.append("下一步：/任务 新增 <标题> @负责人 截止:日期 ；/成员 添加 @某人 部门:研发部")
-    return Reply("\n".join(lines))
+    return project, pm
 
 
 @group.command(("信息", "info", "show"), usage="/项目 信息", summary="项目概况")

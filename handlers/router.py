@@ -48,6 +48,7 @@ OPTION_SPELLINGS: dict[str, tuple[str, ...]] = {
     "new_task": ("新增任务", "新任务", "addtask", "newtask"),
     "cancel_task": ("取消", "取消任务", "cancel"),
     "criteria": ("验收标准", "标准", "criteria"),
+    "template": ("模板", "template"),
 }
 
 

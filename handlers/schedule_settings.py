@@ -11,7 +11,7 @@ from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.messages import Reply
-from handlers import charter
+from handlers import charter, closeout_report
 from handlers.context import Context
 from handlers.dates import parse_date
 from handlers.errors import UsageError, UserError
@@ -24,7 +24,7 @@ from reports.format import WEEKDAY_LABELS, day
 
 SET_USAGE = (
     "/项目 设置 日报 17:00 ｜ 周会 周一 09:00 ｜ 议程 16:00|默认 ｜ 汇总 18:00 ｜ 工作时间 09:00-18:00 ｜ "
-    "时区 Europe/Berlin ｜ 催办 17:30|关闭 ｜ 延期审批 开|关"
+    "时区 Europe/Berlin ｜ 催办 17:30|关闭 ｜ 延期审批 开|关 ｜ 目标结果 1 <结果>"
 )
 commands = CommandSet()  # subcommands of /项目 (handlers.projects.group)
 DAY_OFF_USAGE = "/项目 休息日 <日期>[~<日期>] [说明]   或   /项目 休息日 删除 <日期>"
@@ -104,8 +104,10 @@ def project_settings(ctx: Context, args: Args) -> Reply:
         if args.mentions:
             raise UsageError("要设置什么？例如：/项目 设置 发起人 @某人", charter.CHARTER_SET_USAGE)
         return settings_overview(ctx, project)
-    ctx.require_manager("修改项目设置")
     what, rest = args.words[0].lower(), args.words[1:]
+    if what in closeout_report.GOAL_RESULT_NAMES:  # works on a closed project too (project_closeout)
+        return closeout_report.set_goal_result(ctx, rest)
+    ctx.require_manager("修改项目设置")
     value = " ".join(rest).strip()
     charter_setter = charter.find_setter(what)
     if charter_setter is not None:  # 编号 发起部门 发起人 预算 目标 成果 干系人 变更审批

@@ -42,11 +42,13 @@ from models.project import (
     get_active_project_and_member,
     get_or_create_department,
 )
+from models.retro import GoalResult, RetroEntry
 from models.rhythm import AgendaRun, AgendaTopic, DueRequest
 from models.risk import Risk
 from models.schedule import JobRun
 from models.secrets import AppSecret, get_or_create_secret
 from models.task import Task, task_dependency
+from models.template import ProjectTemplate, TemplateLayout
 from models.webhook import WebhookSignature, claim_webhook_signature, prune_webhook_signatures
 
 __all__ = [
@@ -70,6 +72,7 @@ __all__ = [
     "Department",
     "DueRequest",
     "Edit",
+    "GoalResult",
     "InboundEvent",
     "InboundStatus",
     "JobRun",
@@ -79,7 +82,9 @@ __all__ = [
     "PendingUpdate",
     "Project",
     "ProjectStatus",
+    "ProjectTemplate",
     "Proposal",
+    "RetroEntry",
     "Risk",
     "RiskLevel",
     "RiskStatus",
@@ -87,6 +92,7 @@ __all__ = [
     "Role",
     "Task",
     "TaskStatus",
+    "TemplateLayout",
     "UTCDateTime",
     "WebhookSignature",
     "allocate_number",

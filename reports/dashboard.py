@@ -15,9 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.messages import Section
 from models import ActionItem, ActionStatus, Change, ChangeRequest, Decision, Member, Project, Risk, Task, TaskStatus
 from models.calendar import load_calendar
 from reports import compute
+from reports.closeout import closeout, closeout_sections
 from reports.format import RISK_LEVEL_LABELS, RISK_STATUS_LABELS, RISK_STRATEGY_LABELS, describe_change
 from reports.lifecycle import AcceptanceLine, ChangeLine, acceptance_lines, change_lines
 from reports.plan import Plan, PlanTask, load_plan
@@ -26,7 +28,7 @@ from reports.rules import local_time
 
 HISTORY_LIMIT = 100
 ENTITY_PREFIX = {"task": "#", "risk": "R", "action": "A", "decision": "D", "change_request": "C"}
-ENTITY_LABELS = {"project": "项目", "member": "成员"}
+ENTITY_LABELS = {"project": "项目", "member": "成员", "retro": "复盘"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,7 @@ class Dashboard:
     changes: tuple[ChangeLine, ...]  # change requests (变更申请)
     acceptance: tuple[AcceptanceLine, ...]  # the acceptance record (验收记录)
     history: tuple[HistoryLine, ...]
+    closeout: tuple[Section, ...] = ()  # the 项目总结报告, once the project is closed
 
 
 def dashboard(session: Session, project: Project, at: datetime, filters: TaskFilters = TaskFilters()) -> Dashboard:
@@ -134,6 +137,7 @@ def dashboard(session: Session, project: Project, at: datetime, filters: TaskFil
         changes=tuple(change_lines(session, project, tz)),
         acceptance=tuple(acceptance_lines(session, project, tz)),
         history=history,
+        closeout=closeout_sections(closeout(session, project, at=at)) if project.closed_at else (),
     )
 
 

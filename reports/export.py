@@ -17,6 +17,8 @@ from bot.messages import Attachment, Reply
 from models import ActionItem, Change, ChangeRequest, Decision, Member, Project, Risk, Task
 from models.calendar import load_calendar
 from models.registers import list_actions, list_decisions, list_risks
+from models.retro import retro_entries
+from reports.closeout import RETRO_LABELS, closeout, percent
 from reports.compute_digest import tracking_table
 from reports.format import (
     ACTION_STATUS_LABELS,
@@ -35,6 +37,7 @@ ALL = 1_000_000  # the register functions page; an export takes every row
 TASK_HEADER = ("WBS编号", "任务名称", "任务号", "层级", "负责人", "配合部门", "计划开始", "计划完成", "交付物",
                "前置依赖", "状态", "进度")
 ENTITY_PREFIX = {"task": "#", "risk": "R", "action": "A", "decision": "D", "change_request": "C"}
+ENTITY_LABELS = {"project": "项目", "member": "成员", "retro": "复盘"}
 
 
 def wbs_codes(tasks: tuple[PlanTask, ...]) -> dict[int, str]:
@@ -158,9 +161,51 @@ def history_sheet(session: Session, project: Project, tz: ZoneInfo) -> SheetTabl
         .where(Change.project_id == project.id).order_by(Change.at, Change.id)
     ):
         number = numbers.get((change.entity, change.entity_id))
-        ref = f"{ENTITY_PREFIX[change.entity]}{number}" if number is not None else change.entity
+        ref = f"{ENTITY_PREFIX[change.entity]}{number}" if number is not None else ENTITY_LABELS.get(change.entity, change.entity)
         rows.append((_local(change.at, tz), ref, describe_change(change), name))
     return SheetTable("变更记录", ("时间", "对象", "变更", "操作人"), rows)
+
+
+def closeout_sheet(session: Session, project: Project, at: datetime) -> SheetTable:
+    """项目总结报告: the close-out report's figures and lists, one row each (as of now before closing)."""
+    report = closeout(session, project, at=at)
+    rows: list[tuple[SheetValue, ...]] = [
+        ("项目", project.name, f"{report.started.isoformat()} ~ {report.ended.isoformat() if report.ended else '进行中'}"),
+    ]
+    rows += [("目标", f"{g.index}. {g.goal}", g.result) for g in report.goals]
+    rows += [
+        ("按时完成率", percent(report.on_time_rate), f"按时 {report.on_time} / 已完成 {len(report.done)}"),
+        ("已完成", len(report.done), f"其中无截止日期 {report.done_without_due}" if report.done_without_due else None),
+        ("未完成", len(report.unfinished), None),
+        ("已取消", len(report.cancelled), None),
+    ]
+    rows += [
+        ("未完成事项", f"#{t.number} {t.title}（{TASK_STATUS_LABELS[t.status]}）", t.reason)
+        for t in (*report.unfinished, *report.cancelled)
+    ]
+    rows += [
+        ("里程碑", f"#{m.number} {m.title}",
+         f"计划 {m.planned.isoformat() if m.planned else '未定'} · 实际 {m.actual.isoformat() if m.actual else '未完成'}"
+         + (f" · 偏差 {m.slip} 个工作日" if m.slip is not None else ""))
+        for m in report.milestones
+    ]
+    rows += [("阻塞天数", b.department, f"{b.days:g} 个工作日（{b.tasks} 个任务）") for b in report.blocked]
+    rows += [
+        ("风险与问题", f"R{r.number}（{RISK_LEVEL_LABELS[r.level]}）{r.description}",
+         RISK_STATUS_LABELS[r.status] + (f"：{r.note}" if r.note else ""))
+        for r in report.risks
+    ]
+    rows += [("决议", f"D{d.number} {d.content}", d.on.isoformat()) for d in report.decisions]
+    return SheetTable("项目总结报告", ("分项", "内容", "说明"), rows)
+
+
+def retro_sheet(session: Session, project: Project, tz: ZoneInfo) -> SheetTable:
+    rows: list[tuple[SheetValue, ...]] = [
+        (RETRO_LABELS[e.kind], e.content, e.author.name if e.author else None,
+         f"A{e.action.number}" if e.action else None, _local(e.created_at, tz))
+        for e in retro_entries(session, project_id=project.id)
+    ]
+    return SheetTable("复盘", ("类别", "内容", "提出人", "行动项", "时间"), rows)
 
 
 def export_tables(session: Session, project: Project, at: datetime) -> list[SheetTable]:
@@ -174,6 +219,8 @@ def export_tables(session: Session, project: Project, at: datetime) -> list[Shee
         change_request_sheet(session, project, tz),
         acceptance_sheet(session, project, tz),
         history_sheet(session, project, tz),
+        closeout_sheet(session, project, at),
+        retro_sheet(session, project, tz),
     ]
 
 

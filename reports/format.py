@@ -101,6 +101,9 @@ FIELD_LABELS = {
     "change_request": "变更",
     "approval": "批准",
     "acceptance": "验收",
+    "goal_result": "目标结果",
+    "template": "模板",
+    "action": "行动项",
 }
 _EVENT_FIELDS = frozenset({"charter_ack", "change_request", "approval", "acceptance"})
 _STATUS_LABELS: dict[str, dict[str, str]] = {

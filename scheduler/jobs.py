@@ -26,6 +26,7 @@ from models import JobRun, Project, ProjectStatus
 from models.calendar import NationalCalendar, WorkCalendar, chunked, load_calendars, national_calendar
 from models.rhythm import record_agenda
 from reports import builders, compute, pictures, text, text_reminders
+from reports.closeout import retro_prompt
 from reports.holidays import holiday_notice, long_holiday_after
 from reports.rows import Agenda, Incident
 from reports.rules import escalation_recipients, managers
@@ -43,9 +44,11 @@ from scheduler.slots import (
     MINUTES,
     NUDGE,
     REMINDERS,
+    RETRO_PROMPT,
     WEEKLY_DIGEST,
     Slot,
     in_working_hours,
+    retro_window,
     timed_slots,
 )
 
@@ -56,6 +59,7 @@ WITHHELD = "withheld"  # a PM digest on a platform that cannot send it privately
 PM_ONLY = (DIGEST, WEEKLY_DIGEST)  # who did and did not update: for the PMs' eyes only
 
 BATCH = 500  # projects per unit of work
+RETRO_LOOKBACK = timedelta(days=21)  # closed this recently: three workdays after it, even over 春节
 
 
 class JobRunner:
@@ -89,6 +93,11 @@ class JobRunner:
             raise ValueError("`at` must be timezone-aware")
         jobs = [job for kind in kinds for job in KINDS[kind]]
         report = RunReport(at)
+        if RETRO_PROMPT in jobs:
+            jobs.remove(RETRO_PROMPT)
+            self._run_retro_prompts(at, project_ids, report)
+        if not jobs:
+            return report
         with self._session_factory() as session:
             query = select(Project.id).where(Project.status == ProjectStatus.ACTIVE, Project.paused.is_(False))
             if project_ids is not None:
@@ -182,6 +191,39 @@ class JobRunner:
         report.counts.update(local_report.counts)
         report.lines += local_report.lines
         report.errors += local_report.errors
+
+    def _run_retro_prompts(self, at: datetime, project_ids: Collection[int] | None, report: RunReport) -> None:
+        """Closed projects whose retrospective prompt window is open now: one prompt each, exactly once."""
+        with self._session_factory.begin() as session:
+            query = select(Project).where(
+                Project.status == ProjectStatus.CLOSED, Project.closed_at >= at - RETRO_LOOKBACK,
+                Project.closed_at <= at,
+            )
+            if project_ids is not None:
+                query = query.where(Project.id.in_(list(project_ids)))
+            projects = list(session.scalars(query.order_by(Project.id)))
+            if not projects:
+                return
+            calendars = load_calendars(session, project_ids=[p.id for p in projects], national=self._national)
+            claims: list[Claim] = []
+            for project in projects:
+                window = retro_window(project, calendars[project.id])
+                if window is None or not window.due_at <= at < window.until:
+                    continue
+                prompt = retro_prompt(project.name, window.closed_on, window.last_day)
+                claims.append(Claim(project.id, RETRO_PROMPT, window.key, POSTED, [Post(prompt, False)]))
+            claimed = self._claim(session, claims)
+            by_id = {p.id: p for p in projects}
+            outbox = OutboxBatch(session)
+            data = Snapshot(session, [], at=at)
+            for claim in claims:
+                if claim.key not in claimed:
+                    report.add(claim.job, "already")
+                    continue
+                for post in claim.posts:
+                    self._enqueue(outbox, by_id[claim.project_id], claim, post, data)
+                report.add(claim.job, POSTED, f"已发送：项目 {claim.project_id} {claim.job} {claim.slot}")
+            outbox.flush()
 
     @staticmethod
     def _has_work(

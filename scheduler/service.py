@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 TICK_JOB_ID = "tandem:tick"
 REMINDERS_JOB_ID = "tandem:reminders"
-TIMED_KINDS = ("daily-prompt", "weekly-agenda", "digest")
+TIMED_KINDS = ("daily-prompt", "weekly-agenda", "digest", "retro-prompt")
 REMINDER_KINDS = ("reminders",)
 
 

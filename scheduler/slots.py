@@ -28,6 +28,8 @@ WEEKLY_DIGEST = "weekly-digest"
 CALENDAR_NOTICE = "calendar-estimate"
 HOLIDAY_NOTICE = "holiday-notice"  # the last workday before a long holiday; key: its first day off
 REMINDERS = "reminders"
+RETRO_PROMPT = "retro-prompt"  # after closing; key: the local day it closed
+RETRO_WORKDAYS = 3  # the retrospective is prompted within this many workdays after closing
 
 # What `tandem jobs run KIND` covers (the scheduler runs all of them).
 KINDS: dict[str, tuple[str, ...]] = {
@@ -35,6 +37,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "weekly-agenda": (AGENDA, MINUTES),
     "digest": (DIGEST, WEEKLY_DIGEST),
     "reminders": (REMINDERS,),
+    "retro-prompt": (RETRO_PROMPT,),
 }
 TIMED_JOBS = (DAILY_PROMPT, NUDGE, HOLIDAY_NOTICE, AGENDA, MINUTES, DIGEST, WEEKLY_DIGEST)
 DEFAULT_GRACE = timedelta(hours=1)
@@ -157,3 +160,33 @@ def in_working_hours(project: Project, calendar: WorkCalendar, at: datetime) -> 
     if not calendar.is_workday(local.date()):
         return False
     return project.work_start <= local.time().replace(tzinfo=None) < project.work_end
+
+
+@dataclass(frozen=True, slots=True)
+class RetroWindow:
+    """When a closed project's retrospective prompt may go out: from the first workday after closing at
+    the prompt time, until the end of the third workday (a scheduler down all that while misses it)."""
+
+    key: str
+    due_at: datetime
+    until: datetime
+    closed_on: date
+    last_day: date
+
+
+def retro_window(project: Project, calendar: WorkCalendar) -> RetroWindow | None:
+    if project.closed_at is None:
+        return None
+    tz = ZoneInfo(project.timezone)
+    closed_on = project.closed_at.astimezone(tz).date()
+    days: list[date] = []
+    current: date | None = closed_on
+    while current is not None and len(days) < RETRO_WORKDAYS:
+        current = calendar.next_workday(current)
+        if current is not None:
+            days.append(current)
+    if not days:
+        return None
+    due_at = max(_at(days[0], project.daily_prompt_time, tz), project.closed_at)
+    until = _at(days[-1] + timedelta(days=1), time(0), tz)
+    return RetroWindow(closed_on.isoformat(), due_at, until, closed_on, days[-1])

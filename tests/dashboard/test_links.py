@@ -113,3 +113,13 @@ def test_a_generated_key_is_kept_in_the_database_for_every_process(
     with runtime.session_factory() as session:
         project = session.query(Project).one()
         assert another_process.project_for(session, project.id, token, clock()) is not None
+
+
+def test_a_closed_projects_page_shows_its_close_out_report(chat: ConsoleChat, http: httpx.Client) -> None:
+    make_project(chat)
+    url = link_in(chat.say("/看板"))
+    assert "已结项" in chat.say("/项目 结项 确认")
+    page = http.get(url)
+    assert page.status_code == 200
+    for text in ("项目总结报告", "按时完成率", "阻塞天数（按部门，工作日）", "场地可能被占用"):
+        assert text in page.text

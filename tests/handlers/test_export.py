@@ -44,7 +44,9 @@ def test_the_workbook_holds_every_register(project: ConsoleChat) -> None:
     (attachment,) = reply.attachments
     assert attachment.kind == "file" and attachment.media_type == XLSX_TYPE and attachment.name.endswith(".xlsx")
     book = openpyxl.load_workbook(io.BytesIO(attachment.data))
-    assert book.sheetnames == ["任务分工表", "进度跟踪表", "风险登记表", "行动项", "决议", "变更申请", "验收记录", "变更记录"]
+    assert book.sheetnames == [
+        "任务分工表", "进度跟踪表", "风险登记表", "行动项", "决议", "变更申请", "验收记录", "变更记录", "项目总结报告", "复盘",
+    ]
     tasks = book["任务分工表"]
     assert tasks.freeze_panes == "A2"
     rows = list(tasks.iter_rows(values_only=True))
