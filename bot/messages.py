@@ -43,6 +43,9 @@ class Incoming:
     # The text's length as sent when only its first MAX_MESSAGE + 1 characters were kept (a message
     # that long is refused, and the refusal states this count); None when `text` is whole.
     text_length: int | None = None
+    # A card's button: the platform message (the card) it was pressed on, so the answer can show that
+    # card again as it now is (None: typed).
+    card_message_id: str | None = None
 
     def to_payload(self) -> dict[str, Any]:
         # Shallow on purpose: dataclasses.asdict deep-copies and was a tenth of accepting a message.
@@ -134,6 +137,10 @@ class Reply:
     sections: tuple[Section, ...] = ()
     buttons: tuple[Button, ...] = ()
     attachments: tuple[Attachment, ...] = ()
+    # What the reply shows, so it can be built again from the database later (a card re-rendered in
+    # place after a button or a typed change): {"kind": …, …} as the report that built it understands
+    # it (reports/views.py); None for replies that are not kept up to date.
+    view: dict[str, Any] | None = None
 
     @property
     def structured(self) -> bool:
@@ -224,6 +231,8 @@ class Reply:
                 {"kind": a.kind, "name": a.name, "media_type": a.media_type, "data": base64.b64encode(a.data).decode()}
                 for a in self.attachments
             ]
+        if self.view is not None:
+            data["view"] = self.view
         return data
 
     @classmethod
@@ -239,7 +248,17 @@ class Reply:
                 Attachment(a["kind"], a["name"], a["media_type"], base64.b64decode(a["data"]))
                 for a in data.get("attachments", ())
             ),
+            view=data.get("view"),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CardUpdate:
+    """A message sent earlier (a card), to be shown again as `reply`: the outbox updates it in place."""
+
+    message_id: str  # the platform's id of the message
+    chat_id: str
+    reply: Reply
 
 
 def _same(text: str) -> str:

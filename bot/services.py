@@ -10,8 +10,10 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
+from bot.callback_answers import answer_after_processing
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import OutboxSender
@@ -70,6 +72,7 @@ class Platforms:
         self._on_accepted = on_accepted
         self.batcher.start()
         for platform in self.by_name.values():
+            platform.await_outcome = partial(answer_after_processing, self.runtime, platform)
             await platform.start(self.record)
 
     async def record(self, incoming: Incoming) -> Recorded:

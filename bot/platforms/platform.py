@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.messages import Reply
 from bot.platforms import Parsed, PlatformSender, Refused, SenderLimits
-from bot.platforms.receiving import LongConnection, Record
+from bot.platforms.receiving import AwaitOutcome, LongConnection, Record
 
 WEBHOOK = "webhook"
 
@@ -32,6 +32,9 @@ class Capabilities:
     files: bool
     api_mentions: bool  # @-mentions work in posts through the open API, not only in replies
     limits: SenderLimits | None
+    # A message already sent can be updated in place (OutgoingMessage.update_message_id): cards kept
+    # up to date after a button or a typed change.
+    card_updates: bool = False
 
 
 class Platform:
@@ -66,12 +69,16 @@ class Platform:
         with what had to be fetched, or None to leave it as it is. Runs in a worker thread."""
         return None
 
-    def callback_answer(self, reply: Reply | None) -> dict[str, Any] | None:
+    def callback_answer(self, reply: Reply | None, card: Reply | None = None) -> dict[str, Any] | None:
         """The synchronous answer to a callback once its command ran (`reply`: what the command said,
-        None: nothing); None keeps the answer `normalise` gave."""
+        None: nothing; `card`: the pressed card as it now is, on platforms with `card_updates`); None
+        keeps the answer `normalise` gave."""
         return None
 
     receiver: LongConnection | None = None  # the long connection, when that is the receive mode
+    # How a long connection answers a callback the platform waits on, as the webhook does (set by
+    # bot.services before `start`; None: with `normalise`'s quick answer).
+    await_outcome: AwaitOutcome | None = None
 
     async def start(self, record: Record) -> None:
         """Background work of its own (the bot's identity, connections); never blocks startup long.

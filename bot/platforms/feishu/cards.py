@@ -77,6 +77,16 @@ def callback_toast(reply: Reply | None) -> dict[str, Any]:
     return {"toast": {"type": "error" if reply.style == "refusal" else "success", "content": content}}
 
 
+def callback_answer(reply: Reply | None, card_reply: Reply | None) -> dict[str, Any]:
+    """The toast, and the pressed card as it now is (`card: {type: raw}`: Feishu shows it in place at
+    once) when it fits a card."""
+    answer = callback_toast(reply)
+    built = card(card_reply) if card_reply is not None else None
+    if built is not None:
+        answer["card"] = {"type": "raw", "data": built}
+    return answer
+
+
 def _wrap(reply: Reply, elements: list[dict[str, Any]]) -> dict[str, Any]:
     plain = reply.render(lambda m: f"@{m.name}")
     first_line = plain.strip().splitlines()[0][:60] if plain.strip() else ""

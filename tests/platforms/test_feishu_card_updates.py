@@ -1,0 +1,163 @@
+"""The daily prompt card updated in place (issue 11): a click is answered with the toast and the card
+as it now is (from the database, for everyone), or, when the answer cannot wait, the card is updated
+just after with PATCH; a typed change to a task on today's prompt card refreshes it too. Against the
+fake Feishu, which validates every card and implements the PATCH as Feishu does."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot import callback_answers
+from bot.platforms.feishu import cards
+from bot.platforms.feishu.inbound import CARD_TOAST
+from models import OutboundMessage, OutboundStatus, TaskStatus
+from tests.fakes.feishu import Posted, card_problem
+from tests.platforms.conftest import Tandem
+from tests.platforms.test_dingtalk_pings import next_prompt_time
+from tests.platforms.test_feishu_card_clicks import button, click, status
+
+
+def prompt_card(tandem: Tandem) -> tuple[Posted, datetime]:
+    """A project with 李四's two tasks and 张三's one; the next 17:00 prompt, as a card."""
+    f = tandem.feishu
+    pm = f.add_user("ou_pm", "王经理")
+    f.add_user("ou_li", "李四")
+    f.add_user("ou_zhang", "张三")
+    f.add_user("ou_wu", "吴六")
+    commands = ("/项目 创建 发布会", "/任务 新增 写发布稿 @李四", "/任务 新增 订场地 @李四", "/任务 新增 做海报 @张三")
+    for i, text in enumerate(commands, 1):
+        assert tandem.feishu_say("oc_g1", pm, text).status_code == 200
+        f.wait_for(i, chat_id="oc_g1")
+    at = next_prompt_time()
+    assert tandem.runtime.job_runner().run(["daily-prompt"], at).count("posted", "daily-prompt") == 1
+    card = f.wait_for(5, chat_id="oc_g1")[4]
+    assert card.msg_type == "interactive" and card_problem(card.content) is None
+    tandem.settle()
+    return card, at
+
+
+def card_text(card: dict[str, Any]) -> str:
+    return json.dumps(card, ensure_ascii=False)
+
+
+def line_of(card: dict[str, Any], ref: str) -> str:
+    """The markdown line that shows task `ref` on the card."""
+    for element in _walk(card.get("body", {}).get("elements", [])):
+        for line in str(element.get("content", "")).splitlines():
+            if line.strip().startswith(ref + " "):
+                return line
+    raise AssertionError(f"{ref} is not on the card")
+
+
+def _walk(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, list):
+        return [e for v in value for e in _walk(v)]
+    if isinstance(value, dict):
+        return [value, *_walk([v for k, v in value.items() if k != "tag"])]
+    return []
+
+
+def commands_on(card: dict[str, Any]) -> list[str]:
+    return [v["command"] for v in cards.button_values(card)]
+
+
+def test_pressing_done_answers_with_the_toast_and_the_card_as_it_now_is(tandem: Tandem) -> None:
+    card, _ = prompt_card(tandem)
+    answer = click(tandem, card, "ou_li", button(card, "/任务 #1 完成"))
+    assert answer["toast"]["type"] == "success" and "#1" in answer["toast"]["content"]
+    shown = answer["card"]
+    assert answer["card"]["type"] == "raw" and card_problem(shown["data"]) is None
+    data = shown["data"]
+    # #1 stays on the day's card, shown as done and without buttons; the others keep theirs
+    assert "已完成" in line_of(data, "#1") and "/任务 #1 完成" not in commands_on(data)
+    assert {"/任务 #2 完成", "/任务 #3 完成", "/任务 #2 开始"} <= set(commands_on(data))
+    assert data["header"] == card.content["header"] and data["config"]["update_multi"] is True
+    assert status(tandem, 1) == TaskStatus.DONE
+    # the second tap: nothing changes twice, and the card still shows it done
+    again = click(tandem, card, "ou_li", button(card, "/任务 #1 完成"))
+    assert "没有变化" in again["toast"]["content"] and "已完成" in line_of(again["card"]["data"], "#1")
+    tandem.settle()
+    assert tandem.feishu.updates == []  # answered with the card in time: no PATCH repeats it
+    with tandem.runtime.session_factory() as session:
+        updates = session.scalars(select(OutboundMessage).where(OutboundMessage.updates_message_id.is_not(None))).all()
+        assert len(updates) == 2 and all(u.status == OutboundStatus.SENT for u in updates)
+
+
+def test_a_stranger_gets_an_error_and_the_card_unchanged_a_pm_changes_it_for_everyone(tandem: Tandem) -> None:
+    card, _ = prompt_card(tandem)
+    refused = click(tandem, card, "ou_wu", button(card, "/任务 #3 开始"))
+    assert refused["toast"]["type"] == "error" and "只有负责人或 PM 可以更新" in refused["toast"]["content"]
+    assert "待开始" in line_of(refused["card"]["data"], "#3") and "/任务 #3 开始" in commands_on(refused["card"]["data"])
+    assert status(tandem, 3) == TaskStatus.TODO
+    started = click(tandem, card, "ou_pm", button(card, "/任务 #3 开始"))
+    assert started["toast"]["type"] == "success"
+    data = started["card"]["data"]
+    assert "进行中" in line_of(data, "#3") and "/任务 #3 开始" not in commands_on(data)
+    assert "/任务 #3 完成" in commands_on(data) and "待开始" in line_of(data, "#1")
+    assert status(tandem, 3) == TaskStatus.IN_PROGRESS
+
+
+def test_a_form_click_shows_the_reason_on_the_card(tandem: Tandem) -> None:
+    card, _ = prompt_card(tandem)
+    answer = click(tandem, card, "ou_li", button(card, "/任务 #2 阻塞"), {"arg": "等场地报价"})
+    assert answer["toast"]["type"] == "success"
+    line = line_of(answer["card"]["data"], "#2")
+    assert "阻塞" in line and "等场地报价" in line
+    progress = click(tandem, card, "ou_li", button(card, "/任务 #1 进度"), {"arg": "60%"})
+    assert "60%" in line_of(progress["card"]["data"], "#1") and "阻塞" in line_of(progress["card"]["data"], "#2")
+
+
+def test_when_the_answer_cannot_wait_the_card_is_updated_just_after(
+    tandem: Tandem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    card, _ = prompt_card(tandem)
+    monkeypatch.setattr(callback_answers, "ANSWER_WITHIN", 0.0)  # the work never finishes within the wait
+    answer = click(tandem, card, "ou_li", button(card, "/任务 #1 完成"))
+    assert answer == CARD_TOAST  # the toast now
+    updated = tandem.feishu.wait_for_updates(1, message_id=card.message_id)  # and the card just after
+    assert len(updated) == 1 and "已完成" in line_of(updated[0], "#1")
+    shown = tandem.feishu.message(card.message_id)
+    assert shown is not None and "已完成" in line_of(shown.content, "#1")
+    tandem.settle()
+    assert len(tandem.feishu.updates) == 1 and status(tandem, 1) == TaskStatus.DONE
+
+
+def typed_at(tandem: Tandem, sender: str, text: str, at: datetime) -> None:
+    event = tandem.feishu.message_event("oc_g1", sender, text)
+    event["event"]["message"]["create_time"] = str(int(at.timestamp() * 1000))
+    assert tandem.post_feishu(event).status_code == 200
+
+
+def test_a_typed_change_to_a_task_on_todays_card_refreshes_it(tandem: Tandem) -> None:
+    card, at = prompt_card(tandem)
+    posted = len(tandem.feishu.posted)
+    typed_at(tandem, "ou_zhang", "#3 完成了", at + timedelta(minutes=30))
+    updated = tandem.feishu.wait_for_updates(1, message_id=card.message_id)
+    assert len(updated) == 1 and "已完成" in line_of(updated[0], "#3") and "待开始" in line_of(updated[0], "#1")
+    assert card_problem(updated[0]) is None
+    tandem.settle()
+    # a task not on the card, and a change on another day, leave the card alone
+    typed_at(tandem, "ou_pm", "/任务 新增 订酒店 @张三", at + timedelta(minutes=31))
+    typed_at(tandem, "ou_zhang", "#4 完成了", at + timedelta(minutes=32))
+    typed_at(tandem, "ou_li", "#1 进度 30%", at + timedelta(days=1))
+    tandem.feishu.wait_for(posted + 4, chat_id="oc_g1")
+    tandem.settle()
+    assert len(tandem.feishu.updates) == 1
+    assert "已完成" in line_of(tandem.feishu.message(card.message_id).content, "#3")  # type: ignore[union-attr]
+
+
+def test_a_card_from_another_group_is_never_rendered_into_this_one(tandem: Tandem) -> None:
+    card, _ = prompt_card(tandem)
+    f = tandem.feishu
+    tandem.feishu_say("oc_g2", "ou_pm", "/项目 创建 别的项目")
+    f.wait_for(1, chat_id="oc_g2")
+    payload = f.card_event("oc_g2", "ou_pm", card.message_id, {"command": "/任务 #1 完成"})
+    answer = tandem.post_feishu(payload, path="/webhook/feishu/card").json()
+    assert "card" not in answer and answer["toast"]["type"] == "error"  # no #1 in that group's project
+    tandem.settle()
+    assert f.updates == [] and status(tandem, 1) == TaskStatus.TODO
