@@ -190,7 +190,8 @@ class Reply:
                 lines += (table or pipe_rows)(section.table, literal)
             if section.buttons and section.hint:
                 lines.append(literal(_buttons_line(section.buttons)))
-            blocks.append("\n".join(lines))
+            if lines:  # a row of buttons alone, left out by text renderers, adds no empty line
+                blocks.append("\n".join(lines))
         if self.buttons:
             blocks.append(literal(_buttons_line(self.buttons)))
         blocks += [literal(f"[{'图片' if a.kind == 'image' else '文件'}：{a.name}]") for a in self.attachments]
@@ -198,8 +199,16 @@ class Reply:
 
     @property
     def rich(self) -> bool:
-        """Worth a card or markdown where the platform has them: a titled report, or any structure."""
-        return bool(self.title) or self.style == "report" or self.structured
+        """Worth a card or markdown where the platform has them: a titled report, or any structure
+        beyond rows of buttons that text renderers leave out (those need a card only where buttons
+        exist: `has_buttons`)."""
+        if self.title or self.style == "report" or self.buttons or self.attachments:
+            return True
+        return any(s.title or s.lines or s.fields or s.table is not None or (s.buttons and s.hint) for s in self.sections)
+
+    @property
+    def has_buttons(self) -> bool:
+        return bool(self.buttons) or any(s.buttons for s in self.sections)
 
     def mentioned_ids(self) -> list[str]:
         """The user ids really mentioned anywhere in the reply (listed, not everyone), in order, once each."""

@@ -209,10 +209,13 @@ def daily_prompt(prompt: DailyPrompt, *, project_name: str, note: str | None = N
 def task_buttons(task: TaskRow) -> tuple[Button, ...]:
     """What the owner (or a PM) can do with an open task in one tap: the same commands as typed
     (nothing for a closed one: a card shown again keeps it, done, without buttons)."""
-    if not task.is_open:
-        return ()
-    command = f"/任务 {task.ref}"
-    start = (Button("开始", f"{command} 开始", style="primary"),) if task.status == TaskStatus.TODO else ()
+    return status_buttons(task.ref, task.status) if task.is_open else ()
+
+
+def status_buttons(ref: str, status: TaskStatus) -> tuple[Button, ...]:
+    """开始 (while 待开始) / 完成 / 阻塞 <原因> / 进度 <60%> for the open task `ref`."""
+    command = f"/任务 {ref}"
+    start = (Button("开始", f"{command} 开始", style="primary"),) if status == TaskStatus.TODO else ()
     return (
         *start,
         Button("完成", f"{command} 完成", style="primary"),

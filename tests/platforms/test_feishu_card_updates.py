@@ -161,3 +161,106 @@ def test_a_card_from_another_group_is_never_rendered_into_this_one(tandem: Tande
     assert "card" not in answer and answer["toast"]["type"] == "error"  # no #1 in that group's project
     tandem.settle()
     assert f.updates == [] and status(tandem, 1) == TaskStatus.TODO
+
+
+# ---------------------------------------------------------------------------- cards where they read better
+
+
+def project_with_task(tandem: Tandem, chat: str = "oc_g3") -> None:
+    f = tandem.feishu
+    f.add_user("ou_pm", "王经理")
+    f.add_user("ou_li", "李四")
+    f.add_user("ou_wu", "吴六")
+    for i, text in enumerate(("/项目 创建 发布会", "/任务 新增 写发布稿 @李四"), 1):
+        tandem.feishu_say(chat, "ou_pm", text)
+        f.wait_for(i, chat_id=chat)
+
+
+def say_and_get(tandem: Tandem, chat: str, sender: str, text: str) -> Posted:
+    tandem.settle()  # the replies to earlier clicks are posted first
+    before = len(tandem.feishu.wait_for(0, chat_id=chat))
+    assert tandem.feishu_say(chat, sender, text).status_code == 200
+    return tandem.feishu.wait_for(before + 1, chat_id=chat)[before]
+
+
+def press(tandem: Tandem, chat: str, card: Posted, who: str, command: str, form: dict | None = None) -> dict:
+    value = next(v for v in cards.button_values(card.content) if v["command"] == command)
+    payload = tandem.feishu.card_event(chat, who, card.message_id, value, form)
+    response = tandem.post_feishu(payload, path="/webhook/feishu/card")
+    assert response.status_code == 200
+    return dict(response.json())
+
+
+def test_task_details_are_a_card_with_the_tasks_buttons(tandem: Tandem) -> None:
+    project_with_task(tandem)
+    detail = say_and_get(tandem, "oc_g3", "ou_li", "/任务 #1")
+    assert detail.msg_type == "interactive" and card_problem(detail.content) is None
+    assert {"/任务 #1 开始", "/任务 #1 完成", "/任务 #1 阻塞", "/任务 #1 进度"} <= set(commands_on(detail.content))
+    assert press(tandem, "oc_g3", detail, "ou_wu", "/任务 #1 完成")["toast"]["type"] == "error"
+    answer = press(tandem, "oc_g3", detail, "ou_li", "/任务 #1 阻塞", {"arg": "等审批"})
+    assert answer["toast"]["type"] == "success" and "card" not in answer  # details are not a kept-up card
+    tandem.settle()
+    assert status(tandem, 1) == TaskStatus.BLOCKED
+    done = say_and_get(tandem, "oc_g3", "ou_li", "/任务 #1 完成")
+    tandem.settle()
+    assert commands_on(done.content) == ["/撤销"]  # the change, with one tap to take it back
+    closed = say_and_get(tandem, "oc_g3", "ou_li", "/任务 #1")
+    assert "/任务 #1 完成" not in commands_on(closed.content)  # a done task offers no status buttons
+
+
+def test_a_risk_card_closes_and_reopens_and_an_action_item_completes(tandem: Tandem) -> None:
+    project_with_task(tandem)
+    say_and_get(tandem, "oc_g3", "ou_pm", "/风险 新增 场地可能延期 等级:高 @李四")
+    risk = say_and_get(tandem, "oc_g3", "ou_pm", "/风险 R1")
+    assert card_problem(risk.content) is None
+    assert {"/风险 更新 R1", "/风险 关闭 R1"} <= set(commands_on(risk.content))
+    noted = press(tandem, "oc_g3", risk, "ou_li", "/风险 更新 R1", {"arg": "已联系备选场地"})
+    assert noted["toast"]["type"] == "success" and "已联系备选场地" in noted["toast"]["content"]
+    assert press(tandem, "oc_g3", risk, "ou_li", "/风险 关闭 R1")["toast"]["type"] == "success"
+    tandem.settle()
+    reopened = say_and_get(tandem, "oc_g3", "ou_pm", "/风险 R1")
+    assert commands_on(reopened.content) == ["/风险 重开 R1"]
+    assert press(tandem, "oc_g3", reopened, "ou_pm", "/风险 重开 R1")["toast"]["type"] == "success"
+    say_and_get(tandem, "oc_g3", "ou_pm", "/行动 新增 确认报价 @李四 截止:明天")
+    action = say_and_get(tandem, "oc_g3", "ou_pm", "/行动 A1")
+    assert commands_on(action.content) == ["/行动 完成 A1"]
+    assert press(tandem, "oc_g3", action, "ou_wu", "/行动 完成 A1")["toast"]["type"] == "error"
+    assert press(tandem, "oc_g3", action, "ou_li", "/行动 完成 A1")["toast"]["type"] == "success"
+    again = press(tandem, "oc_g3", action, "ou_li", "/行动 完成 A1")["toast"]  # a double click
+    assert "已经完成" in again["content"]
+    tandem.settle()
+    with tandem.runtime.session_factory() as session:
+        from models import ActionItem, ActionStatus, Risk, RiskStatus
+
+        assert session.scalars(select(Risk)).one().status == RiskStatus.OPEN
+        assert session.scalars(select(ActionItem)).one().status == ActionStatus.DONE
+
+
+def test_the_question_has_yes_and_no_buttons_and_only_the_asker_confirms(tandem: Tandem) -> None:
+    project_with_task(tandem)
+    asked = say_and_get(tandem, "oc_g3", "ou_li", "#1 应该完成了")
+    assert "是要把" in asked.text and commands_on(asked.content) == ["是", "不是"]
+    other = press(tandem, "oc_g3", asked, "ou_wu", "是")
+    assert "没有等你确认的更新" in other["toast"]["content"]
+    tandem.settle()
+    assert status(tandem, 1) == TaskStatus.TODO
+    asked = say_and_get(tandem, "oc_g3", "ou_li", "#1 应该完成了")
+    yes = press(tandem, "oc_g3", asked, "ou_li", "是")
+    assert yes["toast"]["type"] == "success" and "#1" in yes["toast"]["content"]
+    tandem.settle()
+    assert status(tandem, 1) == TaskStatus.DONE
+
+
+def test_an_update_can_be_taken_back_with_one_tap(tandem: Tandem) -> None:
+    project_with_task(tandem)
+    updated = say_and_get(tandem, "oc_g3", "ou_li", "#1 进度 40%")
+    tandem.settle()
+    assert commands_on(updated.content) == ["/撤销"]
+    assert "撤销" in press(tandem, "oc_g3", updated, "ou_li", "/撤销")["toast"]["content"]
+    tandem.settle()
+    with tandem.runtime.session_factory() as session:
+        from models import Task
+
+        assert session.scalars(select(Task)).one().progress == 0
+    note = say_and_get(tandem, "oc_g3", "ou_li", "#1 备注 已约好摄影")
+    assert note.msg_type == "post"  # a note changes nothing /撤销 takes back: no button, a plain post

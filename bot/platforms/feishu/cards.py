@@ -31,7 +31,7 @@ _BUTTON_TYPES = {"primary": "primary_filled", "danger": "danger", "default": "de
 
 def card(reply: Reply) -> dict[str, Any] | None:
     """The card for `reply`, or None when it cannot fit Feishu's limits even without buttons."""
-    if not reply.buttons and not any(s.buttons for s in reply.sections):
+    if not reply.has_buttons:
         result = _wrap(reply, [_md(_markdown(reply))])  # one markdown block, as every report card
         return result if _within_limits(result) else None
     elements: list[dict[str, Any]] = []

@@ -45,7 +45,7 @@ def render(reply: Reply) -> tuple[str, str]:
 
     Plain replies are posts rather than `text` messages: a text message reads `<at …>` tags, style tags
     and `[text](url)` links out of whatever it carries; a post's mentions are `at` nodes, never text."""
-    if reply.rich:
+    if reply.rich or reply.has_buttons:
         built = cards.card(reply)
         if built is not None:
             return "interactive", json.dumps(built, ensure_ascii=False)
