@@ -3,8 +3,10 @@ the event is recorded we wake the inbox worker and wait, up to ANSWER_WITHIN, fo
 processed, then answer with the platform's rendering of the reply (Feishu: a success or error toast)
 and, where the platform updates cards in place, the pressed card as it now is (Feishu: `card` raw),
 cancelling the card's own update row (bot.dispatcher.PRESSED_CARD_UPDATE_AFTER), which would only
-repeat it. Past the wait, the quick answer `normalise` gave goes, the reply still arrives as a
-message, and the card is updated just after by that row."""
+repeat it — unless other clicks on the same card came at the same time: their answers may reach the
+platform in any order, so then the latest update row still goes and has the last word. Past the
+wait, the quick answer `normalise` gave goes, the reply still arrives as a message, and the card is
+updated just after by that row."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any
 
 from anyio import to_thread
 
+from bot.dispatcher import PRESSED_CARD_UPDATE_AFTER
 from bot.messages import Reply
 from bot.platforms import Inbound
 from bot.platforms.platform import Platform
@@ -40,7 +43,7 @@ async def answer_after_processing(runtime: Runtime, platform: Platform, parsed: 
 
     def cancel(outbox_id: int) -> bool:
         with runtime.writes.first(), factory.begin() as session:
-            return cancel_card_update(session, outbox_id=outbox_id)
+            return cancel_card_update(session, outbox_id=outbox_id, window=2 * PRESSED_CARD_UPDATE_AFTER)
 
     deadline = time.monotonic() + ANSWER_WITHIN
     while time.monotonic() < deadline:

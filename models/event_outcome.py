@@ -5,10 +5,11 @@ bot/callback_answers.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session, aliased
 
 from models.delivery import InboundEvent, OutboundMessage
 from models.enums import InboundStatus, OutboundStatus
@@ -46,14 +47,32 @@ def event_outcome(
     return EventOutcome(True, reply, pressed[0] if pressed else None, pressed[1] if pressed else None)
 
 
-def cancel_card_update(session: Session, *, outbox_id: int) -> bool:
-    """The card went with the callback's answer: its update, unless already being sent, is not needed."""
+def cancel_card_update(session: Session, *, outbox_id: int, window: timedelta) -> bool:
+    """The card went with the callback's answer: its update row is not needed — unless it is already
+    being sent, or another update of the same card was written within `window` of it (concurrent
+    clicks: their answers may reach the platform in any order, so the latest state still goes by
+    the update row, which supersedes the earlier ones)."""
+    row = session.execute(
+        select(OutboundMessage.platform, OutboundMessage.updates_message_id, OutboundMessage.created_at).where(
+            OutboundMessage.id == outbox_id
+        )
+    ).first()
+    if row is None or row.updates_message_id is None:
+        return False
+    other = aliased(OutboundMessage)
+    concurrent = exists().where(
+        other.platform == row.platform,
+        other.updates_message_id == row.updates_message_id,
+        other.id != outbox_id,
+        other.created_at >= row.created_at - window,
+    )
     result = session.execute(
         update(OutboundMessage)
         .where(
             OutboundMessage.id == outbox_id,
             OutboundMessage.status == OutboundStatus.PENDING,
             OutboundMessage.leased_by.is_(None),
+            ~concurrent,
         )
         .values(status=OutboundStatus.SENT, last_error=ANSWERED)
         .execution_options(synchronize_session=False)
