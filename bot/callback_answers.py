@@ -51,7 +51,11 @@ async def answer_after_processing(runtime: Runtime, platform: Platform, parsed: 
         if outcome.processed:
             reply = Reply.from_payload(outcome.reply) if outcome.reply else None
             card = Reply.from_payload(outcome.card) if outcome.card else None
-            answer = platform.callback_answer(reply, card) if card is not None else platform.callback_answer(reply)
+            # Off the event loop: a card of 60 tasks takes a few ms to build, and clicks come together.
+            if card is not None:
+                answer = await to_thread.run_sync(platform.callback_answer, reply, card)
+            else:
+                answer = platform.callback_answer(reply)
             if answer is None:
                 return parsed.answer
             if outcome.card_update_id is not None and "card" in answer:
