@@ -13,7 +13,7 @@ without a reply in a minimal transaction of its own, and processing goes on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -77,10 +77,14 @@ class Dispatcher:
         *,
         clock: Clock = utcnow,
         refresh: CardRefresher | None = None,
+        refresh_platforms: Collection[str] = (),
     ) -> None:
+        """`refresh`: the cards a message left out of date, asked only for `refresh_platforms` (those
+        that update cards in place), so the other platforms' messages pay nothing for it."""
         self._session_factory = session_factory
         self._handle = handle
         self._refresh = refresh
+        self._refresh_platforms = frozenset(refresh_platforms)
         self._clock = clock
         self._inbox = Inbox(session_factory, clock=clock)
         self.observer: EventObserver | None = None  # metrics, when on (bot.metrics.install)
@@ -111,7 +115,7 @@ class Dispatcher:
                 outbox_id = None
                 if reply is not None:
                     outbox_id = self._enqueue_reply(session, incoming, reply, event_id, project_id)
-                if self._refresh is not None:
+                if self._refresh is not None and incoming.platform in self._refresh_platforms:
                     self._refresh_cards(session, incoming, event_id, project_id)
                 # A plain UPDATE rather than setting attributes: no unit-of-work flush at commit.
                 session.execute(_EVENT_DONE, {"event_id": event_id, "now": self._clock()})

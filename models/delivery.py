@@ -57,6 +57,14 @@ class OutboundMessage(Base):
         ),
         # What an event or a scheduled post wrote (a callback's answer; today's prompt card).
         Index("ix_outbound_message_origin", "origin"),
+        # The updates of a card (a newer one supersedes those still waiting).
+        Index(
+            "ix_outbound_message_updates",
+            "platform",
+            "updates_message_id",
+            sqlite_where=text("updates_message_id IS NOT NULL"),
+            postgresql_where=text("updates_message_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -32,9 +32,18 @@ def upgrade() -> None:
 
 
     op.create_index("ix_outbound_message_origin", "outbound_message", ["origin"], unique=False)
+    op.create_index(
+        "ix_outbound_message_updates",
+        "outbound_message",
+        ["platform", "updates_message_id"],
+        unique=False,
+        sqlite_where=sa.text("updates_message_id IS NOT NULL"),
+        postgresql_where=sa.text("updates_message_id IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outbound_message_updates", table_name="outbound_message")
     op.drop_index("ix_outbound_message_origin", table_name="outbound_message")
     op.drop_index("ix_outbound_message_platform_message", table_name="outbound_message")
     with op.batch_alter_table("outbound_message") as batch:
