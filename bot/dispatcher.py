@@ -13,7 +13,8 @@ without a reply in a minimal transaction of its own, and processing goes on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, case, literal, select, update
@@ -22,10 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.card_refresh import enqueue_card_refresh
 from bot.clock import Clock, utcnow
 from bot.inbox import Inbox, pending_event_ids
-from bot.messages import Incoming, Reply
+from bot.messages import CardUpdate, Incoming, Reply
 from bot.outbox import enqueue
 from bot.platforms import SignatureUse
 from models import InboundEvent, InboundStatus, claim_webhook_signature, set_message_ref
+from models.card_views import supersede_updates
 
 if TYPE_CHECKING:
     from bot.metrics import EventObserver
@@ -33,7 +35,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[Session, Incoming], "tuple[Reply | None, int | None]"]
+# After a message is handled: the cards sent earlier that now show something out of date (rebuilt).
+CardRefresher = Callable[[Session, Incoming, "int | None"], Sequence[CardUpdate]]
 MAX_ATTEMPTS = 3
+# The update of a pressed card waits this long: the callback's own answer (bot/callback_answers.py,
+# which waits up to 2 s) carries the card when it is in time and cancels the update; when it is not,
+# the card is updated just after.
+PRESSED_CARD_UPDATE_AFTER = timedelta(seconds=2.5)
 # Session.get(..., with_for_update=True) rebuilds its query every call; this is built once.
 _EVENT_FOR_UPDATE = (
     select(InboundEvent)
@@ -64,10 +72,20 @@ FAILURE_REPLY = "抱歉，处理这条消息时出错了，已记录。请稍后
 
 class Dispatcher:
     def __init__(
-        self, session_factory: sessionmaker[Session], handle: MessageHandler, *, clock: Clock = utcnow
+        self,
+        session_factory: sessionmaker[Session],
+        handle: MessageHandler,
+        *,
+        clock: Clock = utcnow,
+        refresh: CardRefresher | None = None,
+        refresh_platforms: Collection[str] = (),
     ) -> None:
+        """`refresh`: the cards a message left out of date, asked only for `refresh_platforms` (those
+        that update cards in place), so the other platforms' messages pay nothing for it."""
         self._session_factory = session_factory
         self._handle = handle
+        self._refresh = refresh
+        self._refresh_platforms = frozenset(refresh_platforms)
         self._clock = clock
         self._inbox = Inbox(session_factory, clock=clock)
         self.observer: EventObserver | None = None  # metrics, when on (bot.metrics.install)
@@ -98,8 +116,10 @@ class Dispatcher:
                 outbox_id = None
                 if reply is not None:
                     outbox_id = self._enqueue_reply(session, incoming, reply, event_id, project_id)
-                if incoming.card_route and (reply is None or reply.style != "refusal"):  # refused: nothing changed
-                    # a button pressed on a card: show the card as the database has it now
+                if self._refresh is not None and incoming.platform in self._refresh_platforms:
+                    self._refresh_cards(session, incoming, event_id, project_id)
+                elif incoming.card_route and (reply is None or reply.style != "refusal"):  # refused: nothing changed
+                    # a button pressed on a DingTalk card: show the card as the database has it now
                     enqueue_card_refresh(session, incoming, origin=f"event:{event_id}:card", now=self._clock())
                 # A plain UPDATE rather than setting attributes: no unit-of-work flush at commit.
                 session.execute(_EVENT_DONE, {"event_id": event_id, "now": self._clock()})
@@ -132,6 +152,30 @@ class Dispatcher:
             reply_to=incoming.reply_to,
             reply_to_expires_at=incoming.reply_to_expires_at,
         )
+
+    def _refresh_cards(self, session: Session, incoming: Incoming, event_id: int, project_id: int | None) -> None:
+        """The cards this message left out of date, each as an outbox row updating it (a newer update of
+        a card replaces one still waiting). A failure here loses the refresh, never the command."""
+        assert self._refresh is not None
+        try:
+            with session.begin_nested():
+                now = self._clock()
+                for update in self._refresh(session, incoming, project_id):
+                    supersede_updates(session, platform=incoming.platform, message_id=update.message_id)
+                    pressed = update.message_id == incoming.card_message_id
+                    enqueue(
+                        session,
+                        platform=incoming.platform,
+                        chat_id=update.chat_id,
+                        reply=update.reply,
+                        origin=f"event:{event_id}",
+                        now=now,
+                        project_id=project_id,
+                        updates_message_id=update.message_id,
+                        due=now + PRESSED_CARD_UPDATE_AFTER if pressed else now,
+                    )
+        except Exception:
+            log.exception("event %s: could not refresh the cards it changed", event_id)
 
     def _failed(self, event_id: int, exc: Exception) -> bool:
         error = _describe(exc)

@@ -47,6 +47,9 @@ class Incoming:
     # the card (`card_of`), and the `reply_to` of an outbox row that re-renders that card (`card_route`).
     card_of: str | None = None
     card_route: str | None = None
+    # A card's button: the platform message (the card) it was pressed on, so the answer can show that
+    # card again as it now is (None: typed).
+    card_message_id: str | None = None
 
     def to_payload(self) -> dict[str, Any]:
         # Shallow on purpose: dataclasses.asdict deep-copies and was a tenth of accepting a message.
@@ -148,6 +151,10 @@ class Reply:
     sections: tuple[Section, ...] = ()
     buttons: tuple[Button, ...] = ()
     attachments: tuple[Attachment, ...] = ()
+    # What the reply shows, so it can be built again from the database later (a card re-rendered in
+    # place after a button or a typed change): {"kind": …, …} as the report that built it understands
+    # it (reports/views.py); None for replies that are not kept up to date.
+    view: dict[str, Any] | None = None
 
     @property
     def structured(self) -> bool:
@@ -197,7 +204,8 @@ class Reply:
                 lines += (table or pipe_rows)(section.table, literal)
             if section.buttons and section.hint:
                 lines.append(literal(_buttons_line(section.buttons)))
-            blocks.append("\n".join(lines))
+            if lines:  # a row of buttons alone, left out by text renderers, adds no empty line
+                blocks.append("\n".join(lines))
         if self.buttons:
             blocks.append(literal(_buttons_line(self.buttons)))
         blocks += [literal(f"[{'图片' if a.kind == 'image' else '文件'}：{a.name}]") for a in self.attachments]
@@ -205,8 +213,16 @@ class Reply:
 
     @property
     def rich(self) -> bool:
-        """Worth a card or markdown where the platform has them: a titled report, or any structure."""
-        return bool(self.title) or self.style == "report" or self.structured
+        """Worth a card or markdown where the platform has them: a titled report, or any structure
+        beyond rows of buttons that text renderers leave out (those need a card only where buttons
+        exist: `has_buttons`)."""
+        if self.title or self.style == "report" or self.buttons or self.attachments:
+            return True
+        return any(s.title or s.lines or s.fields or s.table is not None or (s.buttons and s.hint) for s in self.sections)
+
+    @property
+    def has_buttons(self) -> bool:
+        return bool(self.buttons) or any(s.buttons for s in self.sections)
 
     def mentioned_ids(self) -> list[str]:
         """The user ids really mentioned anywhere in the reply (listed, not everyone), in order, once each."""
@@ -235,6 +251,8 @@ class Reply:
             data["buttons"] = [asdict(b) for b in self.buttons]
         if self.attachments:
             data["attachments"] = [_attachment_payload(a) for a in self.attachments]
+        if self.view is not None:
+            data["view"] = self.view
         return data
 
     @classmethod
@@ -250,6 +268,7 @@ class Reply:
                 Attachment(a["kind"], a["name"], a["media_type"], base64.b64decode(a.get("data", "")), a.get("drawing"))
                 for a in data.get("attachments", ())
             ),
+            view=data.get("view"),
         )
 
     @property
@@ -265,6 +284,15 @@ def _attachment_payload(attachment: Attachment) -> dict[str, Any]:
     else:
         data["data"] = base64.b64encode(attachment.data).decode()
     return data
+
+
+@dataclass(frozen=True, slots=True)
+class CardUpdate:
+    """A message sent earlier (a card), to be shown again as `reply`: the outbox updates it in place."""
+
+    message_id: str  # the platform's id of the message
+    chat_id: str
+    reply: Reply
 
 
 def _same(text: str) -> str:

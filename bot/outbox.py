@@ -25,6 +25,8 @@ def outbox_row(
     reply_to: str | None = None,
     reply_to_expires_at: datetime | None = None,
     to_user_id: str | None = None,
+    updates_message_id: str | None = None,
+    due: datetime | None = None,
 ) -> dict[str, Any]:
     """The column values of one outbound message: the one place that knows an outbox row's shape."""
     return {
@@ -34,12 +36,13 @@ def outbox_row(
         "reply_to": reply_to,
         "reply_to_expires_at": reply_to_expires_at,
         "to_user_id": to_user_id,
+        "updates_message_id": updates_message_id,
         "body": reply.to_payload(),
         "idempotency_key": uuid.uuid4().hex,
         "origin": origin,
         "status": OutboundStatus.PENDING,
         "attempts": 0,
-        "next_attempt_at": now,
+        "next_attempt_at": due or now,
         "created_at": now,
     }
 

@@ -44,6 +44,7 @@ def snapshot(row: OutboundMessage) -> OutgoingMessage:
         reply_to=row.reply_to,
         reply_to_expires_at=row.reply_to_expires_at,
         to_user_id=row.to_user_id,
+        update_message_id=row.updates_message_id,
     )
 
 

@@ -7,12 +7,13 @@ credentials are absent is off: its webhook answers 404 and nothing is sent to it
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Callable, Mapping
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
+from bot.callback_answers import answer_after_processing
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import OutboxSender
@@ -70,10 +71,8 @@ class Platforms:
     async def start_intake(self, *, on_accepted: Callable[[], None]) -> None:
         self._on_accepted = on_accepted
         self.batcher.start()
-        from bot.callback_answers import answer_after_processing  # it needs this module's Platforms
-
         for platform in self.by_name.values():
-            platform.outcome = functools.partial(answer_after_processing, self, platform)
+            platform.await_outcome = partial(answer_after_processing, self.runtime, platform)
             await platform.start(self.record)
 
     async def record(self, incoming: Incoming) -> Recorded:

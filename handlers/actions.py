@@ -10,6 +10,7 @@ import re
 from datetime import date
 
 from bot.messages import Mention, Reply
+from handlers.buttons import action_actions, with_buttons
 from handlers.common import checked_text, date_option, history_lines, is_clear, log_change, named_owner, parse_ref
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
@@ -180,7 +181,7 @@ def show_action(ctx: Context, args: Args) -> Reply:
         f"截止：{day(item.due_date, today=ctx.today)} · 来源：{item.origin or '未记录'}",
     ]
     lines += history_lines(ctx.session, ctx, entity="action", entity_id=item.id)
-    return Reply("\n".join(lines), title=f"{item.ref} {shorten(item.content, 60)}")
+    return with_buttons(Reply("\n".join(lines), title=f"{item.ref} {shorten(item.content, 60)}"), *action_actions(item))
 
 
 # ---------------------------------------------------------------------------- /行动 完成 · 取消 · 修改

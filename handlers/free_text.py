@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.messages import Mention, Reply
+from handlers.buttons import confirm_buttons, undoable, with_buttons
 from handlers.context import Context
 from handlers.errors import UsageError, UserError
 from handlers.task_mentions import Segment, task_segments
@@ -110,7 +111,7 @@ def _single(ctx: Context, item: _Item) -> Reply:
     reply = _act(ctx, item, asks, brief=False)
     if asks:
         _keep_proposal(ctx, asks)
-    return reply
+    return _answer_buttons(ctx, reply, asked=bool(asks))
 
 
 # ---------------------------------------------------------------------------- several
@@ -149,7 +150,15 @@ def _several(ctx: Context, items: list[_Item]) -> Reply:
         _keep_proposal(ctx, asks)
     elif unsure:
         lines.append(f"用法：{FREE_TEXT_USAGE}")
-    return Reply("\n".join(lines), mentions=tuple(dict.fromkeys(mentions)))
+    return _answer_buttons(ctx, Reply("\n".join(lines), mentions=tuple(dict.fromkeys(mentions))), asked=bool(asks))
+
+
+def _answer_buttons(ctx: Context, reply: Reply, *, asked: bool) -> Reply:
+    """是 / 不是 under a question; 撤销 under updates that changed something (one tap takes them back)."""
+    sender = ctx.sender
+    if sender is None or ctx.project is None:
+        return reply
+    return with_buttons(reply, *confirm_buttons(sender.user_id)) if asked else undoable(ctx, reply)
 
 
 # ---------------------------------------------------------------------------- applying and asking

@@ -6,6 +6,7 @@ Any member may raise a risk; its owner, whoever raised it, and PM/co-PMs may upd
 from __future__ import annotations
 
 from bot.messages import Mention, Reply
+from handlers.buttons import risk_actions, with_buttons
 from handlers.common import checked_text, history_lines, is_clear, log_change, named_owner, parse_ref, word_option
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
@@ -212,7 +213,7 @@ def show_risk(ctx: Context, args: Args) -> Reply:
     if risk.status == RiskStatus.CLOSED and risk.close_note:
         lines.append(f"关闭说明：{risk.close_note}")
     lines += history_lines(ctx.session, ctx, entity="risk", entity_id=risk.id)
-    return Reply("\n".join(lines), title=f"{risk.ref} {shorten(risk.description, 60)}")
+    return with_buttons(Reply("\n".join(lines), title=f"{risk.ref} {shorten(risk.description, 60)}"), *risk_actions(risk))
 
 
 # ---------------------------------------------------------------------------- /风险 更新

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from bot.messages import Mention, Reply
+from handlers.buttons import task_actions, undoable, with_buttons
 from handlers.common import checked_text, date_option, department_named, history_lines, named_owner
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
@@ -181,7 +182,7 @@ def task_detail(ctx: Context, args: Args) -> Reply:
         verb, rest = args.words[1].lower(), args.words[2:]
         for names, status in VERBS:
             if verb in names:
-                return update_from_words(ctx, task, status, rest)
+                return undoable(ctx, update_from_words(ctx, task, status, rest))
         if verb in ("取消", "cancel"):
             return cancel(ctx, task, " ".join(rest).strip() or None)
         raise UsageError(f"不认识对任务的操作“{args.words[1]}”。", group.default.usage if group.default else None)
@@ -201,4 +202,5 @@ def task_detail(ctx: Context, args: Args) -> Reply:
         if neighbours[kind]:
             lines.append(f"{label}：" + "，".join(f"#{n}{TASK_STATUS_ICONS[s]}" for n, s in neighbours[kind]))
     lines += history_lines(ctx.session, ctx, entity="task", entity_id=task.id)
-    return Reply("\n".join(lines), title=f"{task.ref} {task.title}")
+    detail = Reply("\n".join(lines), title=f"{task.ref} {task.title}")
+    return with_buttons(detail, *task_actions(task)) if ctx.project is not None else detail

@@ -47,6 +47,24 @@ class OutboundMessage(Base):
             sqlite_where=text("reply_to_expires_at IS NOT NULL"),
             postgresql_where=text("reply_to_expires_at IS NOT NULL"),
         ),
+        # A card's button callbacks name the message they were pressed on: its row (and what it shows).
+        Index(
+            "ix_outbound_message_platform_message",
+            "platform",
+            "platform_message_id",
+            sqlite_where=text("platform_message_id IS NOT NULL"),
+            postgresql_where=text("platform_message_id IS NOT NULL"),
+        ),
+        # What an event or a scheduled post wrote (a callback's answer; today's prompt card).
+        Index("ix_outbound_message_origin", "origin"),
+        # The updates of a card (a newer one supersedes those still waiting).
+        Index(
+            "ix_outbound_message_updates",
+            "platform",
+            "updates_message_id",
+            sqlite_where=text("updates_message_id IS NOT NULL"),
+            postgresql_where=text("updates_message_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -68,6 +86,8 @@ class OutboundMessage(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     platform_message_id: Mapped[str | None] = mapped_column(String(128))
+    # Not a new message: the platform message (a card) this row updates in place with `body`.
+    updates_message_id: Mapped[str | None] = mapped_column(String(128))
     # The sender holding the row (with `next_attempt_at` the end of its lease); None when not leased.
     leased_by: Mapped[str | None] = mapped_column(String(64))
 

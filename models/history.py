@@ -50,12 +50,20 @@ class Change(Base):
 
 _INSERT_CHANGE = insert(Change.__table__)
 _MESSAGE_REF = "tandem.message_ref"
+_CHANGED = "tandem.changed"
 
 
 def set_message_ref(session: Session, /, event_key: str | None) -> None:
     """Every history row this session writes from now on belongs to that message (the dispatcher
     sets it for each event it processes; a session of its own per event)."""
     session.info[_MESSAGE_REF] = event_key
+    session.info.pop(_CHANGED, None)
+
+
+def changed_ids(session: Session, /, entity: str) -> set[int]:
+    """The rows of `entity` this session wrote history for (since `set_message_ref`): what a message
+    changed, to refresh the cards that show it. A refused command's rows may be among them."""
+    return {entity_id for kind, entity_id in session.info.get(_CHANGED, ()) if kind == entity}
 
 
 def message_ref(session: Session, /) -> str | None:
@@ -80,6 +88,7 @@ def record_change(
 ) -> None:
     """Write one history row now (a plain INSERT, no unit-of-work bookkeeping: every command writes
     one or more of these, and an ORM flush costs several times the statement)."""
+    session.info.setdefault(_CHANGED, set()).add((entity, entity_id))
     session.execute(
         _INSERT_CHANGE,
         {

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session, joinedload
 
 from models.base import Base
@@ -88,6 +88,21 @@ def last_undoable_message(
     if entity is not None:
         query = query.where(Change.entity == entity, Change.entity_id == entity_id)
     return session.scalar(query.options(joinedload(Change.actor)).order_by(Change.id.desc()).limit(1))
+
+
+_CHANGED_SOMETHING = select(
+    exists().where(
+        Change.project_id == bindparam("project_id"),
+        Change.event_key == bindparam("event_key"),
+        Change.undo_of.is_(None),
+        Change.field != "note",
+    )
+)
+
+
+def message_changed(session: Session, /, *, project_id: int, event_key: str) -> bool:
+    """Whether the message changed something `/撤销` can take back (its notes alone are not changes)."""
+    return bool(session.scalar(_CHANGED_SOMETHING, {"project_id": project_id, "event_key": event_key}))
 
 
 def message_changes(session: Session, /, *, project_id: int, event_key: str) -> Sequence[Change]:

@@ -82,6 +82,23 @@ class Snapshot:
     def members(self, project_id: int) -> dict[int, MemberRow]:
         return self._load("members", self._members, dict)[self._covered_id(project_id)]
 
+    def tasks(self, project_id: int, task_ids: Collection[int]) -> dict[int, TaskRow]:
+        """These tasks of the project as they are now, open or not (a card shown earlier, rendered
+        again: a task finished from it stays on it, shown as done). One statement, not cached."""
+        statuses, dates = _TASK_STATUSES, _DateCache()
+        found: dict[int, TaskRow] = {}
+        wanted = sorted(set(task_ids))
+        for start in range(0, len(wanted), 500):
+            rows = self.session.connection().execute(
+                select(*_TASK_COLUMNS).where(Task.project_id == project_id, Task.id.in_(wanted[start : start + 500]))
+            ).all()
+            for task_id, project, number, title, status, progress, due, owner_id, reason in rows:
+                task_status = statuses[status]
+                found[task_id] = TaskRow(
+                    task_id, project, number, title, task_status, progress, dates(due), owner_id, reason, task_status in _OPEN
+                )
+        return found
+
     def open_tasks(self, project_id: int) -> list[TaskRow]:
         return self._load("open_tasks", self._open_tasks, list)[self._covered_id(project_id)]
 

@@ -181,9 +181,13 @@ def titled(kind: str, project_name: str, *rest: str) -> str:
     return " · ".join((kind, shorten(project_name, 20), *rest))
 
 
+PROMPT_VIEW = "daily_prompt"  # Reply.view kind of the daily prompt (reports/views.py builds it again)
+
+
 def daily_prompt(prompt: DailyPrompt, *, project_name: str, note: str | None = None) -> Reply:
     # One section per task, so a card can put its buttons right under it; text renderers show the same
-    # lines as before and the one hint line instead of the buttons (hint=False).
+    # lines as before and the one hint line instead of the buttons (hint=False). The view names the
+    # day and the tasks shown, per owner, so the card can be shown again as those tasks now are.
     intro = [*([note] if note else []), "请在今天下班前更新自己的任务（逾期的排在最前）："]
     sections: list[Section] = []
     for block in prompt.owners:
@@ -196,13 +200,26 @@ def daily_prompt(prompt: DailyPrompt, *, project_name: str, note: str | None = N
         mentions=mentions_of(b.owner for b in prompt.owners),
         style="report",
         sections=tuple(sections),
+        view={
+            "kind": PROMPT_VIEW,
+            "day": prompt.today.isoformat(),
+            "owners": [[b.owner.id, [t.id for t in b.tasks]] for b in prompt.owners],
+            "unassigned": prompt.unassigned,
+            "note": note,
+        },
     )
 
 
 def task_buttons(task: TaskRow) -> tuple[Button, ...]:
-    """What the owner (or a PM) can do with an open task in one tap: the same commands as typed."""
-    command = f"/任务 {task.ref}"
-    start = (Button("开始", f"{command} 开始", style="primary"),) if task.status == TaskStatus.TODO else ()
+    """What the owner (or a PM) can do with an open task in one tap: the same commands as typed
+    (nothing for a closed one: a card shown again keeps it, done, without buttons)."""
+    return status_buttons(task.ref, task.status) if task.is_open else ()
+
+
+def status_buttons(ref: str, status: TaskStatus) -> tuple[Button, ...]:
+    """开始 (while 待开始) / 完成 / 阻塞 <原因> / 进度 <60%> for the open task `ref`."""
+    command = f"/任务 {ref}"
+    start = (Button("开始", f"{command} 开始", style="primary"),) if status == TaskStatus.TODO else ()
     return (
         *start,
         Button("完成", f"{command} 完成", style="primary"),

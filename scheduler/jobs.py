@@ -24,6 +24,7 @@ from bot.clock import Clock, utcnow
 from bot.messages import Reply
 from models import JobRun, Project, ProjectStatus
 from models.calendar import NationalCalendar, WorkCalendar, chunked, load_calendars, national_calendar
+from models.card_views import job_origin
 from models.rhythm import record_agenda
 from reports import builders, compute, pictures, text, text_reminders
 from reports.closeout import retro_prompt
@@ -425,7 +426,7 @@ class JobRunner:
         return reply_routes(session, groups, valid_after=self._clock() + ROUTE_MARGIN)
 
     def _enqueue(self, outbox: OutboxBatch, project: Project, claim: Claim, post: Post, data: Snapshot) -> None:
-        origin = f"job:{claim.job}:{project.id}:{claim.slot}"[:120]
+        origin = job_origin(claim.job, project.id, claim.slot)
         now = self._clock()  # the wall clock: the sender delivers it right away (the content is as of `at`)
         targets: list[str | None] = [None]
         if post.private and project.platform in self._private_platforms:

@@ -16,10 +16,11 @@ from zoneinfo import ZoneInfo
 
 from models import Project
 from models.calendar import WorkCalendar
+from models.card_views import PROMPT_JOB
 from reports.holidays import long_holiday_after
 from reports.rules import MEETING_WINDOW
 
-DAILY_PROMPT = "daily-prompt"
+DAILY_PROMPT = PROMPT_JOB  # "daily-prompt" (its posts are found by their origin: models.card_views)
 NUDGE = "nudge"
 AGENDA = "weekly-agenda"
 MINUTES = "minutes"

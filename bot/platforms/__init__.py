@@ -143,8 +143,10 @@ def incoming(
     mentions: tuple[Mention, ...] = (),
     reply_to: str | None = None,
     reply_to_expires_at: datetime | None = None,
+    card: bool = False,
 ) -> Incoming:
-    """The `Incoming` for a verified request, every string made to fit where it will be stored.
+    """The `Incoming` for a verified request, every string made to fit where it will be stored;
+    `card`: a card's button, pressed on the message `reply_to`.
 
     On the webhook's hot path: the common case (nothing to change) costs one search over the ids
     together, one over the text and one per mention."""
@@ -188,6 +190,7 @@ def incoming(
         reply_to=reply_to,
         reply_to_expires_at=reply_to_expires_at,
         text_length=text_length,
+        card_message_id=reply_to if card else None,
     )
 
 
@@ -207,6 +210,8 @@ class OutgoingMessage:
     reply_to: str | None = None
     reply_to_expires_at: datetime | None = None
     to_user_id: str | None = None
+    # Not a new message: update this platform message (a card sent earlier) to show `reply`.
+    update_message_id: str | None = None
 
 
 class DeliveryError(Exception):

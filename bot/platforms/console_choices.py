@@ -19,8 +19,15 @@ _PRESS = re.compile(r"^\s*(?:按\s*)?(\d{1,3})(?:\s+(.+))?\s*$", re.DOTALL)
 
 
 def choices(reply: Reply) -> list[Button]:
-    """Every button of the reply in the order it is printed (sections first, then the reply's own)."""
-    return [b for s in reply.sections for b in s.buttons] + list(reply.buttons)
+    """Every button the console offers, in the order it is printed (sections first, then the reply's own)."""
+    return [b for s in reply.sections if _offered(s) for b in s.buttons] + list(reply.buttons)
+
+
+def _offered(section: Section) -> bool:
+    """A bare row that text renderers leave out (the buttons under an update: 撤销, a risk's 关闭) is a
+    card's convenience; typing the command is as short, so the console leaves it out too and keeps
+    the numbers for the choices that are the reply's point (the prompt's tasks, a confirmation)."""
+    return bool(section.buttons) and (section.hint or bool(section.lines) or bool(section.title))
 
 
 def _line(buttons: tuple[Button, ...], first: int, *, hint: bool) -> str:
@@ -43,6 +50,8 @@ def with_choices(reply: Reply) -> Reply:
         return reply
     number, sections = 1, []
     for section in reply.sections:
+        if not _offered(section):
+            section = replace(section, buttons=())
         if section.buttons:
             line = _line(section.buttons, number, hint=section.hint)
             line = line if section.hint else "  " + line

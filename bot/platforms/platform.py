@@ -11,14 +11,14 @@ out before it is processed, and the outbox sender delivers through `sender`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bot.messages import Reply
-from bot.platforms import Inbound, Parsed, PlatformSender, Refused, SenderLimits
-from bot.platforms.receiving import LongConnection, Record
+from bot.platforms import Parsed, PlatformSender, Refused, SenderLimits
+from bot.platforms.receiving import AwaitOutcome, LongConnection, Record
 
 WEBHOOK = "webhook"
 
@@ -32,6 +32,9 @@ class Capabilities:
     files: bool
     api_mentions: bool  # @-mentions work in posts through the open API, not only in replies
     limits: SenderLimits | None
+    # A message already sent can be updated in place (OutgoingMessage.update_message_id): cards kept
+    # up to date after a button or a typed change.
+    card_updates: bool = False
 
 
 class Platform:
@@ -66,16 +69,16 @@ class Platform:
         with what had to be fetched, or None to leave it as it is. Runs in a worker thread."""
         return None
 
-    def callback_answer(self, reply: Reply | None) -> dict[str, Any] | None:
+    def callback_answer(self, reply: Reply | None, card: Reply | None = None) -> dict[str, Any] | None:
         """The synchronous answer to a callback once its command ran (`reply`: what the command said,
-        None: nothing); None keeps the answer `normalise` gave."""
+        None: nothing; `card`: the pressed card as it now is, on platforms with `card_updates`); None
+        keeps the answer `normalise` gave."""
         return None
 
     receiver: LongConnection | None = None  # the long connection, when that is the receive mode
-    # Set by the app (bot.services): wait for a recorded callback's command to run and answer with
-    # `callback_answer` (or the Inbound's own answer past the deadline). For long connections, whose
-    # acknowledgement is the answer.
-    outcome: Callable[[Inbound], Awaitable[dict[str, Any]]] | None = None
+    # How a long connection answers a callback the platform waits on, as the webhook does (set by
+    # bot.services before `start`; None: with `normalise`'s quick answer).
+    await_outcome: AwaitOutcome | None = None
     answer_within = 2.0  # seconds that wait may last (the platform's own deadline, less a margin)
 
     async def start(self, record: Record) -> None:

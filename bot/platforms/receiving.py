@@ -24,13 +24,15 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from bot.messages import Incoming
-from bot.platforms import Challenge, Ignored, Parsed, Refused
+from bot.platforms import Challenge, Ignored, Inbound, Parsed, Refused
 
 log = logging.getLogger(__name__)
 
 State = Literal["connecting", "connected", "reconnecting", "down"]
 Recorded = Literal["recorded", "refused", "retry"]  # stored (or a duplicate) | never storable | try again later
 Record = Callable[[Incoming], Awaitable[Recorded]]
+# A callback's answer once its command ran (bot.callback_answers, given by the composition root).
+AwaitOutcome = Callable[[Inbound], Awaitable[dict[str, Any]]]
 DOWN_AFTER = 60.0  # seconds without a connection after which a receiver counts as down (and /healthz says 503)
 
 
@@ -109,13 +111,18 @@ class EndpointError(Exception):
         self.fatal = fatal
 
 
-async def deliver(parsed: Parsed, record: Record) -> dict[str, Any] | None:
+async def deliver(parsed: Parsed, record: Record, await_outcome: AwaitOutcome | None = None) -> dict[str, Any] | None:
     """Record what a frame carried. The answer to acknowledge it with, or None: acknowledge it as failed
-    (not recorded now; the platform re-pushes it)."""
+    (not recorded now; the platform re-pushes it). A callback the platform waits on is answered with
+    what its command did (`await_outcome`, the webhook's own, bounded by its deadline)."""
     if isinstance(parsed, Challenge | Ignored):
         return parsed.answer if isinstance(parsed, Ignored) else {}
     outcome = await record(parsed.incoming)
-    return None if outcome == "retry" else parsed.answer
+    if outcome == "retry":
+        return None
+    if outcome == "recorded" and parsed.await_outcome and await_outcome is not None:
+        return await await_outcome(parsed)
+    return parsed.answer
 
 
 def refused(platform: str, exc: Refused) -> dict[str, Any]:

@@ -47,6 +47,12 @@ def reply_route_platforms() -> frozenset[str]:
     return frozenset(entry.name for entry in ENTRIES if not entry.kind.capabilities.api_mentions)
 
 
+def card_update_platforms() -> frozenset[str]:
+    """The platforms that can update a card already sent in place (a pressed card re-rendered, today's
+    prompt card refreshed after a typed change)."""
+    return frozenset(entry.name for entry in ENTRIES if entry.kind.capabilities.card_updates)
+
+
 def off_reason(name: str) -> str:
     """Why a platform's webhook answers 404 when the platform is not on."""
     return next((entry.off for entry in ENTRIES if entry.name == name), f"there is no platform {name!r}")

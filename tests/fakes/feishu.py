@@ -210,6 +210,8 @@ class FeishuFake:
             self.uploads: list[dict[str, Any]] = []  # every upload attempt: fields, filename, content type
             self._chat_sends: dict[str, deque[float]] = {}
             self._app_sends: deque[float] = deque()
+            self.updates: list[tuple[str, dict[str, Any]]] = []  # (message_id, the card it now shows)
+            self._message_updates: dict[str, deque[float]] = {}
 
     # --- test controls ------------------------------------------------------------------------
 
@@ -227,6 +229,21 @@ class FeishuFake:
     def revoke_tokens(self) -> None:
         with self.lock:
             self.tokens.clear()
+
+    def message(self, message_id: str) -> Posted | None:
+        """A message the bot posted, as it shows now (after any updates)."""
+        with self.lock:
+            return next((p for p in self.posted if p.message_id == message_id), None)
+
+    def wait_for_updates(self, count: int, *, message_id: str | None = None, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The cards `message_id` (or any message) was updated to, once there are `count` of them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                found = [card for mid, card in self.updates if message_id is None or mid == message_id]
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.01)
 
     def texts(self, chat_id: str | None = None) -> list[str]:
         with self.lock:
@@ -627,6 +644,43 @@ class FeishuFake:
             if not isinstance(receive_id, str) or not receive_id.startswith(prefix):
                 return self._error(400, 230001, "invalid receive_id")
             return await self._send(request, body, receive_id_type=id_type, receive_id=receive_id, reply_to=None)
+
+        @app.patch("/open-apis/im/v1/messages/{message_id}")
+        async def patch(message_id: str, request: Request) -> Response:
+            """Update a card the bot sent (im/v1/message/patch): our own interactive message, not
+            recalled, `update_multi` true before and after, a valid card, 5 updates/s per message."""
+            body = await _json(request)
+            denied = self._authorized(request) or await self._inject(request)
+            if denied is not None:
+                return denied
+            with self.lock:
+                posted = next((p for p in self.posted if p.message_id == message_id), None)
+            if message_id in self.recalled:
+                return self._error(400, 230011, "The message was withdrawn.")
+            if posted is None:
+                return self._error(400, 230001, "invalid message_id (not sent by this bot)")
+            if posted.msg_type != "interactive":
+                return self._error(400, 230001, "only cards can be updated")
+            content = body.get("content") if isinstance(body, dict) else None
+            parsed, bad = self._check_content("interactive", content)
+            if bad is not None:
+                return bad
+            assert parsed is not None
+            for card in (posted.content, parsed):
+                if not card.get("config", {}).get("update_multi"):
+                    return self._error(400, 230099, "card content error: update_multi must be true")
+            with self.lock:
+                now = time.monotonic()
+                sends = self._message_updates.setdefault(message_id, deque())
+                while sends and now - sends[0] >= 1.0:
+                    sends.popleft()
+                if len(sends) >= 5:
+                    self.rate_violations += 1
+                    return self._error(400, 230020, "This operation triggers the frequency limit.")
+                sends.append(now)
+                posted.content = parsed
+                self.updates.append((message_id, parsed))
+            return JSONResponse({"code": 0, "msg": "success", "data": {}})
 
         @app.post("/open-apis/im/v1/messages/{message_id}/reply")
         async def reply(message_id: str, request: Request) -> Response:

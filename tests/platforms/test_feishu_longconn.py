@@ -59,7 +59,9 @@ def test_a_fragmented_event_is_reassembled_and_only_its_last_frame_acked(tandem:
     assert len(feishu.ws.acks_for(key)) == 1
 
 
-def test_a_card_callback_is_answered_in_the_ack_and_runs_its_command(tandem: Tandem, feishu: FeishuFake) -> None:
+def test_a_card_callback_is_answered_in_the_ack_with_its_outcome_and_runs_its_command(
+    tandem: Tandem, feishu: FeishuFake
+) -> None:
     pm = feishu.add_user("ou_pm", "王经理")
     feishu.ws.newest()
     feishu.ws.wait_ack(feishu.ws.push(feishu.message_event("oc_ws3", pm, "/项目 创建 卡片项目")))
@@ -68,11 +70,30 @@ def test_a_card_callback_is_answered_in_the_ack_and_runs_its_command(tandem: Tan
     key = feishu.ws.push(feishu.card_event("oc_ws3", pm, message_id, {"command": "/任务 新增 按钮任务"}))
     ack = feishu.ws.wait_ack(key)
     assert ack.body["code"] == 200
-    assert json.loads(base64.b64decode(ack.body["data"])) == CARD_TOAST
+    answer = json.loads(base64.b64decode(ack.body["data"]))  # what the command said, as the webhook answers
+    assert answer["toast"]["type"] == "success" and "按钮任务" in answer["toast"]["content"], answer
     posted = feishu.wait_for(2, chat_id="oc_ws3")
     assert any("按钮任务" in p.text for p in posted[1:])
     no_command = feishu.ws.wait_ack(feishu.ws.push(feishu.card_event("oc_ws3", pm, message_id, {"other": 1})))
     assert json.loads(base64.b64decode(no_command.body["data"]))["toast"]["type"] == "warning"
+    refused = feishu.ws.wait_ack(feishu.ws.push(feishu.card_event("oc_ws3", pm, message_id, {"command": "/任务 #99 完成"})))
+    toast = json.loads(base64.b64decode(refused.body["data"]))["toast"]
+    assert toast["type"] == "error" and "#99" in toast["content"]
+
+
+def test_a_late_outcome_over_the_long_connection_gets_the_quick_toast(
+    tandem: Tandem, feishu: FeishuFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot import callback_answers
+
+    monkeypatch.setattr(callback_answers, "ANSWER_WITHIN", 0.0)  # nothing is ever ready in no time
+    pm = feishu.add_user("ou_pm", "王经理")
+    feishu.ws.newest()
+    feishu.ws.wait_ack(feishu.ws.push(feishu.message_event("oc_ws4", pm, "/项目 创建 卡片项目")))
+    message_id = feishu.wait_for(1, chat_id="oc_ws4")[0].message_id
+    ack = feishu.ws.wait_ack(feishu.ws.push(feishu.card_event("oc_ws4", pm, message_id, {"command": "/任务 新增 迟到"})))
+    assert json.loads(base64.b64decode(ack.body["data"])) == CARD_TOAST
+    assert any("迟到" in p.text for p in feishu.wait_for(2, chat_id="oc_ws4")[1:])  # it still ran
 
 
 def test_a_re_pushed_event_in_a_new_frame_is_processed_once(tandem: Tandem, feishu: FeishuFake) -> None:

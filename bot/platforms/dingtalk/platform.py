@@ -93,12 +93,12 @@ class DingTalkPlatform(Platform):
         except Refused as exc:
             return refused(PLATFORM, exc)
         answer = await deliver(parsed, self._record)
-        if answer is not None and isinstance(parsed, Inbound) and parsed.await_outcome and self.outcome is not None:
-            return await self.outcome(parsed)  # the command's outcome, within DingTalk's 2 s
+        if answer is not None and isinstance(parsed, Inbound) and parsed.await_outcome and self.await_outcome is not None:
+            return await self.await_outcome(parsed)  # the command's outcome, within DingTalk's 2 s
         return answer
 
-    def callback_answer(self, reply: Reply | None) -> dict[str, Any] | None:
-        return cards.answer(reply)
+    def callback_answer(self, reply: Reply | None, card: Reply | None = None) -> dict[str, Any] | None:
+        return cards.answer(reply)  # the card is updated for everyone by its own outbox row (bot/card_refresh)
 
     def webhook_off(self) -> str | None:
         return None

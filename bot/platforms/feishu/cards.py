@@ -31,7 +31,7 @@ _BUTTON_TYPES = {"primary": "primary_filled", "danger": "danger", "default": "de
 
 def card(reply: Reply) -> dict[str, Any] | None:
     """The card for `reply`, or None when it cannot fit Feishu's limits even without buttons."""
-    if not reply.buttons and not any(s.buttons for s in reply.sections):
+    if not reply.has_buttons:
         result = _wrap(reply, [_md(_markdown(reply))])  # one markdown block, as every report card
         return result if _within_limits(result) else None
     elements: list[dict[str, Any]] = []
@@ -40,6 +40,9 @@ def card(reply: Reply) -> dict[str, Any] | None:
         elements.append(_md(text))
     rest: list[str] = []  # sections shown as text once the buttons no longer fit
     forms = 0
+    # The card's size and component count, kept as elements are added (not re-measured each time).
+    size = _size(_wrap(reply, [])) + sum(_size(e) + 1 for e in elements)
+    components = count_elements(elements)
     for section in reply.sections:
         body = _markdown(replace(reply, text="", sections=(replace(section, buttons=()),), buttons=(), attachments=()))
         if rest:
@@ -47,10 +50,15 @@ def card(reply: Reply) -> dict[str, Any] | None:
             continue
         block = ([_md(body)] if body else []) + _buttons(section.buttons, form_name=f"form_{forms}")
         forms += 1
-        if section.buttons and not _fits(elements + block, reply):
+        block_size, block_components = sum(_size(e) + 1 for e in block), count_elements(block)
+        if section.buttons and (
+            components + block_components > ELEMENTS_BUDGET or size + block_size > BYTES_BUDGET
+        ):
             rest.append(body)
             continue
         elements += block
+        size += block_size
+        components += block_components
     if rest:
         elements.append(_md("\n".join(b for b in rest if b)))
         elements.append(_md(markdown_literal(MORE_BY_TYPING)))
@@ -75,6 +83,16 @@ def callback_toast(reply: Reply | None) -> dict[str, Any]:
     first = lines[0] if lines else "已处理"
     content = first if len(first) <= TOAST_MAX else first[: TOAST_MAX - 1] + "…"
     return {"toast": {"type": "error" if reply.style == "refusal" else "success", "content": content}}
+
+
+def callback_answer(reply: Reply | None, card_reply: Reply | None) -> dict[str, Any]:
+    """The toast, and the pressed card as it now is (`card: {type: raw}`: Feishu shows it in place at
+    once) when it fits a card."""
+    answer = callback_toast(reply)
+    built = card(card_reply) if card_reply is not None else None
+    if built is not None:
+        answer["card"] = {"type": "raw", "data": built}
+    return answer
 
 
 def _wrap(reply: Reply, elements: list[dict[str, Any]]) -> dict[str, Any]:
@@ -143,10 +161,6 @@ def _button(button: Button, name: str, *, in_form: bool) -> dict[str, Any]:
     if in_form:
         element["form_action_type"] = "submit"  # a form's buttons submit it, carrying the input
     return element
-
-
-def _fits(elements: list[dict[str, Any]], reply: Reply) -> bool:
-    return count_elements(elements) <= ELEMENTS_BUDGET and _size(_wrap(reply, elements)) <= BYTES_BUDGET
 
 
 def _within_limits(result: dict[str, Any]) -> bool:

@@ -338,5 +338,6 @@ def _card_action(event: dict[str, Any], header: dict[str, Any], *, now: datetime
         sent_at=now,
         is_group=True,
         reply_to=message_id if isinstance(message_id, str) and message_id else None,
+        card=True,
     )
     return Inbound(received, answer=CARD_TOAST, await_outcome=True)

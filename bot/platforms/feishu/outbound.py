@@ -45,7 +45,7 @@ def render(reply: Reply) -> tuple[str, str]:
 
     Plain replies are posts rather than `text` messages: a text message reads `<at …>` tags, style tags
     and `[text](url)` links out of whatever it carries; a post's mentions are `at` nodes, never text."""
-    if reply.rich:
+    if reply.rich or reply.has_buttons:
         built = cards.card(reply)
         if built is not None:
             return "interactive", json.dumps(built, ensure_ascii=False)
@@ -229,6 +229,8 @@ class FeishuApi:
     # sending
 
     async def send(self, message: OutgoingMessage) -> str | None:
+        if message.update_message_id:
+            return await self.update_card(message.update_message_id, message.reply)
         image_keys = await media.upload_images(self, message.reply)  # first: a failed upload posts nothing
         file_keys = await media.upload_files(self, message.reply)
         msg_type, content = render(message.reply)
@@ -277,6 +279,25 @@ class FeishuApi:
         )
         response = await self._call(lambda option: self._client.im.v1.message.reply(request, option), "reply")
         return response.data.message_id if response.data else None
+
+
+    async def update_card(self, message_id: str, reply: Reply) -> str:
+        """Show a card we sent as `reply` now is: `PATCH im/v1/messages/:message_id` (our own card,
+        `update_multi`, under 14 days old; 5 per second per message, within the chat's lane)."""
+        from lark_oapi.api.im.v1 import PatchMessageRequest, PatchMessageRequestBody
+
+        built = cards.card(reply)
+        if built is None:  # cannot be a card any more; a card cannot become a post
+            raise PermanentError("feishu card update: the card would exceed Feishu's limits", code="card_too_big")
+        content = json.dumps(built, ensure_ascii=False)
+        request = (
+            PatchMessageRequest.builder()
+            .message_id(message_id)
+            .request_body(PatchMessageRequestBody.builder().content(content).build())
+            .build()
+        )
+        await self._call(lambda option: self._client.im.v1.message.patch(request, option), "update card")
+        return message_id
 
 
 def _raw_json(response: Any) -> dict[str, Any]:

@@ -42,7 +42,8 @@ IDENTITY_WAIT = 3.0  # seconds startup gives the bot's identity, so early events
 class FeishuPlatform(Platform):
     name = PLATFORM
     capabilities = Capabilities(
-        private_messages=True, cards=True, buttons=True, images=True, files=True, api_mentions=True, limits=LIMITS
+        private_messages=True, cards=True, buttons=True, images=True, files=True, api_mentions=True, limits=LIMITS,
+        card_updates=True,
     )
     prepares = True  # events carry no sender name
 
@@ -90,8 +91,8 @@ class FeishuPlatform(Platform):
             self._learn(parsed.incoming)
         return parsed
 
-    def callback_answer(self, reply: Reply | None) -> dict[str, Any] | None:
-        return cards.callback_toast(reply)
+    def callback_answer(self, reply: Reply | None, card: Reply | None = None) -> dict[str, Any] | None:
+        return cards.callback_answer(reply, card)
 
     def prepare(self, payload: dict[str, Any]) -> dict[str, Any] | None:
         """The sender's name, which Feishu events do not carry (None: no change)."""
@@ -130,7 +131,7 @@ class FeishuPlatform(Platform):
             parsed = self.normalise(data, now=self._clock() if self._clock else _now())
         except Refused as exc:
             return refused(PLATFORM, exc)
-        return await deliver(parsed, self._record)
+        return await deliver(parsed, self._record, self.await_outcome)
 
     # what it learns
 

@@ -1,0 +1,63 @@
+"""Replies shown again from the database: a message that carries a `Reply.view` (the daily prompt's
+day and tasks) is rebuilt by the same report code that built it, as its tasks are now — a card
+re-rendered in place after a button is pressed or a task on it changes by typed text.
+
+A task finished from the card stays on it, shown as done, so people see what happened; one moved to
+another owner stays under the owner it was shown for; one deleted from the project is left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.messages import Reply
+from models import Project
+from reports import text
+from reports.compute_base import snapshot_for
+from reports.rows import DailyPrompt, OwnerTasks
+
+
+def shown_task_ids(view: dict[str, Any]) -> set[int]:
+    """The tasks a view shows (a change to one of them means the message is out of date)."""
+    if view.get("kind") != text.PROMPT_VIEW:
+        return set()
+    return {int(t) for _, tasks in view.get("owners", ()) for t in tasks}
+
+
+def view_day(view: dict[str, Any]) -> date | None:
+    try:
+        return date.fromisoformat(str(view.get("day")))
+    except ValueError:
+        return None
+
+
+def rebuild(session: Session, project: Project, view: dict[str, Any], at: datetime) -> Reply | None:
+    """The reply `view` describes, built again from the project's data now (None: a view this code
+    does not know, or nothing left to show)."""
+    if view.get("kind") != text.PROMPT_VIEW:
+        return None
+    today = view_day(view)
+    if today is None:
+        return None
+    data = snapshot_for(session, project, at, None)
+    members = data.members(project.id)
+    tasks = data.tasks(project.id, shown_task_ids(view))
+    owners: list[OwnerTasks] = []
+    for owner_id, task_ids in view.get("owners", ()):
+        owner = members.get(int(owner_id))
+        shown = tuple(tasks[int(t)] for t in task_ids if int(t) in tasks)
+        if owner is not None and shown:
+            owners.append(OwnerTasks(owner, shown))
+    if not owners:
+        return None
+    prompt = DailyPrompt(today, tuple(owners), int(view.get("unassigned") or 0))
+    note = view.get("note")
+    return text.daily_prompt(prompt, project_name=project.name, note=note if isinstance(note, str) else None)
+
+
+def touches(view: dict[str, Any], task_ids: Collection[int]) -> bool:
+    return not shown_task_ids(view).isdisjoint(task_ids)
