@@ -21,6 +21,7 @@ from handlers import (
     decisions,
     due_moves,
     export,
+    forecasts,
     free_text,
     gantt,
     members,
@@ -29,11 +30,13 @@ from handlers import (
     risks,
     schedule_settings,
     schedule_views,
+    slips,
     task_edits,
     task_notes,
     task_updates,
     tasks,
     undo,
+    whatif,
 )
 from handlers import help as help_commands
 from handlers.context import Context
@@ -54,6 +57,7 @@ def build_registry() -> CommandRegistry:
         tasks.group.extended(task_edits.commands, due_moves.commands, task_notes.commands), *task_updates.SHORTCUTS
     )
     registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS)
+    registry.include(*forecasts.GROUPS, *whatif.GROUPS)
     registry.include(*undo.GROUPS, *schedule_views.GROUPS, *gantt.GROUPS, *dashboard.GROUPS, *export.GROUPS,
                      *help_commands.GROUPS)
     return registry
@@ -100,11 +104,12 @@ def handle_message(
     # Whatever this message is, it ends the sender's pending proposal (outside the savepoint, so a
     # refused command ends it too); only a “是” within the window applies it.
     proposal = take_pending_update(session, member_id=sender.id) if sender is not None else None
+    ctx.proposal = proposal
     try:
         # A savepoint: a refused command leaves nothing half-applied, while the sender's
         # membership and the event's processed mark still commit.
         with session.begin_nested():
-            reply = _run(ctx, text, registry, proposal)
+            reply = slips.follow_up(ctx, _run(ctx, text, registry, proposal))
     except UserError as exc:
         return Reply(exc.reply_text(), style="refusal"), project_id
     if ctx.notes:  # what the command did besides what was asked, said in the same reply

@@ -43,6 +43,7 @@ OPTION_SPELLINGS: dict[str, tuple[str, ...]] = {
     "status": ("状态", "status"),
     "origin": ("来源", "出处", "origin", "from"),
     "desc": ("描述", "内容", "description", "desc"),
+    "milestone": ("里程碑", "milestone"),
 }
 
 

@@ -1,0 +1,416 @@
+"""The forecast engine: when each task will really start and finish, the critical path, slack, what-if.
+
+Pure functions over the plan rows (`reports.plan.Plan`) and the project's working calendar
+(`models.calendar.WorkCalendar`: statutory holidays, 调休 make-up workdays, the project's own days off).
+Everything is counted in working days; dependencies are finish-to-start (a task starts on the first
+workday after its last predecessor's forecast finish).
+
+How a task is forecast (in dependency order):
+- done: it finished on the day it was completed; cancelled: left out, and no constraint on others;
+- open without a due date: not scheduled (`Forecast.unscheduled`), no constraint on others;
+- its planned duration is the workdays from its planned start to its due date (at least one); the
+  planned start is `start_date`, else the first workday after its predecessors' due dates, else the day
+  it was created;
+- 待开始: starts no earlier than its planned start, today, and the first workday after its predecessors'
+  forecast finish; runs its whole duration;
+- 进行中 / 阻塞: the remaining share of its duration (by progress) from today (阻塞: from the next
+  workday, it is assumed to resume then) or after its predecessors, whichever is later;
+- it never finishes before its due date (the last workday on or before it): a plan is not forecast to
+  finish early, so a slip is the working days a forecast finish lies past the due date.
+
+The critical path is the longest chain over dependencies to the project's forecast end: from the open
+task finishing last, back through the predecessor that finishes last, to a task nothing open holds up.
+Slack is how many working days a task may slip before it moves the project's forecast end.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from models import Project, TaskStatus
+from models.calendar import WorkCalendar, load_calendar
+from reports.plan import Plan, PlanTask, load_plan
+
+MAX_SPAN = 3660  # days: a search for a workday stops here (a calendar of days off only)
+
+
+# ---------------------------------------------------------------------------- working-day arithmetic
+
+
+def on_or_after(calendar: WorkCalendar, day: date) -> date:
+    """`day` if it is a workday, else the next workday."""
+    for offset in range(MAX_SPAN):
+        candidate = day + timedelta(days=offset)
+        if calendar.is_workday(candidate):
+            return candidate
+    return day
+
+
+def on_or_before(calendar: WorkCalendar, day: date) -> date:
+    """`day` if it is a workday, else the workday before it."""
+    for offset in range(MAX_SPAN):
+        candidate = day - timedelta(days=offset)
+        if calendar.is_workday(candidate):
+            return candidate
+    return day
+
+
+def add_workdays(calendar: WorkCalendar, day: date, count: int) -> date:
+    """The workday `count` workdays after (before, when negative) `day`; 0: `day` itself, as a workday."""
+    if count == 0:
+        return on_or_after(calendar, day)
+    step = timedelta(days=1 if count > 0 else -1)
+    current, left = day, abs(count)
+    for _ in range(MAX_SPAN):
+        current += step
+        if calendar.is_workday(current):
+            left -= 1
+            if left == 0:
+                return current
+    return current
+
+
+def workdays_between(calendar: WorkCalendar, earlier: date, later: date) -> int:
+    """Workdays in (earlier, later]; negative (the workdays in (later, earlier]) when `later` is earlier."""
+    if later < earlier:
+        return -workdays_between(calendar, later, earlier)
+    count, current = 0, earlier
+    while current < later:
+        current += timedelta(days=1)
+        if calendar.is_workday(current):
+            count += 1
+    return count
+
+
+def workday_count(calendar: WorkCalendar, first: date, last: date) -> int:
+    """Workdays in [first, last]."""
+    if last < first:
+        return 0
+    return workdays_between(calendar, first - timedelta(days=1), last)
+
+
+# ---------------------------------------------------------------------------- the forecast
+
+
+@dataclass(frozen=True, slots=True)
+class TaskForecast:
+    task: PlanTask
+    duration: int  # planned working days
+    start: date  # forecast start
+    finish: date  # forecast finish
+    planned_finish: date | None  # the due date
+    slip: int  # working days the forecast finish is past the due date (0: on time)
+    slack: int | None  # working days it may slip before the project's end moves (None: done)
+    driver: int | None  # the predecessor (task id) whose finish sets its start
+
+    @property
+    def done(self) -> bool:
+        return self.task.status == TaskStatus.DONE
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    today: date
+    deadline: date | None
+    tasks: Mapping[int, TaskForecast]  # by task id, in the plan's order
+    end: date | None  # the project's forecast end: the last forecast finish of an open task
+    critical_path: tuple[int, ...]  # task ids, first to last
+    unscheduled: tuple[int, ...]  # open tasks without a due date
+    deadline_slip: int  # working days the forecast end lies past the project deadline (0: in time, or none)
+
+    def get(self, task_id: int) -> TaskForecast | None:
+        return self.tasks.get(task_id)
+
+    @property
+    def milestones(self) -> list[TaskForecast]:
+        return [f for f in self.tasks.values() if f.task.milestone]
+
+
+def forecast(
+    plan: Plan, calendar: WorkCalendar, *, finish_at: Mapping[int, date] | None = None
+) -> Forecast:
+    """Every task's forecast as of `plan.today`. `finish_at` (what-if): a task finishes no earlier than
+    this date instead of its due date (its duration unchanged)."""
+    finish_at = finish_at or {}
+    tasks = {t.id: t for t in plan.tasks if t.status != TaskStatus.CANCELLED}
+    scheduled = {
+        i: t for i, t in tasks.items() if t.status == TaskStatus.DONE or t.due_date is not None
+    }
+    preds = {i: [p for p in t.predecessors if p in scheduled] for i, t in scheduled.items()}
+    order = _topological(scheduled, preds)
+    today = plan.today
+    first_workday = on_or_after(calendar, today)
+    resumes = add_workdays(calendar, today, 1)
+    results: dict[int, TaskForecast] = {}
+    for task_id in order:
+        task = scheduled[task_id]
+        duration = _duration(calendar, task, scheduled)
+        if task.status == TaskStatus.DONE:
+            finish = task.completed_on or task.due_date or today
+            start = min(task.start, finish)
+            slip = max(0, workdays_between(calendar, task.due_date, finish)) if task.due_date else 0
+            results[task_id] = TaskForecast(task, duration, start, finish, task.due_date, slip, None, None)
+            continue
+        assert task.due_date is not None
+        earliest = resumes if task.status == TaskStatus.BLOCKED else first_workday
+        driver: int | None = None
+        after = None
+        for pred in preds[task_id]:
+            if pred not in results:  # a cycle: the edge is ignored
+                continue
+            candidate = add_workdays(calendar, results[pred].finish, 1)
+            if after is None or candidate > after:
+                after, driver = candidate, pred
+        if task.status == TaskStatus.TODO:
+            remaining = duration
+            start = max(earliest, on_or_after(calendar, _planned_start(calendar, task, scheduled)))
+        else:
+            remaining = max(1, math.ceil(duration * (100 - task.progress) / 100))
+            start = earliest
+        if after is not None and after >= start:
+            start = after
+        else:
+            driver = None
+        worked = add_workdays(calendar, start, remaining - 1)
+        due = finish_at.get(task_id, task.due_date)
+        finish = max(worked, on_or_before(calendar, due))
+        slip = max(0, workdays_between(calendar, task.due_date, finish))
+        results[task_id] = TaskForecast(task, duration, start, finish, task.due_date, slip, None, driver)
+    ordered = {t.id: results[t.id] for t in plan.tasks if t.id in results}
+    open_ids = [i for i, f in ordered.items() if not f.done]
+    end = max((ordered[i].finish for i in open_ids), default=None)
+    if end is not None:
+        _with_slack(calendar, ordered, open_ids, end)
+    path = _critical_path(calendar, ordered, preds, end)
+    unscheduled = tuple(t.id for t in plan.tasks if t.id in tasks and t.id not in scheduled)
+    late = max(0, workdays_between(calendar, plan.deadline, end)) if end and plan.deadline else 0
+    return Forecast(today, plan.deadline, ordered, end, path, unscheduled, late)
+
+
+def _topological(tasks: Mapping[int, PlanTask], preds: Mapping[int, list[int]]) -> list[int]:
+    """Predecessors first (Kahn; ties by the plan's order); whatever a cycle leaves, at the end."""
+    waiting = {i: len(set(preds[i])) for i in tasks}
+    successors: dict[int, list[int]] = {i: [] for i in tasks}
+    for i in tasks:
+        for p in set(preds[i]):
+            successors[p].append(i)
+    ready = [i for i in tasks if waiting[i] == 0]
+    order: list[int] = []
+    while ready:
+        current = ready.pop(0)
+        order.append(current)
+        for s in successors[current]:
+            waiting[s] -= 1
+            if waiting[s] == 0:
+                ready.append(s)
+    placed = set(order)
+    return order + [i for i in tasks if i not in placed]
+
+
+def _planned_start(calendar: WorkCalendar, task: PlanTask, tasks: Mapping[int, PlanTask]) -> date:
+    if task.start_date is not None:
+        return task.start_date
+    dues = [tasks[p].due_date for p in task.predecessors if p in tasks and tasks[p].due_date is not None]
+    if dues:
+        after = add_workdays(calendar, max(d for d in dues if d is not None), 1)
+        if task.due_date is None or after <= task.due_date:
+            return after
+    return task.start
+
+
+def _duration(calendar: WorkCalendar, task: PlanTask, tasks: Mapping[int, PlanTask]) -> int:
+    end = task.due_date or task.completed_on
+    if end is None:
+        return 1
+    return max(1, workday_count(calendar, on_or_after(calendar, _planned_start(calendar, task, tasks)), end))
+
+
+def _with_slack(calendar: WorkCalendar, results: dict[int, TaskForecast], open_ids: list[int], end: date) -> None:
+    """Backward pass over the open tasks: the latest finish that leaves the project's end where it is."""
+    open_set = set(open_ids)
+    successors: dict[int, list[int]] = {i: [] for i in open_ids}
+    for i in open_ids:
+        for p in results[i].task.predecessors:
+            if p in open_set:
+                successors[p].append(i)
+    latest_finish: dict[int, date] = {}
+
+    def latest(task_id: int, depth: int = 0) -> date:
+        if task_id in latest_finish:
+            return latest_finish[task_id]
+        bound = end
+        if depth < len(open_ids):
+            for s in successors[task_id]:
+                own = results[s]
+                span = workday_count(calendar, own.start, own.finish)
+                latest_start = add_workdays(calendar, latest(s, depth + 1), -(span - 1))
+                bound = min(bound, add_workdays(calendar, latest_start, -1))
+        latest_finish[task_id] = bound
+        return bound
+
+    for i in open_ids:
+        own = results[i]
+        slack = max(0, workdays_between(calendar, own.finish, latest(i)))
+        results[i] = TaskForecast(
+            own.task, own.duration, own.start, own.finish, own.planned_finish, own.slip, slack, own.driver
+        )
+
+
+def _critical_path(
+    calendar: WorkCalendar, results: Mapping[int, TaskForecast], preds: Mapping[int, list[int]], end: date | None
+) -> tuple[int, ...]:
+    if end is None:
+        return ()
+    chain_length: dict[int, int] = {}
+
+    def length(task_id: int, seen: frozenset[int] = frozenset()) -> int:
+        if task_id in chain_length:
+            return chain_length[task_id]
+        own = results[task_id]
+        span = workday_count(calendar, own.start, own.finish)
+        before = [length(p, seen | {task_id}) for p in _open_preds(results, preds, task_id) if p not in seen]
+        chain_length[task_id] = span + max(before, default=0)
+        return chain_length[task_id]
+
+    last = [i for i, f in results.items() if not f.done and f.finish == end]
+    current: int | None = max(last, key=lambda i: (length(i), -results[i].task.number))
+    path: list[int] = []
+    while current is not None and current not in path:
+        path.append(current)
+        candidates = _open_preds(results, preds, current)
+        current = (
+            max(candidates, key=lambda p: (results[p].finish, length(p), -results[p].task.number)) if candidates else None
+        )
+    return tuple(reversed(path))
+
+
+def _open_preds(results: Mapping[int, TaskForecast], preds: Mapping[int, list[int]], task_id: int) -> list[int]:
+    return [p for p in preds.get(task_id, ()) if p in results and not results[p].done]
+
+
+# ---------------------------------------------------------------------------- what-if
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    before: TaskForecast
+    after: TaskForecast
+    shift: int  # working days later (negative: earlier)
+    crosses_deadline: bool  # was in time for the project deadline, is not any more
+
+    @property
+    def task(self) -> PlanTask:
+        return self.after.task
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIf:
+    target: int  # task id
+    finish: date  # the target's finish in the what-if
+    base: Forecast
+    result: Forecast
+    moves: tuple[Move, ...]  # the tasks whose forecast finish changes, the target first, then by plan order
+
+
+def what_if(
+    plan: Plan, calendar: WorkCalendar, *, task_id: int, delay: int | None = None, finish: date | None = None,
+    base: Forecast | None = None,
+) -> WhatIf:
+    """The forecast if a task finishes `delay` working days later than now forecast, or on `finish`."""
+    base = base or forecast(plan, calendar)
+    own = base.get(task_id)
+    if own is None:
+        raise ValueError(f"task {task_id} has no forecast")
+    if finish is None:
+        finish = add_workdays(calendar, own.finish, delay or 0)
+    result = forecast(plan, calendar, finish_at={task_id: finish})
+    moves: list[Move] = []
+    for i, after in result.tasks.items():
+        before = base.tasks.get(i)
+        if before is None or before.finish == after.finish:
+            continue
+        deadline = plan.deadline
+        crosses = deadline is not None and before.finish <= deadline < after.finish
+        moves.append(Move(before, after, workdays_between(calendar, before.finish, after.finish), crosses))
+    position = {i: n for n, i in enumerate(result.tasks)}
+    moves.sort(key=lambda m: (m.task.id != task_id, position[m.task.id]))
+    return WhatIf(task_id, result.tasks[task_id].finish, base, result, tuple(moves))
+
+
+def downstream(plan: Plan, task_id: int) -> list[int]:
+    """Every task that depends on `task_id`, directly or through others (plan order)."""
+    successors: dict[int, list[int]] = {}
+    for t in plan.tasks:
+        for p in t.predecessors:
+            successors.setdefault(p, []).append(t.id)
+    found: set[int] = set()
+    stack = [task_id]
+    while stack:
+        for s in successors.get(stack.pop(), ()):
+            if s not in found and s != task_id:
+                found.add(s)
+                stack.append(s)
+    return [t.id for t in plan.tasks if t.id in found]
+
+
+def upstream(plan: Plan, task_id: int) -> list[int]:
+    """Every task `task_id` depends on, directly or through others (plan order)."""
+    by_id = {t.id: t for t in plan.tasks}
+    found: set[int] = set()
+    stack = [task_id]
+    while stack:
+        current = by_id.get(stack.pop())
+        for p in current.predecessors if current else ():
+            if p not in found and p != task_id:
+                found.add(p)
+                stack.append(p)
+    return [t.id for t in plan.tasks if t.id in found]
+
+
+# ---------------------------------------------------------------------------- milestones
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneRow:
+    forecast: TaskForecast
+    at_risk: bool
+    reasons: tuple[str, ...]  # why it is at risk: “预计晚 2 个工作日”, “#3 阻塞”, “#4 逾期”, “超出项目截止”
+
+    @property
+    def task(self) -> PlanTask:
+        return self.forecast.task
+
+
+def milestone_rows(plan: Plan, result: Forecast) -> list[MilestoneRow]:
+    """The milestones in plan order, each with whether it is at risk and why (open ones only are at risk)."""
+    rows: list[MilestoneRow] = []
+    by_id = {t.id: t for t in plan.tasks}
+    for own in result.milestones:
+        reasons: list[str] = []
+        if not own.done:
+            if own.slip:
+                reasons.append(f"预计晚 {own.slip} 个工作日")
+            for up in upstream(plan, own.task.id):
+                task = by_id[up]
+                if task.status == TaskStatus.BLOCKED:
+                    reasons.append(f"{task.ref} 阻塞")
+                elif task.overdue:
+                    reasons.append(f"{task.ref} 逾期")
+            if plan.deadline is not None and own.finish > plan.deadline:
+                reasons.append("超出项目截止")
+        rows.append(MilestoneRow(own, bool(reasons), tuple(reasons)))
+    return rows
+
+
+def load_forecast(
+    session: Session, project: Project, at: datetime, *, calendar: WorkCalendar | None = None
+) -> tuple[Plan, WorkCalendar, Forecast]:
+    """The project's plan as of `at`, its working calendar and the forecast over them (three statements)."""
+    calendar = calendar or load_calendar(session, project_id=project.id)
+    plan = load_plan(session, project, at, calendar=calendar)
+    return plan, calendar, forecast(plan, calendar)
