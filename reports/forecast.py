@@ -30,9 +30,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from models import Project, TaskStatus
+from models import OPEN_TASK_STATUSES, Project, Task, TaskStatus
 from models.calendar import WorkCalendar, load_calendar
 from reports.plan import Plan, PlanTask, load_plan
 
@@ -414,3 +415,15 @@ def load_forecast(
     calendar = calendar or load_calendar(session, project_id=project.id)
     plan = load_plan(session, project, at, calendar=calendar)
     return plan, calendar, forecast(plan, calendar)
+
+
+def milestones_at_risk(session: Session, project: Project, at: datetime, *, calendar: WorkCalendar) -> tuple[MilestoneRow, ...]:
+    """The open milestones at risk, for the PM digest and the agenda (nothing is loaded without an open milestone)."""
+    has_milestone = exists().where(
+        Task.project_id == project.id, Task.is_milestone.is_(True), Task.status.in_(OPEN_TASK_STATUSES)
+    )
+    if not session.scalar(select(has_milestone)):
+        return ()
+    # A copy: the days the forecast looks at (next year's estimate, say) are not the scheduler's calendar notice.
+    plan, _, result = load_forecast(session, project, at, calendar=WorkCalendar(calendar.national, calendar.overrides))
+    return tuple(row for row in milestone_rows(plan, result) if row.at_risk)

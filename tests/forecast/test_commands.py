@@ -151,3 +151,14 @@ def test_milestone_flag_set_shown_and_cleared(chain: ConsoleChat) -> None:
     assert "里程碑 否 → 是" in chain.say("/task edit #2 milestone:yes", name=PM)
     assert chain.say("/里程碑").startswith("【里程碑（2）】")
     assert "“也许”看不懂，请写 是 或 否。" in chain.say("/任务 修改 #2 里程碑:也许", name=PM)
+
+
+def test_a_milestone_at_risk_is_in_the_digest_and_the_agenda(chain: ConsoleChat, clock: FixedClock) -> None:
+    line = "⚠#4 上线评审 · 王经理 · 计划 10-15(周四) · 预计 10-20(周二) · 预计晚 3 个工作日，#2 阻塞，超出项目截止"
+    assert "里程碑风险" not in chain.say("/汇总", name=PM)
+    assert "里程碑风险" not in chain.say("/议程", name=PM)
+    clock.set(datetime(2026, 9, 24, 10, 0, tzinfo=SHANGHAI))
+    chain.say("/阻塞 #2 等接口文档", name="李四")
+    for command in ("/汇总", "/议程"):
+        lines = chain.say(command, name=PM).splitlines()
+        assert lines[lines.index("里程碑风险（1）") + 1] == f"  {line}", command
