@@ -15,11 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from bot.messages import Mention
-from models import Member, Project, TaskStatus
+from models import Member, Project, TaskStatus, task_dependency
 from models.calendar import WorkCalendar
 from models.slips import SlipCause, SlipWarning, open_slip_warnings
 from reports.forecast import Forecast, downstream, forecast, load_forecast
@@ -54,11 +54,14 @@ def check(
     news = SlipNews()
     if not checks or not project.slip_alerts:
         return news
-    plan, calendar, current = load_forecast(session, project, at, calendar=calendar)
-    by_id = {t.id: t for t in plan.tasks}
     active: dict[tuple[int, str], SlipWarning] = {
         (w.task_id, w.cause): w for w in open_slip_warnings(session, task_ids=list(checks))
     }
+    depended_on = exists().where(task_dependency.c.predecessor_id.in_(sorted(checks)))
+    if not active and not session.scalar(select(depended_on)):
+        return news  # nothing depends on these tasks and nothing was told: no forecast to load
+    plan, calendar, current = load_forecast(session, project, at, calendar=calendar)
+    by_id = {t.id: t for t in plan.tasks}
     owners = _members(session, [t.owner_id for t in plan.tasks if t.owner_id is not None])
     for task_id, due_before in checks.items():
         task = by_id.get(task_id)
