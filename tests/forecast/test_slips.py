@@ -97,3 +97,10 @@ def test_the_setting_turns_the_warnings_off(chain: ConsoleChat, runtime: Runtime
     assert warnings(chain) == []
     assert "看不懂" in chain.say("/项目 设置 下游提醒 也许", name=PM)
     assert chain.say("/项目 设置 slip-alerts on", name=PM).startswith("已开启下游提醒")
+
+
+def test_undoing_a_block_clears_its_warning(chain: ConsoleChat) -> None:
+    assert "下游提醒" in chain.say("/阻塞 #2 接口文档没到", name="李四")
+    undone = chain.say("/撤销", name="李四").splitlines()
+    assert undone[-1] == "✅ 解除提醒：#2 接口开发 已解除阻塞（之前的阻塞提醒），@赵六 #3 不再受它影响。"
+    assert warnings(chain) == [("blocked", True)]
