@@ -78,8 +78,8 @@ def run_what_if(ctx: Context, args: Args) -> Reply:
             raise UsageError(f"延期天数应在 1 到 {MAX_DELAY} 个工作日之间。", USAGE)
     if not task.status.is_open:
         raise UserError(f"{task.ref} 已经{'完成' if task.status.value == 'done' else '取消'}，不用推演。")
-    if task.due_date is None and new_due is None:
-        raise UserError(f"{task.ref} 还没有截止日期，推演不了延期；可以写 /推演 {task.ref} 截止:日期。")
+    if task.due_date is None:
+        raise UserError(f"{task.ref} 还没有截止日期，推演不了。先设截止日期：/任务 修改 {task.ref} 截止:日期")
     plan, calendar, base = load_forecast(ctx.session, project, ctx.incoming.sent_at)
     answer = what_if(plan, calendar, task_id=task.id, delay=delay, finish=new_due, base=base)
     if new_due is not None:

@@ -162,3 +162,10 @@ def test_a_milestone_at_risk_is_in_the_digest_and_the_agenda(chain: ConsoleChat,
     for command in ("/汇总", "/议程"):
         lines = chain.say(command, name=PM).splitlines()
         assert lines[lines.index("里程碑风险（1）") + 1] == f"  {line}", command
+
+
+def test_what_if_needs_an_open_task_with_a_due_date(chain: ConsoleChat) -> None:
+    chain.say("/任务 新增 写总结", name=PM)
+    assert chain.say("/推演 #6 截止:10月20日").startswith("#6 还没有截止日期，推演不了。")
+    chain.say("/完成 #5", name="张三")
+    assert chain.say("/推演 #5 +1").startswith("#5 已经完成，不用推演。")
