@@ -22,7 +22,7 @@ from bot.messages import Mention
 from models import Member, Project, TaskStatus, task_dependency
 from models.calendar import WorkCalendar
 from models.slips import SlipCause, SlipWarning, open_slip_warnings
-from reports.forecast import Forecast, downstream, forecast, load_forecast
+from reports.forecast import Forecast, downstream, forecast, load_forecast, workdays_between
 from reports.format import day, shorten
 from reports.plan import Plan, PlanTask
 
@@ -63,16 +63,19 @@ def check(
     plan, calendar, current = load_forecast(session, project, at, calendar=calendar)
     by_id = {t.id: t for t in plan.tasks}
     owners = _members(session, [t.owner_id for t in plan.tasks if t.owner_id is not None])
+    moved = {i: d for i, d in checks.items() if d is not None and i in by_id and _moved_now(by_id[i], d)}
+    after_moves = current
+    if moved:
+        # The moves measured as a what-if from the plan before them (durations as they were planned),
+        # each dependent against its due date now (one moved in the same message is not late).
+        before = replace(plan, tasks=tuple(replace(t, due_date=moved[t.id]) if t.id in moved else t for t in plan.tasks))
+        after_moves = forecast(before, calendar, finish_at={i: by_id[i].due_date or d for i, d in moved.items()})
     for task_id, due_before in checks.items():
         task = by_id.get(task_id)
         if task is None:
             continue
-        result = current
-        if _moved_now(task, due_before) and task.due_date is not None:
-            # The move measured as a what-if from the plan before it (durations as they were planned).
-            before = replace(plan, tasks=tuple(replace(t, due_date=due_before) if t.id == task_id else t for t in plan.tasks))
-            result = forecast(before, calendar, finish_at={task_id: task.due_date})
-        affected = _affected(plan, result, task)
+        result = after_moves if task_id in moved else current
+        affected = _affected(plan, result, task, calendar)
         for cause in SlipCause:
             warning = active.get((task_id, cause.value))
             holds = _holds(task, cause, due_before, warning, plan.today)
@@ -80,7 +83,8 @@ def check(
                 news.cleared.append(warning)
                 _clear_lines(news, plan, result, task, cause, affected, owners)
             elif holds and (warning is None or (cause == SlipCause.MOVED and _moved_now(task, due_before))):
-                if not affected or (cause == SlipCause.MOVED and not any(result.tasks[a].slip for a in affected)):
+                late = any(_late(plan, result, a, calendar) for a in affected)
+                if not affected or (cause == SlipCause.MOVED and not late):
                     continue
                 if warning is not None:  # moved again: a new warning, the first one's date kept
                     news.cleared.append(warning)
@@ -88,7 +92,7 @@ def check(
                 if warning is not None:
                     first_due = warning.due_date
                 news.warned.append((task_id, cause, first_due))
-                _warn_lines(news, plan, result, task, cause, due_before, affected, owners)
+                _warn_lines(news, plan, result, task, cause, due_before, affected, owners, calendar)
     return news
 
 
@@ -109,7 +113,16 @@ def _holds(task: PlanTask, cause: SlipCause, due_before: date | None, warning: S
     return original is not None and task.due_date is not None and task.due_date > original
 
 
-def _affected(plan: Plan, result: Forecast, task: PlanTask) -> list[int]:
+def _late(plan: Plan, result: Forecast, task_id: int, calendar: WorkCalendar) -> int:
+    """Working days the forecast finish lies past the task's due date as it is now."""
+    due = next((t.due_date for t in plan.tasks if t.id == task_id), None)
+    own = result.tasks.get(task_id)
+    if due is None or own is None:
+        return 0
+    return max(0, workdays_between(calendar, due, own.finish))
+
+
+def _affected(plan: Plan, result: Forecast, task: PlanTask, calendar: WorkCalendar) -> list[int]:
     """Open dependents told: the direct ones, and those further down that the forecast makes late."""
     direct = {t.id for t in plan.tasks if task.id in t.predecessors}
     found = []
@@ -117,7 +130,7 @@ def _affected(plan: Plan, result: Forecast, task: PlanTask) -> list[int]:
         own = result.tasks.get(task_id)
         if own is None or own.done:
             continue
-        if task_id in direct or own.slip:
+        if task_id in direct or _late(plan, result, task_id, calendar):
             found.append(task_id)
     return found
 
@@ -149,7 +162,7 @@ def _what(task: PlanTask, cause: SlipCause, due_before: date | None, today: date
 
 def _warn_lines(
     news: SlipNews, plan: Plan, result: Forecast, task: PlanTask, cause: SlipCause, due_before: date | None,
-    affected: list[int], owners: Mapping[int, Member],
+    affected: list[int], owners: Mapping[int, Member], calendar: WorkCalendar,
 ) -> None:
     today = plan.today
     own = result.tasks.get(task.id)
@@ -157,13 +170,13 @@ def _warn_lines(
     news.lines.append(f"⚠ 下游提醒：{_what(task, cause, due_before, today)}{finish}。受影响的后续任务：")
     by_id = {t.id: t for t in plan.tasks}
     for task_id in affected:
-        after = result.tasks[task_id]
+        after, due = result.tasks[task_id], by_id[task_id].due_date
         who = _who(news, by_id[task_id], owners)
         line = f"· {who} {after.task.ref} {shorten(after.task.title, 20)}：预计 {day(after.finish, today=today)} 完成"
-        if after.slip:
-            line += f"（截止 {day(after.planned_finish, today=today)}，晚 {after.slip} 个工作日）"
+        if late := _late(plan, result, task_id, calendar):
+            line += f"（截止 {day(due, today=today)}，晚 {late} 个工作日）"
         else:
-            line += f"（截止 {day(after.planned_finish, today=today)}，目前还赶得上）"
+            line += f"（截止 {day(due, today=today)}，目前还赶得上）"
         news.lines.append(line)
 
 

@@ -118,6 +118,7 @@ def test_apply_what_if_after_confirmation_with_history(chain: ConsoleChat) -> No
         "#3 10-14(周三) → 10-19(周一) · @赵六",
         "#4 10-15(周四) → 10-20(周二) · @王经理",
     ]
+    assert "下游提醒" not in reply  # the dependents' due dates moved with it: nobody is late
     assert due_dates(chain) == {
         1: date(2026, 9, 25), 2: date(2026, 10, 13), 3: date(2026, 10, 19), 4: date(2026, 10, 20), 5: date(2026, 10, 13),
     }
