@@ -43,7 +43,59 @@ MAX_SPAN = 3660  # days: a search for a workday stops here (a calendar of days o
 # ---------------------------------------------------------------------------- working-day arithmetic
 
 
-def on_or_after(calendar: WorkCalendar, day: date) -> date:
+class Workdays:
+    """One calendar's workdays over a span grown on demand, with running counts: a forecast asks
+    thousands of “how many workdays between” questions, each answered by one subtraction."""
+
+    MARGIN = 400  # days the span grows by
+
+    def __init__(self, calendar: WorkCalendar) -> None:
+        self.calendar = calendar
+        self._first = date.min
+        self._flags: list[bool] = []
+        self._counts: list[int] = []  # workdays in [first, first + i]
+
+    def _index(self, day: date) -> int:
+        if not self._flags:
+            self._build(day - timedelta(days=self.MARGIN), day + timedelta(days=self.MARGIN))
+        elif day < self._first:
+            self._build(day - timedelta(days=self.MARGIN), self._first + timedelta(days=len(self._flags) - 1))
+        last = self._first + timedelta(days=len(self._flags) - 1)
+        if day > last:
+            self._extend(day + timedelta(days=self.MARGIN))
+        return (day - self._first).days
+
+    def _build(self, first: date, last: date) -> None:
+        self._first, self._flags, self._counts = first, [], []
+        self._extend(last)
+
+    def _extend(self, last: date) -> None:
+        day = self._first + timedelta(days=len(self._flags))
+        total = self._counts[-1] if self._counts else 0
+        while day <= last:
+            flag = self.calendar.is_workday(day)
+            total += flag
+            self._flags.append(flag)
+            self._counts.append(total)
+            day += timedelta(days=1)
+
+    def is_workday(self, day: date) -> bool:
+        index = self._index(day)  # first: it may replace the lists
+        return self._flags[index]
+
+    def between(self, earlier: date, later: date) -> int:
+        """Workdays in (earlier, later] (negative when `later` is earlier)."""
+        low, high = min(earlier, later), max(earlier, later)
+        first = self._index(low)  # first: the span then starts no later than `low`
+        last = self._index(high)
+        count = self._counts[last] - self._counts[first]
+        return count if later >= earlier else -count
+
+
+Calendar = WorkCalendar | Workdays
+
+
+def on_or_after(calendar: Calendar, day: date) -> date:
     """`day` if it is a workday, else the next workday."""
     for offset in range(MAX_SPAN):
         candidate = day + timedelta(days=offset)
@@ -52,7 +104,7 @@ def on_or_after(calendar: WorkCalendar, day: date) -> date:
     return day
 
 
-def on_or_before(calendar: WorkCalendar, day: date) -> date:
+def on_or_before(calendar: Calendar, day: date) -> date:
     """`day` if it is a workday, else the workday before it."""
     for offset in range(MAX_SPAN):
         candidate = day - timedelta(days=offset)
@@ -61,7 +113,7 @@ def on_or_before(calendar: WorkCalendar, day: date) -> date:
     return day
 
 
-def add_workdays(calendar: WorkCalendar, day: date, count: int) -> date:
+def add_workdays(calendar: Calendar, day: date, count: int) -> date:
     """The workday `count` workdays after (before, when negative) `day`; 0: `day` itself, as a workday."""
     if count == 0:
         return on_or_after(calendar, day)
@@ -76,8 +128,10 @@ def add_workdays(calendar: WorkCalendar, day: date, count: int) -> date:
     return current
 
 
-def workdays_between(calendar: WorkCalendar, earlier: date, later: date) -> int:
+def workdays_between(calendar: Calendar, earlier: date, later: date) -> int:
     """Workdays in (earlier, later]; negative (the workdays in (later, earlier]) when `later` is earlier."""
+    if isinstance(calendar, Workdays):
+        return calendar.between(earlier, later)
     if later < earlier:
         return -workdays_between(calendar, later, earlier)
     count, current = 0, earlier
@@ -88,7 +142,7 @@ def workdays_between(calendar: WorkCalendar, earlier: date, later: date) -> int:
     return count
 
 
-def workday_count(calendar: WorkCalendar, first: date, last: date) -> int:
+def workday_count(calendar: Calendar, first: date, last: date) -> int:
     """Workdays in [first, last]."""
     if last < first:
         return 0
@@ -133,11 +187,12 @@ class Forecast:
 
 
 def forecast(
-    plan: Plan, calendar: WorkCalendar, *, finish_at: Mapping[int, date] | None = None
+    plan: Plan, calendar: Calendar, *, finish_at: Mapping[int, date] | None = None
 ) -> Forecast:
     """Every task's forecast as of `plan.today`. `finish_at` (what-if): a task finishes no earlier than
     this date instead of its due date (its duration unchanged)."""
     finish_at = finish_at or {}
+    calendar = calendar if isinstance(calendar, Workdays) else Workdays(calendar)
     tasks = {t.id: t for t in plan.tasks if t.status != TaskStatus.CANCELLED}
     scheduled = {
         i: t for i, t in tasks.items() if t.status == TaskStatus.DONE or t.due_date is not None
@@ -186,8 +241,8 @@ def forecast(
     open_ids = [i for i, f in ordered.items() if not f.done]
     end = max((ordered[i].finish for i in open_ids), default=None)
     if end is not None:
-        _with_slack(calendar, ordered, open_ids, end)
-    path = _critical_path(calendar, ordered, preds, end)
+        _with_slack(calendar, ordered, order, preds, end)
+    path = _critical_path(calendar, ordered, order, preds, end)
     unscheduled = tuple(t.id for t in plan.tasks if t.id in tasks and t.id not in scheduled)
     late = max(0, workdays_between(calendar, plan.deadline, end)) if end and plan.deadline else 0
     return Forecast(today, plan.deadline, ordered, end, path, unscheduled, late)
@@ -213,7 +268,7 @@ def _topological(tasks: Mapping[int, PlanTask], preds: Mapping[int, list[int]]) 
     return order + [i for i in tasks if i not in placed]
 
 
-def _planned_start(calendar: WorkCalendar, task: PlanTask, tasks: Mapping[int, PlanTask]) -> date:
+def _planned_start(calendar: Calendar, task: PlanTask, tasks: Mapping[int, PlanTask]) -> date:
     if task.start_date is not None:
         return task.start_date
     dues = [tasks[p].due_date for p in task.predecessors if p in tasks and tasks[p].due_date is not None]
@@ -224,68 +279,58 @@ def _planned_start(calendar: WorkCalendar, task: PlanTask, tasks: Mapping[int, P
     return task.start
 
 
-def _duration(calendar: WorkCalendar, task: PlanTask, tasks: Mapping[int, PlanTask]) -> int:
+def _duration(calendar: Calendar, task: PlanTask, tasks: Mapping[int, PlanTask]) -> int:
     end = task.due_date or task.completed_on
     if end is None:
         return 1
     return max(1, workday_count(calendar, on_or_after(calendar, _planned_start(calendar, task, tasks)), end))
 
 
-def _with_slack(calendar: WorkCalendar, results: dict[int, TaskForecast], open_ids: list[int], end: date) -> None:
-    """Backward pass over the open tasks: the latest finish that leaves the project's end where it is."""
-    open_set = set(open_ids)
-    successors: dict[int, list[int]] = {i: [] for i in open_ids}
-    for i in open_ids:
-        for p in results[i].task.predecessors:
-            if p in open_set:
-                successors[p].append(i)
-    latest_finish: dict[int, date] = {}
-
-    def latest(task_id: int, depth: int = 0) -> date:
-        if task_id in latest_finish:
-            return latest_finish[task_id]
-        bound = end
-        if depth < len(open_ids):
-            for s in successors[task_id]:
-                own = results[s]
-                span = workday_count(calendar, own.start, own.finish)
-                latest_start = add_workdays(calendar, latest(s, depth + 1), -(span - 1))
-                bound = min(bound, add_workdays(calendar, latest_start, -1))
-        latest_finish[task_id] = bound
-        return bound
-
-    for i in open_ids:
-        own = results[i]
-        slack = max(0, workdays_between(calendar, own.finish, latest(i)))
-        results[i] = TaskForecast(
+def _with_slack(
+    calendar: Calendar, results: dict[int, TaskForecast], order: list[int], preds: Mapping[int, list[int]], end: date
+) -> None:
+    """Backward pass over the open tasks (reverse dependency order): the latest finish that leaves the
+    project's end where it is, and the slack to it."""
+    open_order = [i for i in order if i in results and not results[i].done]
+    latest_finish = dict.fromkeys(open_order, end)
+    for task_id in reversed(open_order):
+        own = results[task_id]
+        span = workday_count(calendar, own.start, own.finish)
+        latest_start = add_workdays(calendar, latest_finish[task_id], -(span - 1))
+        bound = add_workdays(calendar, latest_start, -1)
+        for p in _open_preds(results, preds, task_id):
+            if bound < latest_finish[p]:
+                latest_finish[p] = bound
+    for task_id in open_order:
+        own = results[task_id]
+        slack = max(0, workdays_between(calendar, own.finish, latest_finish[task_id]))
+        results[task_id] = TaskForecast(
             own.task, own.duration, own.start, own.finish, own.planned_finish, own.slip, slack, own.driver
         )
 
 
 def _critical_path(
-    calendar: WorkCalendar, results: Mapping[int, TaskForecast], preds: Mapping[int, list[int]], end: date | None
+    calendar: Calendar, results: Mapping[int, TaskForecast], order: list[int], preds: Mapping[int, list[int]],
+    end: date | None,
 ) -> tuple[int, ...]:
     if end is None:
         return ()
-    chain_length: dict[int, int] = {}
-
-    def length(task_id: int, seen: frozenset[int] = frozenset()) -> int:
-        if task_id in chain_length:
-            return chain_length[task_id]
-        own = results[task_id]
-        span = workday_count(calendar, own.start, own.finish)
-        before = [length(p, seen | {task_id}) for p in _open_preds(results, preds, task_id) if p not in seen]
-        chain_length[task_id] = span + max(before, default=0)
-        return chain_length[task_id]
-
+    chain_length: dict[int, int] = {}  # working days of the longest open chain ending with the task
+    for task_id in order:  # predecessors first
+        own = results.get(task_id)
+        if own is None or own.done:
+            continue
+        before = [chain_length.get(p, 0) for p in _open_preds(results, preds, task_id)]
+        chain_length[task_id] = workday_count(calendar, own.start, own.finish) + max(before, default=0)
     last = [i for i, f in results.items() if not f.done and f.finish == end]
-    current: int | None = max(last, key=lambda i: (length(i), -results[i].task.number))
+    current: int | None = max(last, key=lambda i: (chain_length.get(i, 0), -results[i].task.number))
     path: list[int] = []
     while current is not None and current not in path:
         path.append(current)
         candidates = _open_preds(results, preds, current)
         current = (
-            max(candidates, key=lambda p: (results[p].finish, length(p), -results[p].task.number)) if candidates else None
+            max(candidates, key=lambda p: (results[p].finish, chain_length.get(p, 0), -results[p].task.number))
+            if candidates else None
         )
     return tuple(reversed(path))
 
@@ -319,10 +364,11 @@ class WhatIf:
 
 
 def what_if(
-    plan: Plan, calendar: WorkCalendar, *, task_id: int, delay: int | None = None, finish: date | None = None,
+    plan: Plan, calendar: Calendar, *, task_id: int, delay: int | None = None, finish: date | None = None,
     base: Forecast | None = None,
 ) -> WhatIf:
     """The forecast if a task finishes `delay` working days later than now forecast, or on `finish`."""
+    calendar = calendar if isinstance(calendar, Workdays) else Workdays(calendar)
     base = base or forecast(plan, calendar)
     own = base.get(task_id)
     if own is None:

@@ -22,7 +22,7 @@ from bot.messages import Mention
 from models import Member, Project, TaskStatus, task_dependency
 from models.calendar import WorkCalendar
 from models.slips import SlipCause, SlipWarning, open_slip_warnings
-from reports.forecast import Forecast, downstream, forecast, load_forecast, workdays_between
+from reports.forecast import Forecast, Workdays, downstream, forecast, load_forecast, workdays_between
 from reports.format import day, shorten
 from reports.plan import Plan, PlanTask
 
@@ -60,7 +60,8 @@ def check(
     depended_on = exists().where(task_dependency.c.predecessor_id.in_(sorted(checks)))
     if not active and not session.scalar(select(depended_on)):
         return news  # nothing depends on these tasks and nothing was told: no forecast to load
-    plan, calendar, current = load_forecast(session, project, at, calendar=calendar)
+    plan, work_calendar, current = load_forecast(session, project, at, calendar=calendar)
+    days = Workdays(work_calendar)
     by_id = {t.id: t for t in plan.tasks}
     owners = _members(session, [t.owner_id for t in plan.tasks if t.owner_id is not None])
     moved = {i: d for i, d in checks.items() if d is not None and i in by_id and _moved_now(by_id[i], d)}
@@ -69,13 +70,13 @@ def check(
         # The moves measured as a what-if from the plan before them (durations as they were planned),
         # each dependent against its due date now (one moved in the same message is not late).
         before = replace(plan, tasks=tuple(replace(t, due_date=moved[t.id]) if t.id in moved else t for t in plan.tasks))
-        after_moves = forecast(before, calendar, finish_at={i: by_id[i].due_date or d for i, d in moved.items()})
+        after_moves = forecast(before, days, finish_at={i: by_id[i].due_date or d for i, d in moved.items()})
     for task_id, due_before in checks.items():
         task = by_id.get(task_id)
         if task is None:
             continue
         result = after_moves if task_id in moved else current
-        affected = _affected(plan, result, task, calendar)
+        affected = _affected(plan, result, task, days)
         for cause in SlipCause:
             warning = active.get((task_id, cause.value))
             holds = _holds(task, cause, due_before, warning, plan.today)
@@ -83,7 +84,7 @@ def check(
                 news.cleared.append(warning)
                 _clear_lines(news, plan, result, task, cause, affected, owners)
             elif holds and (warning is None or (cause == SlipCause.MOVED and _moved_now(task, due_before))):
-                late = any(_late(plan, result, a, calendar) for a in affected)
+                late = any(_late(plan, result, a, days) for a in affected)
                 if not affected or (cause == SlipCause.MOVED and not late):
                     continue
                 if warning is not None:  # moved again: a new warning, the first one's date kept
@@ -92,7 +93,7 @@ def check(
                 if warning is not None:
                     first_due = warning.due_date
                 news.warned.append((task_id, cause, first_due))
-                _warn_lines(news, plan, result, task, cause, due_before, affected, owners, calendar)
+                _warn_lines(news, plan, result, task, cause, due_before, affected, owners, days)
     return news
 
 
@@ -113,7 +114,7 @@ def _holds(task: PlanTask, cause: SlipCause, due_before: date | None, warning: S
     return original is not None and task.due_date is not None and task.due_date > original
 
 
-def _late(plan: Plan, result: Forecast, task_id: int, calendar: WorkCalendar) -> int:
+def _late(plan: Plan, result: Forecast, task_id: int, calendar: Workdays) -> int:
     """Working days the forecast finish lies past the task's due date as it is now."""
     due = next((t.due_date for t in plan.tasks if t.id == task_id), None)
     own = result.tasks.get(task_id)
@@ -122,7 +123,7 @@ def _late(plan: Plan, result: Forecast, task_id: int, calendar: WorkCalendar) ->
     return max(0, workdays_between(calendar, due, own.finish))
 
 
-def _affected(plan: Plan, result: Forecast, task: PlanTask, calendar: WorkCalendar) -> list[int]:
+def _affected(plan: Plan, result: Forecast, task: PlanTask, calendar: Workdays) -> list[int]:
     """Open dependents told: the direct ones, and those further down that the forecast makes late."""
     direct = {t.id for t in plan.tasks if task.id in t.predecessors}
     found = []
@@ -162,7 +163,7 @@ def _what(task: PlanTask, cause: SlipCause, due_before: date | None, today: date
 
 def _warn_lines(
     news: SlipNews, plan: Plan, result: Forecast, task: PlanTask, cause: SlipCause, due_before: date | None,
-    affected: list[int], owners: Mapping[int, Member], calendar: WorkCalendar,
+    affected: list[int], owners: Mapping[int, Member], calendar: Workdays,
 ) -> None:
     today = plan.today
     own = result.tasks.get(task.id)
