@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date, datetime
 
+import openpyxl
 from sqlalchemy import select
 
 from models import Change, Task
 from tests.chat import ConsoleChat, FixedClock
 from tests.forecast.conftest import PM, SHANGHAI
 from tests.handlers.conftest import snapshot
+from tests.handlers.test_export import last_reply
 
 
 def due_dates(chat: ConsoleChat) -> dict[int, date | None]:
@@ -170,3 +173,13 @@ def test_what_if_needs_an_open_task_with_a_due_date(chain: ConsoleChat) -> None:
     assert chain.say("/推演 #6 截止:10月20日").startswith("#6 还没有截止日期，推演不了。")
     chain.say("/完成 #5", name="张三")
     assert chain.say("/推演 #5 +1").startswith("#5 已经完成，不用推演。")
+
+
+def test_the_export_marks_milestones(chain: ConsoleChat) -> None:
+    chain.say("/导出", name=PM)
+    (attachment,) = last_reply(chain).attachments
+    rows = list(openpyxl.load_workbook(io.BytesIO(attachment.data))["任务分工表"].iter_rows(values_only=True))
+    column = rows[0].index("里程碑")
+    assert {r[1]: r[column] for r in rows[1:]} == {
+        "需求评审": None, "接口开发": None, "联调测试": None, "上线评审": "是", "物料准备": None,
+    }
