@@ -9,8 +9,8 @@ How a task is forecast (in dependency order):
 - done: it finished on the day it was completed; cancelled: left out, and no constraint on others;
 - open without a due date: not scheduled (`Forecast.unscheduled`), no constraint on others;
 - its planned duration is the workdays from its planned start to its due date (at least one); the
-  planned start is `start_date`, else the first workday after its predecessors' due dates, else the day
-  it was created;
+  planned start is `start_date`, else the first workday after its predecessors' due dates (its due date
+  itself when they are due after it), else the day it was created;
 - 待开始: starts no earlier than its planned start, today, and the first workday after its predecessors'
   forecast finish; runs its whole duration;
 - 进行中 / 阻塞: the remaining share of its duration (by progress) from today (阻塞: from the next
@@ -276,6 +276,7 @@ def _planned_start(calendar: Calendar, task: PlanTask, tasks: Mapping[int, PlanT
         after = add_workdays(calendar, max(d for d in dues if d is not None), 1)
         if task.due_date is None or after <= task.due_date:
             return after
+        return task.due_date  # its predecessors are due after it: planned as one day's work, on its due date
     return task.start
 
 

@@ -77,6 +77,8 @@ def what_if_lines(plan: Plan, answer: WhatIf, *, asked: str) -> list[str]:
             )
             if move.crosses_deadline:
                 text += " · ⚠超出项目截止"
+            elif plan.deadline is not None and move.after.finish > plan.deadline:
+                text += " · 本来就晚于项目截止"
             lines.append(text)
     milestones = [m for m in answer.moves if m.task.milestone]
     if milestones:

@@ -183,3 +183,10 @@ def test_the_export_marks_milestones(chain: ConsoleChat) -> None:
     assert {r[1]: r[column] for r in rows[1:]} == {
         "需求评审": None, "接口开发": None, "联调测试": None, "上线评审": "是", "物料准备": None,
     }
+
+
+def test_what_if_of_a_task_already_past_the_deadline(chain: ConsoleChat) -> None:
+    chain.say("/任务 修改 #3 截止:2026-10-19", name=PM)  # 联调 now ends after the project deadline 10-16
+    lines = chain.say("/推演 #3 +1", name="赵六").splitlines()
+    assert lines[3] == "#4◆里程碑 上线评审 · 王经理 · 10-20(周二) → 10-21(周三)（晚 1 个工作日） · 本来就晚于项目截止"
+    assert "超出项目截止 10-16(周五) 的" not in "\n".join(lines)
