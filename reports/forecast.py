@@ -10,7 +10,7 @@ How a task is forecast (in dependency order):
 - open without a due date: not scheduled (`Forecast.unscheduled`), no constraint on others;
 - its planned duration is the workdays from its planned start to its due date (at least one); the
   planned start is `start_date`, else the first workday after its predecessors' due dates (its due date
-  itself when they are due after it), else the day it was created;
+  itself when they are due after it), else its due date (a length nobody gave is not guessed);
 - 待开始: starts no earlier than its planned start, today, and the first workday after its predecessors'
   forecast finish; runs its whole duration;
 - 进行中 / 阻塞: the remaining share of its duration (by progress) from today (阻塞: from the next
@@ -277,7 +277,8 @@ def _planned_start(calendar: Calendar, task: PlanTask, tasks: Mapping[int, PlanT
         if task.due_date is None or after <= task.due_date:
             return after
         return task.due_date  # its predecessors are due after it: planned as one day's work, on its due date
-    return task.start
+    # No start date and nothing before it: its length is unknown, so it is not forecast late until its due date.
+    return task.due_date or task.start
 
 
 def _duration(calendar: Calendar, task: PlanTask, tasks: Mapping[int, PlanTask]) -> int:

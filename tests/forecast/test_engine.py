@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from models import TaskStatus
@@ -80,3 +81,9 @@ def test_slack_and_what_if_earlier_date() -> None:
     late = what_if(rows, cal, task_id=3, delay=3)
     assert [(m.task.number, m.shift, m.crosses_deadline) for m in late.moves] == [(3, 3, True)]
     assert late.result.deadline_slip == 1  # 10-09 + 3 = 10-13; the project's end moves one workday
+
+
+def test_a_task_without_start_date_or_predecessors_is_not_forecast_late_before_its_due_date() -> None:
+    created_long_ago = replace(row(1, start=None, due=date(2026, 12, 31)), start=date(2026, 6, 1))
+    result = forecast(plan(created_long_ago), calendar())
+    assert (result.tasks[1].finish, result.tasks[1].slip) == (date(2026, 12, 31), 0)
