@@ -19,6 +19,7 @@ from models.project import allocate_number
 from models.registers import TaskFilter
 from models.registers import list_tasks as list_task_rows
 from models.task import task_neighbours
+from reports.forecast import load_forecast
 from reports.format import TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, mention, person, shorten
 from reports.plan import looks_like_milestone
 
@@ -179,6 +180,21 @@ _LIST_FILTERS = {
 # ---------------------------------------------------------------------------- /任务 #12
 
 
+def _forecast_line(ctx: Context, task: Task) -> str:
+    """Where the forecast (`reports.forecast`) puts a task linked to others: its finish, slip and slack."""
+    _, _, result = load_forecast(ctx.session, ctx.require_project(), ctx.incoming.sent_at)
+    own = result.get(task.id)
+    if own is None:
+        return "预测：暂无"
+    text = f"预测：{day(own.finish, today=ctx.today)} 完成"
+    text += f" · 晚 {own.slip} 个工作日" if own.slip else " · 按时"
+    if own.slack is not None:
+        text += f" · 余量 {own.slack} 个工作日"
+    if task.id in result.critical_path:
+        text += "（关键路径）"
+    return text
+
+
 def _registered_usage(ctx: Context) -> str:
     """/任务's usage as registered, with the subcommands other modules add to it."""
     registered = ctx.registry.find_group(group.names[0])
@@ -215,5 +231,7 @@ def task_detail(ctx: Context, args: Args) -> Reply:
     for kind, label in (("child", "子任务"), ("pred", "依赖"), ("succ", "后续")):
         if neighbours[kind]:
             lines.append(f"{label}：" + "，".join(f"#{n}{TASK_STATUS_ICONS[s]}" for n, s in neighbours[kind]))
+    if task.status.is_open and task.due_date and (task.is_milestone or neighbours["pred"] or neighbours["succ"]):
+        lines.append(_forecast_line(ctx, task))
     lines += history_lines(ctx.session, ctx, entity="task", entity_id=task.id)
     return Reply("\n".join(lines), title=f"{task.ref} {task.title}")

@@ -190,3 +190,10 @@ def test_what_if_of_a_task_already_past_the_deadline(chain: ConsoleChat) -> None
     lines = chain.say("/推演 #3 +1", name="赵六").splitlines()
     assert lines[3] == "#4◆里程碑 上线评审 · 王经理 · 10-20(周二) → 10-21(周三)（晚 1 个工作日） · 本来就晚于项目截止"
     assert "超出项目截止 10-16(周五) 的" not in "\n".join(lines)
+
+
+def test_task_detail_shows_the_forecast_of_linked_tasks(chain: ConsoleChat) -> None:
+    assert "预测：10-09(周五) 完成 · 按时 · 余量 0 个工作日（关键路径）" in chain.say("/任务 #2").splitlines()
+    assert "预测：10-13(周二) 完成 · 按时 · 余量 2 个工作日" in chain.say("/任务 #5").splitlines()
+    chain.say("/任务 新增 写总结 截止:2026-10-16", name=PM)
+    assert not any(line.startswith("预测：") for line in chain.say("/任务 #6").splitlines())
