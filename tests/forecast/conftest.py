@@ -1,6 +1,7 @@
-"""A project whose dependency chain crosses 国庆 2026 (Oct 1–7 off, 调休: Sun Sep 20 and Sat Oct 10 worked).
+"""A project whose dependency chain crosses 国庆 2026 (chinesecalendar 1.11: Oct 1–7 off, 调休 Sun Sep 20
+and Sat Oct 10 worked; 中秋 Fri Sep 25 off).
 
-    #1 需求评审 (王经理)   09-21 … 09-25                      5 workdays
+    #1 需求评审 (王经理)   09-21 … 09-25 (09-25 is 中秋节)        4 workdays
     #2 接口开发 (李四)     after #1 … 10-09  (09-28 … 09-30, 10-08, 10-09)   5
     #3 联调测试 (赵六)     after #2 … 10-14  (10-10 Sat worked, 10-12 … 10-14) 4
     #4 上线评审 ◆ (王经理) after #3 … 10-15                                  1
