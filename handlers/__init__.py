@@ -25,6 +25,7 @@ from handlers import (
     decisions,
     due_moves,
     export,
+    forecasts,
     free_text,
     gantt,
     members,
@@ -34,12 +35,14 @@ from handlers import (
     risks,
     schedule_settings,
     schedule_views,
+    slips,
     task_edits,
     task_notes,
     task_updates,
     tasks,
     templates,
     undo,
+    whatif,
 )
 from handlers import help as help_commands
 from handlers.context import Context
@@ -64,6 +67,7 @@ def build_registry() -> CommandRegistry:
     )
     registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS, *change_requests.GROUPS,
                      *acceptance.GROUPS)
+    registry.include(*forecasts.GROUPS, *whatif.GROUPS)
     registry.include(*undo.GROUPS, *schedule_views.GROUPS, *gantt.GROUPS, *dashboard.GROUPS, *export.GROUPS,
                      *retro.GROUPS, *templates.GROUPS, *help_commands.GROUPS)
     return registry
@@ -110,11 +114,12 @@ def handle_message(
     # Whatever this message is, it ends the sender's pending proposal (outside the savepoint, so a
     # refused command ends it too); only a “是” within the window applies it.
     proposal = take_pending_update(session, member_id=sender.id) if sender is not None else None
+    ctx.proposal = proposal
     try:
         # A savepoint: a refused command leaves nothing half-applied, while the sender's
         # membership and the event's processed mark still commit.
         with session.begin_nested():
-            reply = _run(ctx, text, registry, proposal)
+            reply = slips.follow_up(ctx, _run(ctx, text, registry, proposal))
     except UserError as exc:
         return Reply(exc.reply_text(), style="refusal"), project_id
     if ctx.notes:  # what the command did besides what was asked, said in the same reply

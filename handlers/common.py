@@ -30,6 +30,20 @@ def is_clear(value: str) -> bool:
     return value.strip().lower() in CLEAR_WORDS
 
 
+YES_WORDS = frozenset({"是", "是的", "对", "开", "yes", "y", "true", "on", "1"})
+NO_WORDS = frozenset({"否", "不是", "不", "关", "no", "n", "false", "off", "0", *CLEAR_WORDS})
+
+
+def yes_no(value: str, usage: str) -> bool:
+    """An option that is a yes or a no (`里程碑:是`, `milestone:no`); anything else is refused."""
+    word = value.strip().lower()
+    if word in YES_WORDS:
+        return True
+    if word in NO_WORDS:
+        return False
+    raise UsageError(f"“{value.strip()}”看不懂，请写 是 或 否。", usage)
+
+
 def checked_text(value: str, *, what: str, limit: int, usage: str | None = None, required: bool = True) -> str:
     """A stripped text within its length limit; empty is refused when required."""
     value = value.strip()

@@ -11,6 +11,7 @@ import re
 from datetime import timedelta
 
 from bot.messages import Mention, Reply
+from handlers import whatif
 from handlers.context import Context
 from handlers.errors import UserError
 from handlers.free_text import FREE_TEXT_USAGE
@@ -47,7 +48,10 @@ def settle(ctx: Context, proposal: Proposal | None, text: str) -> Reply | None:
         return Reply("好的，没有改动。")
     if ctx.incoming.sent_at - proposal.proposed_at > CONFIRM_WINDOW:
         minutes = int(CONFIRM_WINDOW.total_seconds() // 60)
-        return Reply(f"这个确认已经过期（超过 {minutes} 分钟），没有改动。请重新发一次更新。")
+        again = "请重新推演。" if whatif.is_what_if(proposal) else "请重新发一次更新。"
+        return Reply(f"这个确认已经过期（超过 {minutes} 分钟），没有改动。{again}")
+    if whatif.is_what_if(proposal):
+        return whatif.apply_confirmed(ctx, proposal)
     return _apply(ctx, proposal)
 
 

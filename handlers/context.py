@@ -17,6 +17,7 @@ from models import (
     Decision,
     Member,
     Project,
+    Proposal,
     Risk,
     Task,
     ensure_member,
@@ -55,6 +56,10 @@ class Context:
     # The group's most recently closed project, when it has no active one (read-only commands see it).
     closed_project: Project | None = None
     links: LinkMaker | None = None  # dashboard links (bot.dashboard.links), given by the composition root
+    # The sender's pending proposal this message ended (`models.pending`): `/推演 应用` reads the what-if it kept.
+    proposal: Proposal | None = None
+    # Tasks this message blocked, moved or settled, with their due date before it (`handlers.slips`).
+    slip_checks: dict[int, date | None] = field(default_factory=dict)
 
     @property
     def today(self) -> date:

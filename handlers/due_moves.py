@@ -93,6 +93,7 @@ def approve_move(ctx: Context, args: Args) -> Reply:
     # The move is the requester's (the digest names who moved it), approved by the PM.
     log_change(ctx, "task", task, requester or approver, "due", _iso(task.due_date), request.new_due.isoformat(), why)
     old = task.due_date
+    ctx.slip_checks.setdefault(task.id, old)
     task.due_date = request.new_due
     task.updated_at = ctx.incoming.sent_at
     request.status, request.decided_by_id, request.decided_at = "approved", approver.id, ctx.incoming.sent_at

@@ -49,6 +49,7 @@ OPTION_SPELLINGS: dict[str, tuple[str, ...]] = {
     "cancel_task": ("取消", "取消任务", "cancel"),
     "criteria": ("验收标准", "标准", "criteria"),
     "template": ("模板", "template"),
+    "milestone": ("里程碑", "milestone"),
 }
 
 

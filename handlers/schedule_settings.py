@@ -24,7 +24,7 @@ from reports.format import WEEKDAY_LABELS, day
 
 SET_USAGE = (
     "/项目 设置 日报 17:00 ｜ 周会 周一 09:00 ｜ 议程 16:00|默认 ｜ 汇总 18:00 ｜ 工作时间 09:00-18:00 ｜ "
-    "时区 Europe/Berlin ｜ 催办 17:30|关闭 ｜ 延期审批 开|关 ｜ 目标结果 1 <结果>"
+    "时区 Europe/Berlin ｜ 催办 17:30|关闭 ｜ 延期审批 开|关 ｜ 下游提醒 开|关 ｜ 目标结果 1 <结果>"
 )
 commands = CommandSet()  # subcommands of /项目 (handlers.projects.group)
 DAY_OFF_USAGE = "/项目 休息日 <日期>[~<日期>] [说明]   或   /项目 休息日 删除 <日期>"
@@ -228,6 +228,18 @@ def _set_due_approval(ctx: Context, project: Project, value: str) -> Reply:
     )
 
 
+def _set_slip_alerts(ctx: Context, project: Project, value: str) -> Reply:
+    word = value.strip().lower()
+    if word not in _ON_WORDS and word not in _OFF_WORDS:
+        raise UsageError(f"“{value}”看不懂，请写 开 或 关。", "/项目 设置 下游提醒 开|关")
+    new = word in _ON_WORDS
+    _change(ctx, project, "slip_alerts", project.slip_alerts, new)
+    project.slip_alerts = new
+    if not new:
+        return Reply("已关闭下游提醒：任务阻塞、推迟或逾期时，不再在群里提醒后续任务的负责人。")
+    return Reply("已开启下游提醒：任务阻塞、推迟或逾期时，会在群里提醒后续任务的负责人一次（附预测影响），解除后再告知。")
+
+
 _SETTERS = (
     (("日报", "提醒", "daily", "prompt"), _set_daily),
     (("周会", "例会", "meeting"), _set_meeting),
@@ -237,6 +249,7 @@ _SETTERS = (
     (("时区", "timezone", "tz"), _set_timezone),
     (("催办", "nudge"), _set_nudge),
     (("延期审批", "审批", "approval", "due-approval"), _set_due_approval),
+    (("下游提醒", "下游预警", "slip-alerts", "slips"), _set_slip_alerts),
 )
 
 
@@ -250,6 +263,7 @@ def settings_overview(ctx: Context, project: Project, national: NationalCalendar
         f"PM 汇总：每个工作日 {_clock(project.digest_time)}（每周最后一个工作日另发周报）",
         f"工作时间：{_clock(project.work_start)}–{_clock(project.work_end)}（提醒与升级只在这段时间）",
         f"延期审批：{'开（负责人推迟自己的截止日期需 PM 批准）' if project.due_approval else '关'}",
+        f"下游提醒：{'开（任务阻塞、推迟、逾期时提醒后续任务的负责人）' if project.slip_alerts else '关'}",
         "日历：中国法定节假日与调休" + _calendar_note(ctx.today, national or national_calendar()),
     ]
     overrides = project_days_from(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bot.messages import Mention, Reply
 from handlers import due_moves
-from handlers.common import checked_text, date_option, department_named, is_clear, log_change, named_owner
+from handlers.common import checked_text, date_option, department_named, is_clear, log_change, named_owner, yes_no
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandSet
@@ -20,7 +20,8 @@ from models.task import dependency_edges, parent_links
 from reports.format import TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, mention, person, shorten
 
 EDIT_USAGE = (
-    "/任务 修改 #12 [标题:…] [@新负责人] [截止:日期|无] [开始:日期|无] [部门:…|无] [交付物:…|无] [父:#1|无] [说明:…]"
+    "/任务 修改 #12 [标题:…] [@新负责人] [截止:日期|无] [开始:日期|无] [部门:…|无] [交付物:…|无] [父:#1|无] "
+    "[里程碑:是|否] [说明:…]"
 )
 CANCEL_USAGE = "/任务 取消 #12 [原因]"
 REOPEN_USAGE = "/任务 恢复 #12"
@@ -29,7 +30,7 @@ _REMOVE_WORDS = frozenset({"去掉", "删除", "移除", "取消", "不依赖", 
 _CLEAR_ALL = frozenset({"清空", "全部去掉", "clear", "none", "无"})
 
 commands = CommandSet()  # subcommands of /任务 (handlers.tasks.group)
-_EDITED_FIELDS = ("title", "owner", "due", "start", "dept", "deliverable", "parent")
+_EDITED_FIELDS = ("title", "owner", "due", "start", "dept", "deliverable", "parent", "milestone")
 
 
 
@@ -54,7 +55,7 @@ def _note(args: Args, words: list[str]) -> str | None:
     ("修改", "改", "编辑", "edit", "change"),
     usage=EDIT_USAGE,
     summary="修改负责人、日期、标题、部门、交付物、父任务（负责人本人或 PM）",
-    options=("title", "owner", "due", "start", "dept", "deliverable", "parent", "note"),
+    options=("title", "owner", "due", "start", "dept", "deliverable", "parent", "milestone", "note"),
 )
 def edit_task(ctx: Context, args: Args) -> Reply:
     task = _task_from_words(ctx, args, EDIT_USAGE)
@@ -101,6 +102,7 @@ def edit_task(ctx: Context, args: Args) -> Reply:
         changes.append(("due", _iso(task.due_date), _iso(due)))
         lines.append(f"截止 {day(task.due_date, today=ctx.today)} → {day(due, today=ctx.today)}")
         warnings += due_moves.successor_warnings(ctx, task, due)
+        ctx.slip_checks.setdefault(task.id, task.due_date)
         task.due_date = due
     if start != task.start_date:
         changes.append(("start", _iso(task.start_date), _iso(start)))
@@ -134,6 +136,13 @@ def edit_task(ctx: Context, args: Args) -> Reply:
             lines.append(f"父任务 → {parent.ref + ' ' + shorten(parent.title, 20) if parent else '无'}")
             task.parent = parent
 
+    if "milestone" in args.options:
+        milestone = yes_no(args.options["milestone"], EDIT_USAGE)
+        if milestone != task.is_milestone:
+            changes.append(("milestone", _yes(task.is_milestone), _yes(milestone)))
+            lines.append(f"里程碑 {_yes(task.is_milestone)} → {_yes(milestone)}")
+            task.is_milestone = milestone
+
     for word in args.words[1:]:
         key = word.partition(":")[0]
         if ":" in word and key.lower() in ("依赖", "前置", "dep", "deps", "depends"):
@@ -155,6 +164,10 @@ def edit_task(ctx: Context, args: Args) -> Reply:
     if warnings:
         text += "\n" + "\n".join(warnings)
     return Reply(text, mentions=tuple(mentions))
+
+
+def _yes(value: bool) -> str:
+    return "是" if value else "否"
 
 
 def _iso(value: object) -> str | None:
@@ -200,6 +213,7 @@ def cancel(ctx: Context, task: Task, reason: str | None) -> Reply:
         raise UserError(f"{task.ref} 已完成，不能取消。")
     now = ctx.incoming.sent_at
     edit = Edit(ctx.session, task, entity="task", actor=actor, at=now)
+    ctx.slip_checks.setdefault(task.id, task.due_date)
     edit.status(TaskStatus.CANCELLED, note=reason, status_changed_at=now, blocked_reason=None)
     edit.apply()
     text = f"已取消 {task.ref} {shorten(task.title)}" + (f"\n原因：{reason}" if reason else "")

@@ -54,6 +54,7 @@ def apply_update(
     edit = Edit(ctx.session, task, entity="task", actor=actor, at=now)
     moved = status is not None and status != task.status
     if status is not None and moved:
+        ctx.slip_checks.setdefault(task.id, task.due_date)
         edit.status(status, note=note, status_changed_at=now, completed_at=now if status == TaskStatus.DONE else None)
     if status == TaskStatus.BLOCKED and not still_blocked and note != task.blocked_reason:
         edit.set(blocked_reason=note)

@@ -6,7 +6,7 @@ from datetime import date
 
 from bot.messages import Mention, Reply
 from handlers.buttons import task_actions, undoable, with_buttons
-from handlers.common import checked_text, date_option, department_named, history_lines, named_owner
+from handlers.common import checked_text, date_option, department_named, history_lines, named_owner, yes_no
 from handlers.context import Context
 from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandGroup
@@ -20,10 +20,12 @@ from models.project import allocate_number
 from models.registers import TaskFilter
 from models.registers import list_tasks as list_task_rows
 from models.task import task_neighbours
+from reports.forecast import load_forecast
 from reports.format import TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, mention, person, shorten
+from reports.plan import looks_like_milestone
 
 LIST_LIMIT = 50
-ADD_USAGE = "/任务 新增 <标题> [@负责人] [截止:日期] [开始:日期] [部门:…] [依赖:#3] [父:#1] [交付物:…]"
+ADD_USAGE = "/任务 新增 <标题> [@负责人] [截止:日期] [开始:日期] [部门:…] [依赖:#3] [父:#1] [交付物:…] [里程碑:是|否]"
 LIST_USAGE = "/任务 列表 [我的|阻塞|逾期|已完成|全部|@某人] [部门:…]"
 
 group = CommandGroup(("任务", "task"), summary="任务：新增、列表、查看、更新")
@@ -36,7 +38,7 @@ group = CommandGroup(("任务", "task"), summary="任务：新增、列表、查
     ("新增", "添加", "新建", "add", "new"),
     usage=ADD_USAGE,
     summary="新增任务（成员可给自己加任务，PM 可指派任何人）",
-    options=("due", "start", "dept", "deps", "parent", "deliverable", "owner"),
+    options=("due", "start", "dept", "deps", "parent", "deliverable", "owner", "milestone"),
 )
 def add_task(ctx: Context, args: Args) -> Reply:
     project = ctx.require_project()
@@ -53,6 +55,7 @@ def add_task(ctx: Context, args: Args) -> Reply:
     predecessors = parse_task_refs(ctx, args.options["deps"], ADD_USAGE) if args.options.get("deps") else []
     parent = parse_task_refs(ctx, args.options["parent"], ADD_USAGE)[0] if args.options.get("parent") else None
     deliverable = checked_text(args.options.get("deliverable", ""), what="交付物描述", limit=200, required=False) or None
+    milestone = yes_no(args.options["milestone"], ADD_USAGE) if "milestone" in args.options else looks_like_milestone(title)
 
     now = ctx.incoming.sent_at
     task = Task(
@@ -67,6 +70,7 @@ def add_task(ctx: Context, args: Args) -> Reply:
         progress=0,
         deliverable=deliverable,
         parent_id=parent.id if parent else None,
+        is_milestone=milestone,
         created_by_id=sender.id,
         created_at=now,
         updated_at=now,
@@ -86,6 +90,8 @@ def add_task(ctx: Context, args: Args) -> Reply:
         details.append("依赖 " + ",".join(t.ref for t in predecessors))
     if parent:
         details.append(f"父任务 {parent.ref}")
+    if milestone:
+        details.append("里程碑")
     return Reply(
         f"已新增 {task.ref} {task.title}\n" + " · ".join(details),
         mentions=(Mention(owner.user_id, owner.name),),
@@ -97,17 +103,24 @@ def add_task(ctx: Context, args: Args) -> Reply:
 
 def task_line(task: Task, today: date) -> str:
     owner = task.owner.name if task.owner else None
-    return _line(task.number, task.status, task.progress, task.title, owner, task.due_date, task.blocked_reason, today)
+    return _line(
+        task.number, task.status, task.progress, task.title, owner, task.due_date, task.blocked_reason, today,
+        milestone=task.is_milestone,
+    )
+
+
+MILESTONE_MARK = "◆"  # after the number of a milestone in lists
 
 
 def _line(
     number: int, status: TaskStatus, progress: int, title: str, owner: str | None, due: date | None,
-    blocked_reason: str | None, today: date,
+    blocked_reason: str | None, today: date, *, milestone: bool = False,
 ) -> str:
     state = f"{TASK_STATUS_ICONS[status]}{TASK_STATUS_LABELS[status]}"
     if status == TaskStatus.IN_PROGRESS and progress:
         state += f" {progress}%"
-    parts = [f"#{number} {state} {shorten(title)}", owner or "未指派", f"截止{day(due, today=today)}"]
+    parts = [f"#{number}{MILESTONE_MARK if milestone else ''} {state} {shorten(title)}", owner or "未指派",
+             f"截止{day(due, today=today)}"]
     if status.is_open and due and due < today:
         parts.append(f"⚠逾期{(today - due).days}天")
     if status == TaskStatus.BLOCKED and blocked_reason:
@@ -146,7 +159,8 @@ def list_tasks(ctx: Context, args: Args) -> Reply:
     if not page.rows:
         return Reply(f"{title}：没有。")
     lines = [
-        _line(r.number, r.status, r.progress, r.title, r.owner_name, r.due_date, r.blocked_reason, ctx.today)
+        _line(r.number, r.status, r.progress, r.title, r.owner_name, r.due_date, r.blocked_reason, ctx.today,
+              milestone=r.is_milestone)
         for r in page.rows
     ]
     if page.total > len(page.rows):
@@ -165,6 +179,21 @@ _LIST_FILTERS = {
 
 
 # ---------------------------------------------------------------------------- /任务 #12
+
+
+def _forecast_line(ctx: Context, task: Task) -> str:
+    """Where the forecast (`reports.forecast`) puts a task linked to others: its finish, slip and slack."""
+    _, _, result = load_forecast(ctx.session, ctx.require_project(), ctx.incoming.sent_at)
+    own = result.get(task.id)
+    if own is None:
+        return "预测：暂无"
+    text = f"预测：{day(own.finish, today=ctx.today)} 完成"
+    text += f" · 晚 {own.slip} 个工作日" if own.slip else " · 按时"
+    if own.slack is not None:
+        text += f" · 余量 {own.slack} 个工作日"
+    if task.id in result.critical_path:
+        text += "（关键路径）"
+    return text
 
 
 def _registered_usage(ctx: Context) -> str:
@@ -191,6 +220,8 @@ def task_detail(ctx: Context, args: Args) -> Reply:
         f"负责人：{person(task.owner)}" + (f" · 部门：{task.department.name}" if task.department else ""),
         f"开始：{day(task.start_date, today=ctx.today)} · 截止：{day(task.due_date, today=ctx.today)}",
     ]
+    if task.is_milestone:
+        lines.append("里程碑：是")
     if task.deliverable:
         lines.append(f"交付物：{task.deliverable}")
     if task.status == TaskStatus.BLOCKED:
@@ -201,6 +232,8 @@ def task_detail(ctx: Context, args: Args) -> Reply:
     for kind, label in (("child", "子任务"), ("pred", "依赖"), ("succ", "后续")):
         if neighbours[kind]:
             lines.append(f"{label}：" + "，".join(f"#{n}{TASK_STATUS_ICONS[s]}" for n, s in neighbours[kind]))
+    if task.status.is_open and task.due_date and (task.is_milestone or neighbours["pred"] or neighbours["succ"]):
+        lines.append(_forecast_line(ctx, task))
     lines += history_lines(ctx.session, ctx, entity="task", entity_id=task.id)
     detail = Reply("\n".join(lines), title=f"{task.ref} {task.title}")
     return with_buttons(detail, *task_actions(task)) if ctx.project is not None else detail

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from datetime import date
 
 from bot.messages import Mention, Reply
 from handlers.context import Context
@@ -70,6 +71,12 @@ def undo(ctx: Context, args: Args) -> Reply:
         )
     except UndoRefused as refused:
         raise UserError(_refusal(ctx, refused)) from None
+    for taken in result.taken:  # a status or due date put back may block, move or settle a slip downstream
+        if isinstance(taken.row, Task) and taken.field in ("status", "due"):
+            was = taken.row.due_date
+            if taken.field == "due":
+                was = _iso_date(taken.old)
+            ctx.slip_checks.setdefault(taken.row.id, was)
     author = "你" if result.author is not None and result.author.id == sender.id else person(result.author)
     stamp = result.at.astimezone(ctx.now.tzinfo).strftime("%m-%d %H:%M")
     lines = [f"已撤销{author} {stamp} 的修改，恢复为："]
@@ -108,6 +115,13 @@ def _ref(ctx: Context, change: Change) -> str:
 def _decision_number(ctx: Context, decision_id: int) -> str:
     decision = ctx.session.get(Decision, decision_id)
     return str(decision.number) if decision else "?"
+
+
+def _iso_date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 def _restored_lines(taken: list[Taken]) -> list[str]:

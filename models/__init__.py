@@ -47,6 +47,7 @@ from models.rhythm import AgendaRun, AgendaTopic, DueRequest
 from models.risk import Risk
 from models.schedule import JobRun
 from models.secrets import AppSecret, get_or_create_secret
+from models.slips import SlipCause, SlipWarning
 from models.task import Task, task_dependency
 from models.template import ProjectTemplate, TemplateLayout
 from models.webhook import WebhookSignature, claim_webhook_signature, prune_webhook_signatures
@@ -90,6 +91,8 @@ __all__ = [
     "RiskStatus",
     "RiskStrategy",
     "Role",
+    "SlipCause",
+    "SlipWarning",
     "Task",
     "TaskStatus",
     "TemplateLayout",

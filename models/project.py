@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from functools import cache
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, bindparam, false, select, text, update
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, bindparam, false, select, text, true, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import ReturningUpdate
@@ -57,6 +57,8 @@ class Project(Base):
     paused: Mapped[bool] = mapped_column(default=False)
     # An owner's move of their own deadline later waits for the PM's approval (/项目 设置 延期审批 开).
     due_approval: Mapped[bool] = mapped_column(default=False)
+    # The owners of dependent tasks are told when a task slips (blocked, moved later, overdue) and when it is clear.
+    slip_alerts: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     # The charter (项目章程, `/项目 设置 编号|发起部门|发起人|预算|目标|成果|干系人`), posted with `/项目 章程`.
     code: Mapped[str | None] = mapped_column(String(40))

@@ -56,6 +56,7 @@ class TaskListRow:
     owner_name: str | None
     due_date: date | None
     blocked_reason: str | None
+    is_milestone: bool = False
 
 
 def list_tasks(
@@ -97,7 +98,10 @@ def _task_list(kind: TaskFilter, by_department: bool) -> Select[tuple[Any, ...]]
         conditions.append(Task.status == TaskStatus.BLOCKED)
     elif kind == TaskFilter.DONE:
         conditions.append(Task.status == TaskStatus.DONE)
-    columns = (Task.number, Task.status, Task.progress, Task.title, Member.name, Task.due_date, Task.blocked_reason)
+    columns = (
+        Task.number, Task.status, Task.progress, Task.title, Member.name, Task.due_date, Task.blocked_reason,
+        Task.is_milestone,
+    )
     return (
         select(*columns, func.count().over())
         .outerjoin(Member, Member.id == Task.owner_id)

@@ -74,4 +74,5 @@ FIELD_COLUMNS = {
     "content": "content",
     "role": "role",
     "progress": "progress",
+    "milestone": "is_milestone",
 }

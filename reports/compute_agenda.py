@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from models import ActionStatus, Project, RiskLevel, RiskStatus, TaskStatus
 from models.calendar import WorkCalendar
 from reports.compute_base import calendar_for, changed_at, member_of, snapshot_for
+from reports.forecast import milestones_at_risk
 from reports.records import AgendaRunRow, TaskRow, TopicRow
 from reports.rows import ActionEntry, Agenda, Blocked, DecisionItem, Minutes, RiskItem, Slip, TaskItem, TopicItem
 from reports.rules import LONG_BLOCK, MEETING_WINDOW, behind_plan, is_overdue, local_time, next_meeting_day, readiness, urgency
@@ -108,6 +109,7 @@ def agenda(
         long_blocked=tuple(b for b in blocked if b.age > LONG_BLOCK),
         due_next_week=tuple(due_next_week),
         topics=topics,
+        milestones_at_risk=milestones_at_risk(session, project, at, calendar=calendar),
     )
     sections = (result.completed, result.slipping, result.blocked, result.high_risks, result.overdue_actions,
                 result.undecided_risks, result.long_blocked, result.due_next_week, result.topics)

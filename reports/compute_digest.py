@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from models import ActionStatus, Project, TaskStatus
 from models.calendar import WorkCalendar
 from reports.compute_base import calendar_for, changed_at, completed_at, member_of, snapshot_for
+from reports.forecast import milestones_at_risk
 from reports.records import MemberRow, TaskRow
 from reports.rows import (
     ActionEntry,
@@ -127,6 +128,7 @@ def digest(
             if a.due_date and today < a.due_date <= soon_until
         ),
         pending_moves=tuple(pending),
+        milestones_at_risk=milestones_at_risk(session, project, at, calendar=calendar),
     )
 
 

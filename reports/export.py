@@ -35,7 +35,7 @@ from reports.workbook import CSV_TYPE, XLSX_TYPE, SheetTable, SheetValue, csv_by
 
 ALL = 1_000_000  # the register functions page; an export takes every row
 TASK_HEADER = ("WBS编号", "任务名称", "任务号", "层级", "负责人", "配合部门", "计划开始", "计划完成", "交付物",
-               "前置依赖", "状态", "进度")
+               "前置依赖", "状态", "进度", "里程碑")
 ENTITY_PREFIX = {"task": "#", "risk": "R", "action": "A", "decision": "D", "change_request": "C"}
 ENTITY_LABELS = {"project": "项目", "member": "成员", "retro": "复盘"}
 
@@ -69,7 +69,7 @@ def task_sheet(session: Session, project: Project, at: datetime) -> SheetTable:
         predecessors = "、".join(codes[p] for p in task.predecessors if p in codes)
         rows.append((codes[task.id], task.title, task.number, task.depth + 1, task.owner, task.department,
                      task.start_date, task.due_date, deliverables.get(task.id), predecessors or None,
-                     TASK_STATUS_LABELS[task.status], task.progress))
+                     TASK_STATUS_LABELS[task.status], task.progress, "是" if task.milestone else None))
     return SheetTable("任务分工表", TASK_HEADER, rows)
 
 

@@ -63,6 +63,7 @@ FIELD_LABELS = {
     "start": "开始",
     "dept": "部门",
     "deliverable": "交付物",
+    "milestone": "里程碑",
     "parent": "父任务",
     "deps": "依赖",
     "level": "等级",

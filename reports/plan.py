@@ -20,7 +20,13 @@ from models.calendar import WorkCalendar
 from reports.records import as_utc
 from reports.rules import local_time
 
-MILESTONE_WORDS = ("里程碑", "milestone")
+MILESTONE_WORDS = ("里程碑", "milestone")  # a task added with one of these in its title is flagged a milestone
+
+
+def looks_like_milestone(title: str) -> bool:
+    """What `/任务 新增` sets `is_milestone` from when no 里程碑:是|否 is given (the flag is what counts)."""
+    lowered = title.lower()
+    return any(word in lowered for word in MILESTONE_WORDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,15 +113,13 @@ def load_plan(session: Session, project: Project, at: datetime, *, calendar: Wor
         start = start_date or (min(created, due_date) if due_date else created)
         end = due_date or completed_on or max(start, today)
         start, end = min(start, end), max(start, end)
-        lowered = title.lower()
         tasks.append(
             PlanTask(
                 id=task_id, number=number, title=title, status=status, progress=progress, owner_id=owner_id,
                 owner=owner_name, department_id=dept_id, department=dept_name, parent_id=parent_id, depth=0,
                 start=start, end=end, start_date=start_date, due_date=due_date, completed_on=completed_on,
                 status_since=as_utc(changed_at), predecessors=tuple(sorted(predecessors.get(task_id, ()))),
-                milestone=is_milestone or any(word in lowered for word in MILESTONE_WORDS)
-                or (start_date is not None and start_date == due_date),
+                milestone=is_milestone,
                 overdue=status.is_open and due_date is not None and due_date < today,
             )
         )

@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
+from reports.forecast import MilestoneRow
 from reports.records import ActionRow, DecisionRow, DueMove, MemberRow, RiskRow, TaskRow, TopicRow
 from reports.rules import Health, Readiness, planned_progress
 
@@ -103,6 +104,7 @@ class Agenda:
     long_blocked: tuple[Blocked, ...]  # 待决策: blocked over two working days
     due_next_week: tuple[TaskItem, ...]
     topics: tuple[TopicItem, ...] = ()  # added by people for the meeting (/议程 新增)
+    milestones_at_risk: tuple[MilestoneRow, ...] = ()  # `reports.forecast`: shown only when there are any
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +156,7 @@ class Digest:
     due_soon_actions: tuple[ActionEntry, ...] = ()  # due after today, up to `soon_until`
     pending_moves: tuple[DueMoveItem, ...] = ()  # owners' deadline moves waiting for the PM (延期审批)
     completed_actions: tuple[ActionRow, ...] = ()  # action items done today
+    milestones_at_risk: tuple[MilestoneRow, ...] = ()  # `reports.forecast`: shown only when there are any
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from reports.rows import (
     TrackingTable,
 )
 from reports.rules import Health
+from reports.text_forecast import milestone_list
 
 ANSWER_HINT = "直接回复即可更新：#12 完成 ｜ #12 阻塞 原因 ｜ #12 进度 60%"
 PER_OWNER_LIMIT = 10  # tasks listed per person in the prompt; the rest are counted
@@ -267,6 +268,7 @@ def agenda(rows: Agenda) -> Reply:
     since = rows.covers_from
     lines = [f"周会时间：{when}", f"上周完成统计自 {day(since.date(), today=today)} {since.strftime('%H:%M')} 起"]
     _sections_or_none(lines, sections)
+    _section(lines, "里程碑风险", milestone_list(list(rows.milestones_at_risk), today))
     lines.append("会上记录：/决议 <内容> ；/行动 新增 <内容> @负责人 截止:日期")
     lines.append("加议题：/议程 新增 <议题>")
     return Reply("\n".join(lines), title=titled("周会议程", rows.project_name), style="report")
@@ -325,6 +327,7 @@ def digest(rows: Digest) -> Reply:
     )
     pending = [f"{due_move_line(m, today)} · /任务 批准 {m.move.ref}" for m in rows.pending_moves]
     _section(lines, "待批延期", pending)
+    _section(lines, "里程碑风险", milestone_list(list(rows.milestones_at_risk), today))
     return Reply("\n".join(lines), title=titled("每日汇总", rows.project_name, day(today)), style="report")
 
 

@@ -26,9 +26,11 @@ from models import JobRun, Project, ProjectStatus
 from models.calendar import NationalCalendar, WorkCalendar, chunked, load_calendars, national_calendar
 from models.card_views import job_origin
 from models.rhythm import record_agenda
-from reports import builders, compute, pictures, text, text_reminders
+from models.slips import record_slip_news
+from reports import builders, compute, pictures, slips, text, text_reminders
 from reports.closeout import retro_prompt
 from reports.holidays import holiday_notice, long_holiday_after
+from reports.plan import load_plan
 from reports.rows import Agenda, Incident
 from reports.rules import escalation_recipients, managers
 from reports.snapshot import Snapshot
@@ -46,6 +48,7 @@ from scheduler.slots import (
     NUDGE,
     REMINDERS,
     RETRO_PROMPT,
+    SLIP_CHECK,
     WEEKLY_DIGEST,
     Slot,
     in_working_hours,
@@ -328,6 +331,8 @@ class JobRunner:
         if slot.job == AGENDA:
             rows = compute.agenda(session, project, at, meeting_day=slot.day, data=data, calendar=calendar)
             return (text.agenda(rows) if rows else None), False, rows
+        if slot.job == SLIP_CHECK:
+            return self._slip_check(session, project, calendar, at), False, None
         if slot.job == DAILY_PROMPT:
             return builders.build_daily_prompt(session, project, at, data=data, calendar=calendar), False, None
         if slot.job == NUDGE:
@@ -342,6 +347,18 @@ class JobRunner:
         raise ValueError(f"unknown job {slot.job}")
 
     # ------------------------------------------------------------------ claims
+
+    @staticmethod
+    def _slip_check(session: Session, project: Project, calendar: WorkCalendar, at: datetime) -> Reply | None:
+        """Tasks past their due date unfinished: their dependents' owners told once (`reports.slips`)."""
+        # A copy: what the forecast looks up (the plan's span, next year's estimate) is no calendar notice.
+        calendar = WorkCalendar(calendar.national, calendar.overrides)
+        plan = load_plan(session, project, at, calendar=calendar)
+        news = slips.check(session, project, at, checks=slips.overdue_checks(plan), calendar=calendar)
+        if news.empty or not news.lines:
+            return None
+        record_slip_news(session, project_id=project.id, warned=news.warned, cleared=news.cleared, at=at)
+        return Reply("\n".join(news.lines), title=f"下游提醒 · {project.name}"[:60], mentions=tuple(news.mentions))
 
     @staticmethod
     def _existing(

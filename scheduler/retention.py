@@ -22,9 +22,19 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from models import JobRun, Risk, RiskLevel, RiskStatus, Task, TaskStatus
 from models.retention import Page, prune_page
 from reports.rules import DATED_REMINDERS, ESCALATE_BLOCKED, ESCALATE_RISK
-from scheduler.slots import AGENDA, CALENDAR_NOTICE, DAILY_PROMPT, DIGEST, HOLIDAY_NOTICE, MINUTES, NUDGE, WEEKLY_DIGEST
+from scheduler.slots import (
+    AGENDA,
+    CALENDAR_NOTICE,
+    DAILY_PROMPT,
+    DIGEST,
+    HOLIDAY_NOTICE,
+    MINUTES,
+    NUDGE,
+    SLIP_CHECK,
+    WEEKLY_DIGEST,
+)
 
-DATED_JOBS = (DAILY_PROMPT, NUDGE, HOLIDAY_NOTICE, DIGEST, AGENDA, MINUTES, *DATED_REMINDERS)  # key ends in a date
+DATED_JOBS = (DAILY_PROMPT, NUDGE, HOLIDAY_NOTICE, SLIP_CHECK, DIGEST, AGENDA, MINUTES, *DATED_REMINDERS)  # key ends in a date
 
 
 def prune_job_runs(session: Session, /, *, before: datetime, after_id: int = 0, limit: int = 500) -> Page:

@@ -31,16 +31,17 @@ HOLIDAY_NOTICE = "holiday-notice"  # the last workday before a long holiday; key
 REMINDERS = "reminders"
 RETRO_PROMPT = "retro-prompt"  # after closing; key: the local day it closed
 RETRO_WORKDAYS = 3  # the retrospective is prompted within this many workdays after closing
+SLIP_CHECK = "slip-check"  # tasks past their due date unfinished warn their dependents' owners (daily, prompt time)
 
 # What `tandem jobs run KIND` covers (the scheduler runs all of them).
 KINDS: dict[str, tuple[str, ...]] = {
-    "daily-prompt": (DAILY_PROMPT, NUDGE, HOLIDAY_NOTICE),
+    "daily-prompt": (DAILY_PROMPT, NUDGE, HOLIDAY_NOTICE, SLIP_CHECK),
     "weekly-agenda": (AGENDA, MINUTES),
     "digest": (DIGEST, WEEKLY_DIGEST),
     "reminders": (REMINDERS,),
     "retro-prompt": (RETRO_PROMPT,),
 }
-TIMED_JOBS = (DAILY_PROMPT, NUDGE, HOLIDAY_NOTICE, AGENDA, MINUTES, DIGEST, WEEKLY_DIGEST)
+TIMED_JOBS = (DAILY_PROMPT, NUDGE, HOLIDAY_NOTICE, SLIP_CHECK, AGENDA, MINUTES, DIGEST, WEEKLY_DIGEST)
 DEFAULT_GRACE = timedelta(hours=1)
 MISSED_LOOKBACK = timedelta(days=1)  # how far behind the grace period missed slots are still noticed
 REMINDER_INTERVAL = timedelta(minutes=30)
@@ -77,8 +78,9 @@ def slots_between(
     tz = ZoneInfo(project.timezone)
     first, last = start.astimezone(tz).date() - timedelta(days=1), end.astimezone(tz).date() + timedelta(days=1)
     found: list[Slot] = []
-    if job in (DAILY_PROMPT, NUDGE, DIGEST, WEEKLY_DIGEST):
+    if job in (DAILY_PROMPT, NUDGE, DIGEST, WEEKLY_DIGEST, SLIP_CHECK):
         clock = {
+            SLIP_CHECK: project.daily_prompt_time if project.slip_alerts else None,
             DAILY_PROMPT: project.daily_prompt_time,
             NUDGE: project.nudge_time,
             DIGEST: project.digest_time,
