@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,32 @@ class Mention:
     name: str
     # The sender typed the name (the console's `@名字`): no platform vouched that it is a person.
     typed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingFile:
+    """A file that came with a message (a file message, or the file message a command replies to).
+
+    `source` holds the platform's own ids to fetch it by (opaque to everything but that platform);
+    the platform fills in `data` before the dispatcher runs (`Platform.prepare`), or `problem` — why
+    it could not (too large, the download failed), in Chinese, for the reply. Handlers never fetch.
+    """
+
+    name: str
+    size: int | None = None  # bytes, when the platform says so before the download
+    source: dict[str, str] = field(default_factory=dict)
+    data: bytes | None = None
+    problem: str | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"name": self.name, "size": self.size, "source": dict(self.source), "problem": self.problem,
+                "data": base64.b64encode(self.data).decode() if self.data is not None else None}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> IncomingFile:
+        raw = data.get("data")
+        return cls(name=str(data.get("name") or ""), size=data.get("size"), source=dict(data.get("source") or {}),
+                   data=base64.b64decode(raw) if raw is not None else None, problem=data.get("problem"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +69,7 @@ class Incoming:
     # The text's length as sent when only its first MAX_MESSAGE + 1 characters were kept (a message
     # that long is refused, and the refusal states this count); None when `text` is whole.
     text_length: int | None = None
+    file: IncomingFile | None = None  # the file it carries or replies to (a spreadsheet to import)
 
     def to_payload(self) -> dict[str, Any]:
         # Shallow on purpose: dataclasses.asdict deep-copies and was a tenth of accepting a message.
@@ -54,6 +81,10 @@ class Incoming:
         data["mentions"] = [
             {"user_id": m.user_id, "name": m.name, **({"typed": True} if m.typed else {})} for m in self.mentions
         ]
+        if self.file is not None:
+            data["file"] = self.file.to_payload()
+        else:
+            del data["file"]
         return data
 
     @classmethod
@@ -63,6 +94,8 @@ class Incoming:
         expires = values.get("reply_to_expires_at")
         values["reply_to_expires_at"] = datetime.fromisoformat(expires) if expires else None
         values["mentions"] = tuple(Mention(**m) for m in values.get("mentions", ()))
+        file = values.get("file")
+        values["file"] = IncomingFile.from_payload(file) if file else None
         return cls(**values)
 
     def mention_name(self, user_id: str) -> str | None:

@@ -63,6 +63,8 @@ FIELD_LABELS = {
     "start": "开始",
     "dept": "部门",
     "deliverable": "交付物",
+    "acceptance": "验收标准",
+    "wbs": "WBS编号",
     "parent": "父任务",
     "deps": "依赖",
     "level": "等级",

@@ -30,6 +30,7 @@ from bot.messages import (
     REPLY_TO_MAX,
     USER_ID_MAX,
     Incoming,
+    IncomingFile,
     Mention,
     Reply,
 )
@@ -143,6 +144,7 @@ def incoming(
     mentions: tuple[Mention, ...] = (),
     reply_to: str | None = None,
     reply_to_expires_at: datetime | None = None,
+    file: IncomingFile | None = None,
 ) -> Incoming:
     """The `Incoming` for a verified request, every string made to fit where it will be stored.
 
@@ -188,6 +190,7 @@ def incoming(
         reply_to=reply_to,
         reply_to_expires_at=reply_to_expires_at,
         text_length=text_length,
+        file=file,
     )
 
 
