@@ -40,16 +40,21 @@ class IncomingFile:
     source: dict[str, str] = field(default_factory=dict)
     data: bytes | None = None
     problem: str | None = None
+    # The file of the message this one replies to, if that is a file: fetched only for a command that
+    # reads one (`/导入`), since most replies are about something else.
+    replied: bool = False
 
     def to_payload(self) -> dict[str, Any]:
         return {"name": self.name, "size": self.size, "source": dict(self.source), "problem": self.problem,
-                "data": base64.b64encode(self.data).decode() if self.data is not None else None}
+                "data": base64.b64encode(self.data).decode() if self.data is not None else None,
+                "replied": self.replied}
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> IncomingFile:
         raw = data.get("data")
         return cls(name=str(data.get("name") or ""), size=data.get("size"), source=dict(data.get("source") or {}),
-                   data=base64.b64decode(raw) if raw is not None else None, problem=data.get("problem"))
+                   data=base64.b64decode(raw) if raw is not None else None, problem=data.get("problem"),
+                   replied=bool(data.get("replied")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +328,9 @@ def _button_from(data: dict[str, Any]) -> Button:
         data["label"], data["command"], tuple(data.get("allowed", ())), data.get("style", "default"), data.get("input")
     )
 
+
+# The largest file a message may bring (an import's spreadsheet): checked before it is downloaded.
+MAX_FILE_BYTES = 5 * 1024 * 1024
 
 # The longest message the commands read (characters). Longer ones are refused whole, never cut; the
 # adapters keep only MAX_MESSAGE + 1 characters of such a text (and its real length in `text_length`).

@@ -22,6 +22,7 @@ from bot.platforms.platform import Platform
 from bot.platforms.receiving import Recorded
 from bot.runtime import Runtime
 from bot.worker import InboxProcessor
+from handlers.imports import wants_file
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,14 @@ class Platforms:
 
     def _prepare(self, payload: dict[str, Any]) -> dict[str, Any] | None:
         platform = self.by_name.get(str(payload.get("platform")))
-        return platform.prepare(payload) if platform is not None else None
+        if platform is None:
+            return None
+        file = payload.get("file")
+        if isinstance(file, dict) and file.get("replied") and not wants_file(str(payload.get("text", ""))):
+            # A reply that is about something else: the replied message's file is not fetched.
+            without = {key: value for key, value in payload.items() if key != "file"}
+            return platform.prepare(without) or without
+        return platform.prepare(payload)
 
     def _accepted(self) -> None:
         if self._on_accepted is not None:

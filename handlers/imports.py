@@ -17,7 +17,7 @@ from handlers.errors import UsageError, UserError
 from handlers.router import CommandGroup
 from handlers.sheet_apply import ImportResult, apply_plan
 from handlers.sheet_import import plan_from_file, plan_from_json, plan_to_json, preview
-from handlers.text import Args
+from handlers.text import Args, normalize, split_tokens
 from models.pending_import import drop_pending_import, keep_pending_import, pending_import
 
 USAGE = "/导入（回复一个 .xlsx/.csv 文件消息）｜ /导入 确认 ｜ /导入 取消"
@@ -29,6 +29,12 @@ HOW_TO = ("请把任务表（.xlsx 或 .csv）发到群里，然后回复那条�
 SHOWN_SKIPPED = 20
 
 group = CommandGroup(("导入", "import"), summary="导入：从 Excel/CSV 任务分工表批量导入任务（PM）")
+
+
+def wants_file(text: str) -> bool:
+    """Whether a message is `/导入` with no subcommand (the one command that reads a replied-to file)."""
+    words = split_tokens(normalize(text))
+    return len(words) == 1 and words[0].lstrip("/").lower() in group.names
 
 
 def _rows(result: ImportResult) -> str:
@@ -50,7 +56,7 @@ def import_file(ctx: Context, args: Args) -> Reply:
     if file.problem:
         raise UserError(file.problem)
     if file.data is None:
-        raise UserError(f"没能取到文件“{file.name}”的内容，请稍后再发一次。")
+        raise UserError(f"没能取到文件“{file.name or ''}”的内容，请稍后再发一次。")
     plan = plan_from_file(ctx.session, project, file.data, file.name, year=ctx.today.year)
     lines, anything = preview(ctx.session, project, plan, filename=file.name, today=ctx.today)
     if anything:

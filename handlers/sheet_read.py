@@ -17,9 +17,9 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import date
 
+from bot.messages import MAX_FILE_BYTES
 from handlers.errors import UserError
 
-MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000
 HEADER_SEARCH_ROWS = 15  # title rows above the header in real templates: one to three
 
