@@ -4,15 +4,21 @@ for every platform."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 
 import httpx
 
-from bot.messages import MAX_FILE_BYTES
+from bot.messages import MAX_FILE_BYTES, IncomingFile
 from bot.platforms import PermanentError, TransientError
+
+log = logging.getLogger(__name__)
 
 NOT_A_FILE = "回复的那条消息不是文件。请在群里回复任务表的文件消息，再发 /导入。"
 DOWNLOAD_TIMEOUT = 30.0
+FILE_WAIT = 60.0  # seconds an event waits for its file's download in the inbox worker
 
 
 class FileTooLarge(PermanentError):
@@ -55,3 +61,34 @@ async def download(
             return response.status_code, kind, b"".join(chunks)
     except httpx.HTTPError as exc:
         raise TransientError(f"download: {type(exc).__name__}: {exc}", code="network") from None
+
+
+def fetch_on_loop(
+    loop: asyncio.AbstractEventLoop | None, fetch: Callable[[IncomingFile], Awaitable[IncomingFile]], file: IncomingFile
+) -> IncomingFile:
+    """Run a platform's async `fetch` of a file on its event loop from the inbox worker's thread
+    (`Platform.prepare`); a timeout or an unexpected failure becomes the problem to tell."""
+    if loop is None:
+        return replace(file, problem=not_fetched(file.name or "文件"))
+
+    async def run() -> IncomingFile:
+        return await fetch(file)
+
+    future = asyncio.run_coroutine_threadsafe(run(), loop)
+    try:
+        return future.result(timeout=FILE_WAIT)
+    except Exception as exc:
+        log.warning("file %s not fetched (%s)", file.name, type(exc).__name__)
+        future.cancel()
+        return replace(file, problem=not_fetched(file.name or "文件"))
+
+
+def prepared_file(
+    payload: dict[str, object], loop: asyncio.AbstractEventLoop | None,
+    fetch: Callable[[IncomingFile], Awaitable[IncomingFile]],
+) -> dict[str, object] | None:
+    """The event's payload with its file fetched, or None when it has no file left to fetch."""
+    file = payload.get("file")
+    if not isinstance(file, dict) or file.get("data") is not None or file.get("problem"):
+        return None
+    return {**payload, "file": fetch_on_loop(loop, fetch, IncomingFile.from_payload(file)).to_payload()}

@@ -77,3 +77,21 @@ def test_a_file_over_the_limit_is_refused_before_it_is_read(tandem: Tandem) -> N
     tandem.feishu_say("oc_g1", pm, "/导入", parent_id=big["event"]["message"]["message_id"])
     text = f.wait_for(2, chat_id="oc_g1")[1].text
     assert "大表.xlsx" in text and "导入最多 5 MB" in text
+
+
+def test_dingtalk_a_file_sent_to_the_robot_and_a_quoting_reply(tandem: Tandem) -> None:
+    d = tandem.dingtalk
+    pm = d.add_user("staff_pm", "王经理")
+    tandem.dingtalk_say("cidG1==", pm, "/项目 创建 新品发布会 截止:2026-12-30 部门:研发部,市场部")
+    d.wait_for(1, conversation_id="cidG1==")
+    file = d.file_message("cidG1==", pm, "分工表.xlsx", PLAN)
+    assert tandem.post_dingtalk(file).status_code == 200
+    preview = d.wait_for(2, conversation_id="cidG1==")[1].text
+    assert "导入预览：分工表.xlsx" in preview and "新增 2 个，更新 0 个，不变 0 个；有问题 1 行。" in preview
+    assert [(x["step"], x["status"]) for x in d.downloads] == [("api", 200), ("url", 200)]
+    # `@Tandem /导入` quoting the file message: the quoted file is downloaded again.
+    tandem.post_dingtalk(d.quoting(d.message("cidG1==", pm, "/导入"), file))
+    assert "导入预览：分工表.xlsx" in d.wait_for(3, conversation_id="cidG1==")[2].text
+    tandem.dingtalk_say("cidG1==", pm, "/导入 确认")
+    assert "新增 2 个任务（#1–#2）" in d.wait_for(4, conversation_id="cidG1==")[3].text
+    assert tandem.count(Task) == 2

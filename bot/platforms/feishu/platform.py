@@ -37,7 +37,6 @@ WEBHOOK_OFF = (
     "TANDEM_FEISHU_VERIFICATION_TOKEN (plus TANDEM_FEISHU_ENCRYPT_KEY when the app has an Encrypt Key) to turn it on."
 )
 NAME_WAIT = 0.5  # seconds a new sender's first message waits for their name
-FILE_WAIT = 60.0  # seconds a file message's event waits for its download
 IDENTITY_WAIT = 3.0  # seconds startup gives the bot's identity, so early events already know it
 
 
@@ -104,22 +103,8 @@ class FeishuPlatform(Platform):
             name = self.name_for(str(payload.get("sender_id")), wait=NAME_WAIT)
             if name:
                 completed["sender_name"] = name
-        file = payload.get("file")
-        if isinstance(file, dict) and file.get("data") is None and not file.get("problem"):
-            completed["file"] = self._fetched(IncomingFile.from_payload(file)).to_payload()
+        completed = files.prepared_file(completed, self._loop, self._download) or completed
         return completed if completed != payload else None
-
-    def _fetched(self, file: IncomingFile) -> IncomingFile:
-        """The file with its bytes, or with the problem to tell (runs in the inbox worker's thread)."""
-        if self._loop is None:
-            return replace(file, problem=files.not_fetched(file.name or "文件"))
-        future = asyncio.run_coroutine_threadsafe(self._download(file), self._loop)
-        try:
-            return future.result(timeout=FILE_WAIT)
-        except Exception as exc:  # a timeout, or a failure that is not the platform's answer
-            log.warning("feishu: file not fetched (%s)", type(exc).__name__)
-            future.cancel()
-            return replace(file, problem=files.not_fetched(file.name or "文件"))
 
     async def _download(self, file: IncomingFile) -> IncomingFile:
         message_id, key, name = file.source.get("message_id", ""), file.source.get("file_key", ""), file.name
