@@ -2,7 +2,7 @@
 their history rows, unchanged ones left alone — all in the caller's transaction, so a refusal halfway
 (a loop with tasks outside the sheet) leaves nothing half-imported.
 
-New tasks go through `models.task_create.create_task` (as `/任务 新增`), changes through `models.Edit`
+New tasks go through `models.task_create.create_tasks` (as `/任务 新增`), changes through `models.Edit`
 (as `/任务 修改`, `/任务 依赖`): one history row per field, with the columns it overwrote, so `/撤销`
 takes an import back like any other message. A row whose owner or department is gone since the
 preview, or that hangs on such a row, is skipped and said.
@@ -13,17 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from handlers.errors import UserError
 from handlers.sheet_plan import Plan, PlannedTask, Problem
 from handlers.sheet_preview import Match, existing_tasks, match_tasks
 from models import Department, Edit, Member, Project, Task, TaskStatus
-from models.project import allocate_number
+from models.history import record_changes
 from models.snapshots import PREDECESSORS
-from models.task import dependency_edges, parent_links, set_other_departments, task_dependency
-from models.task_create import create_task
+from models.task import dependency_edges, parent_links, set_other_departments, task_department, task_dependency
+from models.task_create import NewTask, create_tasks
 from models.task_sheet import sheet_task_rows
 
 # Field of the preview → (history field, column).
@@ -93,38 +94,45 @@ class _Writer:
             return self.numbers.get(int(text[1:]))
         return self.by_row.get(int("".join(c for c in text if c.isdigit())))
 
-    def create(self, match: Match, number: int) -> None:
-        row = match.row
-        departments = self.department_ids(row.departments)
-        parent = self.by_row.get(row.parent_row) if row.parent_row is not None else None
-        task = create_task(
-            self.session, self.project, title=row.title, actor=self.actor, at=self.at, owner_id=self.owner_id(row),
-            department_id=departments[0] if departments else None, start=row.start, due=row.due,
-            deliverable=row.deliverable, acceptance=row.acceptance, wbs_code=row.wbs,
-            parent_id=parent.id if parent else None, number=number,
-        )
-        if departments[1:]:
-            set_other_departments(self.session, task_id=task.id, department_ids=departments[1:])
-        if row.note:
-            edit = Edit(self.session, task, entity="task", actor=self.actor, at=self.at)
-            edit.record("note", note=row.note)
-        self.by_row[row.row] = task
-        self.numbers[task.number] = task
-        self.result.created.append(task)
-
-    def link_new(self, matches: list[Match]) -> None:
-        """The new tasks' parents (when one came later in the file) and predecessors (one INSERT for all:
-        a new task has none yet)."""
-        edges = []
+    def create(self, matches: list[Match]) -> None:
+        """The new rows' tasks in the given (WBS) order, then their parents, other departments, notes and
+        predecessors — a statement or two each, for all of them."""
+        specs = []
         for match in matches:
-            task = self.by_row[match.row.row]
-            if match.row.parent_row is not None and task.parent_id is None:
-                edit = Edit(self.session, task, entity="task", actor=self.actor, at=self.at)
-                edit.set(parent_id=self.by_row[match.row.parent_row].id)
-                edit.apply()
-            edges += [{"task_id": task.id, "predecessor_id": self.by_row[r].id} for r in match.row.predecessor_rows]
+            row = match.row
+            departments = self.department_ids(row.departments)
+            specs.append(NewTask(
+                row.title, owner_id=self.owner_id(row), department_id=departments[0] if departments else None,
+                start=row.start, due=row.due, deliverable=row.deliverable, acceptance=row.acceptance, wbs_code=row.wbs,
+            ))
+        tasks = create_tasks(self.session, self.project, specs, actor=self.actor, at=self.at)
+        for match, task in zip(matches, tasks, strict=True):
+            self.by_row[match.row.row] = task
+            self.numbers[task.number] = task
+        parents, others, edges, notes = [], [], [], []
+        for match, task in zip(matches, tasks, strict=True):
+            row = match.row
+            if row.parent_row is not None:
+                parents.append({"_id": task.id, "parent_id": self.by_row[row.parent_row].id})
+            others += [{"task_id": task.id, "department_id": d, "position": i}
+                       for i, d in enumerate(self.department_ids(row.departments)[1:])]
+            edges += [{"task_id": task.id, "predecessor_id": self.by_row[r].id} for r in row.predecessor_rows]
+            if row.note:
+                notes.append((task.id, "note", None, None, row.note))
+        if parents:
+            table = Task.__table__
+            self.session.execute(update(table).where(table.c.id == bindparam("_id")).values(parent_id=bindparam("parent_id")),
+                                 parents)
+            by_id = {t.id: t for t in tasks}
+            for values in parents:
+                set_committed_value(by_id[values["_id"]], "parent_id", values["parent_id"])
+        if others:
+            self.session.execute(insert(task_department), others)
         if edges:
             self.session.execute(insert(task_dependency), edges)
+        record_changes(self.session, project_id=self.project.id, entity="task", actor=self.actor, at=self.at,
+                       changes=notes)
+        self.result.created = tasks
 
     def update(self, match: Match, task: Task) -> None:
         row, values = match.row, match.values
@@ -217,10 +225,7 @@ def apply_plan(session: Session, project: Project, plan: Plan, *, actor: Member 
         if match.existing is not None:
             writer.by_row[match.row.row] = writer.numbers[match.existing.number]
     new = _wbs_order([m for m in good if m.existing is None])
-    first = allocate_number(session, project, "next_task_no", count=len(new)) if new else 0
-    for offset, match in enumerate(new):
-        writer.create(match, first + offset)
-    writer.link_new(new)
+    writer.create(new)
     for match in good:
         if match.existing is None:
             continue

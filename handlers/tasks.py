@@ -17,7 +17,7 @@ from models import Task, TaskStatus
 from models.registers import TaskFilter
 from models.registers import list_tasks as list_task_rows
 from models.task import task_neighbours
-from models.task_create import create_task
+from models.task_create import NewTask, create_task
 from reports.format import TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, mention, person, shorten
 
 LIST_LIMIT = 50
@@ -52,11 +52,9 @@ def add_task(ctx: Context, args: Args) -> Reply:
     parent = parse_task_refs(ctx, args.options["parent"], ADD_USAGE)[0] if args.options.get("parent") else None
     deliverable = checked_text(args.options.get("deliverable", ""), what="交付物描述", limit=200, required=False) or None
 
-    task = create_task(
-        ctx.session, project, title=title, actor=sender, at=ctx.incoming.sent_at, owner_id=owner.id,
-        department_id=department.id if department else None, start=start, due=due, deliverable=deliverable,
-        parent_id=parent.id if parent else None,
-    )
+    spec = NewTask(title, owner_id=owner.id, department_id=department.id if department else None, start=start,
+                   due=due, deliverable=deliverable, parent_id=parent.id if parent else None)
+    task = create_task(ctx.session, project, spec, actor=sender, at=ctx.incoming.sent_at)
     if predecessors:
         task.predecessors = predecessors
     details = [f"负责人 {mention(owner) if owner.id != sender.id else person(owner)}", f"截止 {day(due, today=ctx.today)}"]

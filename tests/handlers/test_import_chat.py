@@ -182,3 +182,18 @@ def test_two_thousand_rows_preview_and_apply(project: ConsoleChat) -> None:
     assert "新增 2000 个" in out and "新增 2000 个任务（#1–#2000）" in done
     print(f"2,000 rows: preview {previewed - started:.2f}s, apply {applied - previewed:.2f}s")
     assert previewed - started < 20 and applied - previewed < 60
+
+
+def test_an_import_is_undone_like_any_message(project: ConsoleChat) -> None:
+    project.say("/导入", name=PM, file=sheet_file(TEMPLATE))
+    project.say("/导入 确认", name=PM)
+    edited = [list(row) for row in TEMPLATE]
+    edited[5][2] = "赵六"
+    project.say("/导入", name=PM, file=sheet_file(edited))
+    project.say("/导入 确认", name=PM)
+    undone = project.say("/撤销", name=PM)
+    assert "#3" in undone and "张三" in undone  # the second import's owner change taken back
+    assert "负责人：张三" in project.say("/任务 #3", name=PM)
+    undone = project.say("/撤销", name=PM)
+    assert all(f"#{n} " in undone for n in (1, 2, 3, 4)) and "已取消" in undone
+    assert "全部任务：没有" not in project.say("/任务 列表 全部", name=PM)  # numbers are kept, cancelled
