@@ -32,9 +32,12 @@ group = CommandGroup(("导入", "import"), summary="导入：从 Excel/CSV 任�
 
 
 def wants_file(text: str) -> bool:
-    """Whether a message is `/导入` with no subcommand (the one command that reads a replied-to file)."""
+    """Whether a message is `/导入` but not `/导入 确认|取消` (the one command that reads a replied-to file)."""
     words = split_tokens(normalize(text))
-    return len(words) == 1 and words[0].lstrip("/").lower() in group.names
+    if not words or words[0].lstrip("/").lower() not in group.names:
+        return False
+    subcommands = {name for command in group.subcommands for name in command.names}
+    return len(words) == 1 or words[1].lower() not in subcommands
 
 
 def _rows(result: ImportResult) -> str:

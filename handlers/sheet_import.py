@@ -45,7 +45,7 @@ def preview(session: Session, project: Project, plan: Plan, *, filename: str, to
         if len(warnings) > len(shown):
             shown.append(f"…另有 {len(warnings) - len(shown)} 个日期提醒")
         lines[at:at] = ["日期提醒（照样导入）：", *shown]
-    return lines, any(m.existing is None or m.changed for m in matches)
+    return lines, any(m.existing is None or (m.changed and not m.existing.cancelled) for m in matches)
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:

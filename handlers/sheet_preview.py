@@ -30,6 +30,7 @@ class ExistingTask:
     title: str
     wbs: str | None = None
     values: dict[str, object] = field(default_factory=dict)
+    cancelled: bool = False  # an import does not change a cancelled task (`/任务 恢复` first)
 
 
 @dataclass
@@ -48,7 +49,7 @@ def existing_tasks(rows: Iterable[SheetTaskRow]) -> list[ExistingTask]:
             "due": row.due_date, "deliverable": row.deliverable, "acceptance": row.acceptance,
             "parent": f"#{row.parent}" if row.parent is not None else None,
             "predecessors": tuple(f"#{n}" for n in row.predecessors) or None,
-        })
+        }, cancelled=row.cancelled)
         for row in rows
     ]
 
@@ -133,7 +134,8 @@ def _shown(value: object) -> str:
 
 def preview_lines(plan: Plan, matches: list[Match], *, filename: str) -> list[str]:
     new = [m for m in matches if m.existing is None]
-    updated = [m for m in matches if m.existing is not None and m.changed]
+    updated = [m for m in matches if m.existing is not None and m.changed and not m.existing.cancelled]
+    kept = [m for m in matches if m.existing is not None and m.changed and m.existing.cancelled]
     unchanged = len(matches) - len(new) - len(updated)
     rows_with_problems = plan.problem_rows
     lines = [f"导入预览：{filename}",
@@ -147,6 +149,9 @@ def preview_lines(plan: Plan, matches: list[Match], *, filename: str) -> list[st
         lines.append(f"更新 #{m.existing.number}（第 {m.row.row} 行）：{changes}")
     if len(updated) > SHOWN_PROBLEMS:
         lines.append(f"…另有 {len(updated) - SHOWN_PROBLEMS} 个任务更新")
+    for m in kept[:SHOWN_PROBLEMS]:
+        assert m.existing is not None
+        lines.append(f"第 {m.row.row} 行：#{m.existing.number} 已取消，不会修改（要改请先 /任务 恢复 #{m.existing.number}）")
     if rows_with_problems:
         lines.append("有问题的行（不会导入）：")
         lines.extend(p.line() for p in plan.problems[:SHOWN_PROBLEMS])

@@ -8,6 +8,7 @@ from typing import NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from models.enums import TaskStatus
 from models.project import Member, Project
 from models.task import Task, department_names, task_dependency
 
@@ -25,13 +26,14 @@ class SheetTaskRow(NamedTuple):
     acceptance: str | None
     parent: int | None  # the parent's number
     predecessors: tuple[int, ...]  # numbers, ascending
+    cancelled: bool
 
 
 def sheet_task_rows(session: Session, /, *, project_id: int) -> list[SheetTaskRow]:
     owner, parent = aliased(Member), aliased(Task)
     rows = session.execute(
         select(Task.id, Task.number, Task.title, Task.wbs_code, owner.name, Task.start_date, Task.due_date,
-               Task.deliverable, Task.acceptance_criteria, parent.number)
+               Task.deliverable, Task.acceptance_criteria, parent.number, Task.status)
         .outerjoin(owner, owner.id == Task.owner_id)
         .outerjoin(parent, parent.id == Task.parent_id)
         .where(Task.project_id == project_id)
@@ -49,8 +51,9 @@ def sheet_task_rows(session: Session, /, *, project_id: int) -> list[SheetTaskRo
         predecessors.setdefault(task_id, []).append(number)
     return [
         SheetTaskRow(task_id, number, title, wbs, owner_name, tuple(departments.get(task_id, ())), start, due,
-                     deliverable, acceptance, parent_no, tuple(sorted(predecessors.get(task_id, ()))))
-        for task_id, number, title, wbs, owner_name, start, due, deliverable, acceptance, parent_no in rows
+                     deliverable, acceptance, parent_no, tuple(sorted(predecessors.get(task_id, ()))),
+                     status == TaskStatus.CANCELLED)
+        for task_id, number, title, wbs, owner_name, start, due, deliverable, acceptance, parent_no, status in rows
     ]
 
 

@@ -197,3 +197,21 @@ def test_an_import_is_undone_like_any_message(project: ConsoleChat) -> None:
     undone = project.say("/撤销", name=PM)
     assert all(f"#{n} " in undone for n in (1, 2, 3, 4)) and "已取消" in undone
     assert "全部任务：没有" not in project.say("/任务 列表 全部", name=PM)  # numbers are kept, cancelled
+
+
+def test_a_cancelled_task_is_not_changed_and_the_preview_says_so(project: ConsoleChat) -> None:
+    project.say("/导入", name=PM, file=sheet_file(TEMPLATE))
+    project.say("/导入 确认", name=PM)
+    project.say("/任务 取消 #3 不做了", name=PM)
+    edited = [list(row) for row in TEMPLATE]
+    edited[5][2] = "赵六"  # #3's owner, but #3 is cancelled
+    out = project.say("/导入", name=PM, file=sheet_file(edited))
+    assert "新增 0 个，更新 0 个，不变 4 个" in out and "第 6 行：#3 已取消，不会修改" in out
+    assert "没有要导入的变化" in out and "没有等待确认的导入" in project.say("/导入 确认", name=PM)
+
+
+def test_which_replies_fetch_the_replied_file() -> None:
+    from handlers.imports import wants_file
+
+    assert wants_file("/导入") and wants_file("/import") and wants_file("导入") and wants_file("/导入 这个表")
+    assert not wants_file("/导入 确认") and not wants_file("/import cancel") and not wants_file("/任务 列表")
