@@ -20,12 +20,12 @@ from handlers.sheet_import import plan_from_file, plan_from_json, plan_to_json, 
 from handlers.text import Args, normalize, split_tokens
 from models.pending_import import drop_pending_import, keep_pending_import, pending_import
 
-USAGE = "/导入（回复一个 .xlsx/.csv 文件消息）｜ /导入 确认 ｜ /导入 取消"
+FILE_USAGE = "/导入（回复群里的 .xlsx/.csv 文件消息）"
+USAGE = f"{FILE_USAGE} ｜ /导入 确认 ｜ /导入 取消"
 CONFIRM_USAGE = "/导入 确认"
 CANCEL_USAGE = "/导入 取消"
 PENDING_FOR = timedelta(hours=24)
-HOW_TO = ("请把任务表（.xlsx 或 .csv）发到群里，然后回复那条文件消息：@Tandem /导入"
-          "（钉钉：把文件直接发给机器人）。")
+HOW_TO = ("请把任务表（.xlsx 或 .csv）发到群里，然后回复（钉钉：引用）那条文件消息：@Tandem /导入。")
 SHOWN_SKIPPED = 20
 
 group = CommandGroup(("导入", "import"), summary="导入：从 Excel/CSV 任务分工表批量导入任务（PM）")
@@ -47,7 +47,7 @@ def _rows(result: ImportResult) -> str:
     return f"（#{numbers[0]}–#{numbers[-1]}）" if len(numbers) > 1 else f"（#{numbers[0]}）"
 
 
-@group.default_command(usage=USAGE, summary="预览导入一个任务表文件（回复文件消息发 /导入；PM）")
+@group.default_command(usage=FILE_USAGE, summary="预览导入一个任务表文件（回复文件消息发 /导入；PM）")
 def import_file(ctx: Context, args: Args) -> Reply:
     project = ctx.require_project()
     sender = ctx.require_manager("导入任务表")
