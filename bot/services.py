@@ -61,8 +61,10 @@ class Platforms:
         if platform is None:
             return None
         file = payload.get("file")
-        if isinstance(file, dict) and file.get("replied") and not wants_file(str(payload.get("text", ""))):
-            # A reply that is about something else: the replied message's file is not fetched.
+        if isinstance(file, dict) and not wants_file(
+            str(payload.get("text", "")), name=str(file.get("name") or ""), replied=bool(file.get("replied"))
+        ):
+            # A reply about something else, or a file that is no spreadsheet: not fetched.
             without = {key: value for key, value in payload.items() if key != "file"}
             return platform.prepare(without) or without
         return platform.prepare(payload)

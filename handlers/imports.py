@@ -17,6 +17,7 @@ from handlers.errors import UsageError, UserError
 from handlers.router import CommandGroup
 from handlers.sheet_apply import ImportResult, apply_plan
 from handlers.sheet_import import plan_from_file, plan_from_json, plan_to_json, preview
+from handlers.sheet_read import SHEET_SUFFIXES
 from handlers.text import Args, normalize, split_tokens
 from models.pending_import import drop_pending_import, keep_pending_import, pending_import
 
@@ -31,8 +32,12 @@ SHOWN_SKIPPED = 20
 group = CommandGroup(("导入", "import"), summary="导入：从 Excel/CSV 任务分工表批量导入任务（PM）")
 
 
-def wants_file(text: str) -> bool:
-    """Whether a message is `/导入` but not `/导入 确认|取消` (the one command that reads a replied-to file)."""
+def wants_file(text: str, *, name: str = "", replied: bool = True) -> bool:
+    """Whether the file a message brings is worth downloading: a replied-to file when the message is
+    `/导入` (not `/导入 确认|取消`), a file message of its own when it looks like a spreadsheet (a PDF
+    dropped into the group is not fetched; the bot says what it always says of non-text messages)."""
+    if not replied:
+        return name.lower().endswith(SHEET_SUFFIXES)
     words = split_tokens(normalize(text))
     if not words or words[0].lstrip("/").lower() not in group.names:
         return False

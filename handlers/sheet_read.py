@@ -21,6 +21,7 @@ from bot.messages import MAX_FILE_BYTES
 from handlers.errors import UserError
 
 MAX_ROWS = 5000
+SHEET_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".txt", ".xls")  # what an import reads, or refuses with a reason
 HEADER_SEARCH_ROWS = 15  # title rows above the header in real templates: one to three
 
 Cell = str | date | float | int | None

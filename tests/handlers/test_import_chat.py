@@ -215,3 +215,5 @@ def test_which_replies_fetch_the_replied_file() -> None:
 
     assert wants_file("/导入") and wants_file("/import") and wants_file("导入") and wants_file("/导入 这个表")
     assert not wants_file("/导入 确认") and not wants_file("/import cancel") and not wants_file("/任务 列表")
+    assert wants_file("", name="分工表.XLSX", replied=False) and wants_file("", name="plan.csv", replied=False)
+    assert not wants_file("", name="方案.pdf", replied=False)

@@ -54,20 +54,23 @@ def test_a_file_message_on_its_own_and_other_replies(tandem: Tandem) -> None:
     # Delivered only with the group-message permission: a spreadsheet on its own is previewed.
     tandem.post_feishu(f.file_event("oc_g1", pm, "分工表.xlsx", PLAN))
     assert "新增 2 个" in f.wait_for(2, chat_id="oc_g1")[1].text
-    # A reply about something else does not fetch the file it replies to.
+    # A PDF on its own is not fetched (the usual answer to a non-text message).
     other = f.file_event("oc_g1", pm, "方案.pdf", b"%PDF-1.4")
     other_id = other["event"]["message"]["message_id"]
+    tandem.post_feishu(other)
+    assert "只看得懂文字消息" in f.wait_for(3, chat_id="oc_g1")[2].text
+    # A reply about something else does not fetch the file it replies to.
     tandem.feishu_say("oc_g1", pm, "/任务 列表", parent_id=other_id)
-    f.wait_for(3, chat_id="oc_g1")
+    f.wait_for(4, chat_id="oc_g1")
     assert [d["message_id"] for d in f.downloads if d["message_id"] == other_id] == []
     # /导入 on a non-spreadsheet: a clear answer.
     tandem.feishu_say("oc_g1", pm, "/导入", parent_id=other_id)
-    assert "只能导入 .xlsx 或 .csv 表格" in f.wait_for(4, chat_id="oc_g1")[3].text
+    assert "只能导入 .xlsx 或 .csv 表格" in f.wait_for(5, chat_id="oc_g1")[4].text
     # /导入 replying to a message that is no file.
-    text_id = f.wait_for(4, chat_id="oc_g1")[0].reply_to
+    text_id = f.wait_for(5, chat_id="oc_g1")[0].reply_to
     assert text_id is not None
     tandem.feishu_say("oc_g1", pm, "/导入", parent_id=text_id)
-    assert "回复的那条消息不是文件" in f.wait_for(5, chat_id="oc_g1")[4].text
+    assert "回复的那条消息不是文件" in f.wait_for(6, chat_id="oc_g1")[5].text
 
 
 def test_a_file_over_the_limit_is_refused_before_it_is_read(tandem: Tandem) -> None:
