@@ -217,3 +217,21 @@ def test_which_replies_fetch_the_replied_file() -> None:
     assert not wants_file("/导入 确认") and not wants_file("/import cancel") and not wants_file("/任务 列表")
     assert wants_file("", name="分工表.XLSX", replied=False) and wants_file("", name="plan.csv", replied=False)
     assert not wants_file("", name="方案.pdf", replied=False)
+
+
+def test_an_english_csv_with_outline_levels_and_row_references(project: ConsoleChat) -> None:
+    rows: list[list[object]] = [
+        ["Level", "Task Name", "Owner", "Department", "Start Date", "Due Date", "Depends On", "Acceptance Criteria"],
+        ["1", "Launch prep", "张三", "市场部", "2026/12/1", "2026/12/20", None, None],
+        ["2", "Venue", "张三", "市场部", "2026/12/1", "2026/12/8", None, "contract signed"],
+        ["2", "Invitations", "赵六", "研发部;设计部", "12/9", "12/15", "第3行", None],
+        ["1", "Rehearsal", "李四", "研发部", "12/16", "2026-13-01", None, None],
+    ]
+    out = project.say("/import", name=PM, file=sheet_file(rows, "plan.csv"))
+    assert "新增 3 个，更新 0 个，不变 0 个；有问题 1 行。" in out and "第 5 行 Due Date“2026-13-01”" in out
+    project.say("/import confirm", name=PM)
+    invitations = project.say("/任务 #3", name=PM)
+    assert "Invitations" in invitations and "部门：研发部、设计部" in invitations
+    assert "父任务：#1" in invitations and "依赖：#2" in invitations and "截止：12-15" in invitations
+    assert "验收标准：contract signed" in project.say("/任务 #2", name=PM)
+    assert "Rehearsal" not in project.say("/任务 列表 全部", name=PM)
