@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,37 @@ class Mention:
     name: str
     # The sender typed the name (the console's `@名字`): no platform vouched that it is a person.
     typed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingFile:
+    """A file that came with a message (a file message, or the file message a command replies to).
+
+    `source` holds the platform's own ids to fetch it by (opaque to everything but that platform);
+    the platform fills in `data` before the dispatcher runs (`Platform.prepare`), or `problem` — why
+    it could not (too large, the download failed), in Chinese, for the reply. Handlers never fetch.
+    """
+
+    name: str
+    size: int | None = None  # bytes, when the platform says so before the download
+    source: dict[str, str] = field(default_factory=dict)
+    data: bytes | None = None
+    problem: str | None = None
+    # The file of the message this one replies to, if that is a file: fetched only for a command that
+    # reads one (`/导入`), since most replies are about something else.
+    replied: bool = False
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"name": self.name, "size": self.size, "source": dict(self.source), "problem": self.problem,
+                "data": base64.b64encode(self.data).decode() if self.data is not None else None,
+                "replied": self.replied}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> IncomingFile:
+        raw = data.get("data")
+        return cls(name=str(data.get("name") or ""), size=data.get("size"), source=dict(data.get("source") or {}),
+                   data=base64.b64decode(raw) if raw is not None else None, problem=data.get("problem"),
+                   replied=bool(data.get("replied")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +81,7 @@ class Incoming:
     # A card's button: the platform message (the card) it was pressed on, so the answer can show that
     # card again as it now is (None: typed).
     card_message_id: str | None = None
+    file: IncomingFile | None = None  # the file it carries or replies to (a spreadsheet to import)
 
     def to_payload(self) -> dict[str, Any]:
         # Shallow on purpose: dataclasses.asdict deep-copies and was a tenth of accepting a message.
@@ -61,6 +93,10 @@ class Incoming:
         data["mentions"] = [
             {"user_id": m.user_id, "name": m.name, **({"typed": True} if m.typed else {})} for m in self.mentions
         ]
+        if self.file is not None:
+            data["file"] = self.file.to_payload()
+        else:
+            del data["file"]
         return data
 
     @classmethod
@@ -70,6 +106,8 @@ class Incoming:
         expires = values.get("reply_to_expires_at")
         values["reply_to_expires_at"] = datetime.fromisoformat(expires) if expires else None
         values["mentions"] = tuple(Mention(**m) for m in values.get("mentions", ()))
+        file = values.get("file")
+        values["file"] = IncomingFile.from_payload(file) if file else None
         return cls(**values)
 
     def mention_name(self, user_id: str) -> str | None:
@@ -343,6 +381,9 @@ def _button_from(data: dict[str, Any]) -> Button:
         data["label"], data["command"], tuple(data.get("allowed", ())), data.get("style", "default"), data.get("input")
     )
 
+
+# The largest file a message may bring (an import's spreadsheet): checked before it is downloaded.
+MAX_FILE_BYTES = 5 * 1024 * 1024
 
 # The longest message the commands read (characters). Longer ones are refused whole, never cut; the
 # adapters keep only MAX_MESSAGE + 1 characters of such a text (and its real length in `text_length`).

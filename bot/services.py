@@ -24,6 +24,7 @@ from bot.platforms.platform import Platform
 from bot.platforms.receiving import Recorded
 from bot.runtime import Runtime
 from bot.worker import InboxProcessor
+from handlers.imports import wants_file
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,16 @@ class Platforms:
 
     def _prepare(self, payload: dict[str, Any]) -> dict[str, Any] | None:
         platform = self.by_name.get(str(payload.get("platform")))
-        return platform.prepare(payload) if platform is not None else None
+        if platform is None:
+            return None
+        file = payload.get("file")
+        if isinstance(file, dict) and not wants_file(
+            str(payload.get("text", "")), name=str(file.get("name") or ""), replied=bool(file.get("replied"))
+        ):
+            # A reply about something else, or a file that is no spreadsheet: not fetched.
+            without = {key: value for key, value in payload.items() if key != "file"}
+            return platform.prepare(without) or without
+        return platform.prepare(payload)
 
     def _accepted(self) -> None:
         if self._on_accepted is not None:

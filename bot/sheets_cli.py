@@ -1,6 +1,6 @@
 """`tandem projects list`, `tandem export --project ID [--out FILE]`, `tandem import FILE --project ID`:
 the spreadsheets for operators and for files kept outside the chat. Import shows the preview (what
-would be created, updated, and every problem by row); writing it is not built yet."""
+would be created, updated, and every problem by row) and writes it with --yes."""
 
 from __future__ import annotations
 
@@ -48,40 +48,39 @@ def export_command(project_id: int, out: Path | None) -> None:
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--project", "project_id", type=int, required=True, help="The project's id (tandem projects list).")
-def import_command(file: Path, project_id: int) -> None:
-    """Preview importing a task breakdown (.xlsx or .csv) into the project; nothing is written."""
+@click.option("--yes", "write", is_flag=True, help="Write it (without: the preview only, nothing written).")
+def import_command(file: Path, project_id: int, write: bool) -> None:
+    """Import a task breakdown (.xlsx or .csv) into the project: the preview, and with --yes the import
+    itself (the same code as /导入 确认 in chat, in one transaction)."""
     from handlers.errors import UserError
-    from handlers.sheet_plan import read_plan
-    from handlers.sheet_preview import ExistingTask, match_tasks, preview_lines
-    from handlers.sheet_read import read_task_table
-    from models.registers import active_member_names
-    from models.task_sheet import sheet_task_rows
+    from handlers.sheet_apply import apply_plan
+    from handlers.sheet_import import plan_from_file, preview
 
     with _session() as (session, now):
         project = _project(session, project_id)
-        year = now.astimezone(ZoneInfo(project.timezone)).year
+        today = now.astimezone(ZoneInfo(project.timezone)).date()
         try:
-            table = read_task_table(file.read_bytes(), file.name)
+            plan = plan_from_file(session, project, file.read_bytes(), file.name, year=today.year)
+            lines, anything = preview(session, project, plan, filename=file.name, today=today)
+            for line in lines:
+                if "/导入 确认" in line:
+                    line = f"写入请加 --yes：tandem import {file} --project {project_id} --yes"
+                if not (write and line.startswith("写入请加")):
+                    click.echo(line)
+            if write and anything:
+                result = apply_plan(session, project, plan, actor=None, at=now)
+                session.commit()
+                click.echo(f"已导入：新增 {len(result.created)} 个，更新 {len(result.updated)} 个，"
+                           f"不变 {result.unchanged} 个，跳过 {len(result.skipped)} 行。")
+                for problem in result.skipped:
+                    click.echo(problem.line())
         except UserError as error:
+            session.rollback()
             raise click.ClickException(error.message) from None
-        plan = read_plan(table, year=year, members=active_member_names(session, project_id=project.id),
-                         departments=[d.name for d in project.departments])
-        existing = [
-            ExistingTask(row.number, row.title, None, {
-                "title": row.title, "owner": row.owner, "departments": (row.department,) if row.department else None,
-                "start": row.start_date, "due": row.due_date, "deliverable": row.deliverable,
-            })
-            for row in sheet_task_rows(session, project_id=project.id)
-        ]
-        lines = preview_lines(plan, match_tasks(plan, existing), filename=file.name)
-    for line in lines:
-        if "/导入 确认" in line:
-            line = "（只是预览：写入还没有实现，请在群里逐条添加，或等导入功能上线）"
-        click.echo(line)
 
 
 class _session:
-    """A read-only session and the moment, closed with the runtime."""
+    """A session and the moment, closed with the runtime (only `import --yes` commits)."""
 
     def __enter__(self) -> tuple[Session, datetime]:
         from bot.config import get_settings

@@ -28,6 +28,7 @@ from handlers import (
     forecasts,
     free_text,
     gantt,
+    imports,
     members,
     project_closeout,
     projects,
@@ -69,7 +70,7 @@ def build_registry() -> CommandRegistry:
                      *acceptance.GROUPS)
     registry.include(*forecasts.GROUPS, *whatif.GROUPS)
     registry.include(*undo.GROUPS, *schedule_views.GROUPS, *gantt.GROUPS, *dashboard.GROUPS, *export.GROUPS,
-                     *retro.GROUPS, *templates.GROUPS, *help_commands.GROUPS)
+                     *imports.GROUPS, *retro.GROUPS, *templates.GROUPS, *help_commands.GROUPS)
     return registry
 
 
@@ -101,9 +102,10 @@ def handle_message(
     project_id = project.id if project else None
     if not incoming.is_group:
         return help_commands.private_chat_reply(registry), project_id
-    if incoming.kind != "text":
+    if incoming.kind != "text" and incoming.file is None:
         return Reply(NON_TEXT_HINT), project_id
-    text = normalize(incoming.text)
+    # A file message on its own (no text) is an import of that file: `/导入` with it.
+    text = normalize(incoming.text) if incoming.kind == "text" else f"/{imports.group.names[0]}"
     closed = (
         latest_closed_project(session, platform=incoming.platform, chat_id=incoming.chat_id) if project is None else None
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from handlers.context import Context
+from models import Project
 from models.calendar import WorkCalendar, load_calendar
 from reports.format import day
 
@@ -19,16 +20,20 @@ def nearest_workday(calendar: WorkCalendar, due: date) -> date | None:
     return before if (due - before) <= (after - due) else after
 
 
-def due_date_warnings(ctx: Context, due: date) -> list[str]:
-    project = ctx.require_project()
-    calendar = load_calendar(ctx.session, project_id=project.id)
+def due_warnings(calendar: WorkCalendar, project: Project, due: date, *, today: date) -> list[str]:
+    """The warnings for a due date: a day off of the project's calendar, after the project's deadline."""
     warnings: list[str] = []
     info = calendar.info(due)
     if not info.is_workday:
         why = info.name or ("周末" if due.weekday() >= 5 else "休息日")
         nearest = nearest_workday(calendar, due)
-        hint = f"，最近的工作日是 {day(nearest, today=ctx.today)}" if nearest else ""
-        warnings.append(f"提醒：{day(due, today=ctx.today)} 是休息日（{why}）{hint}。")
+        hint = f"，最近的工作日是 {day(nearest, today=today)}" if nearest else ""
+        warnings.append(f"提醒：{day(due, today=today)} 是休息日（{why}）{hint}。")
     if project.deadline is not None and due > project.deadline:
-        warnings.append(f"提醒：截止 {day(due, today=ctx.today)} 晚于项目截止 {day(project.deadline, today=ctx.today)}。")
+        warnings.append(f"提醒：截止 {day(due, today=today)} 晚于项目截止 {day(project.deadline, today=today)}。")
     return warnings
+
+
+def due_date_warnings(ctx: Context, due: date) -> list[str]:
+    project = ctx.require_project()
+    return due_warnings(load_calendar(ctx.session, project_id=project.id), project, due, today=ctx.today)

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from handlers.sheet_plan import Plan, PlannedTask
+from models.task_sheet import SheetTaskRow
 
 SHOWN_PROBLEMS = 30  # a phone screen's worth; the rest are counted
-CONFIRM_HINT = "确认导入请发：/导入 确认（有问题的行不导入；改好表格再发一次也可以）"
+CONFIRM_HINT = "确认导入请发：/导入 确认；不导入：/导入 取消（有问题的行不导入；改好表格再发一次也可以）"
 FIELD_LABELS = {"title": "任务名称", "owner": "负责人", "departments": "部门", "start": "开始", "due": "截止",
-                "deliverable": "交付物", "acceptance": "验收标准", "parent": "上级", "predecessors": "前置依赖"}
+                "deliverable": "交付物", "acceptance": "验收标准", "parent": "上级", "predecessors": "前置依赖",
+                "wbs": "WBS编号"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class ExistingTask:
     title: str
     wbs: str | None = None
     values: dict[str, object] = field(default_factory=dict)
+    cancelled: bool = False  # an import does not change a cancelled task (`/任务 恢复` first)
 
 
 @dataclass
@@ -35,6 +38,20 @@ class Match:
     row: PlannedTask
     existing: ExistingTask | None
     changed: list[str]  # the fields that would change (all of them for a new task)
+    values: dict[str, object] = field(default_factory=dict)  # what the sheet sets (planned_values + links)
+
+
+def existing_tasks(rows: Iterable[SheetTaskRow]) -> list[ExistingTask]:
+    """The project's tasks as the import compares them."""
+    return [
+        ExistingTask(row.number, row.title, row.wbs_code, {
+            "title": row.title, "owner": row.owner, "departments": row.departments or None, "start": row.start_date,
+            "due": row.due_date, "deliverable": row.deliverable, "acceptance": row.acceptance,
+            "parent": f"#{row.parent}" if row.parent is not None else None,
+            "predecessors": tuple(f"#{n}" for n in row.predecessors) or None,
+        }, cancelled=row.cancelled)
+        for row in rows
+    ]
 
 
 def planned_values(task: PlannedTask) -> dict[str, object]:
@@ -46,24 +63,65 @@ def planned_values(task: PlannedTask) -> dict[str, object]:
     return {k: v for k, v in values.items() if v not in (None, "", ())}
 
 
+def _ref_order(ref: str) -> tuple[int, int]:
+    """`#3` (a task) before `第5行` (a new row), each by number."""
+    digits = int("".join(c for c in ref if c.isdigit()) or 0)
+    return (0 if ref.startswith("#") else 1, digits)
+
+
+def row_ref(row: int) -> str:
+    return f"第{row}行"
+
+
 def match_tasks(plan: Plan, existing: Iterable[ExistingTask]) -> list[Match]:
-    by_code = {}
-    by_title: dict[str, ExistingTask] = {}
-    for task in existing:
-        if task.wbs:
-            by_code[task.wbs] = task
-        else:
-            by_title.setdefault(task.title, task)
+    """Each importable row with the task it is (by WBS code, else by title among the tasks no row's code
+    claims), and the fields that would change; parents and predecessors compared as the tasks they name."""
+    tasks = list(existing)
+    by_code = {t.wbs: t for t in tasks if t.wbs}
+    claimed_codes = {row.wbs for row in plan.tasks if row.wbs and row.wbs in by_code}
+    found: dict[int, ExistingTask] = {}
+    taken: set[int] = set()
+    for row in plan.tasks:
+        if row.wbs and row.wbs in by_code:
+            found[row.row] = by_code[row.wbs]
+            taken.add(by_code[row.wbs].number)
+    by_title: dict[str, list[ExistingTask]] = {}
+    for task in tasks:
+        if task.number not in taken and (not task.wbs or task.wbs not in claimed_codes):
+            by_title.setdefault(task.title, []).append(task)
+    for row in plan.tasks:
+        if row.row in found:
+            continue
+        candidates = [t for t in by_title.get(row.title, []) if t.number not in taken]
+        if candidates:
+            found[row.row] = candidates[0]
+            taken.add(candidates[0].number)
+
+    def ref(row: int) -> str:
+        return f"#{found[row].number}" if row in found else row_ref(row)
+
     matches = []
     for row in plan.tasks:
-        found = by_code.get(row.wbs) if row.wbs else by_title.get(row.title)
         values = planned_values(row)
-        if found is None:
-            matches.append(Match(row, None, list(values)))
+        if row.parent_row is not None:
+            values["parent"] = ref(row.parent_row)
+        if row.predecessor_rows:
+            values["predecessors"] = tuple(sorted((ref(r) for r in row.predecessor_rows), key=_ref_order))
+        match = found.get(row.row)
+        if match is None:
+            matches.append(Match(row, None, list(values), values))
             continue
-        changed = [k for k, v in values.items() if found.values.get(k, found.title if k == "title" else None) != v]
-        matches.append(Match(row, found, changed))
+        changed = [k for k, v in values.items() if match.values.get(k, match.title if k == "title" else None) != v]
+        if row.wbs and match.wbs and row.wbs != match.wbs:  # renumbered (a code is never forced on a chat task)
+            changed.append("wbs")
+        matches.append(Match(row, match, changed, values))
     return matches
+
+
+def _old(match: Match, key: str) -> object:
+    assert match.existing is not None
+    value = match.existing.wbs if key == "wbs" else match.existing.values.get(key)
+    return "（空）" if value is None else value
 
 
 def _shown(value: object) -> str:
@@ -76,7 +134,8 @@ def _shown(value: object) -> str:
 
 def preview_lines(plan: Plan, matches: list[Match], *, filename: str) -> list[str]:
     new = [m for m in matches if m.existing is None]
-    updated = [m for m in matches if m.existing is not None and m.changed]
+    updated = [m for m in matches if m.existing is not None and m.changed and not m.existing.cancelled]
+    kept = [m for m in matches if m.existing is not None and m.changed and m.existing.cancelled]
     unchanged = len(matches) - len(new) - len(updated)
     rows_with_problems = plan.problem_rows
     lines = [f"导入预览：{filename}",
@@ -84,10 +143,15 @@ def preview_lines(plan: Plan, matches: list[Match], *, filename: str) -> list[st
     for m in updated[:SHOWN_PROBLEMS]:
         assert m.existing is not None
         changes = "，".join(
-            f"{FIELD_LABELS.get(k, k)} {_shown(m.existing.values.get(k, '（空）'))} → {_shown(planned_values(m.row)[k])}"
+            f"{FIELD_LABELS.get(k, k)} {_shown(_old(m, k))} → {_shown(m.row.wbs if k == 'wbs' else m.values[k])}"
             for k in m.changed
         )
         lines.append(f"更新 #{m.existing.number}（第 {m.row.row} 行）：{changes}")
+    if len(updated) > SHOWN_PROBLEMS:
+        lines.append(f"…另有 {len(updated) - SHOWN_PROBLEMS} 个任务更新")
+    for m in kept[:SHOWN_PROBLEMS]:
+        assert m.existing is not None
+        lines.append(f"第 {m.row.row} 行：#{m.existing.number} 已取消，不会修改（要改请先 /任务 恢复 #{m.existing.number}）")
     if rows_with_problems:
         lines.append("有问题的行（不会导入）：")
         lines.extend(p.line() for p in plan.problems[:SHOWN_PROBLEMS])

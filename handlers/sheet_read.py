@@ -17,24 +17,27 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import date
 
+from bot.messages import MAX_FILE_BYTES
 from handlers.errors import UserError
 
-MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000
+SHEET_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".txt", ".xls")  # what an import reads, or refuses with a reason
 HEADER_SEARCH_ROWS = 15  # title rows above the header in real templates: one to three
 
 Cell = str | date | float | int | None
 
 # Field → header spellings, compared after `_normal` (no spaces, marks or bracketed notes, lower case).
-# An exact spelling wins; otherwise the longest spelling the header contains.
+# An exact spelling wins; otherwise the longest spelling the header contains — and on a tie any other
+# field before the task title, whose generic words (名称, 任务, name) qualify other fields' headers too
+# (部门名称, 负责人姓名, 任务负责人 are no titles).
 HEADERS: dict[str, tuple[str, ...]] = {
     "title": ("任务名称", "任务", "工作项", "工作项名称", "名称", "任务内容", "工作内容", "任务描述", "事项",
               "工作任务", "task", "taskname", "title", "name", "workitem"),
     "wbs": ("wbs编号", "wbs", "wbs编码", "wbs code", "层级", "级别", "编号", "任务编号", "level", "code"),
     "seq": ("序号", "no", "#"),
     "owner": ("负责人", "直接责任人", "责任人", "主责人", "owner", "assignee", "responsible"),
-    "departments": ("配合部门", "协作部门", "部门", "责任部门", "参与部门", "协同部门", "department",
-                    "departments", "dept"),
+    "departments": ("配合部门", "协作部门", "部门", "责任部门", "参与部门", "协同部门", "部门名称", "配合部门名称",
+                    "department", "departments", "dept"),
     "start": ("开始时间", "计划开始", "计划开始时间", "开始日期", "开始", "计划开始日期", "start", "startdate"),
     "due": ("截止时间", "完成时间", "计划完成", "计划完成时间", "截止日期", "结束时间", "结束日期", "完成日期",
             "计划结束", "计划结束时间", "截止", "due", "duedate", "end", "enddate", "deadline"),
@@ -80,7 +83,7 @@ def header_field(header: Cell) -> str | None:
     for name, spellings in HEADERS.items():
         for spelling in spellings:
             s = _normal(spelling)
-            if len(s) >= 2 and s in text and (best is None or len(s) > best[0]):
+            if len(s) >= 2 and s in text and (best is None or (len(s), name != "title") > (best[0], best[1] != "title")):
                 best = (len(s), name)
     return best[1] if best else None
 

@@ -14,12 +14,11 @@ from handlers.task_edits import cancel
 from handlers.task_refs import MAX_TITLE, parse_task_refs, require_task, resolve_department, task_number
 from handlers.task_updates import VERBS, update_from_words
 from handlers.text import Args
-from models import Task, TaskStatus, record_change
-from models.base import insert_now
-from models.project import allocate_number
+from models import Task, TaskStatus
 from models.registers import TaskFilter
 from models.registers import list_tasks as list_task_rows
 from models.task import task_neighbours
+from models.task_create import NewTask, create_task
 from reports.forecast import load_forecast
 from reports.format import TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, mention, person, shorten
 from reports.plan import looks_like_milestone
@@ -57,32 +56,11 @@ def add_task(ctx: Context, args: Args) -> Reply:
     deliverable = checked_text(args.options.get("deliverable", ""), what="交付物描述", limit=200, required=False) or None
     milestone = yes_no(args.options["milestone"], ADD_USAGE) if "milestone" in args.options else looks_like_milestone(title)
 
-    now = ctx.incoming.sent_at
-    task = Task(
-        project_id=project.id,
-        number=allocate_number(ctx.session, project, "next_task_no"),
-        title=title,
-        owner_id=owner.id,
-        department_id=department.id if department else None,
-        start_date=start,
-        due_date=due,
-        status=TaskStatus.TODO,
-        progress=0,
-        deliverable=deliverable,
-        parent_id=parent.id if parent else None,
-        is_milestone=milestone,
-        created_by_id=sender.id,
-        created_at=now,
-        updated_at=now,
-        status_changed_at=now,
-    )
-    insert_now(ctx.session, task)
+    spec = NewTask(title, owner_id=owner.id, department_id=department.id if department else None, start=start,
+                   due=due, deliverable=deliverable, parent_id=parent.id if parent else None, milestone=milestone)
+    task = create_task(ctx.session, project, spec, actor=sender, at=ctx.incoming.sent_at)
     if predecessors:
         task.predecessors = predecessors
-    record_change(
-        ctx.session, project_id=project.id, entity="task", entity_id=task.id, actor=sender, at=now,
-        field="created", new=title,
-    )
     details = [f"负责人 {mention(owner) if owner.id != sender.id else person(owner)}", f"截止 {day(due, today=ctx.today)}"]
     if department:
         details.append(f"部门 {department.name}")
@@ -217,13 +195,17 @@ def task_detail(ctx: Context, args: Args) -> Reply:
         raise UsageError(f"不认识对任务的操作“{args.words[1]}”。", group.default.usage if group.default else None)
     lines = [
         f"状态：{TASK_STATUS_LABELS[task.status]}" + (f" {task.progress}%" if task.progress else ""),
-        f"负责人：{person(task.owner)}" + (f" · 部门：{task.department.name}" if task.department else ""),
+        f"负责人：{person(task.owner)}" + (f" · 部门：{'、'.join(d.name for d in task.departments)}" if task.departments else ""),
         f"开始：{day(task.start_date, today=ctx.today)} · 截止：{day(task.due_date, today=ctx.today)}",
     ]
     if task.is_milestone:
         lines.append("里程碑：是")
     if task.deliverable:
         lines.append(f"交付物：{task.deliverable}")
+    if task.acceptance_criteria:
+        lines.append(f"验收标准：{task.acceptance_criteria}")
+    if task.wbs_code:
+        lines.append(f"WBS编号：{task.wbs_code}")
     if task.status == TaskStatus.BLOCKED:
         lines.append(f"阻塞原因：{task.blocked_reason or '未说明'}")
     if task.parent:

@@ -26,6 +26,7 @@ from models.history import Change, record_change, set_message_ref
 from models.meeting import ActionItem, Decision
 from models.numbered import get_numbered
 from models.pending import PendingUpdate, Proposal, propose_update, take_pending_update
+from models.pending_import import PendingImport
 from models.project import (
     CHAT_ID_MAX,
     USER_ID_MAX,
@@ -80,6 +81,7 @@ __all__ = [
     "Member",
     "OutboundMessage",
     "OutboundStatus",
+    "PendingImport",
     "PendingUpdate",
     "Project",
     "ProjectStatus",

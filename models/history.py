@@ -7,6 +7,7 @@ before (`before`, JSON), so `models.undo` can take back everything one message c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -106,6 +107,24 @@ def record_change(
             "before": None if before is None else encode_values(before),
         },
     )
+
+
+def record_changes(
+    session: Session, /, *, project_id: int, entity: str, actor: Member | None, at: datetime,
+    changes: Sequence[tuple[int, str, object, object, str | None]],
+) -> None:
+    """Many history rows of one actor at one moment in one statement: (entity id, field, old, new, note)
+    each, nothing to restore (`before` None: new rows, notes)."""
+    if not changes:
+        return
+    event_key = session.info.get(_MESSAGE_REF)
+    session.execute(_INSERT_CHANGE, [
+        {"project_id": project_id, "entity": entity, "entity_id": entity_id, "actor_id": actor.id if actor else None,
+         "at": at, "field": field, "old_value": None if old is None else str(old),
+         "new_value": None if new is None else str(new), "note": note, "event_key": event_key, "undo_of": None,
+         "before": None}
+        for entity_id, field, old, new, note in changes
+    ])
 
 
 _HISTORY = (

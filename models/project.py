@@ -164,11 +164,12 @@ def get_active_project(session: Session, /, *, platform: str, chat_id: str) -> P
     return session.scalar(_ACTIVE_PROJECT, {"platform": platform, "chat_id": chat_id})
 
 
-def allocate_number(session: Session, /, project: Project, counter: str) -> int:
-    """Take the next per-project number atomically (row-level increment, safe under concurrency)."""
-    number = session.execute(_increment(counter), {"project_id": project.id}).scalar_one()
+def allocate_number(session: Session, /, project: Project, counter: str, count: int = 1) -> int:
+    """Take the next per-project number atomically (row-level increment, safe under concurrency); with
+    `count`, that many consecutive numbers, the first returned (an import numbers its tasks at once)."""
+    number = session.execute(_increment(counter), {"project_id": project.id, "count": count}).scalar_one()
     set_committed_value(project, counter, number)
-    return number - 1
+    return number - count
 
 
 @cache
@@ -177,7 +178,7 @@ def _increment(counter: str) -> ReturningUpdate[tuple[int]]:
     return (
         update(Project.__table__)
         .where(Project.__table__.c.id == bindparam("project_id"))
-        .values({column: column + 1})
+        .values({column: column + bindparam("count")})
         .returning(column)
     )
 

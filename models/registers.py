@@ -11,14 +11,14 @@ from enum import StrEnum
 from functools import cache
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, bindparam, case, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, case, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
 
 from models.enums import OPEN_TASK_STATUSES, ActionStatus, RiskLevel, RiskStatus, Role, TaskStatus
 from models.meeting import ActionItem, Decision
 from models.project import Member
 from models.risk import Risk
-from models.task import Task
+from models.task import Task, task_department
 
 Row = TypeVar("Row")
 
@@ -87,7 +87,8 @@ def _task_list(kind: TaskFilter, by_department: bool) -> Select[tuple[Any, ...]]
     """One statement per filter, built once (the lists run for every `/任务 列表`)."""
     conditions: list[ColumnElement[bool]] = [Task.project_id == bindparam("project_id")]
     if by_department:
-        conditions.append(Task.department_id == bindparam("department_id"))
+        cooperating = select(task_department.c.task_id).where(task_department.c.department_id == bindparam("department_id"))
+        conditions.append(or_(Task.department_id == bindparam("department_id"), Task.id.in_(cooperating)))
     if kind in (TaskFilter.OPEN, TaskFilter.OWNER, TaskFilter.OVERDUE):
         conditions.append(Task.status.in_(OPEN_TASK_STATUSES))
     if kind == TaskFilter.OWNER:

@@ -63,6 +63,8 @@ FIELD_COLUMNS = {
     "start": "start_date",
     "dept": "department_id",
     "deliverable": "deliverable",
+    "acceptance_criteria": "acceptance_criteria",
+    "wbs": "wbs_code",
     "parent": "parent_id",
     "deps": PREDECESSORS,
     "level": "level",

@@ -9,11 +9,14 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
+    Integer,
     String,
     Table,
     Text,
     UniqueConstraint,
     bindparam,
+    delete,
+    insert,
     literal,
     select,
     union_all,
@@ -29,6 +32,16 @@ task_dependency = Table(
     Base.metadata,
     Column("task_id", ForeignKey("task.id", ondelete="CASCADE"), primary_key=True),
     Column("predecessor_id", ForeignKey("task.id", ondelete="CASCADE"), primary_key=True),
+)
+
+# The cooperating departments of a task after its first (a 配合部门 cell naming several): the first is
+# `task.department_id`, as chat sets it; these follow it in `position` order.
+task_department = Table(
+    "task_department",
+    Base.metadata,
+    Column("task_id", ForeignKey("task.id", ondelete="CASCADE"), primary_key=True),
+    Column("department_id", ForeignKey("department.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, nullable=False),
 )
 
 
@@ -65,6 +78,9 @@ class Task(Base):
     owner: Mapped[Member | None] = relationship(foreign_keys=[owner_id])
     created_by: Mapped[Member | None] = relationship(foreign_keys=[created_by_id])
     department: Mapped[Department | None] = relationship()
+    other_departments: Mapped[list[Department]] = relationship(
+        secondary=task_department, order_by=lambda: task_department.c.position, viewonly=True
+    )
     parent: Mapped[Task | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Task]] = relationship(back_populates="parent", order_by="Task.number")
     predecessors: Mapped[list[Task]] = relationship(
@@ -85,6 +101,40 @@ class Task(Base):
     @property
     def ref(self) -> str:
         return f"#{self.number}"
+
+    @property
+    def departments(self) -> list[Department]:
+        """Every department of the task, the primary one first."""
+        return [*([self.department] if self.department else []), *self.other_departments]
+
+
+def department_names(session: Session, /, *, project_id: int) -> dict[int, list[str]]:
+    """task id → its departments' names, the primary first (one statement), for lists and exports."""
+    rows = session.execute(
+        select(Task.id, Department.name, literal(-1).label("position"))
+        .join(Department, Department.id == Task.department_id)
+        .where(Task.project_id == project_id)
+        .union_all(
+            select(task_department.c.task_id, Department.name, task_department.c.position)
+            .join(Department, Department.id == task_department.c.department_id)
+            .join(Task, Task.id == task_department.c.task_id)
+            .where(Task.project_id == project_id)
+        )
+        .order_by("position")
+    ).all()
+    found: dict[int, list[str]] = {}
+    for task_id, name, _position in rows:
+        found.setdefault(task_id, []).append(name)
+    return found
+
+
+def set_other_departments(session: Session, /, *, task_id: int, department_ids: list[int]) -> None:
+    """Replace the task's departments after the first (plain statements; the relationship is view-only)."""
+    session.execute(delete(task_department).where(task_department.c.task_id == task_id))
+    if department_ids:
+        session.execute(insert(task_department), [
+            {"task_id": task_id, "department_id": d, "position": i} for i, d in enumerate(department_ids)
+        ])
 
 
 @dataclass(frozen=True, slots=True)

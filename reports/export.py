@@ -18,6 +18,7 @@ from models import ActionItem, Change, ChangeRequest, Decision, Member, Project,
 from models.calendar import load_calendar
 from models.registers import list_actions, list_decisions, list_risks
 from models.retro import retro_entries
+from models.task import department_names
 from reports.closeout import RETRO_LABELS, closeout, percent
 from reports.compute_digest import tracking_table
 from reports.format import (
@@ -35,20 +36,30 @@ from reports.workbook import CSV_TYPE, XLSX_TYPE, SheetTable, SheetValue, csv_by
 
 ALL = 1_000_000  # the register functions page; an export takes every row
 TASK_HEADER = ("WBS编号", "任务名称", "任务号", "层级", "负责人", "配合部门", "计划开始", "计划完成", "交付物",
-               "前置依赖", "状态", "进度", "里程碑")
+               "验收标准", "前置依赖", "状态", "进度", "里程碑")
 ENTITY_PREFIX = {"task": "#", "risk": "R", "action": "A", "decision": "D", "change_request": "C"}
 ENTITY_LABELS = {"project": "项目", "member": "成员", "retro": "复盘"}
 
 
-def wbs_codes(tasks: tuple[PlanTask, ...]) -> dict[int, str]:
-    """`1`, `1.1`, `1.1.1` … from the plan's WBS order (each parent before its subtasks)."""
+def wbs_codes(tasks: tuple[PlanTask, ...], kept: dict[int, str] | None = None) -> dict[int, str]:
+    """Each task's WBS code: the one an import kept (`kept`: task id → code), else `1`, `1.1`, `1.1.1` …
+    from the plan's WBS order (each parent before its subtasks), skipping the codes kept by others."""
+    kept = kept or {}
+    used = set(kept.values())
     codes: dict[int, str] = {}
     counters: dict[str, int] = {}
     for task in tasks:
+        if task.id in kept:
+            codes[task.id] = kept[task.id]
+            continue
         parent = codes.get(task.parent_id) if task.parent_id is not None and task.depth else None
         prefix = parent or ""
-        counters[prefix] = counters.get(prefix, 0) + 1
-        codes[task.id] = f"{prefix}.{counters[prefix]}" if parent else str(counters[prefix])
+        while True:
+            counters[prefix] = counters.get(prefix, 0) + 1
+            code = f"{prefix}.{counters[prefix]}" if parent else str(counters[prefix])
+            if code not in used:
+                break
+        codes[task.id] = code
     return codes
 
 
@@ -59,17 +70,21 @@ def _local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
 
 def task_sheet(session: Session, project: Project, at: datetime) -> SheetTable:
     plan = load_plan(session, project, at, calendar=load_calendar(session, project_id=project.id))
-    codes = wbs_codes(plan.tasks)
-    deliverables: dict[int, str | None] = {
-        task_id: deliverable
-        for task_id, deliverable in session.execute(select(Task.id, Task.deliverable).where(Task.project_id == project.id))
+    extra: dict[int, tuple[str | None, str | None, str | None]] = {
+        task_id: (deliverable, acceptance, code)
+        for task_id, deliverable, acceptance, code in session.execute(
+            select(Task.id, Task.deliverable, Task.acceptance_criteria, Task.wbs_code).where(Task.project_id == project.id))
     }
+    codes = wbs_codes(plan.tasks, {task_id: code for task_id, (_d, _a, code) in extra.items() if code})
+    departments = department_names(session, project_id=project.id)
     rows: list[tuple[SheetValue, ...]] = []
     for task in plan.tasks:
         predecessors = "、".join(codes[p] for p in task.predecessors if p in codes)
-        rows.append((codes[task.id], task.title, task.number, task.depth + 1, task.owner, task.department,
-                     task.start_date, task.due_date, deliverables.get(task.id), predecessors or None,
-                     TASK_STATUS_LABELS[task.status], task.progress, "是" if task.milestone else None))
+        deliverable, acceptance, _code = extra.get(task.id, (None, None, None))
+        rows.append((codes[task.id], task.title, task.number, task.depth + 1, task.owner,
+                     "、".join(departments.get(task.id, ())) or None, task.start_date, task.due_date, deliverable,
+                     acceptance, predecessors or None, TASK_STATUS_LABELS[task.status], task.progress,
+                     "是" if task.milestone else None))
     return SheetTable("任务分工表", TASK_HEADER, rows)
 
 

@@ -64,6 +64,8 @@ FIELD_LABELS = {
     "dept": "部门",
     "deliverable": "交付物",
     "milestone": "里程碑",
+    "acceptance_criteria": "验收标准",
+    "wbs": "WBS编号",
     "parent": "父任务",
     "deps": "依赖",
     "level": "等级",

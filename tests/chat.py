@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
+from bot.messages import IncomingFile
 from bot.platforms.console import console_incoming, deliver_console, press
 from bot.runtime import Runtime
 
@@ -30,13 +32,18 @@ class ConsoleChat:
         self.clock = clock
         self.chat_id = chat_id
 
-    def say(self, text: str, *, name: str = "王经理", user: str | None = None, at: datetime | None = None) -> str:
+    def say(
+        self, text: str, *, name: str = "王经理", user: str | None = None, at: datetime | None = None,
+        file: IncomingFile | None = None,
+    ) -> str:
         pressed = press(self.runtime.session_factory, text, chat_id=self.chat_id)  # a numbered choice
         if pressed.text is None:
             return pressed.answer or ""
         incoming = console_incoming(
             pressed.text, chat_id=self.chat_id, user_id=user or name, name=name, at=at or self.clock()
         )
+        if file is not None:  # a file the platform fetched: with a command, or a file message on its own
+            incoming = replace(incoming, file=file, kind="text" if text else "file")
         for event_id in self.runtime.dispatcher.accept([incoming]):
             self.runtime.dispatcher.process(event_id)
         out: list[str] = []

@@ -53,7 +53,7 @@ def test_projects_list_and_export(tandem: CliRunner, tmp_path: Path) -> None:
     assert "没有 id 为 9 的项目" in run(tandem, "export", "--project", "9", code=1).output
 
 
-def test_import_previews_and_writes_nothing(tandem: CliRunner, tmp_path: Path) -> None:
+def test_import_previews_then_writes_with_yes(tandem: CliRunner, tmp_path: Path) -> None:
     setup(tandem)
     book = openpyxl.Workbook()
     sheet = book.active
@@ -67,9 +67,15 @@ def test_import_previews_and_writes_nothing(tandem: CliRunner, tmp_path: Path) -
     assert "新增 0 个，更新 1 个，不变 0 个；有问题 2 行。" in text
     assert "更新 #1（第 3 行）：截止 2026-11-20 → 2026-11-25" in text
     assert "第 4 行 负责人“李思”" in text and "第 5 行 配合部门“研发”" in text
-    assert "只是预览" in text
+    assert "写入请加 --yes" in text
     listed = run(tandem, "say", "--name", "王经理", "--at", "2026-11-16T11:00", "/任务 列表 全部").output
     assert "彩排" not in listed and "11-20" in listed
+    written = run(tandem, "import", str(path), "--project", "1", "--yes").output
+    assert "已导入：新增 0 个，更新 1 个，不变 0 个" in written and "写入请加" not in written
+    listed = run(tandem, "say", "--name", "王经理", "--at", "2026-11-16T11:01", "/任务 列表 全部").output
+    assert "彩排" not in listed and "11-25" in listed and "11-20" not in listed
+    detail = run(tandem, "say", "--name", "王经理", "--at", "2026-11-16T11:02", "/任务 #1").output
+    assert "截止：2026-11-20 → 2026-11-25" in detail
     bad = tmp_path / "notes.pdf"
     bad.write_bytes(b"%PDF")
     assert "只能导入" in run(tandem, "import", str(bad), "--project", "1", code=1).output

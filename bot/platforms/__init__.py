@@ -30,6 +30,7 @@ from bot.messages import (
     REPLY_TO_MAX,
     USER_ID_MAX,
     Incoming,
+    IncomingFile,
     Mention,
     Reply,
 )
@@ -144,6 +145,7 @@ def incoming(
     reply_to: str | None = None,
     reply_to_expires_at: datetime | None = None,
     card: bool = False,
+    file: IncomingFile | None = None,
 ) -> Incoming:
     """The `Incoming` for a verified request, every string made to fit where it will be stored;
     `card`: a card's button, pressed on the message `reply_to`.
@@ -191,6 +193,7 @@ def incoming(
         reply_to_expires_at=reply_to_expires_at,
         text_length=text_length,
         card_message_id=reply_to if card else None,
+        file=file,
     )
 
 

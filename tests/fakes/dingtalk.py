@@ -162,6 +162,9 @@ class DingTalkFake:
             self.uploads: list[dict[str, Any]] = []  # every media upload: fields, filename, content type
             self.cards: dict[str, Card] = {}  # outTrackId → the card as DingTalk keeps it
             self.card_routes: dict[str, tuple[str, str]] = {}  # callbackRouteKey → (url, apiSecret)
+            self.files: dict[str, tuple[str, bytes]] = {}  # downloadCode → a file people sent (file_message)
+            self.download_urls: dict[str, str] = {}  # the path token of a downloadUrl → its downloadCode
+            self.downloads: list[dict[str, Any]] = []  # every messageFiles/download call and URL fetch
 
     # --- test controls ------------------------------------------------------------------------
 
@@ -273,6 +276,23 @@ class DingTalkFake:
             payload["content"] = {"downloadCode": "dl-" + uuidlib.uuid4().hex}
         return payload
 
+    def file_message(self, conversation_id: str, sender: str, file_name: str, data: bytes, **kw: Any) -> dict[str, Any]:
+        """A file sent to the robot: `content` `{downloadCode, fileName, spaceId, fileId}`; the file is then
+        served through `/v1.0/robot/messageFiles/download` → `downloadUrl`."""
+        payload = self.message(conversation_id, sender, "", msgtype="file", **kw)
+        code = payload["content"]["downloadCode"]
+        payload["content"] = {"downloadCode": code, "fileName": file_name, "spaceId": "21", "fileId": uuidlib.uuid4().hex}
+        with self.lock:
+            self.files[code] = (file_name, data)
+        return payload
+
+    def quoting(self, payload: dict[str, Any], quoted: dict[str, Any]) -> dict[str, Any]:
+        """A text message that quotes (引用回复) an earlier one: `text.isReplyMsg` and `text.repliedMsg`."""
+        payload["text"] |= {"isReplyMsg": True, "repliedMsg": {
+            "msgType": quoted["msgtype"], "msgId": quoted["msgId"], "senderId": quoted["senderId"],
+            "createdAt": quoted["createAt"], "content": quoted.get("content") or quoted.get("text")}}
+        return payload
+
     def request(
         self, payload: dict[str, Any], *, timestamp: int | None = None, secret: str | None = None
     ) -> tuple[bytes, dict[str, str]]:
@@ -355,6 +375,33 @@ class DingTalkFake:
             with self.lock:
                 self.tokens.add(token)
             return JSONResponse({"accessToken": token, "expireIn": 7200})
+
+        @app.post("/v1.0/robot/messageFiles/download")
+        async def message_file(request: Request) -> JSONResponse:
+            denied = self._check_token(request)
+            body = await _json(request)
+            code = body.get("downloadCode") if isinstance(body, dict) else None
+            with self.lock:
+                self.downloads.append({"step": "api", "downloadCode": code, "status": denied.status_code if denied else 200})
+            if denied is not None:
+                return denied
+            if not isinstance(body, dict) or body.get("robotCode") != self.client_id:
+                return self._api_error(400, "invalidParameter.robotCode", "robotCode 不合法")
+            if code not in self.files:
+                return self._api_error(400, "invalidParameter.downloadCode", "downloadCode 不合法")
+            path = uuidlib.uuid4().hex
+            with self.lock:
+                self.download_urls[path] = code
+            return JSONResponse({"downloadUrl": f"{self.base_url}/oss/{path}"})
+
+        @app.get("/oss/{path}")
+        async def oss_object(path: str) -> Response:
+            code = self.download_urls.get(path)
+            with self.lock:
+                self.downloads.append({"step": "url", "downloadCode": code, "status": 200 if code else 404})
+            if code is None:
+                return Response(b"<Error><Code>NoSuchKey</Code></Error>", status_code=404, media_type="application/xml")
+            return Response(self.files[code][1], media_type="application/octet-stream")
 
         @app.post("/media/upload")
         async def media_upload(request: Request) -> JSONResponse:

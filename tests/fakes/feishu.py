@@ -207,6 +207,8 @@ class FeishuFake:
             self._uuids: dict[str, tuple[Posted, float]] = {}
             self.images: dict[str, bytes] = {}  # image_key → the uploaded bytes
             self.files: dict[str, tuple[str, bytes]] = {}  # file_key → (file_name, the uploaded bytes)
+            self.sent_files: dict[str, dict[str, Any]] = {}  # message_id → a user's file message (file_event)
+            self.downloads: list[dict[str, Any]] = []  # every resource download: message, key, type, status
             self.uploads: list[dict[str, Any]] = []  # every upload attempt: fields, filename, content type
             self._chat_sends: dict[str, deque[float]] = {}
             self._app_sends: deque[float] = deque()
@@ -286,6 +288,7 @@ class FeishuFake:
         content: dict[str, Any] | None = None,
         message_id: str | None = None,
         event_id: str | None = None,
+        parent_id: str | None = None,
     ) -> dict[str, Any]:
         """A user's message as Feishu delivers it: each `@名字` of a known user (and the bot, first
         when `at_bot`) becomes `@_user_N` with an entry in `mentions`."""
@@ -317,6 +320,8 @@ class FeishuFake:
         }
         if mentions and message_type == "text":
             message["mentions"] = mentions
+        if parent_id is not None:  # a reply: Feishu gives the replied message as parent (and thread root)
+            message["parent_id"] = message["root_id"] = parent_id
         event = {
             "sender": {
                 "sender_id": {"open_id": sender, "union_id": "on_" + sender[3:], "user_id": sender[3:]},
@@ -326,6 +331,20 @@ class FeishuFake:
             "message": message,
         }
         return self.envelope("im.message.receive_v1", event, event_id=event_id)
+
+    def file_event(self, chat_id: str, sender: str, file_name: str, data: bytes) -> dict[str, Any]:
+        """A user's file message (content `{"file_key", "file_name"}`); its file is then served by
+        `GET /open-apis/im/v1/messages/:message_id/resources/:file_key?type=file`."""
+        key = f"file_v3_{uuidlib.uuid4().hex}"
+        event = self.message_event(chat_id, sender, "", at_bot=False, message_type="file",
+                                   content={"file_key": key, "file_name": file_name})
+        message = event["event"]["message"]
+        with self.lock:
+            self.sent_files[message["message_id"]] = {
+                "message_id": message["message_id"], "chat_id": chat_id, "sender": sender, "file_key": key,
+                "file_name": file_name, "data": data, "create_time": message["create_time"],
+            }
+        return event
 
     def card_event(
         self, chat_id: str, operator: str, message_id: str, value: dict[str, Any], form_value: dict[str, Any] | None = None
@@ -681,6 +700,46 @@ class FeishuFake:
                 posted.content = parsed
                 self.updates.append((message_id, parsed))
             return JSONResponse({"code": 0, "msg": "success", "data": {}})
+        @app.get("/open-apis/im/v1/messages/{message_id}")
+        async def get_message(message_id: str, request: Request) -> JSONResponse:
+            """im/v1/messages/:message_id: the message as `data.items[0]` (msg_type, body.content …)."""
+            denied = self._authorized(request)
+            if denied is not None:
+                return denied
+            sent = self.sent_files.get(message_id)
+            if sent is None and message_id not in self.messages:
+                return self._error(400, 230001, "invalid message_id")
+            if sent is not None:
+                item = {"message_id": message_id, "msg_type": "file", "chat_id": sent["chat_id"],
+                        "create_time": sent["create_time"], "deleted": False, "updated": False,
+                        "sender": {"id": sent["sender"], "id_type": "open_id", "sender_type": "user"},
+                        "body": {"content": json.dumps({"file_key": sent["file_key"], "file_name": sent["file_name"]},
+                                                       ensure_ascii=False)}}
+            else:
+                item = {"message_id": message_id, "msg_type": "text", "chat_id": self.messages[message_id],
+                        "body": {"content": json.dumps({"text": "…"})}}
+            return JSONResponse({"code": 0, "msg": "success", "data": {"items": [item]}})
+
+        @app.get("/open-apis/im/v1/messages/{message_id}/resources/{file_key}")
+        async def resource(message_id: str, file_key: str, request: Request) -> Response:
+            """im/v1/messages/:message_id/resources/:file_key?type=file|image: the bytes (tenant token; the
+            key must belong to that message)."""
+            denied = self._authorized(request)
+            kind = request.query_params.get("type")
+            sent = self.sent_files.get(message_id)
+            status = denied.status_code if denied is not None else 200
+            if denied is None and kind not in ("file", "image"):
+                denied = self._error(400, 234001, "Invalid request param: type")
+            elif denied is None and (sent is None or sent["file_key"] != file_key):
+                denied = self._error(400, 234003, "File not in msg.")
+            with self.lock:
+                self.downloads.append({"message_id": message_id, "file_key": file_key, "type": kind,
+                                       "status": denied.status_code if denied is not None else status})
+            if denied is not None:
+                return denied
+            assert sent is not None
+            return Response(sent["data"], media_type="application/octet-stream",
+                            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{file_key}"})
 
         @app.post("/open-apis/im/v1/messages/{message_id}/reply")
         async def reply(message_id: str, request: Request) -> Response:

@@ -53,10 +53,11 @@ def test_the_workbook_holds_every_register(project: ConsoleChat) -> None:
     assert rows[0][:4] == ("WBS编号", "任务名称", "任务号", "层级")
     by_title = {r[1]: r for r in rows[1:]}
     assert [r[1] for r in rows[1:]] == ["方案设计", "原型", "发布", "宣传"]  # WBS order: 原型 under 方案设计
-    assert by_title["原型"][0] == "1.1" and by_title["原型"][3] == 2 and by_title["原型"][9] == "1"
-    assert by_title["发布"][0] == "2" and by_title["发布"][9] == "1.1"
+    column = {name: rows[0].index(name) for name in ("前置依赖", "进度", "验收标准")}
+    assert by_title["原型"][0] == "1.1" and by_title["原型"][3] == 2 and by_title["原型"][column["前置依赖"]] == "1"
+    assert by_title["发布"][0] == "2" and by_title["发布"][column["前置依赖"]] == "1.1"
     assert by_title["方案设计"][4:8] == ("李四", "研发部", datetime(2026, 12, 1), datetime(2026, 12, 10))
-    assert by_title["方案设计"][11] == 50
+    assert by_title["方案设计"][column["进度"]] == 50 and by_title["方案设计"][column["验收标准"]] is None
     tracking = {r[1]: r for r in list(book["进度跟踪表"].iter_rows(values_only=True))[1:]}
     assert tracking["宣传"][8] == "延迟" and "已过截止" in tracking["宣传"][9]
     assert [r[1] for r in list(book["风险登记表"].iter_rows(values_only=True))[1:]] == ["接口不稳定"]

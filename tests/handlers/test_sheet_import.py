@@ -45,7 +45,8 @@ def plan_of(data: bytes, name: str = "plan.xlsx", year: int = 2024) -> Plan:
     [
         ("任务名称", "title"), ("工作项", "title"), ("Task Name", "title"),
         ("直接责任人", "owner"), ("责任人*", "owner"), ("Owner", "owner"),
-        ("配合部门", "departments"), ("协作部门", "departments"),
+        ("配合部门", "departments"), ("协作部门", "departments"), ("部门名称", "departments"),
+        ("责任部门名称", "departments"), ("任务负责人", "owner"), ("负责人姓名", "owner"), ("任务名称（必填）", "title"),
         ("计划开始", "start"), ("计划开始时间", "start"), ("Start Date", "start"),
         ("计划完成", "due"), ("截止时间（必填）", "due"), ("完成时间", "due"),
         ("起止时间", "span"), ("交付成果", "deliverable"), ("交付物标准", "deliverable"),

@@ -26,13 +26,14 @@ from urllib.parse import urlsplit
 import orjson
 
 from bot.markup import defuse_markers, is_everyone
-from bot.messages import Mention
+from bot.messages import REPLY_TO_MAX, IncomingFile, Mention
 from bot.platforms import (
     Ignored,
     Inbound,
     Parsed,
     Refused,
     SignatureUse,
+    display_name,
     from_epoch,
     incoming,
     lower_headers,
@@ -141,6 +142,11 @@ def normalise(
         if not isinstance(raw_text, str):
             raise Refused(400, "text message without text.content")
         text, mentions = _resolve_mentions(raw_text, payload.get("atUsers"), payload.get("chatbotUserId"))
+    file = _file(payload.get("content"), replied=False) if kind == "file" else None
+    if kind == "text" and isinstance(payload.get("text"), dict):
+        replied = payload["text"].get("repliedMsg")  # a quoting reply (引用回复) carries the quoted message
+        if isinstance(replied, dict):
+            file = _file(replied.get("content"), replied=True)
     session = payload.get("sessionWebhook")
     reply_to = None
     if isinstance(session, str) and session:
@@ -162,10 +168,23 @@ def normalise(
         mentions=mentions,
         reply_to=reply_to,
         reply_to_expires_at=from_epoch(expires, default=now) if reply_to and expires else None,
+        file=file,
     )
     if payload.get("senderId") and payload.get("senderId") == payload.get("chatbotUserId"):
         return Ignored("the bot's own message")
     return Inbound(received)
+
+
+def _file(content: Any, *, replied: bool) -> IncomingFile | None:
+    """A file message's `content` (`{downloadCode, fileName, spaceId, fileId}`): the download code
+    is what `/v1.0/robot/messageFiles/download` takes (no size: the download checks it)."""
+    if not isinstance(content, dict):
+        return None
+    code, name = content.get("downloadCode"), content.get("fileName")
+    if not isinstance(code, str) or not code or len(code) > REPLY_TO_MAX:
+        return None
+    return IncomingFile(name=display_name(name) if isinstance(name, str) and name else "文件",
+                        source={"download_code": code}, replied=replied)
 
 
 def _require_str(data: Mapping[str, Any], key: str) -> str:

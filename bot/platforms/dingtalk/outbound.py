@@ -27,6 +27,7 @@ from bot.platforms import (
     SenderLimits,
     Throttled,
     TransientError,
+    files,
 )
 from bot.platforms.dingtalk import card_send, cards, media
 from bot.platforms.dingtalk.inbound import PLATFORM
@@ -170,6 +171,23 @@ class DingTalkApi:
                 continue
             _raise_api(response, data, what)
         raise TransientError(f"dingtalk {what}: access token refused twice")
+
+    async def download_file(self, download_code: str, *, limit: int) -> bytes:
+        """A file people sent the robot: `POST /v1.0/robot/messageFiles/download` (robotCode and the
+        message's downloadCode) gives a short-lived `downloadUrl`, then a GET of it, streamed and
+        refused over `limit` before it is read (`files.FileTooLarge`)."""
+        data = await self._api(
+            "/v1.0/robot/messageFiles/download", {"downloadCode": download_code, "robotCode": self._client_id},
+            "file download",
+        )
+        url = data.get("downloadUrl")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise PermanentError("dingtalk file download: no downloadUrl in the answer", code="no_download_url")
+        status, _kind, body = await files.download("GET", url, limit=limit)
+        if status >= 400:
+            error = TransientError if status >= 500 else PermanentError
+            raise error(f"dingtalk file download: HTTP {status}", code=f"http_{status}")
+        return body
 
     async def send(self, message: OutgoingMessage) -> str | None:
         media_ids = await media.upload_images(self, message.reply)  # first: a failed upload posts nothing

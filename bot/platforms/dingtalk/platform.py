@@ -3,6 +3,8 @@ organisation when set), the sender, and `build` for the registry."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -10,8 +12,8 @@ from typing import Any
 
 from bot.clock import Clock, utcnow
 from bot.config import Settings, secret_value
-from bot.messages import Reply
-from bot.platforms import Inbound, Parsed, Refused
+from bot.messages import MAX_FILE_BYTES, IncomingFile, Reply
+from bot.platforms import DeliveryError, Inbound, Parsed, Refused, files
 from bot.platforms.dingtalk import cards
 from bot.platforms.dingtalk.callbacks import is_card_callback, normalise_card_callback, parse_card_request
 from bot.platforms.dingtalk.inbound import PLATFORM, normalise, parse_request
@@ -19,6 +21,8 @@ from bot.platforms.dingtalk.outbound import LIMITS, DingTalkApi
 from bot.platforms.dingtalk.stream import BOT_TOPIC, CARD_TOPIC, Answer, DingTalkStream
 from bot.platforms.platform import WEBHOOK, Capabilities, Platform
 from bot.platforms.receiving import ConnectionStatus, Record, deliver, refused
+
+log = logging.getLogger(__name__)
 
 STREAM = "stream"
 
@@ -34,6 +38,7 @@ class DingTalkPlatform(Platform):
     capabilities = Capabilities(
         private_messages=True, cards=False, buttons=False, images=True, files=True, api_mentions=False, limits=LIMITS
     )
+    prepares = True  # a file message's file is downloaded before the event is processed
 
     answer_within = 1.5  # DingTalk drops a card callback not answered within 2 s of its push
 
@@ -60,12 +65,15 @@ class DingTalkPlatform(Platform):
         self.mode = mode
         self._clock = clock
         self._record: Record | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.api = api
 
     @property
     def receive_modes(self) -> dict[str, bool]:
         return {STREAM: self.mode == STREAM, WEBHOOK: True}
 
     async def start(self, record: Record) -> None:
+        self._loop = asyncio.get_running_loop()  # where `prepare` (a worker thread) runs downloads
         if self.mode == STREAM:
             self._record = record
             self.receiver = DingTalkStream(
@@ -73,6 +81,20 @@ class DingTalkPlatform(Platform):
                 on_callback=self._pushed, status=ConnectionStatus(PLATFORM, STREAM),
             )
             self.receiver.start()
+
+    def prepare(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """The file a message brings (or quotes), downloaded by its downloadCode (None: nothing to do)."""
+        return files.prepared_file(payload, self._loop, self._download)
+
+    async def _download(self, file: IncomingFile) -> IncomingFile:
+        try:
+            data = await self.api.download_file(file.source.get("download_code", ""), limit=MAX_FILE_BYTES)
+        except files.FileTooLarge as exc:
+            return replace(file, size=exc.size, problem=files.too_large(file.name, exc.size))
+        except DeliveryError as exc:
+            log.info("dingtalk: file %s not fetched (%s)", file.name, exc)
+            return replace(file, problem=files.not_fetched(file.name))
+        return replace(file, size=len(data), data=data)
 
     async def stop(self) -> None:
         if self.receiver is not None:

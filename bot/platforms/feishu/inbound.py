@@ -25,8 +25,18 @@ import orjson
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from bot.markup import defuse_markers, is_everyone
-from bot.messages import Mention
-from bot.platforms import Challenge, Ignored, Inbound, Parsed, Refused, from_epoch, incoming, lower_headers
+from bot.messages import NAME_MAX, REPLY_TO_MAX, IncomingFile, Mention
+from bot.platforms import (
+    Challenge,
+    Ignored,
+    Inbound,
+    Parsed,
+    Refused,
+    display_name,
+    from_epoch,
+    incoming,
+    lower_headers,
+)
 
 PLATFORM = "feishu"
 # Feishu documents no replay window for X-Lark-Request-Timestamp; we accept one hour either way, the
@@ -244,6 +254,13 @@ def _message(event: dict[str, Any], *, now: datetime, bot_open_id: str | None, n
         if not isinstance(data, dict) or not isinstance(data.get("text"), str):
             raise Refused(400, "text message without text content")
         text, mentions = _resolve_mentions(data["text"], message.get("mentions"), bot_open_id)
+    file: IncomingFile | None = None
+    parent = message.get("parent_id")
+    if kind == "file":
+        file = _file(message.get("content"), message_id)
+    elif kind == "text" and isinstance(parent, str) and parent and len(parent) <= REPLY_TO_MAX:
+        # A reply (`@Tandem /导入` to a file message): the replied message may hold the file.
+        file = IncomingFile(name="", source={"message_id": parent}, replied=True)
     received = incoming(
         platform=PLATFORM,
         event_key=message_id,
@@ -256,8 +273,24 @@ def _message(event: dict[str, Any], *, now: datetime, bot_open_id: str | None, n
         kind=str(kind),
         mentions=mentions,
         reply_to=message_id,
+        file=file,
     )
     return Inbound(received)
+
+
+def _file(content: Any, message_id: str) -> IncomingFile | None:
+    """A file message's `{"file_key": …, "file_name": …}` (no size: the download checks it)."""
+    try:
+        data = orjson.loads(content) if isinstance(content, str) else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("file_key"), str) or not data["file_key"]:
+        return None
+    name = data.get("file_name")
+    return IncomingFile(
+        name=display_name(name) if isinstance(name, str) and name else data["file_key"][:NAME_MAX],
+        source={"message_id": message_id, "file_key": data["file_key"][:REPLY_TO_MAX]},
+    )
 
 
 def _resolve_mentions(text: str, raw: Any, bot_open_id: str | None) -> tuple[str, tuple[Mention, ...]]:

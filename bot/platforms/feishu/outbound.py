@@ -22,7 +22,7 @@ import requests
 
 from bot.markup import markdown_literal
 from bot.messages import Reply
-from bot.platforms import OutgoingMessage, PermanentError, RateLimit, SenderLimits, Throttled, TransientError
+from bot.platforms import OutgoingMessage, PermanentError, RateLimit, SenderLimits, Throttled, TransientError, files
 from bot.platforms.feishu import cards, media
 from bot.platforms.feishu.inbound import PLATFORM
 
@@ -102,6 +102,7 @@ class FeishuApi:
         self._lark = lark
         self._app_id = app_id
         self._app_secret = app_secret
+        self._base_url = base_url.rstrip("/")
         # enable_set_token: we hand the SDK our own token on every call (RequestOption), so it never
         # fetches one synchronously on the event loop nor caches it process-wide.
         self._client = (
@@ -225,6 +226,57 @@ class FeishuApi:
         user = data.get("user") if isinstance(data, dict) else None
         name = user.get("name") if isinstance(user, dict) else None
         return name if isinstance(name, str) and name else None
+
+    # files people send
+
+    async def message_file(self, message_id: str) -> tuple[str, str] | None:
+        """(file_key, file_name) of a file message (`GET /open-apis/im/v1/messages/:message_id`), None
+        when that message is something else."""
+        lark = self._lark
+        request = (
+            lark.BaseRequest.builder()
+            .http_method(lark.HttpMethod.GET)
+            .uri("/open-apis/im/v1/messages/:message_id")
+            .paths({"message_id": message_id})
+            .token_types({lark.AccessTokenType.TENANT})
+            .build()
+        )
+        response = await self._call(lambda option: self._client.request(request, option), "get message")
+        data = _raw_json(response).get("data")
+        items = data.get("items") if isinstance(data, dict) else None
+        item = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
+        if item.get("msg_type") != "file":
+            return None
+        body = item.get("body")
+        try:
+            content = json.loads(body.get("content", "")) if isinstance(body, dict) else {}
+        except ValueError:
+            content = {}
+        key, name = content.get("file_key"), content.get("file_name")
+        return (key, name if isinstance(name, str) and name else key) if isinstance(key, str) and key else None
+
+    async def download_resource(self, message_id: str, file_key: str, *, limit: int) -> bytes:
+        """A file message's file (`GET /open-apis/im/v1/messages/:message_id/resources/:file_key?type=file`),
+        streamed, refused over `limit` before it is read (`files.FileTooLarge`)."""
+        url = f"{self._base_url}/open-apis/im/v1/messages/{message_id}/resources/{file_key}"
+        for attempt in (1, 2):
+            token = await self.tenant_token()
+            status, kind, body = await files.download(
+                "GET", url, headers={"Authorization": f"Bearer {token}"}, params={"type": "file"}, limit=limit
+            )
+            if status < 400 and not kind.startswith("application/json"):
+                return body
+            try:
+                answer = json.loads(body)
+            except ValueError:
+                answer = {}
+            code = answer.get("code") if isinstance(answer, dict) else None
+            if code in TOKEN_INVALID_CODES and attempt == 1:
+                self.invalidate_token(token)
+                continue
+            error = TransientError if status >= 500 or status == 429 else PermanentError
+            raise error(f"feishu download: HTTP {status} code {code}", code=str(code) if code else f"http_{status}")
+        raise AssertionError("unreachable")
 
     # sending
 

@@ -9,13 +9,14 @@ import logging
 import random
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.clock import Clock
 from bot.config import Settings, secret_value
-from bot.messages import Incoming, Reply
-from bot.platforms import DeliveryError, Inbound, Parsed, PermanentError, Refused, display_name
+from bot.messages import MAX_FILE_BYTES, Incoming, IncomingFile, Reply
+from bot.platforms import DeliveryError, Inbound, Parsed, PermanentError, Refused, display_name, files
 from bot.platforms.feishu import cards
 from bot.platforms.feishu.inbound import PLATFORM, WebhookConfig, decrypt, json_object, normalise, verify_request
 from bot.platforms.feishu.longconn import Answer, FeishuLongConnection
@@ -69,6 +70,7 @@ class FeishuPlatform(Platform):
         self._lookups: dict[str, threading.Event] = {}  # open_id → set when its lookup has finished
         self._tasks: set[asyncio.Task[None]] = set()
         self._identity: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def receive_modes(self) -> dict[str, bool]:
@@ -95,13 +97,34 @@ class FeishuPlatform(Platform):
         return cards.callback_answer(reply, card)
 
     def prepare(self, payload: dict[str, Any]) -> dict[str, Any] | None:
-        """The sender's name, which Feishu events do not carry (None: no change)."""
-        if payload.get("sender_name"):
-            return None
-        name = self.name_for(str(payload.get("sender_id")), wait=NAME_WAIT)
-        return {**payload, "sender_name": name} if name else None
+        """The sender's name, which Feishu events do not carry, and the file the message brings or
+        replies to, downloaded (None: no change)."""
+        completed = dict(payload)
+        if not payload.get("sender_name"):
+            name = self.name_for(str(payload.get("sender_id")), wait=NAME_WAIT)
+            if name:
+                completed["sender_name"] = name
+        completed = files.prepared_file(completed, self._loop, self._download) or completed
+        return completed if completed != payload else None
+
+    async def _download(self, file: IncomingFile) -> IncomingFile:
+        message_id, key, name = file.source.get("message_id", ""), file.source.get("file_key", ""), file.name
+        try:
+            if file.replied:
+                found = await self.api.message_file(message_id)
+                if found is None:
+                    return replace(file, problem=files.NOT_A_FILE)
+                key, name = found[0], display_name(found[1])
+            data = await self.api.download_resource(message_id, key, limit=MAX_FILE_BYTES)
+        except files.FileTooLarge as exc:
+            return replace(file, name=name, size=exc.size, problem=files.too_large(name, exc.size))
+        except DeliveryError as exc:
+            log.info("feishu: file %s of %s not fetched (%s)", key, message_id, exc)
+            return replace(file, name=name, problem=files.NOT_A_FILE if file.replied and not key else files.not_fetched(name))
+        return replace(file, name=name, size=len(data), data=data)
 
     async def start(self, record: Record) -> None:
+        self._loop = asyncio.get_running_loop()  # where `prepare` (a worker thread) runs downloads
         self._identity = asyncio.create_task(self._fetch_identity(), name="feishu-identity")
         with contextlib.suppress(TimeoutError):  # never block startup long
             await asyncio.wait_for(asyncio.shield(self._identity), timeout=IDENTITY_WAIT)
