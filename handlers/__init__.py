@@ -26,6 +26,7 @@ from handlers import (
     members,
     project_closeout,
     projects,
+    risk_proposals,
     risks,
     schedule_settings,
     schedule_views,
@@ -53,7 +54,7 @@ def build_registry() -> CommandRegistry:
     registry.include(  # /任务 … 修改|取消|恢复|依赖|批准|驳回|备注
         tasks.group.extended(task_edits.commands, due_moves.commands, task_notes.commands), *task_updates.SHORTCUTS
     )
-    registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS)
+    registry.include(*members.GROUPS, risks.group.extended(risk_proposals.commands), *actions.GROUPS, *decisions.GROUPS)
     registry.include(*undo.GROUPS, *schedule_views.GROUPS, *gantt.GROUPS, *dashboard.GROUPS, *export.GROUPS,
                      *help_commands.GROUPS)
     return registry

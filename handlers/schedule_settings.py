@@ -23,7 +23,7 @@ from reports.format import WEEKDAY_LABELS, day
 
 SET_USAGE = (
     "/项目 设置 日报 17:00 ｜ 周会 周一 09:00 ｜ 议程 16:00|默认 ｜ 汇总 18:00 ｜ 工作时间 09:00-18:00 ｜ "
-    "时区 Europe/Berlin ｜ 催办 17:30|关闭 ｜ 延期审批 开|关"
+    "时区 Europe/Berlin ｜ 催办 17:30|关闭 ｜ 延期审批 开|关 ｜ 风险提示 开|关"
 )
 commands = CommandSet()  # subcommands of /项目 (handlers.projects.group)
 DAY_OFF_USAGE = "/项目 休息日 <日期>[~<日期>] [说明]   或   /项目 休息日 删除 <日期>"
@@ -216,6 +216,21 @@ def _set_due_approval(ctx: Context, project: Project, value: str) -> Reply:
     )
 
 
+def _set_risk_proposals(ctx: Context, project: Project, value: str) -> Reply:
+    word = value.strip().lower()
+    if word not in _ON_WORDS and word not in _OFF_WORDS:
+        raise UsageError(f"“{value}”看不懂，请写 开 或 关。", "/项目 设置 风险提示 开|关")
+    new = word in _ON_WORDS
+    _change(ctx, project, "risk_proposals", project.risk_proposals, new)
+    project.risk_proposals = new
+    if not new:
+        return Reply("已关闭风险提示：成员更新里的“可能延期”“有点悬”等照样记为备注，不再提请 PM 登记风险。")
+    return Reply(
+        "已开启风险提示：成员更新里说可能延期、没把握或有保留（“估计赶不上”“有点悬”“原则上周五能完成”）时，"
+        "记为备注并提请 PM 登记风险。\nPM 处理：/风险 采纳 #12 ｜ /风险 忽略 #12 ｜ /风险 候选"
+    )
+
+
 _SETTERS = (
     (("日报", "提醒", "daily", "prompt"), _set_daily),
     (("周会", "例会", "meeting"), _set_meeting),
@@ -225,6 +240,7 @@ _SETTERS = (
     (("时区", "timezone", "tz"), _set_timezone),
     (("催办", "nudge"), _set_nudge),
     (("延期审批", "审批", "approval", "due-approval"), _set_due_approval),
+    (("风险提示", "风险候选", "risk-hints", "risk-proposals"), _set_risk_proposals),
 )
 
 
@@ -238,6 +254,7 @@ def settings_overview(ctx: Context, project: Project, national: NationalCalendar
         f"PM 汇总：每个工作日 {_clock(project.digest_time)}（每周最后一个工作日另发周报）",
         f"工作时间：{_clock(project.work_start)}–{_clock(project.work_end)}（提醒与升级只在这段时间）",
         f"延期审批：{'开（负责人推迟自己的截止日期需 PM 批准）' if project.due_approval else '关'}",
+        f"风险提示：{'开（更新里说可能延期、没把握时提请 PM 登记风险）' if project.risk_proposals else '关'}",
         "日历：中国法定节假日与调休" + _calendar_note(ctx.today, national or national_calendar()),
     ]
     overrides = project_days_from(

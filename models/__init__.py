@@ -41,6 +41,7 @@ from models.project import (
 )
 from models.rhythm import AgendaRun, AgendaTopic, DueRequest
 from models.risk import Risk
+from models.risk_proposal import ProposalStatus, RiskProposal, already_proposed, pending_proposals
 from models.schedule import JobRun
 from models.secrets import AppSecret, get_or_create_secret
 from models.task import Task, task_dependency
@@ -73,8 +74,10 @@ __all__ = [
     "Project",
     "ProjectStatus",
     "Proposal",
+    "ProposalStatus",
     "Risk",
     "RiskLevel",
+    "RiskProposal",
     "RiskStatus",
     "RiskStrategy",
     "Role",
@@ -83,6 +86,7 @@ __all__ = [
     "UTCDateTime",
     "WebhookSignature",
     "allocate_number",
+    "already_proposed",
     "claim_webhook_signature",
     "ensure_member",
     "find_department",
@@ -93,6 +97,7 @@ __all__ = [
     "get_numbered",
     "get_or_create_department",
     "get_or_create_secret",
+    "pending_proposals",
     "propose_update",
     "prune_webhook_signatures",
     "record_change",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from functools import cache
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, bindparam, select, text, update
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, bindparam, select, text, true, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import ReturningUpdate
@@ -57,6 +57,7 @@ class Project(Base):
     paused: Mapped[bool] = mapped_column(default=False)
     # An owner's move of their own deadline later waits for the PM's approval (/项目 设置 延期审批 开).
     due_approval: Mapped[bool] = mapped_column(default=False)
+    risk_proposals: Mapped[bool] = mapped_column(default=True, server_default=true())  # worried updates → PM
 
     # Per-project counters: ids shown to users (#N, RN, AN, DN) are never reused.
     next_task_no: Mapped[int] = mapped_column(default=1)
