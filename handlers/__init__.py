@@ -23,6 +23,7 @@ from handlers import (
     export,
     free_text,
     gantt,
+    leave,
     members,
     project_closeout,
     projects,
@@ -54,7 +55,8 @@ def build_registry() -> CommandRegistry:
     registry.include(  # /任务 … 修改|取消|恢复|依赖|批准|驳回|备注
         tasks.group.extended(task_edits.commands, due_moves.commands, task_notes.commands), *task_updates.SHORTCUTS
     )
-    registry.include(*members.GROUPS, risks.group.extended(risk_proposals.commands), *actions.GROUPS, *decisions.GROUPS)
+    registry.include(*members.GROUPS, risks.group.extended(risk_proposals.commands), *actions.GROUPS, *decisions.GROUPS,
+                     *leave.GROUPS)
     registry.include(*undo.GROUPS, *schedule_views.GROUPS, *gantt.GROUPS, *dashboard.GROUPS, *export.GROUPS,
                      *help_commands.GROUPS)
     return registry

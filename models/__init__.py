@@ -20,6 +20,7 @@ from models.enums import (
     TaskStatus,
 )
 from models.history import Change, record_change, set_message_ref
+from models.leave import Handover, HandoverStatus, Leave, away_on, leaves_of, leaves_to_hand_over, pending_handovers
 from models.meeting import ActionItem, Decision
 from models.numbered import get_numbered
 from models.pending import PendingUpdate, Proposal, propose_update, take_pending_update
@@ -64,9 +65,12 @@ __all__ = [
     "Department",
     "DueRequest",
     "Edit",
+    "Handover",
+    "HandoverStatus",
     "InboundEvent",
     "InboundStatus",
     "JobRun",
+    "Leave",
     "Member",
     "OutboundMessage",
     "OutboundStatus",
@@ -87,6 +91,7 @@ __all__ = [
     "WebhookSignature",
     "allocate_number",
     "already_proposed",
+    "away_on",
     "claim_webhook_signature",
     "ensure_member",
     "find_department",
@@ -97,6 +102,9 @@ __all__ = [
     "get_numbered",
     "get_or_create_department",
     "get_or_create_secret",
+    "leaves_of",
+    "leaves_to_hand_over",
+    "pending_handovers",
     "pending_proposals",
     "propose_update",
     "prune_webhook_signatures",

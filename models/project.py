@@ -58,6 +58,7 @@ class Project(Base):
     # An owner's move of their own deadline later waits for the PM's approval (/项目 设置 延期审批 开).
     due_approval: Mapped[bool] = mapped_column(default=False)
     risk_proposals: Mapped[bool] = mapped_column(default=True, server_default=true())  # worried updates → PM
+    leave_handover: Mapped[bool] = mapped_column(default=True, server_default=true())  # stand-ins for a leave
 
     # Per-project counters: ids shown to users (#N, RN, AN, DN) are never reused.
     next_task_no: Mapped[int] = mapped_column(default=1)

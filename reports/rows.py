@@ -212,3 +212,4 @@ class Incident:
     since: datetime | None = None  # blocked since / unchanged since
     age: timedelta | None = None  # working time since then (days off not counted)
     action: ActionRow | None = None
+    away: bool = False  # the owner is on leave: told to the PM instead (`responsible` names them)
