@@ -23,7 +23,7 @@ from reports.format import WEEKDAY_LABELS, day
 
 SET_USAGE = (
     "/项目 设置 日报 17:00 ｜ 周会 周一 09:00 ｜ 议程 16:00|默认 ｜ 汇总 18:00 ｜ 工作时间 09:00-18:00 ｜ "
-    "时区 Europe/Berlin ｜ 催办 17:30|关闭 ｜ 延期审批 开|关 ｜ 风险提示 开|关 ｜ 交接 开|关"
+    "时区 Europe/Berlin ｜ 催办 17:30|关闭 ｜ 延期审批 开|关 ｜ 风险提示 开|关 ｜ 交接 开|关 ｜ 节假日截止 开|关"
 )
 commands = CommandSet()  # subcommands of /项目 (handlers.projects.group)
 DAY_OFF_USAGE = "/项目 休息日 <日期>[~<日期>] [说明]   或   /项目 休息日 删除 <日期>"
@@ -242,6 +242,19 @@ def _set_leave_handover(ctx: Context, project: Project, value: str) -> Reply:
     return Reply("已开启请假交接：请假开始前提议由谁代为负责期间到期的事项，PM 确认：/交接 确认 #12")
 
 
+def _set_holiday_deadlines(ctx: Context, project: Project, value: str) -> Reply:
+    word = value.strip().lower()
+    if word not in _ON_WORDS and word not in _OFF_WORDS:
+        raise UsageError(f"“{value}”看不懂，请写 开 或 关。", "/项目 设置 节假日截止 开|关")
+    new = word in _ON_WORDS
+    _change(ctx, project, "holiday_deadlines", project.holiday_deadlines, new)
+    project.holiday_deadlines = new
+    if not new:
+        return Reply("已关闭节假日截止提醒：周会议程不再单列长假前后到期的任务。")
+    return Reply("已开启节假日截止提醒：长假（国庆、春节、五一）前两周的周会议程列出假期中和节后头几天到期的任务，"
+                 "并写明实际剩几个工作日。")
+
+
 _SETTERS = (
     (("日报", "提醒", "daily", "prompt"), _set_daily),
     (("周会", "例会", "meeting"), _set_meeting),
@@ -253,6 +266,7 @@ _SETTERS = (
     (("延期审批", "审批", "approval", "due-approval"), _set_due_approval),
     (("风险提示", "风险候选", "risk-hints", "risk-proposals"), _set_risk_proposals),
     (("交接", "请假交接", "handover"), _set_leave_handover),
+    (("节假日截止", "节前截止", "holiday-deadlines"), _set_holiday_deadlines),
 )
 
 
@@ -268,6 +282,7 @@ def settings_overview(ctx: Context, project: Project, national: NationalCalendar
         f"延期审批：{'开（负责人推迟自己的截止日期需 PM 批准）' if project.due_approval else '关'}",
         f"风险提示：{'开（更新里说可能延期、没把握时提请 PM 登记风险）' if project.risk_proposals else '关'}",
         f"请假交接：{'开（请假前提议代理人，PM 确认）' if project.leave_handover else '关'}",
+        f"节假日截止：{'开（长假前的议程列出假期前后到期的任务）' if project.holiday_deadlines else '关'}",
         "日历：中国法定节假日与调休" + _calendar_note(ctx.today, national or national_calendar()),
     ]
     overrides = project_days_from(

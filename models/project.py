@@ -59,6 +59,7 @@ class Project(Base):
     due_approval: Mapped[bool] = mapped_column(default=False)
     risk_proposals: Mapped[bool] = mapped_column(default=True, server_default=true())  # worried updates → PM
     leave_handover: Mapped[bool] = mapped_column(default=True, server_default=true())  # stand-ins for a leave
+    holiday_deadlines: Mapped[bool] = mapped_column(default=True, server_default=true())  # agenda: due around 国庆…
 
     # Per-project counters: ids shown to users (#N, RN, AN, DN) are never reused.
     next_task_no: Mapped[int] = mapped_column(default=1)

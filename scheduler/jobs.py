@@ -310,7 +310,10 @@ class JobRunner:
         """(the reply, whether it goes to the PMs privately, the agenda's rows when it is one)."""
         if slot.job == HOLIDAY_NOTICE:
             holiday = long_holiday_after(calendar, slot.day)
-            return (holiday_notice(holiday, project_name=project.name) if holiday else None), False, None
+            if holiday is None:
+                return None, False, None
+            open_tasks = bool(data.open_tasks(project.id))  # make-up days are prompted only with open tasks
+            return holiday_notice(holiday, project_name=project.name, open_tasks=open_tasks), False, None
         if slot.job == AGENDA:
             rows = compute.agenda(session, project, at, meeting_day=slot.day, data=data, calendar=calendar)
             return (text.agenda(rows) if rows else None), False, rows
