@@ -167,6 +167,8 @@ def _several(ctx: Context, items: list[_Item]) -> Reply:
 def _worried(item: _Item) -> bool:
     """Words that change nothing but say the date is in doubt (“原则上周五能完成”, “有点悬”)."""
     typed = item.typed.strip()
+    if item.reading is not None and item.reading.why == WHY[Marker.QUESTION]:
+        return False  # “#3 会延期吗？” asks, it does not say
     return bool(typed) and len(typed) <= MAX_NOTE and read_worry(typed) is not None
 
 

@@ -75,10 +75,16 @@ def test_a_leave_over_the_national_day_holiday(team: ConsoleChat, runtime: Runti
     assert handovers(team) == [("#1", "赵六", HandoverStatus.CONFIRMED), ("R1", "张三", HandoverStatus.CONFIRMED),
                                ("A1", "赵六", HandoverStatus.PENDING)]
 
+    team.say("/项目 设置 催办 17:30", at=sh("2026-10-08 09:00"))
     runner.run(["daily-prompt"], sh("2026-10-08 17:00"))
     [prompt] = posts(runtime.session_factory, "daily-prompt")
     assert "@赵六" in prompt.text and "@张三" in prompt.text and "李四" not in prompt.text
-    assert "李四" not in team.say("/汇总", at=sh("2026-10-08 18:00")).split("未更新")[-1].split("\n")[0]
+    runner.run(["daily-prompt"], sh("2026-10-08 17:30"))
+    [nudge] = posts(runtime.session_factory, "nudge")
+    assert "@张三" in nudge.text and "李四" not in nudge.text
+    digest = team.say("/汇总", at=sh("2026-10-08 18:00"))
+    missing = next(line for line in digest.splitlines() if line.startswith("未更新"))
+    assert "张三" in missing and "李四" not in missing  # on leave: never 未更新
 
     runner.run(["reminders"], sh("2026-10-09 10:00"))  # A1 is due today: its owner is away, the PM is told
     reminders = [p.text for p in posts(runtime.session_factory, "reminders")]

@@ -67,6 +67,12 @@ def notes(chat: ConsoleChat) -> list[str | None]:
         ("力争月底前上线", WorryKind.HEDGE, RiskLevel.LOW),
         ("不出意外周四完成", WorryKind.HEDGE, RiskLevel.LOW),
         ("hopefully done by Monday", WorryKind.HEDGE, RiskLevel.LOW),
+        ("估计要晚两天", WorryKind.LATE, RiskLevel.HIGH),
+        ("可能会晚一点交", WorryKind.LATE, RiskLevel.MEDIUM),
+        ("进度滞后了", WorryKind.LATE, RiskLevel.HIGH),
+        ("人手不够，看情况", WorryKind.DOUBT, RiskLevel.MEDIUM),
+        ("有延期的风险", WorryKind.DOUBT, RiskLevel.MEDIUM),
+        ("试试看周三给", WorryKind.HEDGE, RiskLevel.LOW),
         ("尽量周五前给，但估计赶不上", WorryKind.LATE, RiskLevel.HIGH),  # the strongest worry wins
     ],
 )
@@ -77,7 +83,9 @@ def test_worry_classes_and_levels(text: str, kind: WorryKind, level: RiskLevel) 
 
 
 @pytest.mark.parametrize(
-    "text", ["完成了", "不会延期", "应该不会推迟", "来得及", "没有风险", "时间不紧张", "进度 60%", "明天开始", "卡住了 等法务"]
+    "text",
+    ["完成了", "不会延期", "应该不会推迟", "来得及", "没有风险", "时间不紧张", "进度 60%", "明天开始", "卡住了 等法务",
+     "晚上做完", "没有延期风险", "不危险"],
 )
 def test_no_worry(text: str) -> None:
     assert read_worry(text) is None
@@ -163,7 +171,7 @@ def test_an_update_that_changes_something_may_carry_a_worry_too(tasks: ConsoleCh
 
 
 def test_plain_updates_and_no_worry_propose_nothing(tasks: ConsoleChat) -> None:
-    for text in ("#1 开始了", "#2 卡住了，等接口", "#3 明天完成", "#4 不会延期"):
+    for text in ("#1 开始了", "#2 卡住了，等接口", "#3 明天完成", "#4 不会延期", "#1 会延期吗？", "#1 会延期吗 #2 会延期吗"):
         assert "风险" not in tasks.say(text, name="李四"), text
     assert proposals(tasks) == []
 
