@@ -2,8 +2,8 @@
 
 `/请假 12-01~12-05 [说明]` (anyone, for themselves) or `/请假 @某人 …` (PM): while it lasts the person
 gets no prompt, nudge or reminder and is never 未更新; reminders about their items go to the PM
-(`reports`). Before it starts (at once when it starts within a day, otherwise the scheduler's
-`handover` job the day before) the bot proposes stand-ins for their tasks, risks and action items due
+(`reports`). Before it starts (at once when it starts by the next workday, otherwise the reminders run
+of the workday before, `leave-handover`) the bot proposes stand-ins for their tasks, risks and action items due
 by its last day (`models.leave.propose_handovers`); `/交接 确认 #12` (PM) makes the stand-in the owner
 and tells the group who covers what. `/项目 设置 交接 关` turns the proposals off.
 """
@@ -70,7 +70,8 @@ def add_leave(ctx: Context, args: Args) -> Reply:
                   created_by_id=ctx.require_sender().id, created_at=ctx.incoming.sent_at)
     ctx.session.add(leave)
     ctx.session.flush()
-    workdays = len(load_calendar(ctx.session, project_id=project.id).workdays(first, last))
+    calendar = load_calendar(ctx.session, project_id=project.id)
+    workdays = len(calendar.workdays(first, last))
     lines = [
         f"已登记：{member.name} {leave_span(leave, ctx.today)} 请假（{workdays} 个工作日）"
         + (f"：{note}" if note else "") + "。",
@@ -78,7 +79,8 @@ def add_leave(ctx: Context, args: Args) -> Reply:
     ]
     mentions: tuple[Mention, ...] = ()
     if project.leave_handover:
-        if first <= ctx.today + timedelta(days=1):
+        # As the scheduler's job would: it starts by the next workday (tomorrow, or Monday on a Friday).
+        if first <= (calendar.next_workday(ctx.today) or ctx.today + timedelta(days=1)):
             handovers = propose_handovers(ctx.session, leave, at=ctx.incoming.sent_at)
             proposal = handover_proposal(
                 ctx.session, leave, handovers, managers=managers(ctx.session, project_id=project.id), today=ctx.today

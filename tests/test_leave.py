@@ -110,6 +110,12 @@ def test_a_leave_starting_tomorrow_is_handed_over_at_once_and_can_be_cancelled(t
     assert owner_of(team, 1) == "李四"
 
 
+def test_a_leave_after_the_weekend_is_handed_over_on_friday(team: ConsoleChat) -> None:
+    team.say("/任务 新增 周一交付 @李四 截止:2026-10-19", at=sh("2026-10-16 10:00"))
+    reply = team.say("/请假 10-19~10-20", name="李四", at=sh("2026-10-16 19:00"))  # Friday evening
+    assert "建议这些事项由以下同事代为负责" in reply and "#5 周一交付（截止 10-19(周一)） → 赵六" in reply
+
+
 def test_all_at_once_and_items_that_changed_hands_meanwhile(team: ConsoleChat) -> None:
     at = sh("2026-10-08 15:00")
     team.say("/请假 10-09", name="李四", at=at)
