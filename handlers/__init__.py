@@ -29,10 +29,12 @@ from handlers import (
     free_text,
     gantt,
     imports,
+    leave,
     members,
     project_closeout,
     projects,
     retro,
+    risk_proposals,
     risks,
     schedule_settings,
     schedule_views,
@@ -66,8 +68,8 @@ def build_registry() -> CommandRegistry:
     registry.include(  # /任务 … 修改|取消|恢复|依赖|批准|驳回|备注
         tasks.group.extended(task_edits.commands, due_moves.commands, task_notes.commands), *task_updates.SHORTCUTS
     )
-    registry.include(*members.GROUPS, *risks.GROUPS, *actions.GROUPS, *decisions.GROUPS, *change_requests.GROUPS,
-                     *acceptance.GROUPS)
+    registry.include(*members.GROUPS, risks.group.extended(risk_proposals.commands), *actions.GROUPS, *decisions.GROUPS,
+                     *change_requests.GROUPS, *acceptance.GROUPS, *leave.GROUPS)
     registry.include(*forecasts.GROUPS, *whatif.GROUPS)
     registry.include(*undo.GROUPS, *schedule_views.GROUPS, *gantt.GROUPS, *dashboard.GROUPS, *export.GROUPS,
                      *imports.GROUPS, *retro.GROUPS, *templates.GROUPS, *help_commands.GROUPS)

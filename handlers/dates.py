@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 import cn2an
 import dateparser
 
-from handlers.errors import UserError
+from handlers.errors import UsageError, UserError
 
 WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "末": 5,
             "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5, "7": 6}
@@ -243,3 +243,28 @@ def check_future(found: date, *, today: date, what: str = "截止日期") -> dat
 
 def parse_future_date(text: str, *, today: date, what: str = "截止日期") -> date:
     return check_future(parse_date(text, today=today), today=today, what=what)
+
+
+DAY_RANGE = re.compile(r"\s*(?:~|～|至|到)\s*")
+
+
+def take_day_range(words: list[str]) -> tuple[str, list[str]]:
+    """The words that form a date or a date range at the start (`12-24 ~ 12-26` may come as three), and the rest."""
+    words = list(words)
+    taken = [words.pop(0)] if words else []
+    while len(words) >= 2 and DAY_RANGE.fullmatch(" " + words[0] + " "):
+        taken += [words.pop(0), words.pop(0)]
+    return " ".join(taken), words
+
+
+def parse_day_range(text: str, *, today: date, usage: str, max_days: int) -> tuple[date, date]:
+    """`12-01~12-05`, `12月1日至12月5日`, `明天`: the first and last day (a single day is both)."""
+    parts = DAY_RANGE.split(text.strip(), maxsplit=1)
+    first = parse_date(parts[0], today=today)
+    last = parse_date(parts[1], today=first) if len(parts) > 1 else first
+    if last < first:
+        raise UsageError(f"结束日期 {last.isoformat()} 早于开始日期 {first.isoformat()}。", usage)
+    if (last - first).days >= max_days:
+        raise UsageError(f"一次最多设置 {max_days} 天。", usage)
+    return first, last
+

@@ -16,12 +16,14 @@ from bot.messages import Mention, Reply
 from handlers.buttons import confirm_buttons, undoable, with_buttons
 from handlers.context import Context
 from handlers.errors import UsageError, UserError
+from handlers.risk_proposals import propose_from_update
 from handlers.task_mentions import Segment, task_segments
-from handlers.task_updates import add_note, apply_update
+from handlers.task_updates import MAX_NOTE, add_note, apply_update
 from handlers.tasks import task_detail, task_line
 from handlers.text import Args
 from handlers.update_reading import WHY, Outcome, Reading, read_update
 from handlers.update_words import Marker
+from handlers.worry_words import read_worry
 from models import Task, TaskStatus, propose_update
 from reports.format import TASK_STATUS_LABELS, shorten
 
@@ -105,13 +107,15 @@ def _single(ctx: Context, item: _Item) -> Reply:
         return task_detail(ctx, Args(words=[task.ref]))
     if reading.outcome == Outcome.NO_CHANGE and reading.why == WHY[Marker.QUESTION]:
         return Reply(f"{task_line(task, ctx.today)}\n要更新请直接说，例如：{task.ref} 完成")
+    if reading.outcome in (Outcome.NO_CHANGE, Outcome.UNKNOWN) and _worried(item):
+        return _with_risk(ctx, item, _worry_note(ctx, item))
     if reading.outcome in (Outcome.NO_CHANGE, Outcome.UNKNOWN, Outcome.REFUSE):
         raise UsageError(_unchanged_line(item), FREE_TEXT_USAGE)
     asks: list[dict[str, Any]] = []
     reply = _act(ctx, item, asks, brief=False)
     if asks:
         _keep_proposal(ctx, asks)
-    return _answer_buttons(ctx, reply, asked=bool(asks))
+    return _answer_buttons(ctx, _with_risk(ctx, item, reply), asked=bool(asks))
 
 
 # ---------------------------------------------------------------------------- several
@@ -131,13 +135,18 @@ def _several(ctx: Context, items: list[_Item]) -> Reply:
             lines.append(f"{item.label}：{item.refusal}")
             unsure = True
             continue
+        if item.reading.outcome in (Outcome.NO_CHANGE, Outcome.UNKNOWN) and _worried(item):
+            reply = _with_risk(ctx, item, _worry_note(ctx, item))
+            lines.append(reply.text)
+            mentions += reply.mentions
+            continue
         if item.reading.outcome in (Outcome.NO_CHANGE, Outcome.UNKNOWN, Outcome.REFUSE, Outcome.SHOW):
             lines.append(_unchanged_line(item) if item.reading.outcome != Outcome.SHOW else task_line(item.task, ctx.today))
             unsure = unsure or item.reading.outcome != Outcome.SHOW
             continue
         try:
             with ctx.session.begin_nested():  # a refused update rolls back alone; the others stay applied
-                reply = _act(ctx, item, asks, brief=True)
+                reply = _with_risk(ctx, item, _act(ctx, item, asks, brief=True))
         except UserError as exc:
             lines.append(f"{item.label}：{exc.message}")
             unsure = True
@@ -159,6 +168,40 @@ def _answer_buttons(ctx: Context, reply: Reply, *, asked: bool) -> Reply:
     if sender is None or ctx.project is None:
         return reply
     return with_buttons(reply, *confirm_buttons(sender.user_id)) if asked else undoable(ctx, reply)
+
+
+# ---------------------------------------------------------------------------- worries
+
+
+def _worried(item: _Item) -> bool:
+    """Words that change nothing but say the date is in doubt (“原则上周五能完成”, “有点悬”)."""
+    typed = item.typed.strip()
+    if item.reading is not None and item.reading.why == WHY[Marker.QUESTION]:
+        return False  # “#3 会延期吗？” asks, it does not say
+    return bool(typed) and len(typed) <= MAX_NOTE and read_worry(typed) is not None
+
+
+def _says_done(reading: Reading | None) -> bool:
+    """A completion (applied or asked) carries no worry about its date."""
+    return reading is not None and (reading.status == TaskStatus.DONE or reading.progress == 100)
+
+
+def _worry_note(ctx: Context, item: _Item) -> Reply:
+    """Recorded as written, no field changed."""
+    assert item.task is not None
+    add_note(ctx, item.task, item.typed.strip())
+    return Reply(f"已记录 {item.label} 的备注：{shorten(item.typed.strip(), 40)}（状态没有改动）")
+
+
+def _with_risk(ctx: Context, item: _Item, reply: Reply) -> Reply:
+    """The reply, and the risk proposal to the PM when the words carry a worry."""
+    if item.task is None or _says_done(item.reading):
+        return reply
+    proposal = propose_from_update(ctx, item.task, item.typed)
+    if proposal is None:
+        return reply
+    text = "\n".join(t for t in (reply.text, proposal.text) if t)
+    return Reply(text, mentions=tuple(dict.fromkeys((*reply.mentions, *proposal.mentions))))
 
 
 # ---------------------------------------------------------------------------- applying and asking

@@ -57,7 +57,7 @@ TEXT_FIELDS = {
     "trigger": ("trigger", "触发", MAX_TRIGGER),
 }
 
-group = CommandGroup(("风险", "risk", "risks"), summary="风险：新增、列表、查看、更新、关闭")
+group = CommandGroup(("风险", "risk", "risks"), summary="风险：新增、列表、查看、更新、关闭、采纳提示")
 
 
 def _level_key(value: str) -> str:
@@ -92,6 +92,11 @@ def require_risk_editor(ctx: Context, risk: Risk) -> Member:
 class _Levels:
     def __contains__(self, value: object) -> bool:
         return isinstance(value, str) and _level_key(value) in LEVEL_WORDS
+
+
+def split_level(args: Args) -> None:
+    """`等级:高 …`: the level option is one word."""
+    word_option(args, "level", _Levels())
 
 
 def _split_choices(args: Args) -> None:
@@ -209,6 +214,8 @@ def show_risk(ctx: Context, args: Args) -> Reply:
     ]
     if risk.trigger:
         lines.append(f"触发：{risk.trigger}")
+    if risk.task is not None:
+        lines.append(f"关联任务：{risk.task.ref} {shorten(risk.task.title)}")
     lines.append(f"登记：{day(risk.created_at.astimezone(ctx.now.tzinfo).date(), today=ctx.today)}")
     if risk.status == RiskStatus.CLOSED and risk.close_note:
         lines.append(f"关闭说明：{risk.close_note}")

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from bot.messages import Reply
 from handlers import charter, closeout_report
 from handlers.context import Context
-from handlers.dates import parse_date
+from handlers.dates import parse_day_range, take_day_range
 from handlers.errors import UsageError, UserError
 from handlers.router import CommandSet
 from handlers.text import Args
@@ -24,7 +24,8 @@ from reports.format import WEEKDAY_LABELS, day
 
 SET_USAGE = (
     "/项目 设置 日报 17:00 ｜ 周会 周一 09:00 ｜ 议程 16:00|默认 ｜ 汇总 18:00 ｜ 工作时间 09:00-18:00 ｜ "
-    "时区 Europe/Berlin ｜ 催办 17:30|关闭 ｜ 延期审批 开|关 ｜ 下游提醒 开|关 ｜ 目标结果 1 <结果>"
+    "时区 Europe/Berlin ｜ 催办 17:30|关闭 ｜ 延期审批 开|关 ｜ 下游提醒 开|关 ｜ 风险提示 开|关 ｜ 交接 开|关 ｜ "
+    "节假日截止 开|关 ｜ 目标结果 1 <结果>"
 )
 commands = CommandSet()  # subcommands of /项目 (handlers.projects.group)
 DAY_OFF_USAGE = "/项目 休息日 <日期>[~<日期>] [说明]   或   /项目 休息日 删除 <日期>"
@@ -45,7 +46,6 @@ _TIMEZONE_ALIASES = {"北京": "Asia/Shanghai", "北京时间": "Asia/Shanghai",
 _OFF_WORDS = ("关闭", "关", "取消", "off", "none", "无")
 _DEFAULT_WORDS = ("默认", "default", "auto")
 _REMOVE_WORDS = ("删除", "取消", "移除", "remove", "delete", "rm")
-_RANGE = re.compile(r"\s*(?:~|～|至|到)\s*")
 
 
 # ---------------------------------------------------------------------------- parsing
@@ -238,6 +238,44 @@ def _set_slip_alerts(ctx: Context, project: Project, value: str) -> Reply:
     if not new:
         return Reply("已关闭下游提醒：任务阻塞、推迟或逾期时，不再在群里提醒后续任务的负责人。")
     return Reply("已开启下游提醒：任务阻塞、推迟或逾期时，会在群里提醒后续任务的负责人一次（附预测影响），解除后再告知。")
+def _set_risk_proposals(ctx: Context, project: Project, value: str) -> Reply:
+    word = value.strip().lower()
+    if word not in _ON_WORDS and word not in _OFF_WORDS:
+        raise UsageError(f"“{value}”看不懂，请写 开 或 关。", "/项目 设置 风险提示 开|关")
+    new = word in _ON_WORDS
+    _change(ctx, project, "risk_proposals", project.risk_proposals, new)
+    project.risk_proposals = new
+    if not new:
+        return Reply("已关闭风险提示：成员更新里的“可能延期”“有点悬”等照样记为备注，不再提请 PM 登记风险。")
+    return Reply(
+        "已开启风险提示：成员更新里说可能延期、没把握或有保留（“估计赶不上”“有点悬”“原则上周五能完成”）时，"
+        "记为备注并提请 PM 登记风险。\nPM 处理：/风险 采纳 #12 ｜ /风险 忽略 #12 ｜ /风险 候选"
+    )
+
+
+def _set_leave_handover(ctx: Context, project: Project, value: str) -> Reply:
+    word = value.strip().lower()
+    if word not in _ON_WORDS and word not in _OFF_WORDS:
+        raise UsageError(f"“{value}”看不懂，请写 开 或 关。", "/项目 设置 交接 开|关")
+    new = word in _ON_WORDS
+    _change(ctx, project, "leave_handover", project.leave_handover, new)
+    project.leave_handover = new
+    if not new:
+        return Reply("已关闭请假交接：请假的人照样不收提醒，但不再提议代理人。")
+    return Reply("已开启请假交接：请假开始前提议由谁代为负责期间到期的事项，PM 确认：/交接 确认 #12")
+
+
+def _set_holiday_deadlines(ctx: Context, project: Project, value: str) -> Reply:
+    word = value.strip().lower()
+    if word not in _ON_WORDS and word not in _OFF_WORDS:
+        raise UsageError(f"“{value}”看不懂，请写 开 或 关。", "/项目 设置 节假日截止 开|关")
+    new = word in _ON_WORDS
+    _change(ctx, project, "holiday_deadlines", project.holiday_deadlines, new)
+    project.holiday_deadlines = new
+    if not new:
+        return Reply("已关闭节假日截止提醒：周会议程不再单列长假前后到期的任务。")
+    return Reply("已开启节假日截止提醒：长假（国庆、春节、五一）前两周的周会议程列出假期中和节后头几天到期的任务，"
+                 "并写明实际剩几个工作日。")
 
 
 _SETTERS = (
@@ -250,6 +288,9 @@ _SETTERS = (
     (("催办", "nudge"), _set_nudge),
     (("延期审批", "审批", "approval", "due-approval"), _set_due_approval),
     (("下游提醒", "下游预警", "slip-alerts", "slips"), _set_slip_alerts),
+    (("风险提示", "风险候选", "risk-hints", "risk-proposals"), _set_risk_proposals),
+    (("交接", "请假交接", "handover"), _set_leave_handover),
+    (("节假日截止", "节前截止", "holiday-deadlines"), _set_holiday_deadlines),
 )
 
 
@@ -264,6 +305,9 @@ def settings_overview(ctx: Context, project: Project, national: NationalCalendar
         f"工作时间：{_clock(project.work_start)}–{_clock(project.work_end)}（提醒与升级只在这段时间）",
         f"延期审批：{'开（负责人推迟自己的截止日期需 PM 批准）' if project.due_approval else '关'}",
         f"下游提醒：{'开（任务阻塞、推迟、逾期时提醒后续任务的负责人）' if project.slip_alerts else '关'}",
+        f"风险提示：{'开（更新里说可能延期、没把握时提请 PM 登记风险）' if project.risk_proposals else '关'}",
+        f"请假交接：{'开（请假前提议代理人，PM 确认）' if project.leave_handover else '关'}",
+        f"节假日截止：{'开（长假前的议程列出假期前后到期的任务）' if project.holiday_deadlines else '关'}",
         "日历：中国法定节假日与调休" + _calendar_note(ctx.today, national or national_calendar()),
     ]
     overrides = project_days_from(
@@ -322,13 +366,7 @@ def resume(ctx: Context, _args: Args) -> Reply:
 
 
 def _parse_days(text: str, today: date, usage: str) -> list[date]:
-    parts = _RANGE.split(text.strip(), maxsplit=1)
-    first = parse_date(parts[0], today=today)
-    last = parse_date(parts[1], today=first) if len(parts) > 1 else first
-    if last < first:
-        raise UsageError(f"结束日期 {last.isoformat()} 早于开始日期 {first.isoformat()}。", usage)
-    if (last - first).days >= MAX_RANGE_DAYS:
-        raise UsageError(f"一次最多设置 {MAX_RANGE_DAYS} 天。", usage)
+    first, last = parse_day_range(text, today=today, usage=usage, max_days=MAX_RANGE_DAYS)
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
@@ -348,10 +386,8 @@ def _calendar_command(ctx: Context, args: Args, kind: CalendarDayKind, usage: st
         _change(ctx, project, "calendar", ",".join(d.isoformat() for d in days), None)
         return Reply(f"已删除 {removed} 天的项目自定义安排，这些日期恢复按法定日历执行。")
     # The date may be a range written with spaces ("12-24 ~ 12-26"): take words while they form one.
-    date_words = [words.pop(0)]
-    while len(words) >= 2 and _RANGE.fullmatch(" " + words[0] + " "):
-        date_words += [words.pop(0), words.pop(0)]
-    days = _parse_days(" ".join(date_words), ctx.today, usage)
+    date_text, words = take_day_range(words)
+    days = _parse_days(date_text, ctx.today, usage)
     note = " ".join(words).strip() or None
     if note and len(note) > MAX_NOTE:
         raise UserError(f"说明请控制在 {MAX_NOTE} 字以内。")

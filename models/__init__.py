@@ -23,6 +23,7 @@ from models.enums import (
     TaskStatus,
 )
 from models.history import Change, record_change, set_message_ref
+from models.leave import Handover, HandoverStatus, Leave, away_on, leaves_of, leaves_to_hand_over, pending_handovers
 from models.meeting import ActionItem, Decision
 from models.numbered import get_numbered
 from models.pending import PendingUpdate, Proposal, propose_update, take_pending_update
@@ -46,6 +47,7 @@ from models.project import (
 from models.retro import GoalResult, RetroEntry
 from models.rhythm import AgendaRun, AgendaTopic, DueRequest
 from models.risk import Risk
+from models.risk_proposal import ProposalStatus, RiskProposal, already_proposed, pending_proposals
 from models.schedule import JobRun
 from models.secrets import AppSecret, get_or_create_secret
 from models.slips import SlipCause, SlipWarning
@@ -75,9 +77,12 @@ __all__ = [
     "DueRequest",
     "Edit",
     "GoalResult",
+    "Handover",
+    "HandoverStatus",
     "InboundEvent",
     "InboundStatus",
     "JobRun",
+    "Leave",
     "Member",
     "OutboundMessage",
     "OutboundStatus",
@@ -87,9 +92,11 @@ __all__ = [
     "ProjectStatus",
     "ProjectTemplate",
     "Proposal",
+    "ProposalStatus",
     "RetroEntry",
     "Risk",
     "RiskLevel",
+    "RiskProposal",
     "RiskStatus",
     "RiskStrategy",
     "Role",
@@ -101,6 +108,8 @@ __all__ = [
     "UTCDateTime",
     "WebhookSignature",
     "allocate_number",
+    "already_proposed",
+    "away_on",
     "claim_webhook_signature",
     "ensure_member",
     "find_department",
@@ -111,6 +120,10 @@ __all__ = [
     "get_numbered",
     "get_or_create_department",
     "get_or_create_secret",
+    "leaves_of",
+    "leaves_to_hand_over",
+    "pending_handovers",
+    "pending_proposals",
     "propose_update",
     "prune_webhook_signatures",
     "record_change",

@@ -71,6 +71,9 @@ class Project(Base):
     charter_version: Mapped[int] = mapped_column(default=0, server_default="0")
     # Who approves a change request (变更申请): "pm", or "sponsor" (the PM and then also the sponsor).
     change_approval: Mapped[str] = mapped_column(String(16), default="pm", server_default="pm")
+    risk_proposals: Mapped[bool] = mapped_column(default=True, server_default=true())  # worried updates → PM
+    leave_handover: Mapped[bool] = mapped_column(default=True, server_default=true())  # stand-ins for a leave
+    holiday_deadlines: Mapped[bool] = mapped_column(default=True, server_default=true())  # agenda: due around 国庆…
 
     # Per-project counters: ids shown to users (#N, RN, AN, DN) are never reused.
     next_task_no: Mapped[int] = mapped_column(default=1)

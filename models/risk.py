@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from models.base import Base
 from models.enums import RiskLevel, RiskStatus, RiskStrategy, enum_column
 from models.project import Member
+from models.task import Task
 
 
 class Risk(Base):
@@ -32,8 +33,11 @@ class Risk(Base):
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     close_note: Mapped[str | None] = mapped_column(Text)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id", ondelete="SET NULL"))  # adopted from its update
+
 
     owner: Mapped[Member | None] = relationship(foreign_keys=[owner_id])
+    task: Mapped[Task | None] = relationship()
 
     @property
     def ref(self) -> str:

@@ -11,7 +11,7 @@ scheduler compute for a whole batch of projects with a constant number of statem
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -45,12 +45,16 @@ __all__ = [
 
 
 def _open_tasks_by_owner(
-    data: Snapshot, project: Project
+    data: Snapshot, project: Project, today: date
 ) -> tuple[dict[int, MemberRow], dict[int, list[TaskRow]], int]:
+    """Open tasks by owner; the tasks of someone on leave today are nobody's to be prompted about."""
     members = data.members(project.id)
     by_owner: dict[int, list[TaskRow]] = defaultdict(list)
     unassigned = 0
+    away = data.away(project.id, today)
     for task in data.open_tasks(project.id):
+        if task.owner_id is not None and task.owner_id in away:
+            continue
         if task.owner_id is not None and task.owner_id in members:
             by_owner[task.owner_id].append(task)
         else:
@@ -62,7 +66,7 @@ def daily_prompt(session: Session, project: Project, at: datetime, *, data: Snap
     """Each owner with open tasks, overdue first; None when nobody owns an open task."""
     data = snapshot_for(session, project, at, data)
     today = local_time(project, at).date()
-    members, by_owner, unassigned = _open_tasks_by_owner(data, project)
+    members, by_owner, unassigned = _open_tasks_by_owner(data, project, today)
     if not by_owner:
         return None
     for tasks in by_owner.values():
@@ -76,7 +80,7 @@ def not_updated_owners(data: Snapshot, project: Project, at: datetime) -> tuple[
     """(updated today, owners of open tasks who have not updated today), as of `at`."""
     today = local_time(project, at).date()
     since = day_start(project, today)
-    members, by_owner, _ = _open_tasks_by_owner(data, project)
+    members, by_owner, _ = _open_tasks_by_owner(data, project, today)
     updaters = data.task_updaters(project.id)
     updated = [m for m in members.values() if updaters.get(m.id, since - timedelta(1)) >= since]
     updated_ids = {m.id for m in updated}
@@ -91,7 +95,7 @@ def nudge(session: Session, project: Project, at: datetime, *, data: Snapshot | 
     _, missing = not_updated_owners(data, project, at)
     if not missing:
         return None
-    _, by_owner, _ = _open_tasks_by_owner(data, project)
+    _, by_owner, _ = _open_tasks_by_owner(data, project, today)
     return Nudge(
         today, tuple(OwnerTasks(o, tuple(sorted(by_owner[o.id], key=lambda t: urgency(t, today)))) for o in missing)
     )

@@ -17,8 +17,21 @@ from models import ActionStatus, Project, RiskLevel, RiskStatus, TaskStatus
 from models.calendar import WorkCalendar
 from reports.compute_base import calendar_for, changed_at, member_of, snapshot_for
 from reports.forecast import milestones_at_risk
-from reports.records import AgendaRunRow, TaskRow, TopicRow
-from reports.rows import ActionEntry, Agenda, Blocked, DecisionItem, Minutes, RiskItem, Slip, TaskItem, TopicItem
+from reports.holidays import around_holiday_until, long_holiday_ahead
+from reports.records import AgendaRunRow, MemberRow, TaskRow, TopicRow
+from reports.rows import (
+    ActionEntry,
+    Agenda,
+    Blocked,
+    DecisionItem,
+    HolidayAhead,
+    HolidayDue,
+    Minutes,
+    RiskItem,
+    Slip,
+    TaskItem,
+    TopicItem,
+)
 from reports.rules import LONG_BLOCK, MEETING_WINDOW, behind_plan, is_overdue, local_time, next_meeting_day, readiness, urgency
 from reports.snapshot import Snapshot
 from reports.snapshot_rhythm import AGENDA_LOOKBACK
@@ -89,6 +102,7 @@ def agenda(
     topics = tuple(
         TopicItem(t, member_of(members, t.added_by_id)) for t in open_topics(data.topics(project.id), meeting)
     )
+    holiday = _holiday_ahead(project, calendar, today, by_urgency, members)
     result = Agenda(
         project_name=project.name,
         at=at,
@@ -110,12 +124,35 @@ def agenda(
         due_next_week=tuple(due_next_week),
         topics=topics,
         milestones_at_risk=milestones_at_risk(session, project, at, calendar=calendar),
+        holiday=holiday,
     )
     sections = (result.completed, result.slipping, result.blocked, result.high_risks, result.overdue_actions,
                 result.undecided_risks, result.long_blocked, result.due_next_week, result.topics)
     if not any(sections) and not open_tasks:
         return None
     return result
+
+
+def _holiday_ahead(
+    project: Project, calendar: WorkCalendar, today: date, tasks: list[TaskRow], members: dict[int, MemberRow]
+) -> HolidayAhead | None:
+    """A long holiday within two weeks, with the open tasks due inside it or in the first workdays after
+    it and the working days really left (/项目 设置 节假日截止 关: none)."""
+    if not project.holiday_deadlines:
+        return None
+    holiday = long_holiday_ahead(calendar, today)
+    if holiday is None:
+        return None
+    until = around_holiday_until(calendar, holiday)
+    due = []
+    for task in tasks:
+        if task.due_date is None or not holiday.first <= task.due_date <= until:
+            continue
+        workdays = len(calendar.workdays(today + timedelta(days=1), task.due_date))
+        due.append(HolidayDue(task, member_of(members, task.owner_id), task.due_date <= holiday.last,
+                              (task.due_date - today).days, workdays))
+    due.sort(key=lambda d: (d.task.due_date or date.max, d.task.number))
+    return HolidayAhead(holiday.name, holiday.first, holiday.last, holiday.back_on, tuple(due))
 
 
 def minutes(

@@ -43,15 +43,18 @@ def who_updated(data: Snapshot, project: Project, at: datetime) -> tuple[list[Me
     Any change counts — a task, a risk, an action item, a note. Only owners of open tasks or open action
     items can be missing. The PM and co-PMs are in neither list: the digest is theirs, about the team.
     """
-    since = day_start(project, local_time(project, at).date())
+    today = local_time(project, at).date()
+    since = day_start(project, today)
     members = data.members(project.id)
     activity = data.activity(project.id)
+    away = data.away(project.id, today)  # on leave: never 未更新
     updated = [m for m in members.values() if not m.is_manager and activity.get(m.id, since - timedelta(1)) >= since]
     done = {m.id for m in updated}
     owners = {t.owner_id for t in data.open_tasks(project.id) if t.owner_id is not None}
     owners |= {a.owner_id for a in data.actions(project.id) if a.status == ActionStatus.OPEN and a.owner_id is not None}
     missing = [
-        members[oid] for oid in sorted(owners) if oid in members and oid not in done and not members[oid].is_manager
+        members[oid] for oid in sorted(owners)
+        if oid in members and oid not in done and oid not in away and not members[oid].is_manager
     ]
     return updated, missing
 

@@ -60,12 +60,16 @@ def find_reminders(
     next_day = calendar.next_workday(today) or today + timedelta(days=1)
     members = data.members(project.id)
     details = data.task_details(project.id)
+    away = data.away(project.id, today)  # their reminders go to the PM
     incidents: list[Incident] = []
     for task in sorted(data.open_tasks(project.id), key=lambda t: urgency(t, today)):
         owner = member_of(members, task.owner_id)
         if owner is not None and task.due_date is not None:
             found = _due_job(task.due_date, today, next_day, (REMIND_DUE, REMIND_DUE_TODAY, REMIND_OVERDUE))
-            if found is not None:
+            if found is not None and owner.id in away:
+                incidents.append(Incident(found[0], f"{task.id}:{found[1]}", None, at, today, task=task,
+                                          responsible=owner, away=True))
+            elif found is not None:
                 incidents.append(Incident(found[0], f"{task.id}:{found[1]}", owner, at, today, task=task))
         if task.status == TaskStatus.BLOCKED:
             since = changed_at(details, task, at)
@@ -80,7 +84,10 @@ def find_reminders(
         if action.status != ActionStatus.OPEN or owner is None or action.due_date is None:
             continue
         found = _due_job(action.due_date, today, next_day, (ACTION_DUE, ACTION_DUE_TODAY, ACTION_OVERDUE))
-        if found is not None:
+        if found is not None and owner.id in away:
+            incidents.append(Incident(found[0], f"{action.id}:{found[1]}", None, at, today, action=action,
+                                      responsible=owner, away=True))
+        elif found is not None:
             incidents.append(Incident(found[0], f"{action.id}:{found[1]}", owner, at, today, action=action))
     touched = data.risks_touched(project.id)
     for risk in data.risks(project.id):

@@ -16,6 +16,9 @@ from reports.format import WEEKDAY_LABELS, shorten
 
 MIN_DAYS_OFF = 3  # a plain weekend is two: three or more in a row is a long holiday worth announcing
 MAKEUP_WINDOW = 30  # days after a holiday in which its make-up workdays fall
+LONG_HOLIDAY_DAYS = 5  # 国庆, 春节, 五一: deadlines around them are flagged in the agenda
+HOLIDAY_LOOKAHEAD = 14  # days ahead an agenda looks for one
+WORKDAYS_AFTER = 3  # the first workdays after it count as "around" it
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,25 @@ def long_holiday_after(calendar: WorkCalendar, day: date) -> LongHoliday | None:
     return LongHoliday(day, first, last, name, tuple(makeup), back_on)
 
 
+def long_holiday_ahead(
+    calendar: WorkCalendar, today: date, *, lookahead: int = HOLIDAY_LOOKAHEAD, min_days: int = LONG_HOLIDAY_DAYS
+) -> LongHoliday | None:
+    """The first holiday of `min_days` or more days off in a row starting within `lookahead` days."""
+    for offset in range(lookahead + 1):
+        holiday = long_holiday_after(calendar, today + timedelta(days=offset))
+        if holiday is not None and (holiday.last - holiday.first).days + 1 >= min_days and holiday.first > today:
+            return holiday
+    return None
+
+
+def around_holiday_until(calendar: WorkCalendar, holiday: LongHoliday, workdays: int = WORKDAYS_AFTER) -> date:
+    """The last of the first `workdays` workdays after the holiday."""
+    last = holiday.back_on
+    for _ in range(workdays - 1):
+        last = calendar.next_workday(last) or last
+    return last
+
+
 def _md(day: date) -> str:
     return day.strftime("%m-%d")
 
@@ -61,11 +83,13 @@ def _with_weekday(day: date) -> str:
     return f"{_md(day)}（{WEEKDAY_LABELS[day.weekday()]}）"
 
 
-def holiday_notice(holiday: LongHoliday, *, project_name: str) -> Reply:
+def holiday_notice(holiday: LongHoliday, *, project_name: str, open_tasks: bool = True) -> Reply:
+    """`open_tasks`: whether the project has open tasks, so that its make-up days have a prompt."""
     days = (holiday.last - holiday.first).days + 1
     line = f"{_md(holiday.first)}~{_md(holiday.last)} 不发日报"
     if holiday.makeup_days:
-        line += f"，{'、'.join(_with_weekday(d) for d in holiday.makeup_days)}调休上班（照常发日报）"
+        prompted = "照常发日报" if open_tasks else "本项目没有未完成的任务，不发日报"
+        line += f"，{'、'.join(_with_weekday(d) for d in holiday.makeup_days)}调休上班（{prompted}）"
     lines = [
         f"{shorten(holiday.name or '假期', 20)}共 {days} 天：",
         line,

@@ -88,6 +88,28 @@ class TopicItem:
 
 
 @dataclass(frozen=True, slots=True)
+class HolidayDue:
+    """A task due inside a long holiday or in the first workdays after it, and the time really left."""
+
+    task: TaskRow
+    owner: MemberRow | None
+    in_holiday: bool
+    days_left: int  # calendar days from today to the due date
+    workdays_left: int  # working days after today up to the due date (the holiday not counted)
+
+
+@dataclass(frozen=True, slots=True)
+class HolidayAhead:
+    """The long holiday the agenda warns about (国庆, 春节, 五一: five or more days off in a row)."""
+
+    name: str | None
+    first: date
+    last: date
+    back_on: date
+    due: tuple[HolidayDue, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Agenda:
     project_name: str
     at: datetime
@@ -105,6 +127,7 @@ class Agenda:
     due_next_week: tuple[TaskItem, ...]
     topics: tuple[TopicItem, ...] = ()  # added by people for the meeting (/议程 新增)
     milestones_at_risk: tuple[MilestoneRow, ...] = ()  # `reports.forecast`: shown only when there are any
+    holiday: HolidayAhead | None = None  # a long holiday within two weeks, and the tasks due around it
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,3 +238,4 @@ class Incident:
     since: datetime | None = None  # blocked since / unchanged since
     age: timedelta | None = None  # working time since then (days off not counted)
     action: ActionRow | None = None
+    away: bool = False  # the owner is on leave: told to the PM instead (`responsible` names them)

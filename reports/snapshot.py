@@ -23,6 +23,7 @@ from models import (
     ActionStatus,
     Change,
     Decision,
+    Leave,
     Member,
     Risk,
     RiskLevel,
@@ -166,6 +167,14 @@ class Snapshot:
             self._covered_id(project_id)
         ]
 
+    def leaves(self, project_id: int) -> list[tuple[int, date, date]]:
+        """(member id, first day, last day) of the leaves around `at` (two days either side), not cancelled."""
+        return self._load("leaves", self._leaves, list)[self._covered_id(project_id)]
+
+    def away(self, project_id: int, day: date) -> set[int]:
+        """The members on leave on `day` (the project's date)."""
+        return {member_id for member_id, first, last in self.leaves(project_id) if first <= day <= last}
+
     def decisions(self, project_id: int) -> list[DecisionRow]:
         """Decisions recorded in [since, at]."""
         return self._load("decisions", self._decisions, list)[self._covered_id(project_id)]
@@ -195,6 +204,17 @@ class Snapshot:
 
     # The two big loads (members, open tasks) skip SQLAlchemy's per-value Enum and Date processing
     # (type_coerce to String, then a dict lookup / date.fromisoformat): about half the cost per row.
+
+    def _leaves(self, ids: list[int]) -> Iterable[tuple[int, tuple[int, date, date]]]:
+        around = self.at.date()
+        rows = self.session.execute(
+            select(Leave.project_id, Leave.member_id, Leave.first_day, Leave.last_day)
+            .where(Leave.project_id.in_(ids), Leave.cancelled_at.is_(None),
+                   Leave.first_day <= around + timedelta(days=2), Leave.last_day >= around - timedelta(days=2))
+            .order_by(Leave.project_id, Leave.id)
+        ).all()
+        for project_id, member_id, first, last in rows:
+            yield project_id, (member_id, first, last)
 
     def _members(self, ids: list[int]) -> Iterable[tuple[int, tuple[int, MemberRow]]]:
         rows = self.session.connection().execute(

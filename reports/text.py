@@ -18,6 +18,7 @@ from reports.rows import (
     DailyPrompt,
     Digest,
     DueMoveItem,
+    HolidayAhead,
     Minutes,
     Nudge,
     OwnerTasks,
@@ -269,9 +270,28 @@ def agenda(rows: Agenda) -> Reply:
     lines = [f"周会时间：{when}", f"上周完成统计自 {day(since.date(), today=today)} {since.strftime('%H:%M')} 起"]
     _sections_or_none(lines, sections)
     _section(lines, "里程碑风险", milestone_list(list(rows.milestones_at_risk), today))
+    if rows.holiday is not None:
+        _holiday_section(lines, rows.holiday, today)
     lines.append("会上记录：/决议 <内容> ；/行动 新增 <内容> @负责人 截止:日期")
     lines.append("加议题：/议程 新增 <议题>")
     return Reply("\n".join(lines), title=titled("周会议程", rows.project_name), style="report")
+
+
+def _holiday_section(lines: list[str], holiday: HolidayAhead, today: date) -> None:
+    """九、节假日前后到期: each task due inside the holiday or just after it, with the working days left."""
+    span = f"{day(holiday.first, today=today)}~{day(holiday.last, today=today)} 放假，{day(holiday.back_on, today=today)} 上班"
+    title = f"九、{shorten(holiday.name or '长假', 10)}前后到期（{span}）"
+    items = []
+    for due in holiday.due:
+        where = "在假期中" if due.in_holiday else "节后"
+        items.append(
+            f"{_task_owner(TaskItem(due.task, due.owner))}截止{day(due.task.due_date, today=today)}（{where}）· "
+            f"还有 {due.days_left} 天，实际只剩 {due.workdays_left} 个工作日"
+        )
+    if items:
+        _section(lines, title, items)
+    else:
+        lines.append(f"{title}：无")
 
 
 def minutes(rows: Minutes) -> Reply:

@@ -43,7 +43,8 @@ def _age(incident: Incident) -> timedelta:
 def reminders(
     incidents: Sequence[Incident], today: date, *, managers: Sequence[MemberRow], project_name: str
 ) -> list[Reply]:
-    """At most two group messages: owners' reminders (overdue, due today, due soon), and escalations @ the PM."""
+    """At most three group messages: owners' reminders (overdue, due today, due soon), items of people on
+    leave @ the PM, and escalations @ the PM."""
     replies: list[Reply] = []
     owner_items = [i for i in incidents if i.owner is not None]
     if owner_items:
@@ -65,7 +66,14 @@ def reminders(
         owners = [i.owner for i in owner_items if i.owner is not None]
         title = titled("任务提醒", project_name, day(today))
         replies.append(Reply("\n".join(lines), title=title, mentions=mentions_of(owners)))
-    escalations = [i for i in incidents if i.owner is None]
+    covering = [i for i in incidents if i.owner is None and i.away]
+    if covering:
+        head = " ".join(at_marker(m) for m in managers) or "PM"
+        lines = [f"{head} 以下事项的负责人在请假，请安排（/交接 确认 … 或 /任务 修改 #12 @某人）："]
+        lines += [f"  {incident_line(i)} · {i.responsible.name if i.responsible else '未指派'}请假中" for i in covering]
+        replies.append(Reply("\n".join(lines), title=titled("请假期间的到期事项", project_name),
+                             mentions=mentions_of(managers)))
+    escalations = [i for i in incidents if i.owner is None and not i.away]
     if escalations:
         head = " ".join(at_marker(m) for m in managers) or "PM"
         lines = [f"{head} {ESCALATION_HEAD}"]

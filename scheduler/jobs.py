@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utcnow
 from bot.messages import Reply
-from models import JobRun, Project, ProjectStatus
+from models import JobRun, Project, ProjectStatus, leaves_to_hand_over, registers
 from models.calendar import NationalCalendar, WorkCalendar, chunked, load_calendars, national_calendar
 from models.card_views import job_origin
+from models.leave import propose_handovers
 from models.rhythm import record_agenda
 from models.slips import record_slip_news
 from reports import builders, compute, pictures, slips, text, text_reminders
@@ -34,6 +35,7 @@ from reports.plan import load_plan
 from reports.rows import Agenda, Incident
 from reports.rules import escalation_recipients, managers
 from reports.snapshot import Snapshot
+from reports.text_leave import handover_proposal
 from scheduler.claims import EMPTY, POSTED, SKIPPED, SUPERSEDED, Claim, OutboxBatch, Post, RunReport
 from scheduler.posting import ROUTE_MARGIN, reply_routes
 from scheduler.slots import (
@@ -64,6 +66,7 @@ PM_ONLY = (DIGEST, WEEKLY_DIGEST)  # who did and did not update: for the PMs' ey
 
 BATCH = 500  # projects per unit of work
 RETRO_LOOKBACK = timedelta(days=21)  # closed this recently: three workdays after it, even over 春节
+LEAVE_HANDOVER = "leave-handover"  # stand-ins proposed before a leave; slot: the leave's id
 
 
 class JobRunner:
@@ -157,6 +160,8 @@ class JobRunner:
                         incidents[project.id] = found
                         claims += [Claim(project.id, i.job, i.key, POSTED) for i in found]
                     claims += self._calendar_notices(project, calendars[project.id], data)
+                    if project.id in reminding:
+                        claims += self._handovers(session, project, calendars[project.id], at)
                 except Exception:
                     log.exception("scheduler: building for project %s failed at %s", project.id, at.isoformat())
                     local_report.errors += 1
@@ -295,6 +300,25 @@ class JobRunner:
             claims.append(Claim(project.id, CALENDAR_NOTICE, str(year), POSTED, [Post(notice, True)]))
         return claims
 
+    @staticmethod
+    def _handovers(session: Session, project: Project, calendar: WorkCalendar, at: datetime) -> list[Claim]:
+        """Stand-ins proposed to the PM for each leave starting by the next workday (once per leave)."""
+        if not project.leave_handover:
+            return []
+        today = at.astimezone(ZoneInfo(project.timezone)).date()
+        by = calendar.next_workday(today) or today + timedelta(days=1)
+        claims = []
+        for leave in leaves_to_hand_over(session, project_id=project.id, today=today, by=by):
+            found = propose_handovers(session, leave, at=at)
+            if not found:
+                claims.append(Claim(project.id, LEAVE_HANDOVER, str(leave.id), EMPTY))
+                continue
+            reply = handover_proposal(
+                session, leave, found, managers=registers.managers(session, project_id=project.id), today=today
+            )
+            claims.append(Claim(project.id, LEAVE_HANDOVER, str(leave.id), POSTED, [Post(reply, False)]))
+        return claims
+
     def _post_reminders(
         self,
         outbox: OutboxBatch,
@@ -312,7 +336,12 @@ class JobRunner:
         local = at.astimezone(ZoneInfo(project.timezone))
         stamp = local.strftime("%Y-%m-%dT%H:%M")
         # One message for the owners' reminders, one for the escalations: each line counts its own.
-        sizes = [n for n in (sum(i.owner is not None for i in new), sum(i.owner is None for i in new)) if n]
+        counts = (
+            sum(i.owner is not None for i in new),
+            sum(i.owner is None and i.away for i in new),  # the PM covers for someone on leave
+            sum(i.owner is None and not i.away for i in new),
+        )
+        sizes = [n for n in counts if n]
         replies = text_reminders.reminders(
             new, local.date(), managers=escalation_recipients(data.members(project.id)), project_name=project.name
         )
@@ -327,7 +356,10 @@ class JobRunner:
         """(the reply, whether it goes to the PMs privately, the agenda's rows when it is one)."""
         if slot.job == HOLIDAY_NOTICE:
             holiday = long_holiday_after(calendar, slot.day)
-            return (holiday_notice(holiday, project_name=project.name) if holiday else None), False, None
+            if holiday is None:
+                return None, False, None
+            open_tasks = bool(data.open_tasks(project.id))  # make-up days are prompted only with open tasks
+            return holiday_notice(holiday, project_name=project.name, open_tasks=open_tasks), False, None
         if slot.job == AGENDA:
             rows = compute.agenda(session, project, at, meeting_day=slot.day, data=data, calendar=calendar)
             return (text.agenda(rows) if rows else None), False, rows
