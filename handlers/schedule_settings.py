@@ -7,6 +7,7 @@ next occurrence without a restart. Only the PM and co-PMs may change them; anyon
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -213,69 +214,53 @@ def _set_nudge(ctx: Context, project: Project, value: str) -> Reply:
 _ON_WORDS = ("开", "开启", "打开", "on", "yes", "是")
 
 
-def _set_due_approval(ctx: Context, project: Project, value: str) -> Reply:
-    word = value.strip().lower()
-    if word not in _ON_WORDS and word not in _OFF_WORDS:
-        raise UsageError(f"“{value}”看不懂，请写 开 或 关。", "/项目 设置 延期审批 开|关")
-    new = word in _ON_WORDS
-    _change(ctx, project, "due_approval", project.due_approval, new)
-    project.due_approval = new
-    if not new:
-        return Reply("已关闭延期审批：负责人改自己的截止日期直接生效（PM 的汇总里照样列出每次延期/提前）。")
-    return Reply(
-        "已开启延期审批：负责人把自己的截止日期往后推，要 PM 批准才生效。\n"
-        "PM 处理：/任务 批准 #12 ｜ /任务 驳回 #12 [原因]"
-    )
+@dataclass(frozen=True, slots=True)
+class _Switch:
+    """A per-project rule turned on or off (`/项目 设置 <name> 开|关`): the column, and what each answer says."""
+
+    name: str  # as typed, for the usage line
+    column: str
+    on: str
+    off: str
+
+    def __call__(self, ctx: Context, project: Project, value: str) -> Reply:
+        word = value.strip().lower()
+        if word not in _ON_WORDS and word not in _OFF_WORDS:
+            raise UsageError(f"“{value}”看不懂，请写 开 或 关。", f"/项目 设置 {self.name} 开|关")
+        new = word in _ON_WORDS
+        _change(ctx, project, self.column, getattr(project, self.column), new)
+        setattr(project, self.column, new)
+        return Reply(self.on if new else self.off)
 
 
-def _set_slip_alerts(ctx: Context, project: Project, value: str) -> Reply:
-    word = value.strip().lower()
-    if word not in _ON_WORDS and word not in _OFF_WORDS:
-        raise UsageError(f"“{value}”看不懂，请写 开 或 关。", "/项目 设置 下游提醒 开|关")
-    new = word in _ON_WORDS
-    _change(ctx, project, "slip_alerts", project.slip_alerts, new)
-    project.slip_alerts = new
-    if not new:
-        return Reply("已关闭下游提醒：任务阻塞、推迟或逾期时，不再在群里提醒后续任务的负责人。")
-    return Reply("已开启下游提醒：任务阻塞、推迟或逾期时，会在群里提醒后续任务的负责人一次（附预测影响），解除后再告知。")
-def _set_risk_proposals(ctx: Context, project: Project, value: str) -> Reply:
-    word = value.strip().lower()
-    if word not in _ON_WORDS and word not in _OFF_WORDS:
-        raise UsageError(f"“{value}”看不懂，请写 开 或 关。", "/项目 设置 风险提示 开|关")
-    new = word in _ON_WORDS
-    _change(ctx, project, "risk_proposals", project.risk_proposals, new)
-    project.risk_proposals = new
-    if not new:
-        return Reply("已关闭风险提示：成员更新里的“可能延期”“有点悬”等照样记为备注，不再提请 PM 登记风险。")
-    return Reply(
-        "已开启风险提示：成员更新里说可能延期、没把握或有保留（“估计赶不上”“有点悬”“原则上周五能完成”）时，"
-        "记为备注并提请 PM 登记风险。\nPM 处理：/风险 采纳 #12 ｜ /风险 忽略 #12 ｜ /风险 候选"
-    )
-
-
-def _set_leave_handover(ctx: Context, project: Project, value: str) -> Reply:
-    word = value.strip().lower()
-    if word not in _ON_WORDS and word not in _OFF_WORDS:
-        raise UsageError(f"“{value}”看不懂，请写 开 或 关。", "/项目 设置 交接 开|关")
-    new = word in _ON_WORDS
-    _change(ctx, project, "leave_handover", project.leave_handover, new)
-    project.leave_handover = new
-    if not new:
-        return Reply("已关闭请假交接：请假的人照样不收提醒，但不再提议代理人。")
-    return Reply("已开启请假交接：请假开始前提议由谁代为负责期间到期的事项，PM 确认：/交接 确认 #12")
-
-
-def _set_holiday_deadlines(ctx: Context, project: Project, value: str) -> Reply:
-    word = value.strip().lower()
-    if word not in _ON_WORDS and word not in _OFF_WORDS:
-        raise UsageError(f"“{value}”看不懂，请写 开 或 关。", "/项目 设置 节假日截止 开|关")
-    new = word in _ON_WORDS
-    _change(ctx, project, "holiday_deadlines", project.holiday_deadlines, new)
-    project.holiday_deadlines = new
-    if not new:
-        return Reply("已关闭节假日截止提醒：周会议程不再单列长假前后到期的任务。")
-    return Reply("已开启节假日截止提醒：长假（国庆、春节、五一）前两周的周会议程列出假期中和节后头几天到期的任务，"
-                 "并写明实际剩几个工作日。")
+_DUE_APPROVAL = _Switch(
+    "延期审批", "due_approval",
+    on="已开启延期审批：负责人把自己的截止日期往后推，要 PM 批准才生效。\n"
+    "PM 处理：/任务 批准 #12 ｜ /任务 驳回 #12 [原因]",
+    off="已关闭延期审批：负责人改自己的截止日期直接生效（PM 的汇总里照样列出每次延期/提前）。",
+)
+_SLIP_ALERTS = _Switch(
+    "下游提醒", "slip_alerts",
+    on="已开启下游提醒：任务阻塞、推迟或逾期时，会在群里提醒后续任务的负责人一次（附预测影响），解除后再告知。",
+    off="已关闭下游提醒：任务阻塞、推迟或逾期时，不再在群里提醒后续任务的负责人。",
+)
+_RISK_PROPOSALS = _Switch(
+    "风险提示", "risk_proposals",
+    on="已开启风险提示：成员更新里说可能延期、没把握或有保留（“估计赶不上”“有点悬”“原则上周五能完成”）时，"
+    "记为备注并提请 PM 登记风险。\nPM 处理：/风险 采纳 #12 ｜ /风险 忽略 #12 ｜ /风险 候选",
+    off="已关闭风险提示：成员更新里的“可能延期”“有点悬”等照样记为备注，不再提请 PM 登记风险。",
+)
+_LEAVE_HANDOVER = _Switch(
+    "交接", "leave_handover",
+    on="已开启请假交接：请假开始前提议由谁代为负责期间到期的事项，PM 确认：/交接 确认 #12",
+    off="已关闭请假交接：请假的人照样不收提醒，但不再提议代理人。",
+)
+_HOLIDAY_DEADLINES = _Switch(
+    "节假日截止", "holiday_deadlines",
+    on="已开启节假日截止提醒：长假（国庆、春节、五一）前两周的周会议程列出假期中和节后头几天到期的任务，"
+    "并写明实际剩几个工作日。",
+    off="已关闭节假日截止提醒：周会议程不再单列长假前后到期的任务。",
+)
 
 
 _SETTERS = (
@@ -286,11 +271,11 @@ _SETTERS = (
     (("工作时间", "hours", "workhours"), _set_hours),
     (("时区", "timezone", "tz"), _set_timezone),
     (("催办", "nudge"), _set_nudge),
-    (("延期审批", "审批", "approval", "due-approval"), _set_due_approval),
-    (("下游提醒", "下游预警", "slip-alerts", "slips"), _set_slip_alerts),
-    (("风险提示", "风险候选", "risk-hints", "risk-proposals"), _set_risk_proposals),
-    (("交接", "请假交接", "handover"), _set_leave_handover),
-    (("节假日截止", "节前截止", "holiday-deadlines"), _set_holiday_deadlines),
+    (("延期审批", "审批", "approval", "due-approval"), _DUE_APPROVAL),
+    (("下游提醒", "下游预警", "slip-alerts", "slips"), _SLIP_ALERTS),
+    (("风险提示", "风险候选", "risk-hints", "risk-proposals"), _RISK_PROPOSALS),
+    (("交接", "请假交接", "handover"), _LEAVE_HANDOVER),
+    (("节假日截止", "节前截止", "holiday-deadlines"), _HOLIDAY_DEADLINES),
 )
 
 
