@@ -89,6 +89,9 @@ class Dispatcher:
         self._clock = clock
         self._inbox = Inbox(session_factory, clock=clock)
         self.observer: EventObserver | None = None  # metrics, when on (bot.metrics.install)
+        # Told (platform, event key) once an event's outcome is committed: wakes a callback waiting for
+        # its answer in this process (bot.callback_answers.ProcessedEvents; called from the worker thread).
+        self.on_processed: Callable[[str, str], None] | None = None
 
     def accept(self, incomings: Sequence[Incoming]) -> list[int]:
         """Record events durably in the inbox (one commit for the batch); returns the ids of the new ones."""
@@ -130,6 +133,8 @@ class Dispatcher:
         log.info("event processed", extra={**ids, "event_id": event_id, "outbox_id": outbox_id})  # ids, never text
         if self.observer is not None:
             self.observer.event_processed(incoming.platform, outbox_id, event.received_at)
+        if self.on_processed is not None:
+            self.on_processed(incoming.platform, incoming.event_key)
         return True
 
     def process_pending(self, limit: int = 100) -> int:

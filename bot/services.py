@@ -13,7 +13,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from bot.callback_answers import answer_after_processing
+from bot.callback_answers import ProcessedEvents, answer_after_processing
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import OutboxSender
@@ -54,6 +54,8 @@ class Platforms:
         # What the InboxWorker runs: events one by one, giving way to the webhook's commits.
         prepares = any(platform.prepares for platform in self.by_name.values())
         self.processor = InboxProcessor(dispatcher, runtime.writes, complete=self._prepare if prepares else None)
+        self.processed = ProcessedEvents()  # wakes the callbacks waiting for their answer (bound at start_intake)
+        dispatcher.on_processed = self.processed.notify
 
     def get(self, name: str) -> Platform | None:
         return self.by_name.get(name)
@@ -81,8 +83,9 @@ class Platforms:
     async def start_intake(self, *, on_accepted: Callable[[], None]) -> None:
         self._on_accepted = on_accepted
         self.batcher.start()
+        self.processed.bind(asyncio.get_running_loop())
         for platform in self.by_name.values():
-            platform.await_outcome = partial(answer_after_processing, self.runtime, platform)
+            platform.await_outcome = partial(answer_after_processing, self.runtime, platform, processed=self.processed)
             await platform.start(self.record)
 
     async def record(self, incoming: Incoming) -> Recorded:

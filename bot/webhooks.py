@@ -93,7 +93,7 @@ async def webhook(request: Request) -> Response:
             log.exception("%s webhook: could not record event %s now", platform, key)
         return _error(503, "could not record the event; please retry")
     if parsed.await_outcome:
-        return JSONResponse(await answer_after_processing(platforms.runtime, receiver, parsed))
+        return JSONResponse(await answer_after_processing(platforms.runtime, receiver, parsed, platforms.processed))
     return JSONResponse(parsed.answer)
 
 
