@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.messages import Attachment, Reply
 from bot.platforms import PermanentError
@@ -28,20 +28,32 @@ def images_of(reply: Reply) -> list[Attachment]:
     return [a for a in reply.attachments if a.kind == "image"]
 
 
+def _check_size(attachment: Attachment, limit: int, kind: str, shown: str) -> None:
+    """Feishu refuses an empty upload and one over its limit: refused here, before any request."""
+    if not attachment.data or len(attachment.data) > limit:
+        raise PermanentError(
+            f"feishu {kind} {attachment.name}: {len(attachment.data)} bytes (1 byte to {shown} allowed)", code=f"{kind}_size"
+        )
+
+
+def _uploaded_key(response: Any, kind: str) -> str:
+    """The `image_key` / `file_key` of an upload's answer."""
+    key = getattr(response.data, f"{kind}_key", None) if response.data else None
+    if not isinstance(key, str) or not key:
+        raise PermanentError(f"feishu upload {kind}: no {kind}_key in the answer", code=f"no_{kind}_key")
+    return key
+
+
 async def upload_image(api: FeishuApi, image: Attachment) -> str:
     """The image's `image_key`."""
     from lark_oapi.api.im.v1 import CreateImageRequest, CreateImageRequestBody
 
-    if not image.data or len(image.data) > MAX_IMAGE_BYTES:
-        raise PermanentError(f"feishu image {image.name}: {len(image.data)} bytes (1 byte to 10 MB allowed)", code="image_size")
+    _check_size(image, MAX_IMAGE_BYTES, "image", "10 MB")
     # The tuple form gives the part a filename and Content-Type (a bare file object is sent without them).
     body = CreateImageRequestBody.builder().image_type("message").image((image.name, io.BytesIO(image.data), image.media_type))
     request = CreateImageRequest.builder().request_body(body.build()).build()
     response = await api._call(lambda option: api._client.im.v1.image.create(request, option), "upload image")
-    key = response.data.image_key if response.data else None
-    if not isinstance(key, str) or not key:
-        raise PermanentError("feishu upload image: no image_key in the answer", code="no_image_key")
-    return key
+    return _uploaded_key(response, "image")
 
 
 async def upload_images(api: FeishuApi, reply: Reply) -> list[str]:
@@ -69,18 +81,14 @@ async def upload_file(api: FeishuApi, file: Attachment) -> str:
     """The file's `file_key`."""
     from lark_oapi.api.im.v1 import CreateFileRequest, CreateFileRequestBody
 
-    if not file.data or len(file.data) > MAX_FILE_BYTES:
-        raise PermanentError(f"feishu file {file.name}: {len(file.data)} bytes (1 byte to 30 MB allowed)", code="file_size")
+    _check_size(file, MAX_FILE_BYTES, "file", "30 MB")
     body = (
         CreateFileRequestBody.builder().file_type(file_type(file.name)).file_name(file.name)
         .file((file.name, io.BytesIO(file.data), file.media_type))
     )
     request = CreateFileRequest.builder().request_body(body.build()).build()
     response = await api._call(lambda option: api._client.im.v1.file.create(request, option), "upload file")
-    key = response.data.file_key if response.data else None
-    if not isinstance(key, str) or not key:
-        raise PermanentError("feishu upload file: no file_key in the answer", code="no_file_key")
-    return key
+    return _uploaded_key(response, "file")
 
 
 async def upload_files(api: FeishuApi, reply: Reply) -> list[str]:
