@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from handlers.errors import UserError
 from handlers.sheet_plan import Plan, PlannedTask, Problem
@@ -23,8 +22,8 @@ from handlers.sheet_preview import Match, existing_tasks, match_tasks
 from models import Department, Edit, Member, Project, Task, TaskStatus
 from models.history import record_changes
 from models.snapshots import PREDECESSORS
-from models.task import dependency_edges, parent_links, set_other_departments, task_department, task_dependency
-from models.task_create import NewTask, create_tasks
+from models.task import dependency_edges, parent_links, set_other_departments, task_department
+from models.task_create import NewTask, create_tasks, link_new_tasks
 from models.task_sheet import sheet_task_rows
 
 # Field of the preview → (history field, column).
@@ -109,27 +108,22 @@ class _Writer:
         for match, task in zip(matches, tasks, strict=True):
             self.by_row[match.row.row] = task
             self.numbers[task.number] = task
-        parents, others, edges, notes = [], [], [], []
+        parents: dict[int, int] = {}
+        others: list[dict[str, int]] = []
+        edges: list[tuple[int, int]] = []
+        notes: list[tuple[int, str, object, object, str | None]] = []
         for match, task in zip(matches, tasks, strict=True):
             row = match.row
             if row.parent_row is not None:
-                parents.append({"_id": task.id, "parent_id": self.by_row[row.parent_row].id})
+                parents[task.id] = self.by_row[row.parent_row].id
             others += [{"task_id": task.id, "department_id": d, "position": i}
                        for i, d in enumerate(self.department_ids(row.departments)[1:])]
-            edges += [{"task_id": task.id, "predecessor_id": self.by_row[r].id} for r in row.predecessor_rows]
+            edges += [(task.id, self.by_row[r].id) for r in row.predecessor_rows]
             if row.note:
                 notes.append((task.id, "note", None, None, row.note))
-        if parents:
-            table = Task.__table__
-            self.session.execute(update(table).where(table.c.id == bindparam("_id")).values(parent_id=bindparam("parent_id")),
-                                 parents)
-            by_id = {t.id: t for t in tasks}
-            for values in parents:
-                set_committed_value(by_id[values["_id"]], "parent_id", values["parent_id"])
+        link_new_tasks(self.session, tasks, parents=parents, edges=edges)
         if others:
             self.session.execute(insert(task_department), others)
-        if edges:
-            self.session.execute(insert(task_dependency), edges)
         record_changes(self.session, project_id=self.project.id, entity="task", actor=self.actor, at=self.at,
                        changes=notes)
         self.result.created = tasks

@@ -21,10 +21,11 @@ from handlers.context import Context
 from handlers.errors import UsageError, UserError
 from handlers.router import CommandGroup, CommandSet
 from handlers.text import Args
-from models import Project, ProjectTemplate, Risk, RiskStatus, Task, TaskStatus, get_or_create_department, record_change
+from models import Project, ProjectTemplate, Risk, RiskStatus, Task, get_or_create_department, record_change
 from models.base import insert_now
 from models.calendar import WorkCalendar, load_calendar, national_calendar
 from models.project import allocate_number
+from models.task_create import NewTask, create_tasks, link_new_tasks
 from models.template import ask_layout, find_template, list_templates, take_layout
 from reports.format import RISK_LEVEL_LABELS, day, shorten
 from reports.templates import Layout, lay_out, template_body
@@ -241,29 +242,23 @@ def _create(ctx: Context, template: ProjectTemplate, request: dict[str, Any]) ->
         at=ctx.incoming.sent_at, field="template", new=template.name, note=f"开始 {layout.start.isoformat()}",
     )
     now = ctx.incoming.sent_at
-    by_key: dict[int, Task] = {}
-    for laid in layout.tasks:
-        department = get_or_create_department(ctx.session, project=project, name=laid.department) if laid.department else None
-        task = Task(
-            project_id=project.id, number=allocate_number(ctx.session, project, "next_task_no"), title=laid.title,
-            owner_id=None, department_id=department.id if department else None, start_date=laid.start,
-            due_date=laid.due, status=TaskStatus.TODO, progress=0, deliverable=laid.deliverable,
-            acceptance_criteria=laid.acceptance, wbs_code=laid.wbs, is_milestone=laid.milestone,
-            created_by_id=pm.id, created_at=now, updated_at=now, status_changed_at=now,
-        )
-        insert_now(ctx.session, task)
-        by_key[laid.key] = task
-        record_change(
-            ctx.session, project_id=project.id, entity="task", entity_id=task.id, actor=pm, at=now,
-            field="created", new=laid.title, note=f"模板 {template.name}",
-        )
-    for laid in layout.tasks:
-        task = by_key[laid.key]
-        if laid.parent is not None and laid.parent in by_key:
-            task.parent_id = by_key[laid.parent].id
-        predecessors = [by_key[k] for k in laid.deps if k in by_key]
-        if predecessors:
-            task.predecessors = predecessors
+    department_ids: dict[str, int] = {}
+    for name in dict.fromkeys(laid.department for laid in layout.tasks if laid.department):
+        department_ids[name] = get_or_create_department(ctx.session, project=project, name=name).id
+    specs = [
+        NewTask(laid.title, department_id=department_ids.get(laid.department) if laid.department else None,
+                start=laid.start, due=laid.due, deliverable=laid.deliverable, acceptance=laid.acceptance,
+                wbs_code=laid.wbs, milestone=laid.milestone)
+        for laid in layout.tasks
+    ]
+    tasks = create_tasks(ctx.session, project, specs, actor=pm, at=now, note=f"模板 {template.name}")
+    by_key = {laid.key: task for laid, task in zip(layout.tasks, tasks, strict=True)}
+    link_new_tasks(
+        ctx.session, tasks,
+        parents={by_key[laid.key].id: by_key[laid.parent].id
+                 for laid in layout.tasks if laid.parent is not None and laid.parent in by_key},
+        edges=[(by_key[laid.key].id, by_key[k].id) for laid in layout.tasks for k in laid.deps if k in by_key],
+    )
     for laid_risk in layout.risks:
         risk = Risk(
             project_id=project.id, number=allocate_number(ctx.session, project, "next_risk_no"),
