@@ -21,7 +21,7 @@ from handlers.sheet_plan import Plan, PlannedTask, Problem
 from handlers.sheet_preview import Match, existing_tasks, match_tasks
 from models import Department, Edit, Member, Project, Task, TaskStatus
 from models.history import record_changes
-from models.snapshots import PREDECESSORS
+from models.snapshots import OTHER_DEPARTMENTS, PREDECESSORS
 from models.task import dependency_edges, parent_links, set_other_departments, task_department
 from models.task_create import NewTask, create_tasks, link_new_tasks
 from models.task_sheet import sheet_task_rows
@@ -138,7 +138,9 @@ class _Writer:
             old = match.existing.wbs if key == "wbs" and match.existing else (match.existing.values.get(key)
                                                                                 if match.existing else None)
             new = row.wbs if key == "wbs" else values[key]
-            edit.record(history, _text(old), _text(new), columns=(column,))
+            # The departments after the first are remembered too, so /撤销 restores all of them.
+            extra = (OTHER_DEPARTMENTS,) if key == "departments" else ()
+            edit.record(history, _text(old), _text(new), columns=(column, *extra))
             if key == "owner":
                 edit.set(owner_id=self.owner_id(row))
             elif key == "departments":

@@ -10,8 +10,11 @@ from sqlalchemy import Date, Time, inspect
 
 from models.base import Base, UTCDateTime
 
-# A relationship's ids, remembered like a column: the predecessors of a task.
+# Relationships' ids, remembered like columns: the predecessors of a task (sorted), and its departments
+# after the first (in their order: the order is what a 配合部门 cell says).
 PREDECESSORS = "predecessor_ids"
+OTHER_DEPARTMENTS = "other_department_ids"
+RELATIONSHIP_KEYS = frozenset({PREDECESSORS, OTHER_DEPARTMENTS})
 
 
 def encode_value(value: object) -> Any:
@@ -32,6 +35,8 @@ def column_values(row: Base, columns: list[str] | tuple[str, ...]) -> dict[str, 
     for key in columns:
         if key == PREDECESSORS:
             found[key] = sorted(p.id for p in row.predecessors)  # type: ignore[attr-defined]
+        elif key == OTHER_DEPARTMENTS:
+            found[key] = [d.id for d in row.other_departments]  # type: ignore[attr-defined]
         else:
             found[key] = getattr(row, key)
     return found
@@ -39,7 +44,7 @@ def column_values(row: Base, columns: list[str] | tuple[str, ...]) -> dict[str, 
 
 def decode_value(model: type[Base], key: str, value: Any) -> object:
     """A JSON value back into the Python value of the model's attribute `key`."""
-    if value is None or key == PREDECESSORS:
+    if value is None or key in RELATIONSHIP_KEYS:
         return value
     column = inspect(model).columns[key]
     kind = column.type

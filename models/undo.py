@@ -26,8 +26,8 @@ from models.history import Change, record_change
 from models.meeting import ActionItem
 from models.project import Member, Project
 from models.risk import Risk
-from models.snapshots import PREDECESSORS, column_values, decode_value
-from models.task import Task
+from models.snapshots import OTHER_DEPARTMENTS, PREDECESSORS, column_values, decode_value
+from models.task import Task, set_other_departments
 
 ENTITY_MODELS: dict[str, type[Base]] = {
     "task": Task, "risk": Risk, "action": ActionItem, "member": Member, "project": Project,
@@ -213,6 +213,8 @@ def _restore(session: Session, row: Base, values: dict[str, Any], at: datetime) 
             ids = list(value or [])
             found = {t.id: t for t in session.scalars(select(Task).where(Task.id.in_(ids)))} if ids else {}
             row.predecessors = [found[i] for i in ids if i in found]  # type: ignore[attr-defined]
+        elif column == OTHER_DEPARTMENTS:
+            set_other_departments(session, task_id=row.id, department_ids=list(value or []))  # type: ignore[attr-defined]
         else:
             setattr(row, column, decode_value(model, column, value))
     if hasattr(row, "updated_at"):

@@ -199,6 +199,21 @@ def test_an_import_is_undone_like_any_message(project: ConsoleChat) -> None:
     assert "全部任务：没有" not in project.say("/任务 列表 全部", name=PM)  # numbers are kept, cancelled
 
 
+def test_undoing_an_import_restores_every_department_in_order(project: ConsoleChat) -> None:
+    project.say("/导入", name=PM, file=sheet_file(TEMPLATE))
+    project.say("/导入 确认", name=PM)
+    edited = [list(row) for row in TEMPLATE]
+    edited[4][3] = "研发部、设计部"  # 1.1 需求调研: the same first department, the second changed
+    project.say("/导入", name=PM, file=sheet_file(edited))
+    project.say("/导入 确认", name=PM)
+    assert "部门：研发部、设计部" in project.say("/任务 #2", name=PM)
+    undone = project.say("/撤销", name=PM)
+    assert "#2" in undone, undone
+    assert "部门：研发部、市场部" in project.say("/任务 #2", name=PM)
+    # Undone, the import's change is the latest again: the same file shows it as a change to make.
+    assert "更新 1 个" in project.say("/导入", name=PM, file=sheet_file(edited))
+
+
 def test_a_cancelled_task_is_not_changed_and_the_preview_says_so(project: ConsoleChat) -> None:
     project.say("/导入", name=PM, file=sheet_file(TEMPLATE))
     project.say("/导入 确认", name=PM)
