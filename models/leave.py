@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, select
+from sqlalchemy import ForeignKey, String, UniqueConstraint, select, tuple_, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.base import Base
@@ -171,3 +171,16 @@ def propose_handovers(session: Session, /, leave: Leave, *, at: datetime) -> lis
         handovers.append(handover)
     session.flush()
     return handovers
+
+
+def reopen_confirmed(session: Session, /, *, items: Sequence[tuple[str, int]], settled_at: datetime) -> None:
+    """Handovers of these items (kind, id) confirmed at that moment wait for the PM again: the owner
+    change that confirmed them was undone."""
+    if items:
+        session.execute(
+            update(Handover)
+            .where(tuple_(Handover.kind, Handover.item_id).in_(items), Handover.status == HandoverStatus.CONFIRMED,
+                   Handover.settled_at == settled_at)
+            .values(status=HandoverStatus.PENDING, settled_at=None)
+            .execution_options(synchronize_session="fetch")
+        )

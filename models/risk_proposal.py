@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, select
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.base import Base
@@ -60,3 +60,14 @@ def pending_proposals(session: Session, /, *, project_id: int, task_id: int | No
     if task_id is not None:
         query = query.where(RiskProposal.task_id == task_id)
     return session.scalars(query.order_by(RiskProposal.proposed_at, RiskProposal.id)).all()
+
+
+def reopen_adopted(session: Session, /, *, risk_ids: Sequence[int]) -> None:
+    """The proposals adopted as these risks wait for the PM again (their risks' creation was undone)."""
+    if risk_ids:
+        session.execute(
+            update(RiskProposal)
+            .where(RiskProposal.risk_id.in_(risk_ids), RiskProposal.status == ProposalStatus.ADOPTED)
+            .values(status=ProposalStatus.PENDING, risk_id=None, settled_at=None)
+            .execution_options(synchronize_session="fetch")
+        )

@@ -129,6 +129,22 @@ def test_all_at_once_and_items_that_changed_hands_meanwhile(team: ConsoleChat) -
     assert owner_of(team, 1) == "张三"
 
 
+def test_undoing_a_confirmation_puts_the_handovers_back(team: ConsoleChat) -> None:
+    at = sh("2026-10-08 15:00")
+    team.say("/请假 10-09", name="李四", at=at)
+    team.say("/交接 确认 #1", at=at)
+    team.say("/交接 确认 全部", at=sh("2026-10-08 15:05"))  # A1 and R1 in a later message
+    assert owner_of(team, 1) == "赵六"
+    undone = team.say("/撤销", at=sh("2026-10-08 15:10"))
+    assert "A1" in undone and "R1" in undone, undone
+    # Only what the undone message confirmed waits again; #1, confirmed earlier, stays confirmed.
+    assert sorted((ref, status) for ref, _who, status in handovers(team)) == [
+        ("#1", HandoverStatus.CONFIRMED), ("A1", HandoverStatus.PENDING), ("R1", HandoverStatus.PENDING)]
+    assert owner_of(team, 1) == "赵六"
+    again = team.say("/交接 确认 A1", at=sh("2026-10-08 15:15"))
+    assert "A1 联系供应商" in again and "代为负责" in again
+
+
 def test_the_setting_turns_the_handover_off(team: ConsoleChat, runtime: Runtime, runner: JobRunner) -> None:
     assert "已关闭请假交接" in team.say("/项目 设置 交接 关", at=sh("2026-09-28 10:00"))
     reply = team.say("/请假 10-08~10-09", name="李四", at=sh("2026-09-28 10:00"))

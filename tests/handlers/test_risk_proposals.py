@@ -140,6 +140,17 @@ def test_the_pm_adopts_in_one_step(tasks: ConsoleChat) -> None:
     assert "没有待确认的风险提示" in tasks.say("/风险 采纳 #4", name=PM)
 
 
+def test_undoing_an_adoption_puts_the_proposal_back(tasks: ConsoleChat) -> None:
+    tasks.say("#4 周五交付没把握", name="李四")
+    tasks.say("/风险 采纳 #4", name=PM)
+    undone = tasks.say("/撤销", name=PM)
+    assert "R1" in undone, undone
+    assert risks(tasks)[0][4] == RiskStatus.CLOSED
+    assert proposals(tasks)[0][3] == ProposalStatus.PENDING  # the PM decides again
+    assert "#4" in tasks.say("/风险 候选", name=PM)
+    assert tasks.say("/风险 采纳 #4", name=PM).startswith("已登记风险 R2")
+
+
 def test_the_pm_may_change_the_level_and_adopt_all(tasks: ConsoleChat) -> None:
     tasks.say("#1 力争月底前上线\n#3 这周怕是来不及", name="李四")
     assert [p[0] for p in proposals(tasks)] == [1, 3]
