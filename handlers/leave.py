@@ -5,7 +5,9 @@ gets no prompt, nudge or reminder and is never 未更新; reminders about their 
 (`reports`). Before it starts (at once when it starts by the next workday, otherwise the reminders run
 of the workday before, `leave-handover`) the bot proposes stand-ins for their tasks, risks and action items due
 by its last day (`models.leave.propose_handovers`); `/交接 确认 #12` (PM) makes the stand-in the owner
-and tells the group who covers what. `/项目 设置 交接 关` turns the proposals off.
+and tells the group who covers what. After the leave (the reminders run of the first day after it,
+`leave-hand-back`) the group is told what stand-ins still cover, and `/交接 交还 #12` (PM) hands an item
+back to the person. `/项目 设置 交接 关` turns the proposals off.
 """
 
 from __future__ import annotations
@@ -21,10 +23,17 @@ from handlers.router import CommandGroup
 from handlers.text import Args
 from models import ActionItem, Handover, HandoverStatus, Leave, Member, Risk, Task, leaves_of, pending_handovers
 from models.calendar import load_calendar
-from models.leave import overlapping, propose_handovers
+from models.leave import overlapping, propose_handovers, to_hand_back
 from models.registers import managers
 from reports.format import mention, person
-from reports.text_leave import CONFIRM_USAGE, handover_item, handover_proposal, item_label, leave_span
+from reports.text_leave import (
+    CONFIRM_USAGE,
+    RETURN_USAGE,
+    handover_item,
+    handover_proposal,
+    item_label,
+    leave_span,
+)
 
 LEAVE_USAGE = "/请假 12-01~12-05 [说明] ｜ /请假 @某人 12-01~12-05（PM）"
 CANCEL_USAGE = "/请假 取消 [@某人]"
@@ -34,7 +43,7 @@ MAX_NOTE = 200
 _ALL_WORDS = ("全部", "所有", "all")
 
 leave_group = CommandGroup(("请假", "leave"), summary="请假：登记、取消、列表（期间不提醒，事项交接给同事）")
-handover_group = CommandGroup(("交接", "handover"), summary="交接：确认请假同事事项的代理人（PM）")
+handover_group = CommandGroup(("交接", "handover"), summary="交接：确认请假同事事项的代理人，回来后交还（PM）")
 
 
 def _whose(ctx: Context, args: Args, action: str) -> Member:
@@ -135,20 +144,26 @@ def list_leaves(ctx: Context, args: Args) -> Reply:
 # ---------------------------------------------------------------------------- /交接
 
 
-@handover_group.default_command(usage="/交接  列出待确认的交接", summary="列出待 PM 确认的交接")
+@handover_group.default_command(usage="/交接  列出待确认和待交还的交接", summary="列出待 PM 确认或交还的交接")
 def list_handovers(ctx: Context, args: Args) -> Reply:
     project = ctx.require_project()
     if args.words:
-        raise UsageError(f"不明白“{' '.join(args.words)}”。", f"/交接\n{CONFIRM_USAGE}")
+        raise UsageError(f"不明白“{' '.join(args.words)}”。", f"/交接\n{CONFIRM_USAGE}\n{RETURN_USAGE}")
     waiting = pending_handovers(ctx.session, project_id=project.id)
-    if not waiting:
-        return Reply("没有待确认的交接。")
+    back = to_hand_back(ctx.session, project_id=project.id, today=ctx.today)
+    if not waiting and not back:
+        return Reply("没有待确认或待交还的交接。")
     lines = [
         f"{item_label(ctx.session, h)} · {person(h.leave.member)} 请假 → {person(h.stand_in) if h.stand_in else '待指定'}"
         for h in waiting
     ]
-    lines.append(f"确认：{CONFIRM_USAGE}")
-    return Reply("\n".join(lines), title=f"待确认的交接（{len(waiting)}）")
+    if waiting:
+        lines.append(f"确认：{CONFIRM_USAGE}")
+    if back:
+        lines.append("请假已结束，可交还：")
+        lines += [f"  {item_label(ctx.session, h)} · {person(h.stand_in)} → {person(h.leave.member)}" for h in back]
+        lines.append(f"交还：{RETURN_USAGE}")
+    return Reply("\n".join(lines), title=f"交接（待确认 {len(waiting)} · 待交还 {len(back)}）")
 
 
 def _ref_key(word: str) -> str:
@@ -203,6 +218,37 @@ def _settle(ctx: Context, handover: Handover, stand_in: Member | None, actor: Me
     handover.stand_in, handover.status, handover.settled_at = stand_in, HandoverStatus.CONFIRMED, now
     mentions.append(Mention(stand_in.user_id, stand_in.name))
     return f"{label} 由 {mention(stand_in)} 代为负责（{leave.member.name} {leave_span(leave, ctx.today)} 请假）"
+
+
+@handover_group.command(("交还", "归还", "return", "handback"), usage=RETURN_USAGE,
+                        summary="请假结束后，把代理人负责的事项交还本人（PM）")
+def hand_back(ctx: Context, args: Args) -> Reply:
+    project = ctx.require_project()
+    actor = ctx.require_manager("交还交接的事项")
+    if len(args.words) != 1 or args.mentions:
+        raise UsageError("请写明交还哪一项（#12、R3、A4 或 全部）。", RETURN_USAGE)
+    back = to_hand_back(ctx.session, project_id=project.id, today=ctx.today)
+    word = args.words[0]
+    chosen = list(back) if word.lower() in _ALL_WORDS else [h for h in back if h.ref == _ref_key(word)]
+    if not chosen:
+        raise UserError(f"没有可交还的“{word}”（只有请假已结束、由代理人负责的事项可以交还）。待交还的见 /交接")
+    now = ctx.incoming.sent_at
+    lines: list[str] = []
+    mentions: list[Mention] = []
+    for handover in chosen:
+        leave, label = handover.leave, item_label(ctx.session, handover)
+        row = handover_item(ctx.session, handover)
+        if row is None or handover.stand_in_id is None or row.owner_id != handover.stand_in_id or not _still_open(row):
+            handover.status, handover.returned_at = HandoverStatus.DROPPED, now
+            lines.append(f"{label}：已不由 {person(handover.stand_in)} 负责或已结束，不用交还。")
+            continue
+        log_change(ctx, handover.kind, row, actor, "owner", person(handover.stand_in), leave.member.name,
+                   f"{leave.member.name} 请假结束，交还")
+        row.owner = leave.member
+        handover.status, handover.returned_at = HandoverStatus.RETURNED, now
+        mentions.append(Mention(leave.member.user_id, leave.member.name))
+        lines.append(f"{label} 交还 {mention(leave.member)} 负责（{person(handover.stand_in)} 代理结束）")
+    return Reply("\n".join(lines), mentions=tuple(dict.fromkeys(mentions)))
 
 
 def _still_open(row: Task | Risk | ActionItem) -> bool:

@@ -23,7 +23,16 @@ from models.enums import (
     TaskStatus,
 )
 from models.history import Change, record_change, set_message_ref
-from models.leave import Handover, HandoverStatus, Leave, away_on, leaves_of, leaves_to_hand_over, pending_handovers
+from models.leave import (
+    Handover,
+    HandoverStatus,
+    Leave,
+    away_on,
+    hand_backs_due,
+    leaves_of,
+    leaves_to_hand_over,
+    pending_handovers,
+)
 from models.meeting import ActionItem, Decision
 from models.numbered import get_numbered
 from models.pending import PendingUpdate, Proposal, propose_update, take_pending_update
@@ -120,6 +129,7 @@ __all__ = [
     "get_numbered",
     "get_or_create_department",
     "get_or_create_secret",
+    "hand_backs_due",
     "leaves_of",
     "leaves_to_hand_over",
     "pending_handovers",

@@ -9,11 +9,11 @@ confirms it (`/交接 确认 #12`), which makes the stand-in its owner.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint, select, tuple_, update
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
 from models.base import Base
 from models.enums import OPEN_TASK_STATUSES, ActionStatus, RiskStatus, Role, enum_column
@@ -27,6 +27,7 @@ class HandoverStatus(StrEnum):
     PENDING = "pending"
     CONFIRMED = "confirmed"
     DROPPED = "dropped"  # the leave was cancelled, or the item changed hands meanwhile
+    RETURNED = "returned"  # handed back to the person after the leave (`/交接 交还`)
 
 
 class Leave(Base):
@@ -42,6 +43,7 @@ class Leave(Base):
     created_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
     handover_at: Mapped[datetime | None]  # when stand-ins were proposed
+    hand_back_at: Mapped[datetime | None]  # when handing their items back was proposed, after the leave
 
     member: Mapped[Member] = relationship(foreign_keys=[member_id])
 
@@ -58,6 +60,7 @@ class Handover(Base):
     stand_in_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
     status: Mapped[HandoverStatus] = mapped_column(enum_column(HandoverStatus), default=HandoverStatus.PENDING)
     settled_at: Mapped[datetime | None]
+    returned_at: Mapped[datetime | None]
 
     leave: Mapped[Leave] = relationship()
     stand_in: Mapped[Member | None] = relationship()
@@ -95,6 +98,35 @@ def pending_handovers(session: Session, /, *, project_id: int) -> Sequence[Hando
         .where(Leave.project_id == project_id, Handover.status == HandoverStatus.PENDING)
         .order_by(Handover.id)
     ).all()
+
+
+def to_hand_back(session: Session, /, *, project_id: int, today: date) -> Sequence[Handover]:
+    """Confirmed handovers of leaves that are over by `today`: their items may go back to the person."""
+    return session.scalars(
+        select(Handover).join(Leave, Leave.id == Handover.leave_id)
+        .where(Leave.project_id == project_id, Leave.cancelled_at.is_(None), Leave.last_day < today,
+               Handover.status == HandoverStatus.CONFIRMED)
+        .order_by(Leave.id, Handover.id)
+    ).all()
+
+
+def hand_backs_due(session: Session, /, *, project_ids: Sequence[int], today: date) -> dict[Leave, list[Handover]]:
+    """Leaves over by `today` (within the last two weeks) whose hand-back has not been proposed yet,
+    with their items still confirmed to stand-ins: for all these projects in one statement."""
+    found: dict[Leave, list[Handover]] = {}
+    if not project_ids:
+        return found
+    rows = session.scalars(
+        select(Handover).join(Leave, Leave.id == Handover.leave_id)
+        .where(Leave.project_id.in_(project_ids), Leave.cancelled_at.is_(None), Leave.hand_back_at.is_(None),
+               Leave.last_day < today, Leave.last_day >= today - timedelta(days=14),
+               Handover.status == HandoverStatus.CONFIRMED)
+        .options(joinedload(Handover.leave).joinedload(Leave.member), joinedload(Handover.stand_in))
+        .order_by(Leave.project_id, Leave.id, Handover.id)
+    )
+    for handover in rows:
+        found.setdefault(handover.leave, []).append(handover)
+    return found
 
 
 def leaves_to_hand_over(session: Session, /, *, project_id: int, today: date, by: date) -> Sequence[Leave]:
@@ -173,14 +205,17 @@ def propose_handovers(session: Session, /, leave: Leave, *, at: datetime) -> lis
     return handovers
 
 
-def reopen_confirmed(session: Session, /, *, items: Sequence[tuple[str, int]], settled_at: datetime) -> None:
-    """Handovers of these items (kind, id) confirmed at that moment wait for the PM again: the owner
-    change that confirmed them was undone."""
-    if items:
-        session.execute(
-            update(Handover)
-            .where(tuple_(Handover.kind, Handover.item_id).in_(items), Handover.status == HandoverStatus.CONFIRMED,
-                   Handover.settled_at == settled_at)
-            .values(status=HandoverStatus.PENDING, settled_at=None)
-            .execution_options(synchronize_session="fetch")
-        )
+def reopen_settled(session: Session, /, *, items: Sequence[tuple[str, int]], at: datetime) -> None:
+    """Handovers of these items (kind, id) settled at that moment go back one step, because the owner
+    change that settled them was undone: handed back → confirmed, confirmed → waiting for the PM."""
+    if not items:
+        return
+    chosen = tuple_(Handover.kind, Handover.item_id).in_(items)
+    session.execute(
+        update(Handover).where(chosen, Handover.status == HandoverStatus.RETURNED, Handover.returned_at == at)
+        .values(status=HandoverStatus.CONFIRMED, returned_at=None).execution_options(synchronize_session="fetch")
+    )
+    session.execute(
+        update(Handover).where(chosen, Handover.status == HandoverStatus.CONFIRMED, Handover.settled_at == at)
+        .values(status=HandoverStatus.PENDING, settled_at=None).execution_options(synchronize_session="fetch")
+    )

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, joinedload
 from models.base import Base
 from models.enums import ActionStatus, RiskStatus, TaskStatus
 from models.history import Change, record_change
-from models.leave import reopen_confirmed
+from models.leave import reopen_settled
 from models.meeting import ActionItem
 from models.project import Member, Project
 from models.risk import Risk
@@ -177,10 +177,10 @@ def undo_message(session: Session, /, *, project_id: int, event_key: str, actor:
             result.uncompleted.append(row)
         result.taken.append(Taken(entity, row, "created", change.new_value, None))
     # What the message settled along with its changes is unsettled with them: a proposal adopted as a
-    # risk it created, a handover it confirmed by changing an owner (the PM decides again).
+    # risk it created, a handover it confirmed or handed back by changing an owner (a step back).
     reopen_adopted(session, risk_ids=[entity_id for entity, entity_id in created if entity == "risk"])
     owners = [(c.entity, c.entity_id) for c in changes if c.field == "owner" and (c.entity, c.entity_id) not in created]
-    reopen_confirmed(session, items=owners, settled_at=changes[0].at)
+    reopen_settled(session, items=owners, at=changes[0].at)
     session.flush()
     return result
 

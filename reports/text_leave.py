@@ -13,6 +13,7 @@ from reports.format import day, mention, person, shorten
 
 ITEM_MODELS: dict[str, type[Task] | type[Risk] | type[ActionItem]] = {"task": Task, "risk": Risk, "action": ActionItem}
 CONFIRM_USAGE = "/交接 确认 #12|R3|A4|全部 [@代理人]"
+RETURN_USAGE = "/交接 交还 #12|R3|A4|全部"
 
 
 def leave_span(leave: Leave, today: date) -> str:
@@ -51,3 +52,18 @@ def handover_proposal(
     lines.append(f"确认：{CONFIRM_USAGE}（写 @某人 换成别人）")
     pms = [Mention(m.user_id, m.name) for m in managers if m.id != leave.member_id]
     return Reply("\n".join(lines), mentions=tuple(pms))
+
+
+def hand_back_proposal(
+    session: Session, leave: Leave, handovers: Sequence[Handover], *, managers: Sequence[Member], today: date
+) -> Reply:
+    """After the leave: what stand-ins still cover for the person, and how the PM hands it back."""
+    pms = [m for m in managers if m.id != leave.member_id]
+    lines = [
+        f"{mention(leave.member)} 欢迎回来（{leave_span(leave, today)} 请假已结束）。请假期间由同事代为负责的事项：",
+        *(f"  {item_label(session, h)} · {person(h.stand_in)}" for h in handovers),
+        f"{' '.join(mention(m) for m in pms) or 'PM'} 交还给 {leave.member.name}：{RETURN_USAGE}"
+        "（继续由代理人负责就不用操作）",
+    ]
+    people = [leave.member, *pms]
+    return Reply("\n".join(lines), mentions=tuple(dict.fromkeys(Mention(m.user_id, m.name) for m in people)))

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utcnow
 from bot.messages import Reply
-from models import JobRun, Project, ProjectStatus, leaves_to_hand_over, registers
+from models import Handover, JobRun, Leave, Project, ProjectStatus, hand_backs_due, leaves_to_hand_over, registers
 from models.calendar import NationalCalendar, WorkCalendar, chunked, load_calendars, national_calendar
 from models.card_views import job_origin
 from models.leave import propose_handovers
@@ -35,7 +35,7 @@ from reports.plan import load_plan
 from reports.rows import Agenda, Incident
 from reports.rules import escalation_recipients, managers
 from reports.snapshot import Snapshot
-from reports.text_leave import handover_proposal
+from reports.text_leave import hand_back_proposal, handover_proposal
 from scheduler.claims import EMPTY, POSTED, SKIPPED, SUPERSEDED, Claim, OutboxBatch, Post, RunReport
 from scheduler.posting import ROUTE_MARGIN, reply_routes
 from scheduler.slots import (
@@ -67,6 +67,7 @@ PM_ONLY = (DIGEST, WEEKLY_DIGEST)  # who did and did not update: for the PMs' ey
 BATCH = 500  # projects per unit of work
 RETRO_LOOKBACK = timedelta(days=21)  # closed this recently: three workdays after it, even over 春节
 LEAVE_HANDOVER = "leave-handover"  # stand-ins proposed before a leave; slot: the leave's id
+LEAVE_HAND_BACK = "leave-hand-back"  # after a leave, what stand-ins still cover; slot: the leave's id
 
 
 class JobRunner:
@@ -148,6 +149,7 @@ class JobRunner:
             reminding = {p.id for p in projects if REMINDERS in jobs and in_working_hours(p, calendars[p.id], at)}
             # Rows are loaded only for the projects that have something to build now.
             data = Snapshot(session, [p.id for p in projects if self._has_work(p, plans, existing, reminding, calendars)], at=at)
+            hand_backs = self._hand_backs_due(session, [p for p in projects if p.id in reminding], at)
             claims: list[Claim] = []
             incidents: dict[int, list[Incident]] = {}
             for project in projects:
@@ -162,6 +164,7 @@ class JobRunner:
                     claims += self._calendar_notices(project, calendars[project.id], data)
                     if project.id in reminding:
                         claims += self._handovers(session, project, calendars[project.id], at)
+                        claims += self._hand_backs(session, project, hand_backs, at)
                 except Exception:
                     log.exception("scheduler: building for project %s failed at %s", project.id, at.isoformat())
                     local_report.errors += 1
@@ -317,6 +320,31 @@ class JobRunner:
                 session, leave, found, managers=registers.managers(session, project_id=project.id), today=today
             )
             claims.append(Claim(project.id, LEAVE_HANDOVER, str(leave.id), POSTED, [Post(reply, False)]))
+        return claims
+
+    @staticmethod
+    def _hand_backs_due(session: Session, projects: Sequence[Project], at: datetime) -> dict[Leave, list[Handover]]:
+        """Leaves just over with items still with stand-ins, for the batch (one statement); each project's
+        own date decides whether its leave is over (`_hand_backs`)."""
+        projects = [p for p in projects if p.leave_handover]
+        if not projects:
+            return {}
+        latest = max(at.astimezone(ZoneInfo(p.timezone)).date() for p in projects)
+        return hand_backs_due(session, project_ids=[p.id for p in projects], today=latest)
+
+    @staticmethod
+    def _hand_backs(session: Session, project: Project, due: dict[Leave, list[Handover]], at: datetime) -> list[Claim]:
+        """After a leave, the group is told once what stand-ins still cover, and how the PM hands it back."""
+        today = at.astimezone(ZoneInfo(project.timezone)).date()
+        claims = []
+        for leave, handovers in due.items():
+            if leave.project_id != project.id or leave.last_day >= today:
+                continue
+            leave.hand_back_at = at
+            reply = hand_back_proposal(
+                session, leave, handovers, managers=registers.managers(session, project_id=project.id), today=today
+            )
+            claims.append(Claim(project.id, LEAVE_HAND_BACK, str(leave.id), POSTED, [Post(reply, False)]))
         return claims
 
     def _post_reminders(

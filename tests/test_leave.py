@@ -106,7 +106,7 @@ def test_a_leave_starting_tomorrow_is_handed_over_at_once_and_can_be_cancelled(t
     cancelled = team.say("/请假 取消", name="李四", at=at)
     assert cancelled == "已取消 李四 10-09(周五) 的请假，提醒照常。\n3 项待确认的交接已作废。"
     assert {h[2] for h in handovers(team)} == {HandoverStatus.DROPPED}
-    assert "没有待确认的交接" in team.say("/交接", at=at)
+    assert "没有待确认或待交还的交接" in team.say("/交接", at=at)
     assert owner_of(team, 1) == "李四"
 
 
@@ -143,6 +143,43 @@ def test_undoing_a_confirmation_puts_the_handovers_back(team: ConsoleChat) -> No
     assert owner_of(team, 1) == "赵六"
     again = team.say("/交接 确认 A1", at=sh("2026-10-08 15:15"))
     assert "A1 联系供应商" in again and "代为负责" in again
+
+
+def test_after_the_leave_the_items_are_handed_back_once_the_pm_says_so(
+    team: ConsoleChat, runtime: Runtime, runner: JobRunner
+) -> None:
+    team.say("/请假 10-08~10-10", name="李四", at=sh("2026-09-28 10:00"))
+    runner.run(["reminders"], sh("2026-09-30 10:00"))
+    team.say("/交接 确认 全部", at=sh("2026-09-30 11:00"))  # #1 → 赵六, R1 → 赵六, A1 → 赵六
+    team.say("/任务 #1 完成", name="赵六", at=sh("2026-10-09 11:00"))  # done while covering
+    assert "没有可交还的" in team.say("/交接 交还 全部", at=sh("2026-10-10 10:00"))  # 10-10: still away (调休)
+
+    runner.run(["reminders"], sh("2026-10-10 15:00"))
+    assert posts(runtime.session_factory, "leave-hand-back") == []
+    runner.run(["reminders"], sh("2026-10-12 10:00"))  # the Monday after
+    runner.run(["reminders"], sh("2026-10-12 10:30"))
+    [told] = posts(runtime.session_factory, "leave-hand-back")
+    assert told.text.startswith("@李四 欢迎回来（10-08(周四) 至 10-10(周六) 请假已结束）")
+    assert "#1 写接口" in told.text and "R1 接口文档不全 · 赵六" in told.text and "A1 联系供应商" in told.text
+    assert "@王经理 交还给 李四：/交接 交还" in told.text
+    assert {m.name for m in told.reply.mentions} == {"李四", "王经理"}
+    listed = team.say("/交接", at=sh("2026-10-12 10:40"))
+    assert "请假已结束，可交还" in listed and "R1 接口文档不全 · 赵六 → 李四" in listed
+
+    assert "只有项目经理（PM）可以交还" in team.say("/交接 交还 R1", name="赵六", at=sh("2026-10-12 11:00"))
+    back = team.say("/交接 交还 全部", at=sh("2026-10-12 11:00"))
+    assert "#1 写接口（截止 10-09(周五)）：已不由 赵六 负责或已结束，不用交还。" in back
+    assert "R1 接口文档不全 交还 @李四 负责（赵六 代理结束）" in back and "A1 联系供应商" in back
+    assert owner_of(team, 1) == "赵六"  # finished by the stand-in: stays theirs
+    with team.runtime.session_factory() as session:
+        action = session.scalar(select(ActionItem).where(ActionItem.number == 1))
+        assert action is not None and action.owner is not None and action.owner.name == "李四"
+    assert sorted(h[2] for h in handovers(team)) == sorted(
+        [HandoverStatus.DROPPED, HandoverStatus.RETURNED, HandoverStatus.RETURNED])
+    # /撤销 takes the hand-back back: the stand-ins cover again, and can be handed back later.
+    team.say("/撤销", at=sh("2026-10-12 11:05"))
+    assert "A1 联系供应商（截止 10-09(周五)） · 赵六 → 李四" in team.say("/交接", at=sh("2026-10-12 11:06"))
+    assert "R1 接口文档不全 交还 @李四" in team.say("/交接 交还 R1", at=sh("2026-10-12 11:07"))
 
 
 def test_the_setting_turns_the_handover_off(team: ConsoleChat, runtime: Runtime, runner: JobRunner) -> None:
