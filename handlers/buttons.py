@@ -44,9 +44,9 @@ def confirm_buttons(user_id: str) -> tuple[Button, ...]:
     return (Button("是", YES, (user_id,), "primary"), Button("不是", NO, (user_id,)))
 
 
-def undo_button(user_id: str) -> Button:
-    """Takes back the presser's latest change in the group (right after the reply: this one)."""
-    return Button("撤销", "/撤销", (user_id,))
+def undo_button(user_id: str, event_key: str) -> Button:
+    """Takes back what this message changed, however many changes came after it (`/撤销 消息:…`)."""
+    return Button("撤销", f"/撤销 消息:{event_key}", (user_id,))
 
 
 def undoable(ctx: Context, reply: Reply) -> Reply:
@@ -56,4 +56,4 @@ def undoable(ctx: Context, reply: Reply) -> Reply:
         return reply
     if not message_changed(ctx.session, project_id=project.id, event_key=ctx.incoming.event_key):
         return reply
-    return with_buttons(reply, undo_button(sender.user_id))
+    return with_buttons(reply, undo_button(sender.user_id, ctx.incoming.event_key))

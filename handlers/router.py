@@ -50,6 +50,7 @@ OPTION_SPELLINGS: dict[str, tuple[str, ...]] = {
     "criteria": ("验收标准", "标准", "criteria"),
     "template": ("模板", "template"),
     "milestone": ("里程碑", "milestone"),
+    "message": ("消息", "message", "msg"),
 }
 
 

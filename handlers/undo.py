@@ -3,7 +3,9 @@
 `/撤销` takes back the sender's own latest change in this group; the PM (and co-PMs) may name whose
 (`/撤销 @某人`) or what (`/撤销 #12`, `R3`, `A4`: the latest change to that task, risk or action item).
 A member naming someone else's change is refused. An undo is never itself undone: `/撤销` again takes
-back the next older change. The reversal itself is `models.undo`; this module holds the words.
+back the next older change. The 撤销 button under a reply names its message (`/撤销 消息:<event key>`), so
+a press takes back that message even after later ones. The reversal itself is `models.undo`; this
+module holds the words.
 """
 
 from __future__ import annotations
@@ -19,23 +21,27 @@ from handlers.router import CommandGroup
 from handlers.text import Args
 from models import ActionItem, Change, Decision, Member, Risk, Task, TaskStatus
 from models.base import Base
-from models.undo import Taken, UndoRefused, last_undoable_message, undo_message
+from models.undo import Taken, UndoRefused, last_undoable_message, message_changes, undo_message, undone
 from reports.format import FIELD_LABELS, describe_change, mention, person, shorten
 
-USAGE = "/撤销 （撤回我的上一次修改） ｜ PM：/撤销 @某人 ｜ /撤销 #12"
+USAGE = "/撤销 （撤回我的上一次修改） ｜ PM：/撤销 @某人 ｜ /撤销 #12"  # 消息:… only on the 撤销 button
 _TARGETS = {"#": "task", "r": "risk", "a": "action"}
 _TARGET = re.compile(r"(#|[rRaA])(\d{1,9})")
 
 group = CommandGroup(("撤销", "undo", "撤回"), summary="撤销：撤回上一次修改（PM 可撤回别人的）")
 
 
-@group.default_command(usage=USAGE, summary="撤回你在本群的上一次修改（一条消息改的全部内容）")
+@group.default_command(usage=USAGE, summary="撤回你在本群的上一次修改（一条消息改的全部内容）", options=("message",))
 def undo(ctx: Context, args: Args) -> Reply:
     project = ctx.require_project()
     sender = ctx.require_sender()
-    if len(args.words) + len(args.mentions) > 1:
+    # An event key has no spaces: words after it are words (the option's value runs over them).
+    message, *after = args.options.get("message", "").split() or [""]
+    if len(args.words) + len(after) + len(args.mentions) + bool(message) > 1:
         raise UsageError("一次只能撤销一个人或一个编号的修改。", USAGE)
-    if args.mentions:
+    if message:  # the 撤销 button under a reply: that message, not the latest
+        latest, nothing = _message(ctx, message, sender)
+    elif args.mentions:
         whose = ctx.resolve_member(args.mentions[0])
         if whose.id != sender.id and not sender.is_manager:
             raise PermissionDenied("只有 PM 可以撤销别人的修改；你可以撤销自己的：/撤销")
@@ -83,6 +89,19 @@ def undo(ctx: Context, args: Args) -> Reply:
     lines += _restored_lines(result.taken)
     notice, mentions = _dependents_notice(result.uncompleted)
     return Reply("\n".join(lines + notice), mentions=mentions)
+
+
+def _message(ctx: Context, event_key: str, sender: Member) -> tuple[Change | None, str]:
+    """The message a 撤销 button names: the sender's own (a PM's: anyone's), not undone yet."""
+    project = ctx.require_project()
+    changes = [c for c in message_changes(ctx.session, project_id=project.id, event_key=event_key) if c.field != "note"]
+    if not changes:
+        return None, "这条消息没有可以撤销的修改。"
+    if changes[0].actor_id != sender.id and not sender.is_manager:
+        raise PermissionDenied(f"这是 {person(changes[0].actor)} 的修改，只有本人或 PM 可以撤销。")
+    if undone(ctx.session, project_id=project.id, event_key=event_key):
+        return None, "这条消息的修改已经撤销过了。"
+    return changes[0], ""
 
 
 def _refusal(ctx: Context, refused: UndoRefused) -> str:

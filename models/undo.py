@@ -107,6 +107,11 @@ def message_changed(session: Session, /, *, project_id: int, event_key: str) -> 
     return bool(session.scalar(_CHANGED_SOMETHING, {"project_id": project_id, "event_key": event_key}))
 
 
+def undone(session: Session, /, *, project_id: int, event_key: str) -> bool:
+    """Whether that message's changes have been taken back already."""
+    return bool(session.scalar(select(exists().where(Change.project_id == project_id, Change.undo_of == event_key))))
+
+
 def message_changes(session: Session, /, *, project_id: int, event_key: str) -> Sequence[Change]:
     return session.scalars(
         select(Change)

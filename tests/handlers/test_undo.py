@@ -193,3 +193,19 @@ def test_risks_and_action_items_are_undone_too(project: ConsoleChat) -> None:
     assert tuple(item) == (ActionStatus.OPEN, None)  # type: ignore[arg-type]
     level = query(project, lambda s: s.scalar(select(Risk.level)))
     assert level == RiskLevel.MEDIUM
+
+
+def test_the_undo_button_takes_back_its_own_message_after_later_ones(project: ConsoleChat) -> None:
+    from tests.handlers.test_export import last_reply
+
+    two_tasks(project)
+    project.say("#1 开始", name="李四")
+    project.say("#1 进度 30%", name="李四")
+    [undo] = [b.command for s in last_reply(project).sections for b in s.buttons if b.label == "撤销"]
+    project.say("#1 阻塞 等法务", name="李四")  # a later message, about other columns of the same task
+    reply = project.say(undo, name="李四")
+    assert "进度" in reply and row(project, 1)["progress"] == 0  # the 30% is taken back
+    assert row(project, 1)["status"] == TaskStatus.BLOCKED  # the later message stands
+    assert project.say(undo, name="李四") == "这条消息的修改已经撤销过了。"
+    assert "只有本人或 PM 可以撤销" in project.say(undo, name="赵六")
+    assert "一次只能撤销" in project.say(f"{undo} #1", name="李四")

@@ -218,7 +218,7 @@ def test_task_details_are_a_card_with_the_tasks_buttons(tandem: Tandem) -> None:
     assert status(tandem, 1) == TaskStatus.BLOCKED
     done = say_and_get(tandem, "oc_g3", "ou_li", "/任务 #1 完成")
     tandem.settle()
-    assert commands_on(done.content) == ["/撤销"]  # the change, with one tap to take it back
+    assert [c.split(" ")[0] for c in commands_on(done.content)] == ["/撤销"]  # one tap takes it back
     closed = say_and_get(tandem, "oc_g3", "ou_li", "/任务 #1")
     assert "/任务 #1 完成" not in commands_on(closed.content)  # a done task offers no status buttons
 
@@ -270,13 +270,17 @@ def test_an_update_can_be_taken_back_with_one_tap(tandem: Tandem) -> None:
     project_with_task(tandem)
     updated = say_and_get(tandem, "oc_g3", "ou_li", "#1 进度 40%")
     tandem.settle()
-    assert commands_on(updated.content) == ["/撤销"]
-    assert "撤销" in press(tandem, "oc_g3", updated, "ou_li", "/撤销")["toast"]["content"]
+    [undo] = commands_on(updated.content)
+    assert undo.startswith("/撤销 消息:")  # this message's, not whatever the presser changed last
+    say_and_get(tandem, "oc_g3", "ou_li", "#1 备注 已约好摄影")  # a later message, changing nothing undoable
+    assert "只有本人或 PM 可以撤销" in press(tandem, "oc_g3", updated, "ou_wu", undo)["toast"]["content"]
+    assert "撤销" in press(tandem, "oc_g3", updated, "ou_li", undo)["toast"]["content"]
     tandem.settle()
     with tandem.runtime.session_factory() as session:
         from models import Task
 
         assert session.scalars(select(Task)).one().progress == 0
+    assert "已经撤销过了" in press(tandem, "oc_g3", updated, "ou_li", undo)["toast"]["content"]
     note = say_and_get(tandem, "oc_g3", "ou_li", "#1 备注 已约好摄影")
     assert note.msg_type == "post"  # a note changes nothing /撤销 takes back: no button, a plain post
 
