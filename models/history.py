@@ -52,6 +52,7 @@ class Change(Base):
 _INSERT_CHANGE = insert(Change.__table__)
 _MESSAGE_REF = "tandem.message_ref"
 _CHANGED = "tandem.changed"
+_UNDOABLE = "tandem.undoable"
 
 
 def set_message_ref(session: Session, /, event_key: str | None) -> None:
@@ -59,6 +60,13 @@ def set_message_ref(session: Session, /, event_key: str | None) -> None:
     sets it for each event it processes; a session of its own per event)."""
     session.info[_MESSAGE_REF] = event_key
     session.info.pop(_CHANGED, None)
+    session.info.pop(_UNDOABLE, None)
+
+
+def wrote_undoable(session: Session, /) -> bool:
+    """Whether this session wrote, for the current message, a change `/撤销` could take back (not a
+    note, not an undo's own rows): known without asking the database."""
+    return bool(session.info.get(_UNDOABLE))
 
 
 def changed_ids(session: Session, /, entity: str) -> set[int]:
@@ -90,6 +98,8 @@ def record_change(
     """Write one history row now (a plain INSERT, no unit-of-work bookkeeping: every command writes
     one or more of these, and an ORM flush costs several times the statement)."""
     session.info.setdefault(_CHANGED, set()).add((entity, entity_id))
+    if field != "note" and undo_of is None:
+        session.info[_UNDOABLE] = True
     session.execute(
         _INSERT_CHANGE,
         {
@@ -118,6 +128,8 @@ def record_changes(
     if not changes:
         return
     event_key = session.info.get(_MESSAGE_REF)
+    if any(field != "note" for _id, field, _old, _new, _note in changes):
+        session.info[_UNDOABLE] = True
     session.execute(_INSERT_CHANGE, [
         {"project_id": project_id, "entity": entity, "entity_id": entity_id, "actor_id": actor.id if actor else None,
          "at": at, "field": field, "old_value": None if old is None else str(old),

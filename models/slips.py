@@ -12,10 +12,11 @@ from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, select, text
+from sqlalchemy import ForeignKey, Index, String, exists, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base
+from models.task import task_dependency
 
 
 class SlipCause(StrEnum):
@@ -50,6 +51,16 @@ def open_slip_warnings(session: Session, /, *, task_ids: Collection[int]) -> Seq
         select(SlipWarning).where(SlipWarning.task_id.in_(sorted(task_ids)), SlipWarning.cleared_at.is_(None))
         .order_by(SlipWarning.id)
     ).all()
+
+
+def slip_state(session: Session, /, *, task_ids: Collection[int]) -> tuple[bool, bool]:
+    """Whether any task depends on these, and whether any of them has a warning not yet cleared: the
+    two questions every status or date change asks first, in one statement."""
+    ids = sorted(task_ids)
+    depended_on = exists().where(task_dependency.c.predecessor_id.in_(ids))
+    warned = exists().where(SlipWarning.task_id.in_(ids), SlipWarning.cleared_at.is_(None))
+    found = session.execute(select(depended_on, warned)).one()
+    return bool(found[0]), bool(found[1])
 
 
 def add_slip_warning(

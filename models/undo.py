@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from models.base import Base
 from models.enums import ActionStatus, RiskStatus, TaskStatus
-from models.history import Change, record_change
+from models.history import Change, message_ref, record_change, wrote_undoable
 from models.leave import reopen_settled
 from models.meeting import ActionItem
 from models.project import Member, Project
@@ -103,7 +103,10 @@ _CHANGED_SOMETHING = select(
 
 
 def message_changed(session: Session, /, *, project_id: int, event_key: str) -> bool:
-    """Whether the message changed something `/撤销` can take back (its notes alone are not changes)."""
+    """Whether the message changed something `/撤销` can take back (its notes alone are not changes);
+    for the message this session is processing, from what it wrote (`wrote_undoable`)."""
+    if event_key == message_ref(session):
+        return wrote_undoable(session)
     return bool(session.scalar(_CHANGED_SOMETHING, {"project_id": project_id, "event_key": event_key}))
 
 

@@ -15,13 +15,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.messages import Mention
-from models import Member, Project, TaskStatus, task_dependency
+from models import Member, Project, TaskStatus
 from models.calendar import WorkCalendar
-from models.slips import SlipCause, SlipWarning, open_slip_warnings
+from models.slips import SlipCause, SlipWarning, open_slip_warnings, slip_state
 from reports.forecast import Forecast, Workdays, downstream, forecast, load_forecast, workdays_between
 from reports.format import day, shorten
 from reports.plan import Plan, PlanTask
@@ -54,12 +54,12 @@ def check(
     news = SlipNews()
     if not checks or not project.slip_alerts:
         return news
+    depended_on, warned = slip_state(session, task_ids=list(checks))
+    if not depended_on and not warned:
+        return news  # nothing depends on these tasks and nothing was told: no forecast to load
     active: dict[tuple[int, str], SlipWarning] = {
         (w.task_id, w.cause): w for w in open_slip_warnings(session, task_ids=list(checks))
-    }
-    depended_on = exists().where(task_dependency.c.predecessor_id.in_(sorted(checks)))
-    if not active and not session.scalar(select(depended_on)):
-        return news  # nothing depends on these tasks and nothing was told: no forecast to load
+    } if warned else {}
     plan, work_calendar, current = load_forecast(session, project, at, calendar=calendar)
     days = Workdays(work_calendar)
     by_id = {t.id: t for t in plan.tasks}
