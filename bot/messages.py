@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -286,7 +286,7 @@ class Reply:
         if self.sections:
             data["sections"] = [_section_payload(s) for s in self.sections]
         if self.buttons:
-            data["buttons"] = [asdict(b) for b in self.buttons]
+            data["buttons"] = [_plain(b) for b in self.buttons]
         if self.attachments:
             data["attachments"] = [_attachment_payload(a) for a in self.attachments]
         if self.view is not None:
@@ -356,8 +356,18 @@ def _buttons_line(buttons: tuple[Button, ...]) -> str:
     return "可以回复：" + " ｜ ".join(f"{b.command}{f' <{b.input}>' if b.input else ''}（{b.label}）" for b in buttons)
 
 
+def _plain(value: Any) -> Any:
+    """A dataclass (and the tuples and dataclasses in it) as plain dicts and lists for JSON: what
+    `dataclasses.asdict` gives, without its deep copy of every leaf (a reply is serialised per message)."""
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _section_payload(section: Section) -> dict[str, Any]:
-    data = asdict(section)
+    data = _plain(section)
     data["table"] = (
         {"columns": list(section.table.columns), "rows": [list(r) for r in section.table.rows]} if section.table else None
     )

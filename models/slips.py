@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, exists, select, text
+from sqlalchemy import ForeignKey, Index, String, bindparam, exists, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base
@@ -53,13 +53,16 @@ def open_slip_warnings(session: Session, /, *, task_ids: Collection[int]) -> Seq
     ).all()
 
 
+_SLIP_STATE = select(
+    exists().where(task_dependency.c.predecessor_id.in_(bindparam("ids", expanding=True))),
+    exists().where(SlipWarning.task_id.in_(bindparam("ids", expanding=True)), SlipWarning.cleared_at.is_(None)),
+)
+
+
 def slip_state(session: Session, /, *, task_ids: Collection[int]) -> tuple[bool, bool]:
     """Whether any task depends on these, and whether any of them has a warning not yet cleared: the
-    two questions every status or date change asks first, in one statement."""
-    ids = sorted(task_ids)
-    depended_on = exists().where(task_dependency.c.predecessor_id.in_(ids))
-    warned = exists().where(SlipWarning.task_id.in_(ids), SlipWarning.cleared_at.is_(None))
-    found = session.execute(select(depended_on, warned)).one()
+    two questions every status or date change asks first, in one statement (built once)."""
+    found = session.execute(_SLIP_STATE, {"ids": sorted(task_ids)}).one()
     return bool(found[0]), bool(found[1])
 
 
