@@ -32,6 +32,9 @@ task_dependency = Table(
     Base.metadata,
     Column("task_id", ForeignKey("task.id", ondelete="CASCADE"), primary_key=True),
     Column("predecessor_id", ForeignKey("task.id", ondelete="CASCADE"), primary_key=True),
+    # "What waits for this task" (completions, slips downstream, forecasts) looks up by predecessor;
+    # the primary key leads with task_id, so that lookup would scan the table.
+    Index("ix_task_dependency_predecessor_id", "predecessor_id"),
 )
 
 # The cooperating departments of a task after its first (a 配合部门 cell naming several): the first is
