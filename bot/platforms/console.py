@@ -27,11 +27,18 @@ DEFAULT_CHAT = "console"
 _TYPED_MENTION = re.compile(r"(?<![A-Za-z0-9_.<])@([^\s@<>:：,，。]+)")  # 写稿@李四 yes, a@b.com no
 
 
+def private_chat_id(user_id: str) -> str:
+    """The console's private chat with a user (`tandem say --private`): its own chat id."""
+    return f"private:{user_id}"
+
+
 def console_incoming(
-    text: str, *, chat_id: str, user_id: str, name: str, at: datetime, event_key: str | None = None
+    text: str, *, chat_id: str, user_id: str, name: str, at: datetime, event_key: str | None = None,
+    private: bool = False,
 ) -> Incoming:
     """A console message; `@名字` becomes a mention of the user with that id (console ids default to names),
-    marked typed: it names a member, it does not vouch for a new one."""
+    marked typed: it names a member, it does not vouch for a new one. `private`: said to the bot alone
+    (in `private_chat_id(user_id)`), not in a group."""
     mentions: dict[str, Mention] = {}
 
     def mark(match: re.Match[str]) -> str:
@@ -50,6 +57,7 @@ def console_incoming(
         text=_TYPED_MENTION.sub(mark, defuse_markers(text)),
         sent_at=at,
         mentions=tuple(mentions.values()),
+        is_group=not private,
     )
 
 
