@@ -55,6 +55,7 @@ from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandGroup, CommandRegistry
 from handlers.text import normalize, split_tokens
 from models import Proposal, ensure_member, get_active_project_and_member, take_pending_update
+from models.card_views import sent_privately
 from models.closed import latest_closed_project
 
 
@@ -86,6 +87,10 @@ def handle_message(
     session: Session, incoming: Incoming, *, registry: CommandRegistry, default_timezone: str, links: LinkMaker | None = None
 ) -> tuple[Reply | None, int | None]:
     """Run one message; returns the reply (None: say nothing) and the project it concerned."""
+    if incoming.is_group and incoming.card_message_id and sent_privately(
+        session, platform=incoming.platform, message_id=incoming.card_message_id
+    ):  # a button on a card sent privately (the callback names the chat, not its kind)
+        incoming = replace(incoming, is_group=False)
     if incoming.is_group:
         project, sender = get_active_project_and_member(
             session, platform=incoming.platform, chat_id=incoming.chat_id, user_id=incoming.sender_id
