@@ -218,3 +218,35 @@ def test_the_setting_shows_and_is_the_pms(three: dict[str, ConsoleChat]) -> None
     assert "已关闭合并提醒" in g1.say("/project set merged-prompt off")
     assert "合并提醒：关" in g1.say("/项目 设置")
     assert "看不懂" in g1.say("/项目 设置 合并提醒 也许")
+
+
+def test_a_yes_in_the_private_chat_answers_the_question_asked_there(three: dict[str, ConsoleChat], runtime: Runtime) -> None:
+    g1 = three["g1"]
+    at = sh("2026-12-02 10:00")
+    asked = g1.private("官网改版#1 应该完成了", name="王五", at=at)
+    assert asked == "【官网改版】是要把 #1 标记为已完成吗？回复“是”确认，回复其他内容则不改动"
+    assert task(runtime, "官网改版", 1).status == TaskStatus.TODO
+    assert g1.private("是", name="王五", at=sh("2026-12-02 10:01")).startswith("【官网改版】")
+    assert task(runtime, "官网改版", 1).status == TaskStatus.DONE
+    assert task(runtime, "新品发布会", 1).status == TaskStatus.TODO and task(runtime, "年会筹备", 1).status == TaskStatus.TODO
+    assert "私信里可以" in g1.private("是", name="王五", at=sh("2026-12-02 10:02"))  # nothing asked any more
+
+
+def test_the_earliest_prompt_time_is_taken_across_time_zones() -> None:
+    """发布会 prompts at 17:00 Shanghai, the Berlin project at 09:00 Berlin (16:00 Shanghai in winter)."""
+    from datetime import UTC, datetime, time, timedelta
+
+    from models.calendar import WorkCalendar, national_calendar
+    from scheduler.person_prompt import plan
+
+    created = datetime(2026, 9, 1, tzinfo=UTC)
+    shanghai = Project(id=1, timezone="Asia/Shanghai", daily_prompt_time=time(17, 0), created_at=created)
+    berlin = Project(id=2, timezone="Europe/Berlin", daily_prompt_time=time(9, 0), created_at=created)
+    calendars = {1: WorkCalendar(national_calendar()), 2: WorkCalendar(national_calendar())}
+    people = {("feishu", "ou_wu"): [shanghai, berlin]}
+    due, missed = plan(people, calendars, sh("2026-12-02 15:59"), timedelta(hours=1))
+    assert due == [] and [m.day.isoformat() for m in missed] == ["2026-12-01"]  # yesterday's: looked back a day
+    [today], _ = plan(people, calendars, sh("2026-12-02 16:00"), timedelta(hours=1))
+    assert today.slot == "2026-12-02:ou_wu" and today.project_ids == (2, 1) and today.due_at == sh("2026-12-02 16:00")
+    # 10-02 is 国庆 on the national calendar both use: neither counts, no merged prompt.
+    assert plan(people, calendars, sh("2026-10-02 16:00"), timedelta(hours=1))[0] == []
