@@ -53,45 +53,52 @@ def route(session: Session, incoming: Incoming, registry: CommandRegistry) -> Ro
     if not mine:
         return help_commands.private_chat_reply(registry)
     text = normalize(incoming.text) if incoming.kind == "text" else ""
-    if not text:
-        return what_works(mine)
-    refs = list(_QUALIFIED.finditer(text))
-    named: list[tuple[str, list[tuple[Project, Member]]]] = []  # each qualifier and the projects it names
-    for match in refs:
-        word = match.group("word")
-        if word and registry.find_group(word) is None:
-            named.append((word, _named(word, mine)))
-    stripped = _QUALIFIED.sub(lambda m: m.group(0) if _is_command(registry, m.group("word")) else f"#{m.group('number')}", text)
-    if not _is_task_command(registry, stripped):
+    qualifiers = [m.group("word") for m in _QUALIFIED.finditer(text) if not _is_command(registry, m.group("word"))]
+    stripped = _QUALIFIED.sub(
+        lambda m: m.group(0) if _is_command(registry, m.group("word")) else f"#{m.group('number')}", text
+    )
+    if not stripped or not _is_task_command(registry, stripped):
         return what_works(mine)
     numbers = sorted({r.number for s in task_segments(stripped) for r in s.refs if r.number is not None})
     if not numbers:
         return what_works(mine) if _group_of(registry, stripped) else _answer_to_question(session, mine, stripped)
-    for word, found in named:
-        if len(found) != 1:
-            return _which_project(word, found or mine, known=bool(found))
-    chosen = {found[0][0].id: found[0] for _, found in named}
-    if len(chosen) > 1:
-        names = "、".join(p.name for p, _ in chosen.values())
-        return Reply(f"一条消息只更新一个项目的任务（这条写了 {names}），请分开发送。")
-    if chosen:
-        project, member = next(iter(chosen.values()))
-        return Routed(project, member, stripped)
+    if qualifiers:
+        return _by_qualifiers(qualifiers, mine, stripped)
     if len(mine) == 1:
         return Routed(mine[0][0], mine[0][1], stripped)
+    return _by_numbers(session, mine, numbers, stripped)
+
+
+def _by_qualifiers(qualifiers: list[str], mine: list[tuple[Project, Member]], text: str) -> Routed | Reply:
+    """`发布会#12`: each qualifier must name one of the sender's projects, and all of them the same one."""
+    chosen: dict[int, tuple[Project, Member]] = {}
+    for word in qualifiers:
+        found = _named(word, mine)
+        if len(found) != 1:
+            return _which_project(word, found or mine, known=bool(found))
+        chosen[found[0][0].id] = found[0]
+    if len(chosen) > 1:
+        names = "、".join(p.name for p, _ in chosen.values())
+        return Reply(f"一条消息只更新一个项目的任务（这条写了 {names}），请分开发送（没有改动）。")
+    project, member = next(iter(chosen.values()))
+    return Routed(project, member, text)
+
+
+def _by_numbers(session: Session, mine: list[tuple[Project, Member]], numbers: list[int], text: str) -> Routed | Reply:
+    """Bare ids: the one project of the sender's that has every task named; else ask, changing nothing."""
     having = projects_with_tasks(session, project_ids=[p.id for p, _ in mine], numbers=numbers)
     everywhere = set.intersection(*having.values())
     candidates = [(p, m) for p, m in mine if p.id in everywhere]
     if len(candidates) == 1:
-        return Routed(candidates[0][0], candidates[0][1], stripped)
+        return Routed(candidates[0][0], candidates[0][1], text)
+    refs = "、".join(f"#{n}" for n in numbers)
     if not candidates:
-        refs_text = "、".join(f"#{n}" for n in numbers)
         return Reply(
-            f"你的 {len(mine)} 个项目里没有一个同时有 {refs_text}。请写明项目，例如："
-            f"{_example(stripped, numbers[0], mine[0][0])}\n你的项目：{_names(mine)}"
+            f"你的 {len(mine)} 个项目里没有一个有 {refs}。请写明项目，例如：{_example(text, numbers[0], mine[0][0])}\n"
+            f"你的项目：{_names(mine)}"
         )
-    lines = [f"#{numbers[0]} 在你的 {len(candidates)} 个项目里都有，请写明是哪个项目（没有改动）："]
-    lines += [f"  {_example(stripped, numbers[0], p)}" for p, _ in candidates]
+    lines = [f"{refs} 在你的 {len(candidates)} 个项目里都有，请写明是哪个项目（没有改动）："]
+    lines += [f"  {_example(text, numbers[0], p)}" for p, _ in candidates]
     return Reply("\n".join(lines))
 
 
