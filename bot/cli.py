@@ -125,7 +125,8 @@ def _duration(delta: timedelta) -> str:
 def _say(
     runtime: Runtime, text: str, *, chat: str, user: str, name: str, at: datetime | None, private: bool = False
 ) -> None:
-    pressed = press(runtime.session_factory, text, chat_id=chat)  # `1` / `按 1`: the latest numbered choice
+    # `1` / `按 1`: the latest numbered choice printed in the chat (privately: sent to the user too)
+    pressed = press(runtime.session_factory, text, chat_id=chat, private_to=user if private else None)
     if pressed.text is None:
         click.echo(pressed.answer)
         return

@@ -36,7 +36,12 @@ class ConsoleChat:
         """Say `text` to the bot privately (the person's own chat with it) and return its replies there."""
         user_id = user or name
         chat_id = private_chat_id(user_id)
-        incoming = console_incoming(text, chat_id=chat_id, user_id=user_id, name=name, at=at or self.clock(), private=True)
+        pressed = press(self.runtime.session_factory, text, chat_id=chat_id, private_to=user_id)  # `1`: a choice
+        if pressed.text is None:
+            return pressed.answer or ""
+        incoming = console_incoming(
+            pressed.text, chat_id=chat_id, user_id=user_id, name=name, at=at or self.clock(), private=True
+        )
         for event_id in self.runtime.dispatcher.accept([incoming]):
             self.runtime.dispatcher.process(event_id)
         out: list[str] = []

@@ -192,6 +192,17 @@ def test_answering_the_merged_prompt_privately(three: dict[str, ConsoleChat], ru
     assert task(runtime, "新品发布会", 2).status == TaskStatus.TODO
 
 
+def test_a_numbered_choice_of_the_merged_prompt_is_pressed_in_the_private_chat(
+    three: dict[str, ConsoleChat], runtime: Runtime, runner: JobRunner
+) -> None:
+    """The console prints the merged prompt's buttons as numbered choices; `1` in the private chat presses
+    the first: 官网改版#1's 开始 (its section comes first, the earliest prompt)."""
+    runner.run(["daily-prompt"], sh("2026-12-02 09:00"))
+    started = three["g1"].private("1", name="王五", at=sh("2026-12-02 10:00"))
+    assert started.startswith("【官网改版】") and task(runtime, "官网改版", 1).status == TaskStatus.IN_PROGRESS
+    assert task(runtime, "新品发布会", 1).status == TaskStatus.TODO
+
+
 def test_private_messages_that_are_not_task_updates(three: dict[str, ConsoleChat]) -> None:
     g1 = three["g1"]
     both = g1.private("新品发布会#2 完成 官网改版#1 完成", name="王五")

@@ -93,19 +93,21 @@ def deliver_console(
     return len(printed)
 
 
-def press(session_factory: sessionmaker[Session], text: str, *, chat_id: str) -> Pressed:
+def press(
+    session_factory: sessionmaker[Session], text: str, *, chat_id: str, private_to: str | None = None
+) -> Pressed:
     """A typed line in a console chat: a number (`1`, `按 1`) presses the latest numbered choice printed
-    there (bot/platforms/console_choices.py); anything else goes as typed."""
+    there (bot/platforms/console_choices.py); anything else goes as typed. In a private chat
+    (`private_to`: its user) that includes what was sent to the user privately (the merged prompt)."""
     if not is_press(text):
         return Pressed(text=text)
+    shown_here = (OutboundMessage.chat_id == chat_id) & OutboundMessage.to_user_id.is_(None)
+    if private_to is not None:
+        shown_here = shown_here | (OutboundMessage.to_user_id == private_to)
     with session_factory() as session:
         bodies = session.scalars(
             select(OutboundMessage.body)
-            .where(
-                OutboundMessage.platform == PLATFORM,
-                OutboundMessage.chat_id == chat_id,
-                OutboundMessage.to_user_id.is_(None),
-            )
+            .where(OutboundMessage.platform == PLATFORM, shown_here)
             .order_by(OutboundMessage.id.desc())
             .limit(LOOK_BACK)
         ).all()
