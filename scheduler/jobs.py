@@ -367,7 +367,7 @@ class JobRunner:
 
     def _build(
         self, session: Session, project: Project, calendar: WorkCalendar, data: Snapshot, at: datetime, slot: Slot,
-        covered: set[str] = frozenset(),  # type: ignore[assignment]
+        covered: Collection[str] = (),
     ) -> tuple[Reply | None, bool, Agenda | None]:
         """(the reply, whether it goes to the PMs privately, the agenda's rows when it is one); `covered`:
         the person slots of the people who got the day's merged private prompt covering this project."""
@@ -382,7 +382,11 @@ class JobRunner:
             return (text.agenda(rows) if rows else None), False, rows
         if slot.job == SLIP_CHECK:
             return self._slip_check(session, project, calendar, at), False, None
-        privately = {m.id for m in data.members(project.id).values() if person_slot(slot.day, m.user_id) in covered}
+        # The owners told in the day's merged private prompt: named in the group prompt and nudge, not @-ed.
+        privately = (
+            {m.id for m in data.members(project.id).values() if person_slot(slot.day, m.user_id) in covered}
+            if covered else set()
+        )
         if slot.job == DAILY_PROMPT:
             prompt = builders.build_daily_prompt(session, project, at, data=data, calendar=calendar, privately=privately)
             return prompt, False, None
