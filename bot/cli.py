@@ -14,7 +14,7 @@ from bot.config import get_settings
 from bot.jobs_cli import jobs
 from bot.logs import configure_logging
 from bot.outbox_cli import outbox
-from bot.platforms.console import DEFAULT_CHAT, console_incoming, deliver_console, press
+from bot.platforms.console import DEFAULT_CHAT, console_incoming, deliver_console, press, private_chat_id
 from bot.runtime import Runtime, build_runtime
 from bot.sheets_cli import export_command, import_command, projects
 from models import CHAT_ID_MAX, USER_ID_MAX
@@ -122,12 +122,17 @@ def _duration(delta: timedelta) -> str:
     return f"{hours // 24} 天" if hours % 24 == 0 else f"{hours} 小时"
 
 
-def _say(runtime: Runtime, text: str, *, chat: str, user: str, name: str, at: datetime | None) -> None:
-    pressed = press(runtime.session_factory, text, chat_id=chat)  # `1` / `按 1`: the latest numbered choice
+def _say(
+    runtime: Runtime, text: str, *, chat: str, user: str, name: str, at: datetime | None, private: bool = False
+) -> None:
+    # `1` / `按 1`: the latest numbered choice printed in the chat (privately: sent to the user too)
+    pressed = press(runtime.session_factory, text, chat_id=chat, private_to=user if private else None)
     if pressed.text is None:
         click.echo(pressed.answer)
         return
-    incoming = console_incoming(pressed.text, chat_id=chat, user_id=user, name=name, at=at or runtime.clock())
+    incoming = console_incoming(
+        pressed.text, chat_id=chat, user_id=user, name=name, at=at or runtime.clock(), private=private
+    )
     for event_id in runtime.dispatcher.accept([incoming]):
         runtime.dispatcher.process(event_id)
     deliver_console(runtime.session_factory, click.echo, chat_id=chat, clock=runtime.clock)
@@ -147,14 +152,20 @@ def _identity(chat: str, user: str | None, name: str | None) -> tuple[str, str]:
 @click.option("--user", default=None, help="Sender's user id (default: the name).")
 @click.option("--name", default=None, help="Sender's display name (default: the user id).")
 @click.option("--at", "at", default=None, help="The message's own time, ISO 8601.")
+@click.option("--private", is_flag=True, help="Say it to the bot privately (not in --chat): a task update in your projects.")
 @click.argument("text", nargs=-1, required=True)
-def say(chat: str, user: str | None, name: str | None, at: str | None, text: tuple[str, ...]) -> None:
-    """Post one message into a console group chat and print the bot's replies."""
+def say(chat: str, user: str | None, name: str | None, at: str | None, private: bool, text: tuple[str, ...]) -> None:
+    """Post one message into a console group chat (or privately) and print the bot's replies."""
     user_id, display = _identity(chat, user, name)
+    if private:
+        chat = private_chat_id(user_id)
     settings = get_settings()
     runtime = build_runtime(settings)
     try:
-        _say(runtime, " ".join(text), chat=chat, user=user_id, name=display, at=parse_at(at, settings.timezone))
+        _say(
+            runtime, " ".join(text), chat=chat, user=user_id, name=display, at=parse_at(at, settings.timezone),
+            private=private,
+        )
     finally:
         runtime.close()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,7 @@ from bot.inbox import Inbox, pending_event_ids
 from bot.messages import CardUpdate, Incoming, Reply
 from bot.outbox import enqueue
 from bot.platforms import SignatureUse
-from models import InboundEvent, InboundStatus, claim_webhook_signature, set_message_ref
+from models import InboundEvent, InboundStatus, Project, claim_webhook_signature, set_message_ref
 from models.card_views import supersede_updates
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ class Dispatcher:
     def _enqueue_reply(
         self, session: Session, incoming: Incoming, reply: Reply, event_id: int, project_id: int | None
     ) -> int:
-        return enqueue(
+        outbox_id = enqueue(
             session,
             platform=incoming.platform,
             chat_id=incoming.chat_id,
@@ -156,6 +157,23 @@ class Dispatcher:
             project_id=project_id,
             reply_to=incoming.reply_to,
             reply_to_expires_at=incoming.reply_to_expires_at,
+        )
+        if project_id is not None and (not incoming.is_group or incoming.card_message_id):
+            self._tell_the_group(session, incoming, reply, event_id, project_id)
+        return outbox_id
+
+    def _tell_the_group(self, session: Session, incoming: Incoming, reply: Reply, event_id: int, project_id: int) -> None:
+        """A change made in a private chat whose reply @-mentions others (downstream owners told their
+        task may move, “可以开始”): a mention in a private chat reaches nobody, so the group gets it too."""
+        if not any(m.user_id != incoming.sender_id for m in reply.mentions):
+            return
+        group = session.scalar(select(Project.chat_id).where(Project.id == project_id))
+        if group is None or group == incoming.chat_id:
+            return
+        who = f"{incoming.sender_name} " if incoming.sender_name else ""
+        enqueue(
+            session, platform=incoming.platform, chat_id=group, reply=replace(reply, text=f"（{who}私信更新）{reply.text}"),
+            origin=f"event:{event_id}:group", now=self._clock(), project_id=project_id,
         )
 
     def _refresh_cards(self, session: Session, incoming: Incoming, event_id: int, project_id: int | None) -> None:

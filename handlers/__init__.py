@@ -31,6 +31,7 @@ from handlers import (
     imports,
     leave,
     members,
+    private_chat,
     project_closeout,
     projects,
     retro,
@@ -54,6 +55,7 @@ from handlers.errors import PermissionDenied, UsageError, UserError
 from handlers.router import CommandGroup, CommandRegistry
 from handlers.text import normalize, split_tokens
 from models import Proposal, ensure_member, get_active_project_and_member, take_pending_update
+from models.card_views import sent_privately
 from models.closed import latest_closed_project
 
 
@@ -85,13 +87,20 @@ def handle_message(
     session: Session, incoming: Incoming, *, registry: CommandRegistry, default_timezone: str, links: LinkMaker | None = None
 ) -> tuple[Reply | None, int | None]:
     """Run one message; returns the reply (None: say nothing) and the project it concerned."""
-    project, sender = (
-        get_active_project_and_member(
+    if incoming.is_group and incoming.card_message_id and sent_privately(
+        session, platform=incoming.platform, message_id=incoming.card_message_id
+    ):  # a button on a card sent privately (the callback names the chat, not its kind)
+        incoming = replace(incoming, is_group=False)
+    if incoming.is_group:
+        project, sender = get_active_project_and_member(
             session, platform=incoming.platform, chat_id=incoming.chat_id, user_id=incoming.sender_id
         )
-        if incoming.is_group
-        else (None, None)
-    )
+    else:  # a private message: a task update runs in the sender's project it names (handlers.private_chat)
+        routed = private_chat.route(session, incoming, registry)
+        if isinstance(routed, Reply):
+            return routed, None
+        project, sender = routed.project, routed.sender
+        incoming = replace(incoming, text=routed.text)
     now = incoming.sent_at.astimezone(ZoneInfo(project.timezone if project else default_timezone))
     if project is not None:
         if sender is None or (incoming.sender_name and sender.name != incoming.sender_name[:100]):
@@ -102,8 +111,6 @@ def handle_message(
         if last is None or incoming.sent_at - last >= LAST_SEEN_RESOLUTION:  # never backwards; one write a minute
             sender.last_seen_at = incoming.sent_at
     project_id = project.id if project else None
-    if not incoming.is_group:
-        return help_commands.private_chat_reply(registry), project_id
     if incoming.kind != "text" and incoming.file is None:
         return Reply(NON_TEXT_HINT), project_id
     # A file message on its own (no text) is an import of that file: `/导入` with it.
@@ -125,10 +132,14 @@ def handle_message(
         with session.begin_nested():
             reply = slips.follow_up(ctx, _run(ctx, text, registry, proposal))
     except UserError as exc:
-        return Reply(exc.reply_text(), style="refusal"), project_id
-    if ctx.notes:  # what the command did besides what was asked, said in the same reply
-        reply = replace(reply, text="\n".join([reply.text, *dict.fromkeys(ctx.notes)]))
-    return reply, (ctx.project.id if ctx.project else project_id)
+        reply = Reply(exc.reply_text(), style="refusal")
+    else:
+        if ctx.notes:  # what the command did besides what was asked, said in the same reply
+            reply = replace(reply, text="\n".join([reply.text, *dict.fromkeys(ctx.notes)]))
+        project_id = ctx.project.id if ctx.project else project_id
+    if not incoming.is_group and project is not None:  # people in several projects: say which one it was
+        reply = replace(reply, text=f"【{project.name}】{reply.text}")
+    return reply, project_id
 
 
 def _run(ctx: Context, text: str, registry: CommandRegistry, proposal: Proposal | None) -> Reply:

@@ -3,7 +3,8 @@ out of date, each rebuilt from the database by the report that built it (`report
 
 - the card whose button was pressed (`Incoming.card_message_id`), whatever the command did: it shows
   the clicked task's new status for everyone in the group, a finished task kept on it as done;
-- today's daily prompt cards of the group that show a task this message changed (typed or pressed).
+- today's daily prompt cards of the project's group that show a task this message changed (typed or
+  pressed, in the group or in a private chat: `handlers.private_chat`).
 
 Only for the platforms that can update a message in place (`Capabilities.card_updates`); the
 dispatcher writes each as an outbox row that updates the message (`updates_message_id`).
@@ -26,10 +27,10 @@ from reports import views
 def card_updates(
     session: Session, incoming: Incoming, project_id: int | None, *, platforms: Collection[str]
 ) -> list[CardUpdate]:
-    if incoming.platform not in platforms or project_id is None or not incoming.is_group:
+    if incoming.platform not in platforms or project_id is None:
         return []
     targets: dict[str, SentView] = {}
-    if incoming.card_message_id:
+    if incoming.card_message_id and incoming.is_group:
         pressed = sent_view(
             session, platform=incoming.platform, chat_id=incoming.chat_id, message_id=incoming.card_message_id
         )
@@ -41,8 +42,9 @@ def card_updates(
         return []
     if changed:
         today = incoming.sent_at.astimezone(ZoneInfo(project.timezone)).date()
+        group = project.chat_id  # a change made in a private chat refreshes the project group's cards too
         for shown in posted_views(session, platform=incoming.platform, job=PROMPT_JOB, project_id=project_id, day=today):
-            if shown.chat_id == incoming.chat_id and views.touches(shown.view, changed):
+            if shown.chat_id == group and views.touches(shown.view, changed):
                 targets.setdefault(shown.message_id, shown)
     updates: list[CardUpdate] = []
     for target in targets.values():

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from models.delivery import OutboundMessage
 from models.enums import OutboundStatus
+from models.project import Project
 
 PROMPT_JOB = "daily-prompt"  # the scheduler's job name of the daily prompt (scheduler.slots.DAILY_PROMPT)
 SUPERSEDED = "superseded: a later update of the same message"
@@ -55,6 +56,26 @@ def sent_view(session: Session, /, *, platform: str, chat_id: str, message_id: s
         if found_chat == chat_id and isinstance(view, dict):
             return SentView(message_id, found_chat, project_id, view)
     return None
+
+
+_PRIVATE_BY_MESSAGE = (
+    select(_M.to_user_id, _M.chat_id, Project.chat_id)
+    .outerjoin(Project, Project.id == _M.project_id)
+    .where(
+        _M.platform == bindparam("platform"),
+        _M.platform_message_id == bindparam("message_id"),
+        _M.updates_message_id.is_(None),
+    )
+)
+
+
+def sent_privately(session: Session, /, *, platform: str, message_id: str) -> bool:
+    """Whether we sent the message `message_id` to someone privately: to a user (the merged prompt, a PM
+    digest) or into a chat that is not its project's group (a reply in a private chat). A card's button
+    pressed there runs as a private message (a platform's callback does not say which kind of chat)."""
+    for to_user, chat_id, group in session.execute(_PRIVATE_BY_MESSAGE, {"platform": platform, "message_id": message_id}):
+        return bool(to_user) or (group is not None and group != chat_id)
+    return False
 
 
 def posted_views(session: Session, /, *, platform: str, job: str, project_id: int, day: date) -> list[SentView]:

@@ -74,6 +74,8 @@ class Project(Base):
     risk_proposals: Mapped[bool] = mapped_column(default=True, server_default=true())  # worried updates → PM
     leave_handover: Mapped[bool] = mapped_column(default=True, server_default=true())  # stand-ins for a leave
     holiday_deadlines: Mapped[bool] = mapped_column(default=True, server_default=true())  # agenda: due around 国庆…
+    # Someone in several projects gets one private prompt at their earliest prompt time (scheduler.person_prompt).
+    merged_prompt: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     # Per-project counters: ids shown to users (#N, RN, AN, DN) are never reused.
     next_task_no: Mapped[int] = mapped_column(default=1)

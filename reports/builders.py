@@ -6,6 +6,7 @@ many projects lets the scheduler build for a whole batch with a constant number 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime
 
 from sqlalchemy.orm import Session
@@ -19,21 +20,31 @@ from reports.snapshot import Snapshot
 
 
 def build_daily_prompt(
-    session: Session, project: Project, at: datetime, *, data: Snapshot | None = None, calendar: WorkCalendar | None = None
+    session: Session,
+    project: Project,
+    at: datetime,
+    *,
+    data: Snapshot | None = None,
+    calendar: WorkCalendar | None = None,
+    privately: Collection[int] = (),
 ) -> Reply | None:
     """The daily progress prompt: @ each owner with open tasks and list them, overdue first (on a make-up
-    workday it says so, when given the project's calendar)."""
+    workday it says so, when given the project's calendar); `privately`: the owners (member ids) who got
+    the day's merged private prompt, listed without the @."""
     rows = compute.daily_prompt(session, project, at, data=data)
     if not rows:
         return None
     note = makeup_note(calendar, rows.today) if calendar is not None else None
-    return text.daily_prompt(rows, project_name=project.name, note=note)
+    return text.daily_prompt(rows, project_name=project.name, note=note, privately=privately)
 
 
-def build_nudge(session: Session, project: Project, at: datetime, *, data: Snapshot | None = None) -> Reply | None:
-    """The optional second nudge: @ only the owners who have not updated any task today."""
+def build_nudge(
+    session: Session, project: Project, at: datetime, *, data: Snapshot | None = None, privately: Collection[int] = ()
+) -> Reply | None:
+    """The optional second nudge: @ only the owners who have not updated any task today (named, not @-ed,
+    when they got the merged private prompt)."""
     rows = compute.nudge(session, project, at, data=data)
-    return text.nudge(rows, project_name=project.name) if rows else None
+    return text.nudge(rows, project_name=project.name, privately=privately) if rows else None
 
 
 def build_weekly_agenda(

@@ -58,6 +58,15 @@ class DailyPrompt:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonPrompt:
+    """One person's open tasks of the day from each of their projects (the `OwnerTasks` of each project's
+    `DailyPrompt`), the project of the earliest prompt first: the merged private prompt."""
+
+    today: date
+    projects: tuple[tuple[str, OwnerTasks], ...]  # (project name, the person's block in its prompt)
+
+
+@dataclass(frozen=True, slots=True)
 class Nudge:
     today: date
     missing: tuple[OwnerTasks, ...]  # owners of open tasks who have not updated any task today

@@ -3,7 +3,7 @@ by `reports.compute`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, time, timedelta
 from functools import lru_cache
 
@@ -75,9 +75,10 @@ def name(member: MemberRow | None) -> str:
     return member.name if member else "未指派"
 
 
-def task_brief(task: TaskRow, today: date, *, with_status: bool = True) -> str:
-    """`#3 写发布稿 · 截止11-20(周五) ⚠逾期3天 · 🔵进行中 60%` (the blocker's reason when blocked)."""
-    text = f"#{task.number} {shorten(task.title)} · {_due_label(task.due_date, today, task.is_open)}"
+def task_brief(task: TaskRow, today: date, *, with_status: bool = True, ref: str | None = None) -> str:
+    """`#3 写发布稿 · 截止11-20(周五) ⚠逾期3天 · 🔵进行中 60%` (the blocker's reason when blocked);
+    `ref` instead of `#3` where the id must say its project (`发布会#3`, the merged private prompt)."""
+    text = f"{ref or task.ref} {shorten(task.title)} · {_due_label(task.due_date, today, task.is_open)}"
     if with_status:
         text += " · " + _status_label(task.status, task.progress)
     if task.status == TaskStatus.BLOCKED and task.blocked_reason:
@@ -162,8 +163,12 @@ def action_line(entry: ActionEntry, today: date) -> str:
 # ---------------------------------------------------------------------------- daily prompt and nudge
 
 
-def _owner_sections(block: OwnerTasks, today: date) -> list[Section]:
-    heading = f"{at_marker(block.owner)}（{len(block.tasks)} 项）"
+PRIVATELY = "已私信"  # an owner who got today's merged private prompt: named in the group, not @-mentioned
+
+
+def _owner_sections(block: OwnerTasks, today: date, *, private: bool = False) -> list[Section]:
+    who = f"{block.owner.name}（{PRIVATELY}，" if private else f"{at_marker(block.owner)}（"
+    heading = f"{who}{len(block.tasks)} 项）"
     shown = block.tasks[:PER_OWNER_LIMIT]
     sections = [prompt_task_section(t, today, heading if index == 0 else None) for index, t in enumerate(shown)]
     if len(block.tasks) > PER_OWNER_LIMIT:
@@ -171,11 +176,11 @@ def _owner_sections(block: OwnerTasks, today: date) -> list[Section]:
     return sections
 
 
-def prompt_task_section(task: TaskRow, today: date, title: str | None = None) -> Section:
+def prompt_task_section(task: TaskRow, today: date, title: str | None = None, *, ref: str | None = None) -> Section:
     """One task on the daily prompt: its line, and its buttons while it is open (a task closed from the
-    card stays on it, shown with its new status)."""
-    buttons = task_buttons(task) if task.is_open else ()
-    return Section(title=title, lines=(f"  {task_brief(task, today)}",), buttons=buttons, hint=False)
+    card stays on it, shown with its new status); `ref`: the id as written there and in the buttons."""
+    buttons = task_buttons(task, ref=ref) if task.is_open else ()
+    return Section(title=title, lines=(f"  {task_brief(task, today, ref=ref)}",), buttons=buttons, hint=False)
 
 
 def titled(kind: str, project_name: str, *rest: str) -> str:
@@ -186,20 +191,23 @@ def titled(kind: str, project_name: str, *rest: str) -> str:
 PROMPT_VIEW = "daily_prompt"  # Reply.view kind of the daily prompt (reports/views.py builds it again)
 
 
-def daily_prompt(prompt: DailyPrompt, *, project_name: str, note: str | None = None) -> Reply:
+def daily_prompt(
+    prompt: DailyPrompt, *, project_name: str, note: str | None = None, privately: Collection[int] = ()
+) -> Reply:
     # One section per task, so a card can put its buttons right under it; text renderers show the same
     # lines as before and the one hint line instead of the buttons (hint=False). The view names the
     # day and the tasks shown, per owner, so the card can be shown again as those tasks now are.
+    # `privately`: the owners (member ids) who got today's merged private prompt — listed, not @-mentioned.
     intro = [*([note] if note else []), "请在今天下班前更新自己的任务（逾期的排在最前）："]
     sections: list[Section] = []
     for block in prompt.owners:
-        sections += _owner_sections(block, prompt.today)
+        sections += _owner_sections(block, prompt.today, private=block.owner.id in privately)
     closing = [f"另有 {prompt.unassigned} 项任务还没有负责人，请 PM 指派。"] if prompt.unassigned else []
     sections.append(Section(lines=(*closing, ANSWER_HINT)))
     return Reply(
         "\n".join(intro),
         title=titled("今日进度更新", project_name, day(prompt.today)),
-        mentions=mentions_of(b.owner for b in prompt.owners),
+        mentions=mentions_of(b.owner for b in prompt.owners if b.owner.id not in privately),
         style="report",
         sections=tuple(sections),
         view={
@@ -208,14 +216,15 @@ def daily_prompt(prompt: DailyPrompt, *, project_name: str, note: str | None = N
             "owners": [[b.owner.id, [t.id for t in b.tasks]] for b in prompt.owners],
             "unassigned": prompt.unassigned,
             "note": note,
+            **({"privately": sorted(privately)} if privately else {}),
         },
     )
 
 
-def task_buttons(task: TaskRow) -> tuple[Button, ...]:
+def task_buttons(task: TaskRow, *, ref: str | None = None) -> tuple[Button, ...]:
     """What the owner (or a PM) can do with an open task in one tap: the same commands as typed
     (nothing for a closed one: a card shown again keeps it, done, without buttons)."""
-    return status_buttons(task.ref, task.status) if task.is_open else ()
+    return status_buttons(ref or task.ref, task.status) if task.is_open else ()
 
 
 def status_buttons(ref: str, status: TaskStatus) -> tuple[Button, ...]:
@@ -230,15 +239,18 @@ def status_buttons(ref: str, status: TaskStatus) -> tuple[Button, ...]:
     )
 
 
-def nudge(rows: Nudge, *, project_name: str) -> Reply:
+def nudge(rows: Nudge, *, project_name: str, privately: Collection[int] = ()) -> Reply:
+    """@ the owners who have not updated today; one who got the merged private prompt is named, not @-ed."""
     lines = ["还没有更新今天进度的同事，麻烦花一分钟回复一下："]
     for block in rows.missing:
         refs = "、".join(t.ref for t in block.tasks[:PER_OWNER_LIMIT])
         more = f" 等 {len(block.tasks)} 项" if len(block.tasks) > PER_OWNER_LIMIT else ""
-        lines.append(f"{at_marker(block.owner)} {refs}{more}")
+        who = f"{block.owner.name}（{PRIVATELY}）" if block.owner.id in privately else at_marker(block.owner)
+        lines.append(f"{who} {refs}{more}")
     lines.append(ANSWER_HINT)
     title = titled("进度催办", project_name, day(rows.today))
-    return Reply("\n".join(lines), title=title, mentions=mentions_of(b.owner for b in rows.missing))
+    pinged = (b.owner for b in rows.missing if b.owner.id not in privately)
+    return Reply("\n".join(lines), title=title, mentions=mentions_of(pinged))
 
 
 # ---------------------------------------------------------------------------- weekly meeting

@@ -56,7 +56,10 @@ def rebuild(session: Session, project: Project, view: dict[str, Any], at: dateti
         return None
     prompt = DailyPrompt(today, tuple(owners), int(view.get("unassigned") or 0))
     note = view.get("note")
-    return text.daily_prompt(prompt, project_name=project.name, note=note if isinstance(note, str) else None)
+    privately = [int(m) for m in view.get("privately", ())]  # still named without @ after a refresh
+    return text.daily_prompt(
+        prompt, project_name=project.name, note=note if isinstance(note, str) else None, privately=privately
+    )
 
 
 def touches(view: dict[str, Any], task_ids: Collection[int]) -> bool:

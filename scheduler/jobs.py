@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,17 +26,20 @@ from models import Handover, JobRun, Leave, Project, ProjectStatus, hand_backs_d
 from models.calendar import NationalCalendar, WorkCalendar, chunked, load_calendars, national_calendar
 from models.card_views import job_origin
 from models.leave import propose_handovers
+from models.people import owners_in_several
 from models.rhythm import record_agenda
 from models.slips import record_slip_news
-from reports import builders, compute, pictures, slips, text, text_reminders
+from reports import builders, compute, pictures, slips, text, text_person, text_reminders
 from reports.closeout import retro_prompt
 from reports.holidays import holiday_notice, long_holiday_after
 from reports.plan import load_plan
-from reports.rows import Agenda, Incident
+from reports.rows import Agenda, DailyPrompt, Incident, OwnerTasks, PersonPrompt
 from reports.rules import escalation_recipients, managers
 from reports.snapshot import Snapshot
 from reports.text_leave import hand_back_proposal, handover_proposal
+from scheduler import person_prompt
 from scheduler.claims import EMPTY, POSTED, SKIPPED, SUPERSEDED, Claim, OutboxBatch, Post, RunReport
+from scheduler.person_prompt import person_slot
 from scheduler.posting import ROUTE_MARGIN, reply_routes
 from scheduler.slots import (
     AGENDA,
@@ -48,6 +51,7 @@ from scheduler.slots import (
     KINDS,
     MINUTES,
     NUDGE,
+    PERSON_PROMPT,
     REMINDERS,
     RETRO_PROMPT,
     SLIP_CHECK,
@@ -104,6 +108,13 @@ class JobRunner:
         if RETRO_PROMPT in jobs:
             jobs.remove(RETRO_PROMPT)
             self._run_retro_prompts(at, project_ids, report)
+        if PERSON_PROMPT in jobs:  # before the group prompts, which read whom it covered
+            jobs.remove(PERSON_PROMPT)
+            try:
+                self._run_person_prompts(at, project_ids, report)
+            except Exception:
+                log.exception("scheduler: merged private prompts failed at %s", at.isoformat())
+                report.errors += 1
         if not jobs:
             return report
         with self._session_factory() as session:
@@ -146,6 +157,7 @@ class JobRunner:
             timed = [j for j in jobs if j != REMINDERS]
             plans = {p.id: timed_slots(p, calendars[p.id], timed, at, self.grace) for p in projects}
             existing = self._existing(session, plans)
+            privately = self._prompted_privately(session, projects, plans)
             reminding = {p.id for p in projects if REMINDERS in jobs and in_working_hours(p, calendars[p.id], at)}
             # Rows are loaded only for the projects that have something to build now.
             data = Snapshot(session, [p.id for p in projects if self._has_work(p, plans, existing, reminding, calendars)], at=at)
@@ -155,7 +167,8 @@ class JobRunner:
             for project in projects:
                 try:
                     claims += self._plan_project(
-                        session, project, calendars[project.id], data, at, plans[project.id], existing, local_report
+                        session, project, calendars[project.id], data, at, plans[project.id], existing, local_report,
+                        privately.get(project.id, {}),
                     )
                     if project.id in reminding:
                         found = compute.find_reminders(session, project, at, data=data, calendar=calendars[project.id])
@@ -259,6 +272,7 @@ class JobRunner:
         plan: tuple[list[Slot], list[Slot]],
         existing: dict[tuple[int, str, str], str],
         report: RunReport,
+        privately: dict[date, set[str]],
     ) -> list[Claim]:
         due, missed = plan
         claims: list[Claim] = []
@@ -283,7 +297,8 @@ class JobRunner:
             if slot.job in PM_ONLY and project.platform not in self._private_platforms:
                 claims.append(Claim(project.id, slot.job, slot.key, WITHHELD, revive=recorded == SKIPPED))
                 continue
-            reply, private, rows = self._build(session, project, calendar, data, at, slot)
+            covered = privately.get(slot.day, set())
+            reply, private, rows = self._build(session, project, calendar, data, at, slot, covered)
             claims.append(
                 Claim(
                     project.id, slot.job, slot.key, POSTED if reply else EMPTY, [Post(reply, private)] if reply else [],
@@ -379,9 +394,11 @@ class JobRunner:
             report.lines.append(f"已发送：项目 {project.id} {reply.title}（{size} 项）")
 
     def _build(
-        self, session: Session, project: Project, calendar: WorkCalendar, data: Snapshot, at: datetime, slot: Slot
+        self, session: Session, project: Project, calendar: WorkCalendar, data: Snapshot, at: datetime, slot: Slot,
+        covered: Collection[str] = (),
     ) -> tuple[Reply | None, bool, Agenda | None]:
-        """(the reply, whether it goes to the PMs privately, the agenda's rows when it is one)."""
+        """(the reply, whether it goes to the PMs privately, the agenda's rows when it is one); `covered`:
+        the person slots of the people who got the day's merged private prompt covering this project."""
         if slot.job == HOLIDAY_NOTICE:
             holiday = long_holiday_after(calendar, slot.day)
             if holiday is None:
@@ -393,10 +410,16 @@ class JobRunner:
             return (text.agenda(rows) if rows else None), False, rows
         if slot.job == SLIP_CHECK:
             return self._slip_check(session, project, calendar, at), False, None
+        # The owners told in the day's merged private prompt: named in the group prompt and nudge, not @-ed.
+        privately = (
+            {m.id for m in data.members(project.id).values() if person_slot(slot.day, m.user_id) in covered}
+            if covered else set()
+        )
         if slot.job == DAILY_PROMPT:
-            return builders.build_daily_prompt(session, project, at, data=data, calendar=calendar), False, None
+            prompt = builders.build_daily_prompt(session, project, at, data=data, calendar=calendar, privately=privately)
+            return prompt, False, None
         if slot.job == NUDGE:
-            return builders.build_nudge(session, project, at, data=data), False, None
+            return builders.build_nudge(session, project, at, data=data, privately=privately), False, None
         if slot.job == MINUTES:
             return builders.build_minutes(session, project, at, meeting_day=slot.day, data=data), False, None
         if slot.job == DIGEST:
@@ -405,6 +428,118 @@ class JobRunner:
             weekly = builders.build_weekly_digest(session, project, at, data=data)
             return pictures.with_digest_pictures(session, project, at, weekly, calendar=calendar), True, None
         raise ValueError(f"unknown job {slot.job}")
+
+    # ------------------------------------------------------------------ one prompt per person
+
+    def _run_person_prompts(self, at: datetime, project_ids: Collection[int] | None, report: RunReport) -> None:
+        """The merged private prompts due now (scheduler.person_prompt), claimed exactly once: a constant
+        number of statements whatever the number of people."""
+        if not self._private_platforms:
+            return
+        with self._session_factory.begin() as session:
+            found = owners_in_several(session, platforms=self._private_platforms, project_ids=project_ids)
+            if not found:
+                return
+            ids = sorted({project_id for _, _, project_id in found})
+            projects = {
+                p.id: p for chunk in chunked(ids, 500) for p in session.scalars(select(Project).where(Project.id.in_(chunk)))
+            }
+            calendars = load_calendars(session, project_ids=ids, national=self._national)
+            people: dict[tuple[str, str], list[Project]] = {}
+            for platform, user_id, project_id in found:
+                people.setdefault((platform, user_id), []).append(projects[project_id])
+            due, missed = person_prompt.plan(people, calendars, at, self.grace)
+            if not due and not missed:
+                return
+            recorded = self._person_slots_recorded(session, {p.slot for p in (*due, *missed)})
+            claims = [
+                Claim(min(p.project_ids), PERSON_PROMPT, p.slot, SKIPPED) for p in missed if p.slot not in recorded
+            ]
+            due = [p for p in due if p.slot not in recorded]
+            data = Snapshot(session, sorted({pid for p in due for pid in p.project_ids}), at=at)
+            prompts: dict[int, DailyPrompt | None] = {}
+            for person in due:
+                blocks: dict[int, OwnerTasks] = {}
+                for project_id in person.project_ids:
+                    project = projects[project_id]
+                    if project_id not in prompts:
+                        prompts[project_id] = compute.daily_prompt(session, project, at, data=data)
+                    prompt = prompts[project_id]
+                    if prompt is None or prompt.today != person.day:  # nothing to prompt there (on leave …)
+                        continue
+                    block = next((b for b in prompt.owners if b.owner.user_id == person.user_id), None)
+                    if block is not None:
+                        blocks[project_id] = block
+                counted = person.only(blocks)
+                if counted is None or counted.due_at > at:  # one project left, or its earliest time is later
+                    continue
+                rows = PersonPrompt(person.day, tuple((projects[pid].name, blocks[pid]) for pid in counted.project_ids))
+                reply = text_person.person_prompt(rows)
+                first = min(counted.project_ids)
+                claims += [
+                    Claim(pid, PERSON_PROMPT, counted.slot, POSTED, [Post(reply, True)] if pid == first else [])
+                    for pid in counted.project_ids
+                ]
+            claimed = self._claim(session, claims)
+            outbox = OutboxBatch(session)
+            users = {p.slot: p.user_id for p in due}
+            for claim in claims:
+                project = projects[claim.project_id]
+                if claim.outcome == SKIPPED:
+                    if claim.key in claimed:
+                        report.add(PERSON_PROMPT, SKIPPED, f"跳过（错过宽限期）：合并提醒 {claim.slot}")
+                    continue
+                if not claim.posts:
+                    continue
+                if claim.key not in claimed:
+                    report.add(PERSON_PROMPT, "already")
+                    continue
+                outbox.add(
+                    platform=project.platform, chat_id=project.chat_id, reply=claim.posts[0].reply,
+                    origin=job_origin(PERSON_PROMPT, project.id, claim.slot), now=self._clock(), project_id=project.id,
+                    to_user_id=users[claim.slot],
+                )
+                report.add(PERSON_PROMPT, POSTED, f"已发送：合并提醒 {claim.slot}（项目 {project.id} 起）")
+            outbox.flush()
+
+    @staticmethod
+    def _person_slots_recorded(session: Session, slots: set[str]) -> set[str]:
+        """The person slots already claimed, on whichever project."""
+        found: set[str] = set()
+        ordered = sorted(slots)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            found.update(session.scalars(select(JobRun.slot).where(JobRun.job == PERSON_PROMPT, JobRun.slot.in_(chunk))))
+        return found
+
+    def _prompted_privately(
+        self, session: Session, projects: Sequence[Project], plans: dict[int, tuple[list[Slot], list[Slot]]]
+    ) -> dict[int, dict[date, set[str]]]:
+        """Project → day → the person slots of the merged prompts that covered it, for the projects whose
+        prompt or nudge is due now (one statement for the batch, none when there is none)."""
+        due = {
+            (p.id, slot.day)
+            for p in projects
+            if p.merged_prompt and p.platform in self._private_platforms
+            for slot in plans[p.id][0]
+            if slot.job in (DAILY_PROMPT, NUDGE)
+        }
+        if not due:
+            return {}
+        days = sorted({day for _, day in due})
+        ranges = [JobRun.slot.between(*person_prompt.day_slots(day)) for day in days]
+        rows = session.execute(
+            select(JobRun.project_id, JobRun.slot).where(
+                JobRun.project_id.in_(sorted({pid for pid, _ in due})), JobRun.job == PERSON_PROMPT,
+                JobRun.outcome == POSTED, or_(*ranges),
+            )
+        )
+        found: dict[int, dict[date, set[str]]] = {}
+        for project_id, slot in rows:
+            day = date.fromisoformat(slot.split(":", 1)[0])
+            if (project_id, day) in due:
+                found.setdefault(project_id, {}).setdefault(day, set()).add(slot)
+        return found
 
     # ------------------------------------------------------------------ claims
 

@@ -32,10 +32,13 @@ REMINDERS = "reminders"
 RETRO_PROMPT = "retro-prompt"  # after closing; key: the local day it closed
 RETRO_WORKDAYS = 3  # the retrospective is prompted within this many workdays after closing
 SLIP_CHECK = "slip-check"  # tasks past their due date unfinished warn their dependents' owners (daily, prompt time)
+# One private prompt for someone with open tasks in several projects (scheduler.person_prompt); key: the
+# local day and the person, one row per project it covers (the lowest project id's row is the claim).
+PERSON_PROMPT = "person-prompt"
 
 # What `tandem jobs run KIND` covers (the scheduler runs all of them).
 KINDS: dict[str, tuple[str, ...]] = {
-    "daily-prompt": (DAILY_PROMPT, NUDGE, HOLIDAY_NOTICE, SLIP_CHECK),
+    "daily-prompt": (PERSON_PROMPT, DAILY_PROMPT, NUDGE, HOLIDAY_NOTICE, SLIP_CHECK),
     "weekly-agenda": (AGENDA, MINUTES),
     "digest": (DIGEST, WEEKLY_DIGEST),
     "reminders": (REMINDERS,),
@@ -116,6 +119,15 @@ def slots_between(
     else:
         raise ValueError(f"not a timed job: {job}")
     return [s for s in found if start < s.due_at <= end and s.due_at >= project.created_at]
+
+
+def prompt_due_at(project: Project, calendar: WorkCalendar, day: date) -> datetime | None:
+    """When the project's daily prompt for `day` (its local date) falls due; None when `day` is no
+    workday of its calendar or the project did not exist yet."""
+    if not calendar.is_workday(day):
+        return None
+    due_at = _at(day, project.daily_prompt_time, ZoneInfo(project.timezone))
+    return due_at if due_at >= project.created_at else None
 
 
 def _meetings(project: Project, calendar: WorkCalendar, first: date, last: date) -> Iterable[date]:

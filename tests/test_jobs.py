@@ -340,4 +340,6 @@ def test_two_schedulers_racing_post_each_slot_once(chat: ConsoleChat, runtime: R
         claims = session.execute(select(JobRun.project_id, JobRun.job, JobRun.slot)).all()
         assert len(claims) == len(set(claims))
         assert session.scalar(select(func.count()).select_from(JobRun).where(JobRun.job == "remind-overdue")) == 12
-    assert sum(reports) == 12 * 4  # per project: 2 reminder incidents, the prompt, the digest
+    # 李四 and 王五 own tasks in all twelve: one merged private prompt each, once across the four schedulers.
+    assert sorted(p.to_user_id or "" for p in posts(factory, "person-prompt")) == ["李四", "王五"]
+    assert sum(reports) == 12 * 4 + 2  # per project: 2 reminder incidents, the prompt, the digest; 2 merged

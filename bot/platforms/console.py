@@ -27,11 +27,18 @@ DEFAULT_CHAT = "console"
 _TYPED_MENTION = re.compile(r"(?<![A-Za-z0-9_.<])@([^\s@<>:：,，。]+)")  # 写稿@李四 yes, a@b.com no
 
 
+def private_chat_id(user_id: str) -> str:
+    """The console's private chat with a user (`tandem say --private`): its own chat id."""
+    return f"private:{user_id}"
+
+
 def console_incoming(
-    text: str, *, chat_id: str, user_id: str, name: str, at: datetime, event_key: str | None = None
+    text: str, *, chat_id: str, user_id: str, name: str, at: datetime, event_key: str | None = None,
+    private: bool = False,
 ) -> Incoming:
     """A console message; `@名字` becomes a mention of the user with that id (console ids default to names),
-    marked typed: it names a member, it does not vouch for a new one."""
+    marked typed: it names a member, it does not vouch for a new one. `private`: said to the bot alone
+    (in `private_chat_id(user_id)`), not in a group."""
     mentions: dict[str, Mention] = {}
 
     def mark(match: re.Match[str]) -> str:
@@ -50,6 +57,7 @@ def console_incoming(
         text=_TYPED_MENTION.sub(mark, defuse_markers(text)),
         sent_at=at,
         mentions=tuple(mentions.values()),
+        is_group=not private,
     )
 
 
@@ -85,19 +93,21 @@ def deliver_console(
     return len(printed)
 
 
-def press(session_factory: sessionmaker[Session], text: str, *, chat_id: str) -> Pressed:
+def press(
+    session_factory: sessionmaker[Session], text: str, *, chat_id: str, private_to: str | None = None
+) -> Pressed:
     """A typed line in a console chat: a number (`1`, `按 1`) presses the latest numbered choice printed
-    there (bot/platforms/console_choices.py); anything else goes as typed."""
+    there (bot/platforms/console_choices.py); anything else goes as typed. In a private chat
+    (`private_to`: its user) that includes what was sent to the user privately (the merged prompt)."""
     if not is_press(text):
         return Pressed(text=text)
+    shown_here = (OutboundMessage.chat_id == chat_id) & OutboundMessage.to_user_id.is_(None)
+    if private_to is not None:
+        shown_here = shown_here | (OutboundMessage.to_user_id == private_to)
     with session_factory() as session:
         bodies = session.scalars(
             select(OutboundMessage.body)
-            .where(
-                OutboundMessage.platform == PLATFORM,
-                OutboundMessage.chat_id == chat_id,
-                OutboundMessage.to_user_id.is_(None),
-            )
+            .where(OutboundMessage.platform == PLATFORM, shown_here)
             .order_by(OutboundMessage.id.desc())
             .limit(LOOK_BACK)
         ).all()

@@ -6,8 +6,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from bot.messages import Reply
 from bot.runtime import Runtime
-from models import SlipWarning
+from models import OutboundMessage, SlipWarning
 from tests.chat import ConsoleChat, FixedClock
 from tests.forecast.conftest import PM, SHANGHAI
 from tests.scheduling import posts
@@ -104,3 +105,20 @@ def test_undoing_a_block_clears_its_warning(chain: ConsoleChat) -> None:
     undone = chain.say("/撤销", name="李四").splitlines()
     assert undone[-1] == "✅ 解除提醒：#2 接口开发 已解除阻塞（之前的阻塞提醒），@赵六 #3 不再受它影响。"
     assert warnings(chain) == [("blocked", True)]
+
+
+def test_a_blocker_set_in_a_private_chat_warns_in_the_group_too(chain: ConsoleChat) -> None:
+    """A downstream owner @-mentioned in a private chat would never see it: the group gets the reply too."""
+    private = chain.private("#2 阻塞 接口文档没到", name="李四")
+    assert private.startswith("【秋季发布】") and "⚠ 下游提醒：#2 接口开发（李四）阻塞了" in private
+    assert warnings(chain) == [("blocked", False)]
+    with chain.runtime.session_factory() as session:
+        rows = session.scalars(select(OutboundMessage).where(OutboundMessage.chat_id == chain.chat_id)).all()
+        told = [Reply.from_payload(r.body) for r in rows if r.origin.endswith(":group")]
+    assert len(told) == 1 and told[0].text.startswith("（李四 私信更新）【秋季发布】")
+    assert [m.user_id for m in told[0].mentions] == ["赵六"] and "@赵六 #3 联调测试" in told[0].plain_text()
+    # A private update that pings nobody else stays private.
+    chain.private("#2 进度 40%", name="李四")
+    with chain.runtime.session_factory() as session:
+        origins = session.scalars(select(OutboundMessage.origin).where(OutboundMessage.chat_id == chain.chat_id)).all()
+    assert sum(o.endswith(":group") for o in origins) == 1

@@ -119,6 +119,26 @@ def test_private_chat_gets_help(tandem: Tandem) -> None:
     assert tandem.count(Project) == 0
 
 
+def test_a_task_update_in_a_private_chat_runs_in_the_senders_project(tandem: Tandem) -> None:
+    """One-to-one (`conversationType` "1"): answered through the session webhook, in the project it names."""
+    d = tandem.dingtalk
+    pm, li, _ = people(tandem)
+    for chat, name in (("cidG1==", "新品发布会"), ("cidG2==", "官网改版")):
+        tandem.dingtalk_say(chat, pm, f"/项目 创建 {name}")
+        tandem.dingtalk_say(chat, pm, "/任务 新增 写稿 @李四")
+    d.wait_for(4)
+    tandem.dingtalk_say("cidP2P==", li, "#1 完成", conversation_type="1")
+    asked = d.wait_for(1, conversation_id="cidP2P==")[0]
+    assert asked.via == "session" and "都有" in asked.text and "官网改版#1 完成" in asked.text
+    tandem.dingtalk_say("cidP2P==", li, "官网改版#1 完成", conversation_type="1")
+    done = d.wait_for(2, conversation_id="cidP2P==")[1]
+    assert done.via == "session" and "【官网改版】" in done.text and "已完成" in done.text
+    with tandem.runtime.session_factory() as session:
+        rows = session.execute(select(Project.name, Task.status).join(Task, Task.project_id == Project.id))
+        by_project = {name: task_status for name, task_status in rows}
+    assert by_project == {"新品发布会": TaskStatus.TODO, "官网改版": TaskStatus.DONE}
+
+
 def test_throttling_and_server_errors_are_retried(tandem: Tandem) -> None:
     d = tandem.dingtalk
     pm, _, _ = people(tandem)
