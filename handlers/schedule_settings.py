@@ -26,7 +26,7 @@ from reports.format import WEEKDAY_LABELS, day
 SET_USAGE = (
     "/项目 设置 日报 17:00 ｜ 周会 周一 09:00 ｜ 议程 16:00|默认 ｜ 汇总 18:00 ｜ 工作时间 09:00-18:00 ｜ "
     "时区 Europe/Berlin ｜ 催办 17:30|关闭 ｜ 延期审批 开|关 ｜ 下游提醒 开|关 ｜ 风险提示 开|关 ｜ 交接 开|关 ｜ "
-    "节假日截止 开|关 ｜ 目标结果 1 <结果>"
+    "节假日截止 开|关 ｜ 提醒上限 开|关 ｜ 目标结果 1 <结果>"
 )
 commands = CommandSet()  # subcommands of /项目 (handlers.projects.group)
 DAY_OFF_USAGE = "/项目 休息日 <日期>[~<日期>] [说明]   或   /项目 休息日 删除 <日期>"
@@ -261,6 +261,11 @@ _HOLIDAY_DEADLINES = _Switch(
     "并写明实际剩几个工作日。",
     off="已关闭节假日截止提醒：周会议程不再单列长假前后到期的任务。",
 )
+_REMINDER_CAP = _Switch(
+    "提醒上限", "reminder_cap",
+    on="已开启每日提醒上限：同一个人一天在所有项目里收到的单独提醒有上限，超出的合并到他下一次的日报里列出。",
+    off="已关闭本项目的每日提醒上限：本项目的到期和逾期提醒都单独发出（仍计入这个人当天的提醒数）。",
+)
 
 
 _SETTERS = (
@@ -276,6 +281,7 @@ _SETTERS = (
     (("风险提示", "风险候选", "risk-hints", "risk-proposals"), _RISK_PROPOSALS),
     (("交接", "请假交接", "handover"), _LEAVE_HANDOVER),
     (("节假日截止", "节前截止", "holiday-deadlines"), _HOLIDAY_DEADLINES),
+    (("提醒上限", "每日提醒上限", "reminder-cap", "cap"), _REMINDER_CAP),
 )
 
 
@@ -293,6 +299,7 @@ def settings_overview(ctx: Context, project: Project, national: NationalCalendar
         f"风险提示：{'开（更新里说可能延期、没把握时提请 PM 登记风险）' if project.risk_proposals else '关'}",
         f"请假交接：{'开（请假前提议代理人，PM 确认）' if project.leave_handover else '关'}",
         f"节假日截止：{'开（长假前的议程列出假期前后到期的任务）' if project.holiday_deadlines else '关'}",
+        f"提醒上限：{'开（每人每天的单独提醒有上限，其余并入日报）' if project.reminder_cap else '关（本项目提醒都单独发）'}",
         "日历：中国法定节假日与调休" + _calendar_note(ctx.today, national or national_calendar()),
     ]
     overrides = project_days_from(

@@ -74,6 +74,8 @@ class Project(Base):
     risk_proposals: Mapped[bool] = mapped_column(default=True, server_default=true())  # worried updates → PM
     leave_handover: Mapped[bool] = mapped_column(default=True, server_default=true())  # stand-ins for a leave
     holiday_deadlines: Mapped[bool] = mapped_column(default=True, server_default=true())  # agenda: due around 国庆…
+    # Its reminders to a person are held to the daily cap across all their projects (off: always sent, still counted).
+    reminder_cap: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     # Per-project counters: ids shown to users (#N, RN, AN, DN) are never reused.
     next_task_no: Mapped[int] = mapped_column(default=1)

@@ -15,6 +15,7 @@ from models import Project
 from models.calendar import WorkCalendar
 from reports import compute, text
 from reports.holidays import makeup_note
+from reports.rows import DailyPrompt
 from reports.snapshot import Snapshot
 
 
@@ -24,8 +25,11 @@ def build_daily_prompt(
     """The daily progress prompt: @ each owner with open tasks and list them, overdue first (on a make-up
     workday it says so, when given the project's calendar)."""
     rows = compute.daily_prompt(session, project, at, data=data)
-    if not rows:
-        return None
+    return daily_prompt_reply(rows, project, calendar) if rows else None
+
+
+def daily_prompt_reply(rows: DailyPrompt, project: Project, calendar: WorkCalendar | None = None) -> Reply:
+    """The daily prompt's rows as the group's message (the scheduler keeps the rows: what it consumes)."""
     note = makeup_note(calendar, rows.today) if calendar is not None else None
     return text.daily_prompt(rows, project_name=project.name, note=note)
 

@@ -18,6 +18,7 @@ from reports.rows import (
     DailyPrompt,
     Digest,
     DueMoveItem,
+    FoldedReminder,
     HolidayAhead,
     Minutes,
     Nudge,
@@ -32,6 +33,7 @@ from reports.text_forecast import milestone_list
 
 ANSWER_HINT = "直接回复即可更新：#12 完成 ｜ #12 阻塞 原因 ｜ #12 进度 60%"
 PER_OWNER_LIMIT = 10  # tasks listed per person in the prompt; the rest are counted
+FOLDED_LIMIT = 4  # folded reminders named per person in the prompt (one phone-width line); the rest counted
 SECTION_LIMIT = 20  # lines per section in agendas and digests
 TABLE_LIMIT = 60  # rows of the tracking table (the rest are counted)
 HEALTH_LABELS = {Health.OK: "正常", Health.LATE: "延迟", Health.RISK: "风险", Health.UNSCHEDULED: "未排期"}
@@ -163,12 +165,32 @@ def action_line(entry: ActionEntry, today: date) -> str:
 
 
 def _owner_sections(block: OwnerTasks, today: date) -> list[Section]:
-    heading = f"{at_marker(block.owner)}（{len(block.tasks)} 项）"
+    heading = f"{at_marker(block.owner)}（{len(block.tasks)} 项）" if block.tasks else at_marker(block.owner)
     shown = block.tasks[:PER_OWNER_LIMIT]
     sections = [prompt_task_section(t, today, heading if index == 0 else None) for index, t in enumerate(shown)]
     if len(block.tasks) > PER_OWNER_LIMIT:
         sections.append(Section(lines=(f"  …另有 {len(block.tasks) - PER_OWNER_LIMIT} 项，发送 /任务 列表 我的 查看",)))
+    if block.folded:
+        sections.append(Section(title=None if sections else heading, lines=(f"  {folded_line(block.folded, today)}",)))
     return sections
+
+
+def folded_label(item: FoldedReminder, today: date) -> str:
+    """`逾期2天` / `今天到期` / `明天到期` / `12-07到期`, as of the prompt's day."""
+    if item.due < today:
+        return f"逾期{(today - item.due).days}天"
+    if item.due == today:
+        return "今天到期"
+    if item.due == today + timedelta(days=1):
+        return "明天到期"
+    return f"{item.due:%m-%d}到期"
+
+
+def folded_line(items: Sequence[FoldedReminder], today: date) -> str:
+    """`另有 3 条提醒未单独发送：#3 今天到期、#5 逾期2天、A2 明天到期` (short: phone-width)."""
+    shown = "、".join(f"{i.ref} {folded_label(i, today)}" for i in items[:FOLDED_LIMIT])
+    more = " 等" if len(items) > FOLDED_LIMIT else ""
+    return f"另有 {len(items)} 条提醒未单独发送：{shown}{more}"
 
 
 def prompt_task_section(task: TaskRow, today: date, title: str | None = None) -> Section:
@@ -208,6 +230,8 @@ def daily_prompt(prompt: DailyPrompt, *, project_name: str, note: str | None = N
             "owners": [[b.owner.id, [t.id for t in b.tasks]] for b in prompt.owners],
             "unassigned": prompt.unassigned,
             "note": note,
+            **({"folded": [[b.owner.id, [[f.ref, f.due.isoformat(), f.job] for f in b.folded]]
+                           for b in prompt.owners if b.folded]} if any(b.folded for b in prompt.owners) else {}),
         },
     )
 
