@@ -59,23 +59,20 @@ def reminders_sent(
     if not ids or not days:
         return counts
     sent_in = aliased(Project)
-    member_in = aliased(Project)
     for start in range(0, len(ids), CHUNK):
-        in_batch = (
-            select(Member.id)
-            .join(member_in, member_in.id == Member.project_id)
-            .where(
-                Member.project_id.in_(ids[start : start + CHUNK]), Member.user_id == JobRun.user_id,
-                member_in.platform == sent_in.platform,
-            )
+        # The batch's people, once each, then their reminders by the (day, user_id) index.
+        people = (
+            select(Member.user_id, Project.platform)
+            .join(Project, Project.id == Member.project_id)
+            .where(Member.project_id.in_(ids[start : start + CHUNK]))
+            .distinct()
+            .subquery()
         )
         rows = session.execute(
             select(sent_in.platform, JobRun.user_id, JobRun.day, func.count())
-            .join(sent_in, sent_in.id == JobRun.project_id)
-            .where(
-                JobRun.day.in_(sorted(set(days))), JobRun.outcome == "posted", JobRun.job.in_(sorted(jobs)),
-                in_batch.exists(),
-            )
+            .join(people, people.c.user_id == JobRun.user_id)
+            .join(sent_in, (sent_in.id == JobRun.project_id) & (sent_in.platform == people.c.platform))
+            .where(JobRun.day.in_(sorted(set(days))), JobRun.outcome == "posted", JobRun.job.in_(sorted(jobs)))
             .group_by(sent_in.platform, JobRun.user_id, JobRun.day)
         )
         for platform, user, day, n in rows:
