@@ -16,7 +16,8 @@ from sqlalchemy import Engine, func, select
 
 from bot.db import make_engine, make_session_factory
 from bot.runtime import Runtime
-from models import JobRun, Project
+from models import JobRun, Project, Role
+from reports.records import MemberRow
 from reports.rows import DailyPrompt, FoldedReminder, OwnerTasks
 from reports.text import daily_prompt
 from reports.views import rebuild
@@ -181,8 +182,6 @@ def test_an_owner_with_only_folded_reminders_gets_a_block(chat: ConsoleChat, run
 
 
 def test_the_folded_line_stays_one_short_line() -> None:
-    from models import Role
-    from reports.records import MemberRow
 
     owner = MemberRow(1, 1, "li", "李四", Role.MEMBER)
     items = tuple(FoldedReminder(ref, due, "remind-action-due") for ref, due in
