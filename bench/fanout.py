@@ -5,7 +5,10 @@
    number of SQL statements that does not grow with members or tasks per project: it is counted with a
    before_cursor_execute listener and shown for two sizes; then again with everyone in three projects
    and private messages on, so the merged private prompts (one per person) go out in the same run.
-2. The weekly digest (tracking table) for one project with 10,000 tasks. Target ≤ 200 ms.
+2. Reminders at 10:00 for the same 2,000 projects, where each person is in four projects (20 tasks each),
+   with the daily cap on (`TANDEM_REMINDER_DAILY_CAP` 5): the most urgent sent, the rest folded. The
+   statements must not grow with members or tasks either (the cap's count is one per batch).
+3. The weekly digest (tracking table) for one project with 10,000 tasks. Target ≤ 200 ms.
 
 Fixture data is bulk-inserted directly into a fresh, migrated SQLite database in a temporary directory.
 """
@@ -33,6 +36,8 @@ from scheduler.jobs import JobRunner
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 AT = datetime(2026, 11, 23, 17, 0, tzinfo=SHANGHAI)  # a Monday, the daily prompt's time
+REMINDERS_AT = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)  # the same Monday, in working hours
+SHARED = 4  # reminders: each person is in this many projects
 CREATED = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
 STATUSES = (TaskStatus.TODO, TaskStatus.IN_PROGRESS, TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED)
 
@@ -137,6 +142,22 @@ def daily_prompts(directory: Path, *, projects: int, members: int, tasks: int, s
     return Row(scenario, projects, members, tasks, f"{queued} messages", len(statements), elapsed, cpu, "≤ 5 s")
 
 
+def reminders(directory: Path, *, projects: int, members: int, tasks: int) -> Row:
+    engine = fresh_database(directory, f"reminders-{projects}-{members}-{tasks}.db")
+    populate(engine, projects=projects, members=members, tasks=tasks, shared=SHARED)
+    factory = make_session_factory(engine)
+    runner = JobRunner(factory, clock=lambda: REMINDERS_AT, reminder_cap=5)
+    with counting(engine) as statements:
+        started, cpu = time.perf_counter(), time.process_time()
+        report = runner.run(["reminders"], REMINDERS_AT)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    assert report.count("folded") > 0 and report.errors == 0, report.summary()
+    engine.dispose()
+    sent = report.count("posted") - report.count("posted", "escalate-blocked")
+    return Row("reminders, cap 5, people in 4", projects, members, tasks, f"{sent}+{report.count('folded')} fold",
+               len(statements), elapsed, cpu, "≤ 30 s")
+
+
 def weekly_digest(directory: Path, *, tasks: int) -> Row:
     engine = fresh_database(directory, f"weekly-{tasks}.db")
     populate(engine, projects=1, members=50, tasks=tasks)
@@ -179,6 +200,8 @@ def main() -> None:
         rows.append(daily_prompts(directory, projects=args.projects, members=5, tasks=25))
         rows.append(daily_prompts(directory, projects=args.projects, members=20, tasks=100, shared=3))
         rows.append(daily_prompts(directory, projects=args.projects, members=5, tasks=25, shared=3))
+        rows.append(reminders(directory, projects=args.projects, members=20, tasks=100))
+        rows.append(reminders(directory, projects=args.projects, members=5, tasks=25))
         rows.append(weekly_digest(directory, tasks=10_000))
     header = (f"{'scenario':<34} {'projects':>8} {'members/p':>9} {'tasks/p':>8} {'output':>14} {'SQL stmts':>9} "
               f"{'wall':>8} {'CPU':>8} {'target':>9}")
@@ -188,6 +211,9 @@ def main() -> None:
         print(f"{r.scenario:<34} {r.projects:>8} {r.members:>9} {r.tasks:>8} {r.output:>14} {r.statements:>9} "
               f"{_shown(r.seconds):>8} {_shown(r.cpu):>8} {r.target:>9}  {r.ok}")
     same = rows[0].statements == rows[1].statements
+    print(f"Reminders, {rows[2].members}×{rows[2].tasks} vs {rows[3].members}×{rows[3].tasks} per project: "
+          f"{rows[2].statements} vs {rows[3].statements} statements (pages of 1,000 claims and outbox rows grow "
+          "with the incidents).")
     print(f"\nload average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (wall time includes waiting for them).")
     print(f"SQL statements for {rows[0].members}×{rows[0].tasks} vs {rows[1].members}×{rows[1].tasks} per project: "
           f"{rows[0].statements} vs {rows[1].statements} ({'the same' if same else 'DIFFERENT'}).")

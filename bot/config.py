@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./tandem.db"
     timezone: str = "Asia/Shanghai"
     scheduler_grace_minutes: int = 60  # a slot missed while down is made up within this, later skipped
+    # Reminders (@ a person about a task or action item due or overdue) per person and local day across all
+    # their projects; the rest are listed in their next daily prompt. 0: no cap.
+    reminder_daily_cap: int = Field(default=5, ge=0)
     # How long an outbox sender's hold on a message and its chat lasts unrenewed (renewed every second
     # while it works): a replica that dies has its chats taken over after this.
     outbox_lease_seconds: float = Field(default=8.0, ge=2.0)

@@ -44,6 +44,7 @@ class Runtime:
             grace=timedelta(minutes=self.settings.scheduler_grace_minutes),
             private_platforms=private_platforms(),
             reply_route_platforms=reply_route_platforms(),
+            reminder_cap=self.settings.reminder_daily_cap,
         )
 
 

@@ -26,7 +26,7 @@ from reports.format import WEEKDAY_LABELS, day
 SET_USAGE = (
     "/项目 设置 日报 17:00 ｜ 周会 周一 09:00 ｜ 议程 16:00|默认 ｜ 汇总 18:00 ｜ 工作时间 09:00-18:00 ｜ "
     "时区 Europe/Berlin ｜ 催办 17:30|关闭 ｜ 延期审批 开|关 ｜ 下游提醒 开|关 ｜ 风险提示 开|关 ｜ 交接 开|关 ｜ "
-    "节假日截止 开|关 ｜ 合并提醒 开|关 ｜ 目标结果 1 <结果>"
+    "节假日截止 开|关 ｜ 合并提醒 开|关 ｜ 提醒上限 开|关 ｜ 目标结果 1 <结果>"
 )
 commands = CommandSet()  # subcommands of /项目 (handlers.projects.group)
 DAY_OFF_USAGE = "/项目 休息日 <日期>[~<日期>] [说明]   或   /项目 休息日 删除 <日期>"
@@ -267,6 +267,11 @@ _MERGED_PROMPT = _Switch(
     "群里的日报照样列出他们的任务但不再 @ 他们；私信里直接回复即可更新（#12 完成，重号时写 项目名#12）。",
     off="已关闭合并提醒：本项目的日报照常在群里 @ 每位负责人，不并入私信。",
 )
+_REMINDER_CAP = _Switch(
+    "提醒上限", "reminder_cap",
+    on="已开启每日提醒上限：同一个人一天在所有项目里收到的单独提醒有上限，超出的合并到他下一次的日报里列出。",
+    off="已关闭本项目的每日提醒上限：本项目的到期和逾期提醒都单独发出（仍计入这个人当天的提醒数）。",
+)
 
 
 _SETTERS = (
@@ -283,6 +288,7 @@ _SETTERS = (
     (("交接", "请假交接", "handover"), _LEAVE_HANDOVER),
     (("节假日截止", "节前截止", "holiday-deadlines"), _HOLIDAY_DEADLINES),
     (("合并提醒", "合并日报", "私信提醒", "merged-prompt", "merged"), _MERGED_PROMPT),
+    (("提醒上限", "每日提醒上限", "reminder-cap", "cap"), _REMINDER_CAP),
 )
 
 
@@ -301,6 +307,7 @@ def settings_overview(ctx: Context, project: Project, national: NationalCalendar
         f"请假交接：{'开（请假前提议代理人，PM 确认）' if project.leave_handover else '关'}",
         f"节假日截止：{'开（长假前的议程列出假期前后到期的任务）' if project.holiday_deadlines else '关'}",
         f"合并提醒：{'开（在几个项目里都有任务的人私信收一条合并的日报）' if project.merged_prompt else '关'}",
+        f"提醒上限：{'开（每人每天的单独提醒有上限，其余并入日报）' if project.reminder_cap else '关（本项目提醒都单独发）'}",
         "日历：中国法定节假日与调休" + _calendar_note(ctx.today, national or national_calendar()),
     ]
     overrides = project_days_from(

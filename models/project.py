@@ -76,6 +76,8 @@ class Project(Base):
     holiday_deadlines: Mapped[bool] = mapped_column(default=True, server_default=true())  # agenda: due around 国庆…
     # Someone in several projects gets one private prompt at their earliest prompt time (scheduler.person_prompt).
     merged_prompt: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Its reminders to a person are held to the daily cap across all their projects (off: always sent, still counted).
+    reminder_cap: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     # Per-project counters: ids shown to users (#N, RN, AN, DN) are never reused.
     next_task_no: Mapped[int] = mapped_column(default=1)

@@ -16,6 +16,7 @@ from models import Project
 from models.calendar import WorkCalendar
 from reports import compute, text
 from reports.holidays import makeup_note
+from reports.rows import DailyPrompt
 from reports.snapshot import Snapshot
 
 
@@ -32,8 +33,13 @@ def build_daily_prompt(
     workday it says so, when given the project's calendar); `privately`: the owners (member ids) who got
     the day's merged private prompt, listed without the @."""
     rows = compute.daily_prompt(session, project, at, data=data)
-    if not rows:
-        return None
+    return daily_prompt_reply(rows, project, calendar, privately=privately) if rows else None
+
+
+def daily_prompt_reply(
+    rows: DailyPrompt, project: Project, calendar: WorkCalendar | None = None, *, privately: Collection[int] = ()
+) -> Reply:
+    """The daily prompt's rows as the group's message (the scheduler keeps the rows: what it consumes)."""
     note = makeup_note(calendar, rows.today) if calendar is not None else None
     return text.daily_prompt(rows, project_name=project.name, note=note, privately=privately)
 

@@ -19,6 +19,7 @@ from models import Project
 from reports.compute_agenda import agenda, agenda_start, minutes
 from reports.compute_base import snapshot_for
 from reports.compute_digest import digest, risk_events, tracking_table, who_updated
+from reports.compute_folded import folded_reminders
 from reports.compute_reminders import find_reminders
 from reports.records import MemberRow, TaskRow
 from reports.rows import DailyPrompt, Nudge, OwnerTasks
@@ -67,13 +68,19 @@ def daily_prompt(session: Session, project: Project, at: datetime, *, data: Snap
     data = snapshot_for(session, project, at, data)
     today = local_time(project, at).date()
     members, by_owner, unassigned = _open_tasks_by_owner(data, project, today)
-    if not by_owner:
+    # Reminders held back over the daily cap are listed in their owner's block (an owner with only those too).
+    folded, folded_runs = folded_reminders(data, project.id, today, members, away=data.away(project.id, today))
+    if not by_owner and not folded:
         return None
     for tasks in by_owner.values():
         tasks.sort(key=lambda t: urgency(t, today))
     # Owners with something overdue first, then in the order they joined.
-    owners = sorted((members[oid] for oid in by_owner), key=lambda m: (urgency(by_owner[m.id][0], today)[0], m.id))
-    return DailyPrompt(today, tuple(OwnerTasks(o, tuple(by_owner[o.id])) for o in owners), unassigned)
+    owners = sorted(
+        (members[oid] for oid in {*by_owner, *folded}),
+        key=lambda m: (urgency(by_owner[m.id][0], today)[0] if by_owner.get(m.id) else 1, m.id),
+    )
+    blocks = tuple(OwnerTasks(o, tuple(by_owner.get(o.id, ())), folded.get(o.id, ())) for o in owners)
+    return DailyPrompt(today, blocks, unassigned, folded_runs)
 
 
 def not_updated_owners(data: Snapshot, project: Project, at: datetime) -> tuple[list[MemberRow], list[MemberRow]]:

@@ -183,3 +183,19 @@ class DueMove:
     old: date | None
     new: date | None
     note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FoldedRow:
+    """A reminder held back over its person's daily cap (a `job_run` row with outcome `folded`)."""
+
+    run_id: int
+    project_id: int
+    job: str
+    slot: str  # "<task or action item id>:<date>"
+    user_id: str
+    day: date  # the project's local day it was held back on
+
+    @property
+    def item_id(self) -> int:
+        return int(self.slot.split(":", 1)[0])

@@ -18,9 +18,20 @@ from reports.rules import Health, Readiness, planned_progress
 
 
 @dataclass(frozen=True, slots=True)
+class FoldedReminder:
+    """A reminder held back over its person's daily cap (`reports.reminder_cap`), listed once in their
+    next prompt: the task's or action item's ref, its due date now, the reminder it was."""
+
+    ref: str  # "#3", "A2"
+    due: date
+    job: str  # reports.rules: remind-overdue, remind-action-due …
+
+
+@dataclass(frozen=True, slots=True)
 class OwnerTasks:
     owner: MemberRow
     tasks: tuple[TaskRow, ...]  # most urgent first
+    folded: tuple[FoldedReminder, ...] = ()  # reminders not sent over the daily cap, most urgent first
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +66,7 @@ class DailyPrompt:
     today: date
     owners: tuple[OwnerTasks, ...]  # owners with something overdue first, then in the order they joined
     unassigned: int  # open tasks nobody owns
+    folded_runs: tuple[int, ...] = ()  # the folded reminders' job_run ids this prompt lists (shown once)
 
 
 @dataclass(frozen=True, slots=True)

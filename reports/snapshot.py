@@ -23,6 +23,7 @@ from models import (
     ActionStatus,
     Change,
     Decision,
+    JobRun,
     Leave,
     Member,
     Risk,
@@ -32,6 +33,7 @@ from models import (
     Task,
     TaskStatus,
 )
+from models.schedule import FOLDED
 from reports import snapshot_rhythm as rhythm
 from reports.records import (
     ActionRow,
@@ -39,6 +41,7 @@ from reports.records import (
     ChangeRow,
     DecisionRow,
     DueMove,
+    FoldedRow,
     MemberRow,
     Prereq,
     RiskRow,
@@ -174,6 +177,10 @@ class Snapshot:
     def away(self, project_id: int, day: date) -> set[int]:
         """The members on leave on `day` (the project's date)."""
         return {member_id for member_id, first, last in self.leaves(project_id) if first <= day <= last}
+
+    def folded(self, project_id: int) -> list[FoldedRow]:
+        """Reminders held back over their person's daily cap since `since`, not yet shown in a prompt."""
+        return self._load("folded", self._folded, list)[self._covered_id(project_id)]
 
     def decisions(self, project_id: int) -> list[DecisionRow]:
         """Decisions recorded in [since, at]."""
@@ -358,6 +365,16 @@ class Snapshot:
         )
         for row in rows:
             yield row[1], ActionRow(*row)
+
+    def _folded(self, ids: list[int]) -> Iterable[tuple[int, FoldedRow]]:
+        rows = self.session.execute(
+            select(JobRun.id, JobRun.project_id, JobRun.job, JobRun.slot, JobRun.user_id, JobRun.day)
+            .where(JobRun.project_id.in_(ids), JobRun.outcome == FOLDED, JobRun.day >= self.since.date())
+            .order_by(JobRun.project_id, JobRun.id)
+        )
+        for run_id, project_id, job, slot, user_id, day in rows:
+            if user_id is not None and day is not None:
+                yield project_id, FoldedRow(run_id, project_id, job, slot, user_id, day)
 
     def _decisions(self, ids: list[int]) -> Iterable[tuple[int, DecisionRow]]:
         rows = self.session.execute(

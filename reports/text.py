@@ -18,6 +18,7 @@ from reports.rows import (
     DailyPrompt,
     Digest,
     DueMoveItem,
+    FoldedReminder,
     HolidayAhead,
     Minutes,
     Nudge,
@@ -32,6 +33,7 @@ from reports.text_forecast import milestone_list
 
 ANSWER_HINT = "直接回复即可更新：#12 完成 ｜ #12 阻塞 原因 ｜ #12 进度 60%"
 PER_OWNER_LIMIT = 10  # tasks listed per person in the prompt; the rest are counted
+FOLDED_LIMIT = 4  # folded reminders named per person in the prompt (one phone-width line); the rest counted
 SECTION_LIMIT = 20  # lines per section in agendas and digests
 TABLE_LIMIT = 60  # rows of the tracking table (the rest are counted)
 HEALTH_LABELS = {Health.OK: "正常", Health.LATE: "延迟", Health.RISK: "风险", Health.UNSCHEDULED: "未排期"}
@@ -167,13 +169,36 @@ PRIVATELY = "已私信"  # an owner who got today's merged private prompt: named
 
 
 def _owner_sections(block: OwnerTasks, today: date, *, private: bool = False) -> list[Section]:
-    who = f"{block.owner.name}（{PRIVATELY}，" if private else f"{at_marker(block.owner)}（"
-    heading = f"{who}{len(block.tasks)} 项）"
+    who = f"{block.owner.name}（{PRIVATELY}" if private else at_marker(block.owner)
+    if block.tasks:
+        heading = f"{who}，{len(block.tasks)} 项）" if private else f"{who}（{len(block.tasks)} 项）"
+    else:  # only folded reminders to list
+        heading = f"{who}）" if private else who
     shown = block.tasks[:PER_OWNER_LIMIT]
     sections = [prompt_task_section(t, today, heading if index == 0 else None) for index, t in enumerate(shown)]
     if len(block.tasks) > PER_OWNER_LIMIT:
         sections.append(Section(lines=(f"  …另有 {len(block.tasks) - PER_OWNER_LIMIT} 项，发送 /任务 列表 我的 查看",)))
+    if block.folded:
+        sections.append(Section(title=None if sections else heading, lines=(f"  {folded_line(block.folded, today)}",)))
     return sections
+
+
+def folded_label(item: FoldedReminder, today: date) -> str:
+    """`逾期2天` / `今天到期` / `明天到期` / `12-07到期`, as of the prompt's day."""
+    if item.due < today:
+        return f"逾期{(today - item.due).days}天"
+    if item.due == today:
+        return "今天到期"
+    if item.due == today + timedelta(days=1):
+        return "明天到期"
+    return f"{item.due:%m-%d}到期"
+
+
+def folded_line(items: Sequence[FoldedReminder], today: date) -> str:
+    """`另有 3 条提醒未单独发送：#3 今天到期、#5 逾期2天、A2 明天到期` (short: phone-width)."""
+    shown = "、".join(f"{i.ref} {folded_label(i, today)}" for i in items[:FOLDED_LIMIT])
+    more = " 等" if len(items) > FOLDED_LIMIT else ""
+    return f"另有 {len(items)} 条提醒未单独发送：{shown}{more}"
 
 
 def prompt_task_section(task: TaskRow, today: date, title: str | None = None, *, ref: str | None = None) -> Section:
@@ -217,6 +242,8 @@ def daily_prompt(
             "unassigned": prompt.unassigned,
             "note": note,
             **({"privately": sorted(privately)} if privately else {}),
+            **({"folded": [[b.owner.id, [[f.ref, f.due.isoformat(), f.job] for f in b.folded]]
+                           for b in prompt.owners if b.folded]} if any(b.folded for b in prompt.owners) else {}),
         },
     )
 

@@ -10,10 +10,12 @@ them, not only the ones listed today); the qualified form is what a private answ
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.messages import Reply, Section
 from reports.format import day
 from reports.rows import PersonPrompt
-from reports.text import PER_OWNER_LIMIT, prompt_task_section
+from reports.text import PER_OWNER_LIMIT, folded_line, prompt_task_section
 
 PERSON_HINT = "直接回复即可更新：项目#12 完成 ｜ 项目#12 阻塞 原因 ｜ 项目#12 进度 60%（项目名写前几个字即可）"
 
@@ -42,6 +44,9 @@ def person_prompt(rows: PersonPrompt) -> Reply:
         if len(block.tasks) > PER_OWNER_LIMIT:
             more = len(block.tasks) - PER_OWNER_LIMIT
             sections.append(Section(lines=(f"  …另有 {more} 项，在项目群发送 /任务 列表 我的 查看",)))
+        if block.folded:  # reminders held back over the daily cap, with their project like every id here
+            folded = [replace(f, ref=f"{prefix}{f.ref}") for f in block.folded]
+            sections.append(Section(title=None if shown else heading, lines=(f"  {folded_line(folded, rows.today)}",)))
     sections.append(Section(lines=(PERSON_HINT,)))
     return Reply(
         intro, title=f"今日进度 · 我的任务 · {day(rows.today)}", style="report", sections=tuple(sections)

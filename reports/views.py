@@ -18,7 +18,7 @@ from bot.messages import Reply
 from models import Project
 from reports import text
 from reports.compute_base import snapshot_for
-from reports.rows import DailyPrompt, OwnerTasks
+from reports.rows import DailyPrompt, FoldedReminder, OwnerTasks
 
 
 def shown_task_ids(view: dict[str, Any]) -> set[int]:
@@ -46,12 +46,14 @@ def rebuild(session: Session, project: Project, view: dict[str, Any], at: dateti
     data = snapshot_for(session, project, at, None)
     members = data.members(project.id)
     tasks = data.tasks(project.id, shown_task_ids(view))
+    folded = _folded(view)
     owners: list[OwnerTasks] = []
     for owner_id, task_ids in view.get("owners", ()):
         owner = members.get(int(owner_id))
         shown = tuple(tasks[int(t)] for t in task_ids if int(t) in tasks)
-        if owner is not None and shown:
-            owners.append(OwnerTasks(owner, shown))
+        listed = folded.get(int(owner_id), ())
+        if owner is not None and (shown or listed):
+            owners.append(OwnerTasks(owner, shown, listed))
     if not owners:
         return None
     prompt = DailyPrompt(today, tuple(owners), int(view.get("unassigned") or 0))
@@ -60,6 +62,17 @@ def rebuild(session: Session, project: Project, view: dict[str, Any], at: dateti
     return text.daily_prompt(
         prompt, project_name=project.name, note=note if isinstance(note, str) else None, privately=privately
     )
+
+
+def _folded(view: dict[str, Any]) -> dict[int, tuple[FoldedReminder, ...]]:
+    """The reminders held back over the daily cap the message listed, as it listed them."""
+    found: dict[int, tuple[FoldedReminder, ...]] = {}
+    try:
+        for owner_id, items in view.get("folded", ()):
+            found[int(owner_id)] = tuple(FoldedReminder(str(ref), date.fromisoformat(due), str(job)) for ref, due, job in items)
+    except (TypeError, ValueError):
+        return {}
+    return found
 
 
 def touches(view: dict[str, Any], task_ids: Collection[int]) -> bool:

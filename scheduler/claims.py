@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -14,7 +14,8 @@ from bot.outbox import enqueue_many, outbox_row
 from reports.rows import Agenda
 
 # JobRun outcomes: posted; empty (nothing to say); skipped (missed by more than the grace period);
-# superseded (a nudge not sent because the day's prompt itself only went out late, in the same run).
+# superseded (a nudge not sent because the day's prompt itself only went out late, in the same run);
+# folded (a reminder over its person's daily cap: listed in their next prompt, then folded-shown).
 POSTED, EMPTY, SKIPPED, SUPERSEDED = "posted", "empty", "skipped", "superseded"
 
 
@@ -33,6 +34,9 @@ class Claim:
     posts: list[Post] = field(default_factory=list)
     revive: bool = False  # the slot was recorded as skipped; it is due again for an explicit run at T
     agenda: Agenda | None = None  # a weekly agenda's rows: remembered once posted (its window's end)
+    user_id: str | None = None  # a reminder's person (the daily cap counts them) …
+    day: date | None = None  # … and the project's local day
+    folded_runs: tuple[int, ...] = ()  # a daily prompt's folded reminders: shown once it is posted
 
     @property
     def key(self) -> tuple[int, str, str]:

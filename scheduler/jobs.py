@@ -28,8 +28,16 @@ from models.card_views import job_origin
 from models.leave import propose_handovers
 from models.people import owners_in_several
 from models.rhythm import record_agenda
+from models.schedule import (
+    FOLDED,
+    claimed_incidents,
+    claimed_slots,
+    lock_reminder_cap,
+    mark_folded_shown,
+    reminders_sent,
+)
 from models.slips import record_slip_news
-from reports import builders, compute, pictures, slips, text, text_person, text_reminders
+from reports import builders, compute, pictures, reminder_cap, slips, text, text_person, text_reminders
 from reports.closeout import retro_prompt
 from reports.holidays import holiday_notice, long_holiday_after
 from reports.plan import load_plan
@@ -87,11 +95,13 @@ class JobRunner:
         batch: int = BATCH,
         private_platforms: Collection[str] = (),
         reply_route_platforms: Collection[str] = (),
+        reminder_cap: int = 0,
     ) -> None:
         """`private_platforms`: where a member can get a private message (PM digests go there privately;
         elsewhere to the group); `reply_route_platforms`: where only a reply route (the group's latest
         live sessionWebhook) can @ people, so posts that mention anyone borrow one when there is one —
-        the platforms' own capabilities, given by the composition root."""
+        the platforms' own capabilities, given by the composition root; `reminder_cap`: reminders per person
+        and day across all their projects (`reports.reminder_cap`; 0: no cap)."""
         self._session_factory = session_factory
         self._private_platforms = frozenset(private_platforms)
         self._reply_route_platforms = frozenset(reply_route_platforms)
@@ -99,6 +109,7 @@ class JobRunner:
         self.grace = grace
         self._national = national or national_calendar()
         self._batch = batch
+        self._reminder_cap = max(reminder_cap, 0)
 
     def run(self, kinds: Iterable[str], at: datetime, *, project_ids: Collection[int] | None = None) -> RunReport:
         if at.tzinfo is None:
@@ -144,6 +155,9 @@ class JobRunner:
     def _run_batch(self, jobs: Sequence[str], at: datetime, ids: list[int], report: RunReport) -> None:
         local_report = RunReport(at)
         with self._session_factory.begin() as session:
+            if REMINDERS in jobs and self._reminder_cap:
+                # First, before anything is written: who was sent what today is read and decided on alone.
+                lock_reminder_cap(session)
             projects = list(
                 session.scalars(
                     select(Project)
@@ -171,9 +185,9 @@ class JobRunner:
                         privately.get(project.id, {}),
                     )
                     if project.id in reminding:
-                        found = compute.find_reminders(session, project, at, data=data, calendar=calendars[project.id])
-                        incidents[project.id] = found
-                        claims += [Claim(project.id, i.job, i.key, POSTED) for i in found]
+                        incidents[project.id] = compute.find_reminders(
+                            session, project, at, data=data, calendar=calendars[project.id]
+                        )
                     claims += self._calendar_notices(project, calendars[project.id], data)
                     if project.id in reminding:
                         claims += self._handovers(session, project, calendars[project.id], at)
@@ -181,12 +195,15 @@ class JobRunner:
                 except Exception:
                     log.exception("scheduler: building for project %s failed at %s", project.id, at.isoformat())
                     local_report.errors += 1
-            claimed = self._claim(session, claims)
             by_id = {p.id: p for p in projects}
-            outbox = OutboxBatch(session, self._reply_routes(session, projects, claims, incidents, claimed))
+            claims += self._reminder_claims(session, by_id, incidents)
+            claimed = self._claim(session, claims)
+            sending = claimed - {c.key for c in claims if c.outcome == FOLDED}
+            outbox = OutboxBatch(session, self._reply_routes(session, projects, claims, incidents, sending))
             skipped: list[Claim] = []
+            shown: list[int] = []
             for project_id, found in incidents.items():
-                self._post_reminders(outbox, by_id[project_id], found, claimed, data, at, local_report)
+                self._post_reminders(outbox, by_id[project_id], found, sending, data, at, local_report)
             for claim in claims:
                 if claim.key not in claimed:
                     local_report.add(claim.job, "already")
@@ -204,8 +221,13 @@ class JobRunner:
                         session, project_id=project.id, meeting_day=claim.agenda.meeting, built_at=at,
                         covers_from=claim.agenda.covers_from,
                     )
+                shown += claim.folded_runs
                 line = f"已发送：项目 {project.id} {claim.job} {claim.slot}" if claim.posts else None
+                if claim.outcome == FOLDED:
+                    line = f"超过每日提醒上限，留到下次日报：项目 {project.id} {claim.job} {claim.slot}"
                 local_report.add(claim.job, claim.outcome, line)
+            if shown:
+                mark_folded_shown(session, shown)
             outbox.flush()
         if skipped:
             examples = ", ".join(f"project {c.project_id} {c.job} {c.slot}" for c in skipped[:5])
@@ -302,7 +324,8 @@ class JobRunner:
             claims.append(
                 Claim(
                     project.id, slot.job, slot.key, POSTED if reply else EMPTY, [Post(reply, private)] if reply else [],
-                    revive=recorded == SKIPPED, agenda=rows if reply else None,
+                    revive=recorded == SKIPPED, agenda=rows if reply and isinstance(rows, Agenda) else None,
+                    folded_runs=rows.folded_runs if reply and isinstance(rows, DailyPrompt) else (),
                 )
             )
         return claims
@@ -362,6 +385,34 @@ class JobRunner:
             claims.append(Claim(project.id, LEAVE_HAND_BACK, str(leave.id), POSTED, [Post(reply, False)]))
         return claims
 
+    def _reminder_claims(
+        self, session: Session, projects: dict[int, Project], incidents: dict[int, list[Incident]]
+    ) -> list[Claim]:
+        """A claim per incident; a person's reminders over the daily cap are claimed as `folded` (not sent,
+        listed in their next prompt). Two statements per batch, whatever the people: the reminders already
+        claimed for these projects, and what each of their members was sent today across all their projects."""
+        folded: set[tuple[int, str, str]] = set()
+        capped = [(pid, i) for pid, found in incidents.items() for i in found if reminder_cap.is_capped_kind(i)]
+        if self._reminder_cap and capped:
+            batch, days = sorted({pid for pid, _ in capped}), {i.today for _, i in capped}
+            # Every candidate's key dates from its day on (overdue: the day; due: the due date).
+            already = claimed_incidents(session, project_ids=batch, jobs=reminder_cap.CAPPED_JOBS, from_day=min(days))
+            candidates = [
+                reminder_cap.Candidate(projects[pid].platform, i, projects[pid].reminder_cap)
+                for pid, i in capped if (pid, i.job, i.key) not in already
+            ]
+            sent = reminders_sent(session, project_ids=batch, days=days, jobs=reminder_cap.CAPPED_JOBS)
+            folded = reminder_cap.over_cap(candidates, sent, self._reminder_cap)
+        claims = []
+        for pid, found in incidents.items():
+            for i in found:
+                person = i.owner if reminder_cap.is_capped_kind(i) else None
+                claims.append(Claim(
+                    pid, i.job, i.key, FOLDED if (pid, i.job, i.key) in folded else POSTED,
+                    user_id=person.user_id if person else None, day=i.today if person else None,
+                ))
+        return claims
+
     def _post_reminders(
         self,
         outbox: OutboxBatch,
@@ -396,8 +447,8 @@ class JobRunner:
     def _build(
         self, session: Session, project: Project, calendar: WorkCalendar, data: Snapshot, at: datetime, slot: Slot,
         covered: Collection[str] = (),
-    ) -> tuple[Reply | None, bool, Agenda | None]:
-        """(the reply, whether it goes to the PMs privately, the agenda's rows when it is one); `covered`:
+    ) -> tuple[Reply | None, bool, Agenda | DailyPrompt | None]:
+        """(the reply, whether it goes to the PMs privately, the agenda's or the prompt's rows); `covered`:
         the person slots of the people who got the day's merged private prompt covering this project."""
         if slot.job == HOLIDAY_NOTICE:
             holiday = long_holiday_after(calendar, slot.day)
@@ -416,8 +467,9 @@ class JobRunner:
             if covered else set()
         )
         if slot.job == DAILY_PROMPT:
-            prompt = builders.build_daily_prompt(session, project, at, data=data, calendar=calendar, privately=privately)
-            return prompt, False, None
+            prompt = compute.daily_prompt(session, project, at, data=data)
+            reply = builders.daily_prompt_reply(prompt, project, calendar, privately=privately) if prompt else None
+            return reply, False, prompt
         if slot.job == NUDGE:
             return builders.build_nudge(session, project, at, data=data, privately=privately), False, None
         if slot.job == MINUTES:
@@ -566,22 +618,7 @@ class JobRunner:
                 wanted.add((project_id, slot.job, slot.key))
                 if slot.job == NUDGE:
                     wanted.add((project_id, DAILY_PROMPT, slot.key))
-        if not wanted:
-            return {}
-        found: dict[tuple[int, str, str], str] = {}
-        project_ids = sorted({w[0] for w in wanted})
-        jobs = sorted({w[1] for w in wanted})
-        keys = sorted({w[2] for w in wanted})
-        for chunk in chunked(project_ids, 500):
-            rows = session.execute(
-                select(JobRun.project_id, JobRun.job, JobRun.slot, JobRun.outcome).where(
-                    JobRun.project_id.in_(chunk), JobRun.job.in_(jobs), JobRun.slot.in_(keys)
-                )
-            )
-            for project_id, job, slot, outcome in rows:
-                if (project_id, job, slot) in wanted:
-                    found[(project_id, job, slot)] = outcome
-        return found
+        return claimed_slots(session, wanted)
 
     def _claim(self, session: Session, claims: list[Claim]) -> set[tuple[int, str, str]]:
         """Insert the claims' JobRun rows; returns the keys this transaction now owns."""
@@ -602,8 +639,8 @@ class JobRunner:
             # Core executemany with RETURNING: SQLAlchemy's "insertmanyvalues" sends pages of 1000 rows, in order.
             result = session.connection().execute(
                 statement,
-                [{"project_id": c.project_id, "job": c.job, "slot": c.slot, "claimed_at": now, "outcome": c.outcome}
-                 for c in fresh],
+                [{"project_id": c.project_id, "job": c.job, "slot": c.slot, "claimed_at": now, "outcome": c.outcome,
+                  "user_id": c.user_id, "day": c.day} for c in fresh],
             )
             owned.update((row[0], row[1], row[2]) for row in result)
         for claim in (c for c in rows if c.revive):
