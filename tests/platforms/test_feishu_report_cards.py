@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from bot.markup import markdown_literal
 from bot.messages import Reply, Section
+from bot.platforms.dingtalk.outbound import session_body
 from bot.platforms.feishu import cards
 from bot.platforms.feishu.outbound import render
 from bot.platforms.feishu.report_card import FOLD_LINES
@@ -140,6 +141,9 @@ def test_the_digest_card_shows_its_figures_side_by_side(chat: ConsoleChat, proje
     assert any("今日完成：无" in t and "截止日期变更：无" not in t for t in shown)  # 无 lines, each in its run
     same_lines(reply, card)
     # the console shows the same text as before the sections: the figures as `label：value` lines
+    # DingTalk markdown keeps the headings, bold, one hard break per line; the figures as lines
+    markdown = session_body(reply)["markdown"]["text"]
+    assert "**新增阻塞（1）**  \n  #4 设计海报（王五）：设计师请假" in markdown and "已更新（2）：李四、王五  \n" in markdown
     assert reply.plain_text().startswith(
         "【每日汇总 · 发布会 · 11-23(周一)】\n已更新（2）：李四、王五\n未更新（0）：无\n未完成：4 项\n今日完成：无\n"
     )
