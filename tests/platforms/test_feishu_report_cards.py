@@ -247,10 +247,14 @@ def test_a_huge_project_fits_or_is_cut_to_fit(chat: ConsoleChat, project: int) -
     card_of(Reply.from_payload(row.body))
 
 
-def test_a_reply_no_card_can_hold_goes_as_a_post() -> None:
-    # 150 headed sections: past 200 components however short each is cut
-    reply = Reply("", title="很多部分", style="report",
-                  sections=tuple(Section(title=f"第{n}部分", lines=("一行",)) for n in range(150)))
-    assert cards.card(reply) is None
-    msg_type, content = render(reply)
+def test_too_many_sections_are_one_block_and_a_reply_no_card_can_hold_goes_as_a_post() -> None:
+    # 150 headed sections: past 200 components as blocks, so one markdown block with every heading
+    many = Reply("", title="很多部分", style="report",
+                 sections=tuple(Section(title=f"第{n}部分", lines=("一行", "两行")) for n in range(150)))
+    card = card_of(many)
+    assert tags(card) == ["markdown"] and texts(card)[0].count("**第") == 150
+    # a text no card can hold (the intro is never cut): a post
+    huge = Reply("很长的说明" * 3000, title="太长", style="report", sections=(Section(title="一", lines=("a",)),))
+    assert cards.card(huge) is None
+    msg_type, content = render(huge)
     assert msg_type == "post" and _valid_post(json.loads(content))

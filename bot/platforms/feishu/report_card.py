@@ -8,7 +8,8 @@ Feishu's documented rules for these components (open.feishu.cn, card JSON 2.0 co
 only at the card's root, at most five per card, at most 50 columns, `page_size` 1–10; a collapsible panel
 has a header, holds no form. When the card would pass 30 KB or 200 components, the longest section is cut
 (its first lines kept and “…另有 N 行，发送 /… 查看” — the section's `more` command), again until it fits;
-`report_card` returns None when even sections of `MIN_SHOWN` lines do not fit, and the reply goes as a post.
+past 200 components however short the sections (too many of them), the reply is one markdown block, cut
+the same way; `report_card` returns None when even that does not fit, and the reply goes as a post.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from bot.markup import markdown_literal
 from bot.messages import Field, Reply, Section, Table
-from bot.platforms.feishu.card_parts import markdown, md, within_limits, wrap
+from bot.platforms.feishu.card_parts import MAX_ELEMENTS, count_elements, markdown, md, within_limits, wrap
 
 FOLD_LINES = 10  # a titled section longer than this is folded
 MAX_TABLES = 5  # table components per card
@@ -30,27 +31,47 @@ SHRINK = 0.75  # each cut keeps this share of the longest section
 
 
 def report_card(reply: Reply) -> dict[str, Any] | None:
-    """The card for `reply` (no buttons), its longest sections cut until it fits; None: send a post."""
-    shown: dict[int, int] = {}  # section index → how many of its lines/rows the card keeps
-    while True:
-        result = wrap(reply, _elements(reply, shown))
-        if within_limits(result):
-            return result
-        longest = max(
-            ((index, shown.get(index, _length(section))) for index, section in enumerate(reply.sections)),
-            key=lambda pair: pair[1],
-            default=None,
-        )
-        if longest is None or longest[1] <= MIN_SHOWN:
-            return None
-        shown[longest[0]] = max(MIN_SHOWN, int(longest[1] * SHRINK))
+    """The card for `reply` (no buttons), its longest sections cut until it fits; past 200 components
+    even so, the whole reply as one markdown block, cut the same way; None: send a post."""
+    for compact in (False, True):
+        shown: dict[int, int] = {}  # section index → how many of its lines/rows the card keeps
+        while True:
+            sections = tuple(_cut(s, shown.get(i)) for i, s in enumerate(reply.sections))
+            elements = [md(markdown(replace(reply, sections=sections)))] if compact else _elements(reply, sections)
+            result = wrap(reply, elements)
+            if within_limits(result):
+                return result
+            if not compact and count_elements(elements) > MAX_ELEMENTS:
+                break  # cutting lines does not remove blocks: one block instead
+            longest = max(
+                ((index, shown.get(index, _length(section))) for index, section in enumerate(reply.sections)),
+                key=lambda pair: pair[1],
+                default=None,
+            )
+            if longest is None or longest[1] <= MIN_SHOWN:
+                break
+            shown[longest[0]] = max(MIN_SHOWN, int(longest[1] * SHRINK))
+    return None
 
 
 def _length(section: Section) -> int:
     return len(section.lines) + (len(section.table.rows) if section.table is not None else 0)
 
 
-def _elements(reply: Reply, shown: dict[int, int]) -> list[dict[str, Any]]:
+def _cut(section: Section, keep: int | None) -> Section:
+    """The section with only `keep` of its lines and table rows (lines first), and a last line saying how
+    many it leaves out and where to see them."""
+    if keep is None or keep >= _length(section):
+        return section
+    lines = section.lines[:keep]
+    rows = section.table.rows[: max(keep - len(lines), 0)] if section.table is not None else ()
+    left = _length(section) - len(lines) - len(rows)
+    note = f"…另有 {left} 行" + (f"，发送 {section.more} 查看" if section.more else "未显示")
+    table = replace(section.table, rows=rows) if section.table is not None else None
+    return replace(section, lines=(*lines, note), table=table)
+
+
+def _elements(reply: Reply, sections: tuple[Section, ...]) -> list[dict[str, Any]]:
     blocks: list[list[dict[str, Any]]] = []
     run: list[str] = []  # consecutive untitled parts, one markdown block
     tables = 0
@@ -62,18 +83,14 @@ def _elements(reply: Reply, shown: dict[int, int]) -> list[dict[str, Any]]:
 
     if reply.text:
         run.append(_text(reply, reply.text))
-    for index, section in enumerate(reply.sections):
-        lines, rows, left = _cut(section, shown.get(index))
-        if left:
-            more = f"，发送 {section.more} 查看" if section.more else "未显示"
-            lines = (*lines, f"…另有 {left} 行{more}")
-        if section.title is None and not section.fields and section.table is None and len(lines) <= 1:
-            run.extend(_text(reply, line) for line in lines)
+    for section in sections:
+        if section.title is None and not section.fields and section.table is None and len(section.lines) <= 1:
+            run.extend(_text(reply, line) for line in section.lines)
             continue
         flush()
         use_table = section.table is not None and tables < MAX_TABLES and len(section.table.columns) <= MAX_TABLE_COLUMNS
         tables += use_table
-        blocks.append(_block(reply, section, lines, rows, use_table))
+        blocks.append(_block(reply, section, use_table))
     flush()
     names = markdown(replace(reply, text="", sections=(), buttons=()))  # attachments, by name
     if names:
@@ -84,36 +101,24 @@ def _elements(reply: Reply, shown: dict[int, int]) -> list[dict[str, Any]]:
     return elements
 
 
-def _cut(section: Section, keep: int | None) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...], int]:
-    """The section's lines and table rows the card keeps (`keep` of them in all), and how many it leaves out."""
-    rows = section.table.rows if section.table is not None else ()
-    if keep is None or keep >= len(section.lines) + len(rows):
-        return section.lines, rows, 0
-    lines = section.lines[:keep]
-    kept_rows = rows[: max(keep - len(lines), 0)]
-    return lines, kept_rows, len(section.lines) + len(rows) - len(lines) - len(kept_rows)
-
-
-def _block(
-    reply: Reply, section: Section, lines: tuple[str, ...], rows: tuple[tuple[str, ...], ...], use_table: bool
-) -> list[dict[str, Any]]:
+def _block(reply: Reply, section: Section, use_table: bool) -> list[dict[str, Any]]:
     heading = f"**{_text(reply, section.title)}**" if section.title else ""
-    body = "\n".join(_text(reply, line) for line in lines)
+    body = "\n".join(_text(reply, line) for line in section.lines)
     block: list[dict[str, Any]] = []
-    if heading and len(lines) > FOLD_LINES and not section.fields and section.table is None:
+    if heading and len(section.lines) > FOLD_LINES and not section.fields and section.table is None:
         return [_panel(heading, body)]
     head = "\n".join(p for p in (heading, body if section.table is None else "") if p)
     if head:
         block.append(md(head))
     block += _figures(reply, section.fields)
     if section.table is not None:
-        table = replace(section.table, rows=rows)
         if use_table:
-            block.append(_table(reply, table))
+            block.append(_table(reply, section.table))
         else:
-            block.append(md(markdown(replace(reply, text="", sections=(Section(table=table),), buttons=(), attachments=()))))
+            only = Section(table=section.table)
+            block.append(md(markdown(replace(reply, text="", sections=(only,), buttons=(), attachments=()))))
         if body:
-            block.append(md(body))  # the note on rows left out
+            block.append(md(body))  # under the table: the note on rows left out
     return block
 
 
