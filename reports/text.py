@@ -123,12 +123,9 @@ def none_section(title: str) -> Section:
     return Section(lines=(f"{title}：无",))
 
 
-def sections_or_none(parts: Iterable[tuple[str, Sequence[str]] | tuple[str, Sequence[str], str]]) -> list[Section]:
-    """Each (title, items[, more]) as a list section, or one `title：无` line when it has no items."""
-    return [
-        list_section(part[0], part[1], more=part[2] if len(part) > 2 else None) if part[1] else none_section(part[0])
-        for part in parts
-    ]
+def sections_or_none(parts: Iterable[tuple[str, Sequence[str], str | None]]) -> list[Section]:
+    """Each (title, items, more) as a list section, or one `title：无` line when it has no items."""
+    return [list_section(title, items, more=more) if items else none_section(title) for title, items, more in parts]
 
 
 def _clock(value: time) -> str:
@@ -259,7 +256,7 @@ def agenda(rows: Agenda) -> Reply:
     ]
     decisions = [f"{r.ref} 风险应对方式未定：{shorten(r.description, 30)}" for r in rows.undecided_risks]
     decisions += [f"{b.task.ref} {shorten(b.task.title)} 阻塞超过 2 个工作日，需会上协调" for b in rows.long_blocked]
-    parts: list[tuple[str, Sequence[str], str]] = [
+    parts: list[tuple[str, Sequence[str], str | None]] = [
         ("一、上周完成", [_task_owner(i) for i in rows.completed], "/任务 列表 已完成"),
         ("二、进度滞后", slipping, "/任务 列表"),
         ("三、阻塞", [blocked_line(b) for b in rows.blocked], "/任务 列表 阻塞"),
