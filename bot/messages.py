@@ -152,6 +152,9 @@ class Section:
     # False: text renderers leave the buttons out (the text already says what to type, e.g. the daily
     # prompt's one hint line instead of four commands per task).
     hint: bool = True
+    # The command that lists everything this section holds (e.g. "/任务 列表 逾期"): a renderer that has
+    # to cut the section short (a card past its size limit) says to send it. Text renderers show it all.
+    more: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +196,10 @@ class Reply:
     # place after a button or a typed change): {"kind": …, …} as the report that built it understands
     # it (reports/views.py); None for replies that are not kept up to date.
     view: dict[str, Any] | None = None
+    # What the report says about the project, as a neutral hint for renderers that colour things (a card
+    # header): "info" (default), "good" (nothing needs attention), "attention" (something is late or
+    # missing), "alert" (blocked items, high risks).
+    tone: str = "info"
 
     @property
     def structured(self) -> bool:
@@ -291,6 +298,8 @@ class Reply:
             data["attachments"] = [_attachment_payload(a) for a in self.attachments]
         if self.view is not None:
             data["view"] = self.view
+        if self.tone != "info":
+            data["tone"] = self.tone
         return data
 
     @classmethod
@@ -307,6 +316,7 @@ class Reply:
                 for a in data.get("attachments", ())
             ),
             view=data.get("view"),
+            tone=data.get("tone", "info"),
         )
 
     @property
@@ -383,6 +393,7 @@ def _section_from(data: dict[str, Any]) -> Section:
         table=Table(tuple(table["columns"]), tuple(tuple(r) for r in table["rows"])) if table else None,
         buttons=tuple(_button_from(b) for b in data.get("buttons", ())),
         hint=data.get("hint", True),
+        more=data.get("more"),
     )
 
 

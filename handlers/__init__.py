@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot.messages import MAX_MESSAGE, Incoming, Reply
+from bot.messages import MAX_MESSAGE, Incoming, Reply, Section
 from handlers import (
     acceptance,
     actions,
@@ -135,7 +135,11 @@ def handle_message(
         reply = Reply(exc.reply_text(), style="refusal")
     else:
         if ctx.notes:  # what the command did besides what was asked, said in the same reply
-            reply = replace(reply, text="\n".join([reply.text, *dict.fromkeys(ctx.notes)]))
+            notes = tuple(dict.fromkeys(ctx.notes))
+            if reply.style == "report" and reply.sections:  # after the report's sections, as when it was one text
+                reply = replace(reply, sections=(*reply.sections, Section(lines=notes)))
+            else:
+                reply = replace(reply, text="\n".join([reply.text, *notes]))
         project_id = ctx.project.id if ctx.project else project_id
     if not incoming.is_group and project is not None:  # people in several projects: say which one it was
         reply = replace(reply, text=f"【{project.name}】{reply.text}")

@@ -5,7 +5,7 @@ Any member may raise a risk; its owner, whoever raised it, and PM/co-PMs may upd
 
 from __future__ import annotations
 
-from bot.messages import Mention, Reply
+from bot.messages import Mention, Reply, Section
 from handlers.buttons import risk_actions, with_buttons
 from handlers.common import checked_text, history_lines, is_clear, log_change, named_owner, parse_ref, word_option
 from handlers.context import Context
@@ -190,10 +190,16 @@ def list_risks(ctx: Context, args: Args) -> Reply:
     page = list_risk_rows(ctx.session, project_id=project.id, status=status, level=level, limit=LIST_LIMIT)
     if page.total == 0:
         return Reply(f"{title}：没有。")
-    lines = [risk_line(r) for r in page.rows]
+    # One section per level, as the rows come (high first): a card shows each as its own block; the
+    # lines carry the level, so text renderers show them as before, without headings.
+    sections: list[Section] = []
+    for risk_level in dict.fromkeys(r.level for r in page.rows):
+        shown = tuple(risk_line(r) for r in page.rows if r.level == risk_level)
+        sections.append(Section(lines=shown, more="/导出 风险"))
     if page.total > len(page.rows):
-        lines.append(f"…另有 {page.total - len(page.rows)} 个未列出。")
-    return Reply("\n".join(lines), title=f"{title}（{page.total}）")
+        sections.append(Section(lines=(f"…另有 {page.total - len(page.rows)} 个未列出。",)))
+    high = any(r.level == RiskLevel.HIGH and r.status == RiskStatus.OPEN for r in page.rows)
+    return Reply("", title=f"{title}（{page.total}）", sections=tuple(sections), tone="alert" if high else "info")
 
 
 # ---------------------------------------------------------------------------- /风险 R3

@@ -7,8 +7,8 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import date, time, timedelta
 from functools import lru_cache
 
-from bot.messages import Button, Mention, Reply, Section, Table
-from models import TaskStatus
+from bot.messages import Button, Field, Mention, Reply, Section, Table
+from models import RiskLevel, TaskStatus
 from reports.format import RISK_LEVEL_LABELS, RISK_STRATEGY_LABELS, TASK_STATUS_ICONS, TASK_STATUS_LABELS, day, shorten
 from reports.records import MemberRow, RiskRow, TaskRow
 from reports.rows import (
@@ -113,21 +113,22 @@ def working_age(age: timedelta) -> str:
     return f"{hours // 24}个工作日"
 
 
-def _section(lines: list[str], title: str, items: Sequence[str], *, limit: int = SECTION_LIMIT) -> None:
-    if not items:
-        return
-    lines.append(f"{title}（{len(items)}）")
-    lines.extend(f"  {item}" for item in items[:limit])
+def list_section(title: str, items: Sequence[str], *, limit: int = SECTION_LIMIT, more: str | None = None) -> Section:
+    """`title（N）` over the first `limit` items, indented, and how many more there are."""
+    lines = [f"  {item}" for item in items[:limit]]
     if len(items) > limit:
         lines.append(f"  …另有 {len(items) - limit} 项")
+    return Section(title=f"{title}（{len(items)}）", lines=tuple(lines), more=more)
 
 
-def _sections_or_none(lines: list[str], sections: Iterable[tuple[str, Sequence[str]]]) -> None:
-    for title, items in sections:
-        if items:
-            _section(lines, title, items)
-        else:
-            lines.append(f"{title}：无")
+def none_section(title: str) -> Section:
+    """An empty part of a report: one line, `title：无` (no heading of its own)."""
+    return Section(lines=(f"{title}：无",))
+
+
+def sections_or_none(parts: Iterable[tuple[str, Sequence[str], str | None]]) -> list[Section]:
+    """Each (title, items, more) as a list section, or one `title：无` line when it has no items."""
+    return [list_section(title, items, more=more) if items else none_section(title) for title, items, more in parts]
 
 
 def _clock(value: time) -> str:
@@ -294,29 +295,38 @@ def agenda(rows: Agenda) -> Reply:
     ]
     decisions = [f"{r.ref} 风险应对方式未定：{shorten(r.description, 30)}" for r in rows.undecided_risks]
     decisions += [f"{b.task.ref} {shorten(b.task.title)} 阻塞超过 2 个工作日，需会上协调" for b in rows.long_blocked]
-    sections = [
-        ("一、上周完成", [_task_owner(i) for i in rows.completed]),
-        ("二、进度滞后", slipping),
-        ("三、阻塞", [blocked_line(b) for b in rows.blocked]),
-        ("四、高风险", [risk_line(r.risk, r.owner) for r in rows.high_risks]),
-        ("五、逾期行动项", [action_line(a, today) for a in rows.overdue_actions]),
-        ("六、待决策", decisions),
-        ("七、下周到期", [f"{_task_owner(i)}截止{day(i.task.due_date, today=today)}" for i in rows.due_next_week]),
-        ("八、会议议题", [f"{shorten(t.topic.content, 40)}（{name(t.added_by)}）" for t in rows.topics]),
+    parts: list[tuple[str, Sequence[str], str | None]] = [
+        ("一、上周完成", [_task_owner(i) for i in rows.completed], "/任务 列表 已完成"),
+        ("二、进度滞后", slipping, "/任务 列表"),
+        ("三、阻塞", [blocked_line(b) for b in rows.blocked], "/任务 列表 阻塞"),
+        ("四、高风险", [risk_line(r.risk, r.owner) for r in rows.high_risks], "/风险 列表 高"),
+        ("五、逾期行动项", [action_line(a, today) for a in rows.overdue_actions], "/行动 列表 逾期"),
+        ("六、待决策", decisions, "/风险 列表"),
+        ("七、下周到期", [f"{_task_owner(i)}截止{day(i.task.due_date, today=today)}" for i in rows.due_next_week],
+         "/任务 列表"),
+        ("八、会议议题", [f"{shorten(t.topic.content, 40)}（{name(t.added_by)}）" for t in rows.topics], "/议程"),
     ]
     when = f"{day(rows.meeting)} {_clock(rows.meeting_time)}" if rows.meeting else "（近期没有周会）"
     since = rows.covers_from
-    lines = [f"周会时间：{when}", f"上周完成统计自 {day(since.date(), today=today)} {since.strftime('%H:%M')} 起"]
-    _sections_or_none(lines, sections)
-    _section(lines, "里程碑风险", milestone_list(list(rows.milestones_at_risk), today))
+    intro = [f"周会时间：{when}", f"上周完成统计自 {day(since.date(), today=today)} {since.strftime('%H:%M')} 起"]
+    sections = sections_or_none(parts)
+    if rows.milestones_at_risk:
+        sections.append(list_section("里程碑风险", milestone_list(list(rows.milestones_at_risk), today), more="/里程碑"))
     if rows.holiday is not None:
-        _holiday_section(lines, rows.holiday, today)
-    lines.append("会上记录：/决议 <内容> ；/行动 新增 <内容> @负责人 截止:日期")
-    lines.append("加议题：/议程 新增 <议题>")
-    return Reply("\n".join(lines), title=titled("周会议程", rows.project_name), style="report")
+        sections.append(_holiday_section(rows.holiday, today))
+    sections.append(Section(lines=("会上记录：/决议 <内容> ；/行动 新增 <内容> @负责人 截止:日期", "加议题：/议程 新增 <议题>")))
+    if rows.blocked or rows.high_risks:
+        tone = "alert"
+    elif rows.slipping or rows.overdue_actions or rows.undecided_risks or rows.milestones_at_risk:
+        tone = "attention"
+    else:
+        tone = "info"
+    return Reply(
+        "\n".join(intro), title=titled("周会议程", rows.project_name), style="report", sections=tuple(sections), tone=tone
+    )
 
 
-def _holiday_section(lines: list[str], holiday: HolidayAhead, today: date) -> None:
+def _holiday_section(holiday: HolidayAhead, today: date) -> Section:
     """九、节假日前后到期: each task due inside the holiday or just after it, with the working days left."""
     span = f"{day(holiday.first, today=today)}~{day(holiday.last, today=today)} 放假，{day(holiday.back_on, today=today)} 上班"
     title = f"九、{shorten(holiday.name or '长假', 10)}前后到期（{span}）"
@@ -327,10 +337,7 @@ def _holiday_section(lines: list[str], holiday: HolidayAhead, today: date) -> No
             f"{_task_owner(TaskItem(due.task, due.owner))}截止{day(due.task.due_date, today=today)}（{where}）· "
             f"还有 {due.days_left} 天，实际只剩 {due.workdays_left} 个工作日"
         )
-    if items:
-        _section(lines, title, items)
-    else:
-        lines.append(f"{title}：无")
+    return list_section(title, items, more="/任务 列表") if items else none_section(title)
 
 
 def minutes(rows: Minutes) -> Reply:
@@ -340,15 +347,18 @@ def minutes(rows: Minutes) -> Reply:
         f"{at_marker(a.owner) if a.owner else '未指派'} · 截止{day(a.action.due_date, today=rows.today)}"
         for a in rows.actions
     ]
-    lines = [f"会议时间：{day(rows.meeting_day)} {_clock(rows.meeting_time)}"]
-    _section(lines, "决议", decisions, limit=50)
-    _section(lines, "行动项", actions, limit=50)
+    sections = [list_section("决议", decisions, limit=50, more="/决议 列表")] if decisions else []
+    if actions:
+        sections.append(list_section("行动项", actions, limit=50, more="/行动 列表"))
     if rows.actions:
         refs = [a.action.ref for a in rows.actions]
         listed = "、".join(refs[:10]) + (" 等" if len(refs) > 10 else "")
-        lines.append(f"请各负责人按期完成（{listed}），完成后回复：/行动 完成 {refs[0]}")
+        sections.append(Section(lines=(f"请各负责人按期完成（{listed}），完成后回复：/行动 完成 {refs[0]}",)))
     owners = [a.owner for a in rows.actions if a.owner is not None]
-    return Reply("\n".join(lines), title=titled("周会纪要", rows.project_name), mentions=mentions_of(owners), style="report")
+    return Reply(
+        f"会议时间：{day(rows.meeting_day)} {_clock(rows.meeting_time)}", title=titled("周会纪要", rows.project_name),
+        mentions=mentions_of(owners), style="report", sections=tuple(sections),
+    )
 
 
 # ---------------------------------------------------------------------------- PM digests
@@ -360,34 +370,47 @@ def digest(rows: Digest) -> Reply:
     def brief(item: TaskItem) -> str:
         return f"{task_brief(item.task, today)}（{name(item.owner)}）"
 
-    lines = [
-        f"已更新（{len(rows.updated)}）：{'、'.join(m.name for m in rows.updated) or '无'}",
-        f"未更新（{len(rows.missing)}）：{'、'.join(m.name for m in rows.missing) or '无'}",
-        f"未完成：{rows.open_count} 项",
-    ]
+    figures = Section(fields=(
+        Field(f"已更新（{len(rows.updated)}）", "、".join(m.name for m in rows.updated) or "无"),
+        Field(f"未更新（{len(rows.missing)}）", "、".join(m.name for m in rows.missing) or "无"),
+        Field("未完成", f"{rows.open_count} 项"),
+    ))
     # One completion a line (a phone shows ~40 characters): the PM reads what was done, not a count.
     done = [f"{t.ref} {shorten(t.title, 24)}" for t in rows.completed_today]
     done += [f"{a.ref} {shorten(a.content, 24)}" for a in rows.completed_actions]
-    _sections_or_none(lines, (("今日完成", done),))
     tomorrow = rows.soon_until == today + timedelta(days=1)
     soon_label = "明天到期" if tomorrow else f"下个工作日（{day(rows.soon_until)}）前到期"
     new_blockers = [
         f"{_task_owner(i)}：{shorten(i.task.blocked_reason or '未说明原因', 40)}" for i in rows.new_blockers
     ]
-    _sections_or_none(
-        lines,
-        (
-            ("新增阻塞", new_blockers),
-            ("逾期", [brief(i) for i in rows.overdue] + [action_line(a, today) for a in rows.overdue_actions]),
-            (soon_label, [brief(i) for i in rows.due_soon] + [action_line(a, today) for a in rows.due_soon_actions]),
-            ("截止日期变更", [due_move_line(m, today) for m in rows.due_moves]),
-            ("风险变化", [risk_event_line(e) for e in rows.risk_events]),
-        ),
-    )
+    overdue = [brief(i) for i in rows.overdue] + [action_line(a, today) for a in rows.overdue_actions]
+    sections = [figures, *sections_or_none((
+        ("今日完成", done, "/任务 列表 已完成"),
+        ("新增阻塞", new_blockers, "/任务 列表 阻塞"),
+        ("逾期", overdue, "/任务 列表 逾期"),
+        (soon_label, [brief(i) for i in rows.due_soon] + [action_line(a, today) for a in rows.due_soon_actions],
+         "/任务 列表"),
+        ("截止日期变更", [due_move_line(m, today) for m in rows.due_moves], "/任务 列表"),
+        ("风险变化", [risk_event_line(e) for e in rows.risk_events], "/风险 列表"),
+    ))]
     pending = [f"{due_move_line(m, today)} · /任务 批准 {m.move.ref}" for m in rows.pending_moves]
-    _section(lines, "待批延期", pending)
-    _section(lines, "里程碑风险", milestone_list(list(rows.milestones_at_risk), today))
-    return Reply("\n".join(lines), title=titled("每日汇总", rows.project_name, day(today)), style="report")
+    if pending:
+        sections.append(list_section("待批延期", pending, more="/任务 列表"))
+    if rows.milestones_at_risk:
+        sections.append(list_section("里程碑风险", milestone_list(list(rows.milestones_at_risk), today), more="/里程碑"))
+    return Reply(
+        "", title=titled("每日汇总", rows.project_name, day(today)), style="report", sections=tuple(sections),
+        tone=_digest_tone(rows),
+    )
+
+
+def _digest_tone(rows: Digest) -> str:
+    high = any(e.risk.level == RiskLevel.HIGH and e.kind != RiskEventKind.CLOSED for e in rows.risk_events)
+    if rows.new_blockers or high:
+        return "alert"
+    if rows.overdue or rows.overdue_actions or rows.missing or rows.pending_moves or rows.milestones_at_risk:
+        return "attention"
+    return "good"
 
 
 def due_move_kind(item: DueMoveItem) -> str:
@@ -443,7 +466,7 @@ def tracking_table(table: TrackingTable) -> Reply:
         else:
             actual = f"{TASK_STATUS_LABELS[task.status]} {task.progress}%"
         rows.append((f"{task.ref} {shorten(task.title, 24)}", name(row.owner), planned, actual, HEALTH_LABELS[row.health]))
-    sections = [Section(table=Table(("任务", "负责人", "计划", "实际", "状态"), tuple(rows)))]
+    sections = [Section(table=Table(("任务", "负责人", "计划", "实际", "状态"), tuple(rows)), more="/导出 跟踪")]
     if len(table.rows) > TABLE_LIMIT:
         more = f"…另有 {len(table.rows) - TABLE_LIMIT} 行未列出（按 延迟 > 风险 > 未排期 > 正常 排序）"
         sections.append(Section(lines=(more,)))
@@ -454,4 +477,5 @@ def tracking_table(table: TrackingTable) -> Reply:
         title=titled("周报 · 进度跟踪表", table.project_name, f"{week.year}年第{week.week}周"),
         style="report",
         sections=tuple(sections),
+        tone="alert" if table.at_risk else "attention" if table.late else "good",
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from bot.messages import Reply
+from bot.messages import Reply, Section
 from reports.format import day, shorten
 from reports.records import MemberRow
 from reports.rows import Blocked, Incident
@@ -48,7 +48,7 @@ def reminders(
     replies: list[Reply] = []
     owner_items = [i for i in incidents if i.owner is not None]
     if owner_items:
-        lines: list[str] = []
+        sections: list[Section] = []
         groups = (
             (OVERDUE_JOBS, "已逾期，请尽快处理或更新截止日期"),
             (DUE_TODAY_JOBS, "今天到期"),
@@ -57,28 +57,32 @@ def reminders(
         for jobs, title in groups:
             items = [i for i in owner_items if i.job in jobs]
             if items:
-                lines.append(f"{title}：")
-                lines += [f"  {at_marker(i.owner)} {incident_line(i)}" for i in items if i.owner is not None]
-        lines.append(ANSWER_HINT)
+                shown = tuple(f"  {at_marker(i.owner)} {incident_line(i)}" for i in items if i.owner is not None)
+                sections.append(Section(title=f"{title}：", lines=shown, more="/任务 列表 我的"))
+        closing = [ANSWER_HINT]
         actions = [i.action for i in owner_items if i.action is not None]
         if actions:
-            lines.append(f"行动项完成后回复：/行动 完成 {actions[0].ref}")
+            closing.append(f"行动项完成后回复：/行动 完成 {actions[0].ref}")
+        sections.append(Section(lines=tuple(closing)))
         owners = [i.owner for i in owner_items if i.owner is not None]
         title = titled("任务提醒", project_name, day(today))
-        replies.append(Reply("\n".join(lines), title=title, mentions=mentions_of(owners)))
+        overdue = any(i.job in OVERDUE_JOBS for i in owner_items)
+        replies.append(Reply("", title=title, mentions=mentions_of(owners), sections=tuple(sections),
+                             tone="attention" if overdue else "info"))
     covering = [i for i in incidents if i.owner is None and i.away]
     if covering:
         head = " ".join(at_marker(m) for m in managers) or "PM"
         lines = [f"{head} 以下事项的负责人在请假，请安排（/交接 确认 … 或 /任务 修改 #12 @某人）："]
         lines += [f"  {incident_line(i)} · {i.responsible.name if i.responsible else '未指派'}请假中" for i in covering]
         replies.append(Reply("\n".join(lines), title=titled("请假期间的到期事项", project_name),
-                             mentions=mentions_of(managers)))
+                             mentions=mentions_of(managers), tone="attention"))
     escalations = [i for i in incidents if i.owner is None and not i.away]
     if escalations:
         head = " ".join(at_marker(m) for m in managers) or "PM"
         lines = [f"{head} {ESCALATION_HEAD}"]
         lines += [f"  {incident_line(i)}" for i in escalations]
-        replies.append(Reply("\n".join(lines), title=titled("⚠ 升级提醒", project_name), mentions=mentions_of(managers)))
+        replies.append(Reply("\n".join(lines), title=titled("⚠ 升级提醒", project_name), mentions=mentions_of(managers),
+                             tone="alert"))
     return replies
 
 

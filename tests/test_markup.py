@@ -86,12 +86,16 @@ def test_feishu_post_shows_typed_text_in_text_nodes_without_markup(typed: str) -
 def test_feishu_card_markdown_has_no_markup_but_ours(typed: str) -> None:
     kind, content = feishu.render(reply_with(typed, rich=True))
     card = json.loads(content)
-    markdown = card["body"]["elements"][0]["content"]
+    elements = card["body"]["elements"]
+    markdown = "\n".join(e["content"] for e in elements if e["tag"] == "markdown")
     assert kind == "interactive" and re.findall(r"<at id=([^>]+)></at>", markdown) == ["ou_li"]
     ours = strip_ours(markdown.replace("<at id=ou_li></at>", ""))
-    rows = [line for line in ours.splitlines() if line.startswith("|")]
-    assert rows[1] == "|---|---|" and all(line.count("|") == 3 for line in rows)  # a real table, typed pipes inert
-    assert not MARKUP.search("\n".join(line for line in ours.splitlines() if not line.startswith("|"))), markdown
+    assert not MARKUP.search(ours), markdown
+    # the section's table is Feishu's table component: plain-text cells, typed text as look-alikes
+    (table,) = [e for e in elements if e["tag"] == "table"]
+    assert [c["display_name"] for c in table["columns"]] == ["任务", "备注"]
+    assert all(c["data_type"] == "text" for c in table["columns"])
+    assert not MARKUP.search(" ".join(table["rows"][0].values())), table["rows"]
     assert card["header"]["title"] == {"tag": "plain_text", "content": "今日进度更新 · 发布会"}
 
 

@@ -89,22 +89,54 @@ class Posted:
 
 
 CARD_V2_TAGS = frozenset(
-    {"markdown", "div", "hr", "img", "column_set", "column", "button", "form", "input", "select_static", "plain_text"}
+    {"markdown", "div", "hr", "img", "column_set", "column", "button", "form", "input", "select_static", "plain_text",
+     "table", "collapsible_panel"}
 )
 CARD_MAX_ELEMENTS = 200
+# Feishu's documented rules (card JSON 2.0 components): header templates; a table only at the card's root,
+# at most five per card, at most 50 columns, page_size 1–10, each column named with a known data_type and
+# each row's keys among the columns; a collapsible panel has a header title and no form inside.
+CARD_TEMPLATES = frozenset({"blue", "wathet", "turquoise", "green", "yellow", "orange", "red", "carmine", "violet",
+                            "purple", "indigo", "grey", "default"})
+CARD_MAX_TABLES = 5
+TABLE_MAX_COLUMNS = 50
+TABLE_DATA_TYPES = frozenset({"text", "lark_md", "options", "number", "persons", "date", "markdown"})
+
+
+def _table_problem(table: dict[str, Any]) -> str | None:
+    columns = table.get("columns")
+    if not isinstance(columns, list) or not columns or len(columns) > TABLE_MAX_COLUMNS:
+        return f"a table needs 1–{TABLE_MAX_COLUMNS} columns"
+    names = [c.get("name") for c in columns if isinstance(c, dict)]
+    if len(names) != len(columns) or not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+        return "table columns need distinct names"
+    if any(c.get("data_type", "text") not in TABLE_DATA_TYPES for c in columns):
+        return "unknown table data_type"
+    page = table.get("page_size", 5)
+    if not isinstance(page, int) or not 1 <= page <= 10:
+        return "table page_size must be 1–10"
+    rows = table.get("rows")
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and set(r) <= set(names) for r in rows):
+        return "table rows must be objects keyed by column names"
+    return None
 
 
 def card_problem(card: dict[str, Any]) -> str | None:
     """What Feishu would refuse in a JSON 2.0 card (the parts Tandem uses): unknown or 1.0-only tags
     (`action`), more than 200 components, callback values that are not objects, a form's input or
-    submit button outside a form, form names repeated."""
+    submit button outside a form, form names repeated, an unknown header template, a table not at the
+    root, more than five tables or a malformed one, a collapsible panel without a header or with a form."""
     count = 0
+    tables = 0
     form_names: list[str] = []
+    template = card.get("header", {}).get("template")
+    if template is not None and template not in CARD_TEMPLATES:
+        return f"unknown header template {template!r}"
 
-    def walk(value: Any, in_form: bool) -> str | None:
-        nonlocal count
+    def walk(value: Any, in_form: bool, at_root: bool = False, in_panel: bool = False) -> str | None:
+        nonlocal count, tables
         if isinstance(value, list):
-            return next((p for p in (walk(v, in_form) for v in value) if p), None)
+            return next((p for p in (walk(v, in_form, at_root, in_panel) for v in value) if p), None)
         if not isinstance(value, dict):
             return None
         tag = value.get("tag")
@@ -113,6 +145,8 @@ def card_problem(card: dict[str, Any]) -> str | None:
                 return f"unsupported tag {tag!r}"
             count += tag != "plain_text"
             if tag == "form":
+                if in_panel:
+                    return "a form inside a collapsible panel"
                 form_names.append(str(value.get("name")))
             if tag == "input" and (not in_form or not value.get("name")):
                 return "an input outside a form or without a name"
@@ -122,14 +156,29 @@ def card_problem(card: dict[str, Any]) -> str | None:
                 for behavior in value.get("behaviors", ()):
                     if behavior.get("type") == "callback" and not isinstance(behavior.get("value"), dict):
                         return "a callback value that is not an object"
+            if tag == "table":
+                tables += 1
+                if not at_root:
+                    return "a table inside another component"
+                problem = _table_problem(value)
+                if problem:
+                    return problem
+                return None  # rows and columns are data, not components
+            if tag == "collapsible_panel":
+                title = value.get("header", {}).get("title") if isinstance(value.get("header"), dict) else None
+                if not isinstance(title, dict) or not isinstance(title.get("content"), str):
+                    return "a collapsible panel without a header title"
         inner = in_form or tag == "form"
-        return next((p for p in (walk(v, inner) for k, v in value.items() if k != "tag") if p), None)
+        panel = in_panel or tag == "collapsible_panel"
+        return next((p for p in (walk(v, inner, False, panel) for k, v in value.items() if k != "tag") if p), None)
 
-    problem = walk(card.get("body", {}).get("elements", []), False)
+    problem = walk(card.get("body", {}).get("elements", []), False, True)
     if problem:
         return problem
     if count > CARD_MAX_ELEMENTS:
         return f"{count} components (at most {CARD_MAX_ELEMENTS})"
+    if tables > CARD_MAX_TABLES:
+        return f"{tables} tables (at most {CARD_MAX_TABLES})"
     if len(form_names) != len(set(form_names)):
         return "form names repeated"
     return None

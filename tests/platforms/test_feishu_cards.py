@@ -91,10 +91,11 @@ def test_a_reply_too_big_for_any_card_goes_as_a_post() -> None:
     assert render(huge)[0] == "post"
 
 
-def test_replies_without_buttons_stay_one_markdown_block_and_plain_buttons_need_no_form() -> None:
+def test_replies_without_buttons_are_blocks_per_section_and_plain_buttons_need_no_form() -> None:
     report = Reply("正文", title="周报", sections=(Section(title="一", lines=("a",)),))
     card = sent_card(report)
-    assert [e["tag"] for e in card["body"]["elements"]] == ["markdown"]
+    assert [e["tag"] for e in card["body"]["elements"]] == ["markdown", "hr", "markdown"]
+    assert card["body"]["elements"][2]["content"] == "**一**\na"
     confirm = Reply("确定结项吗？", buttons=(Button("确认结项", "/项目 结项 确认", style="danger"),))
     card = sent_card(confirm)
     assert [e["tag"] for e in card["body"]["elements"]] == ["markdown", "column_set"]

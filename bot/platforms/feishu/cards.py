@@ -11,16 +11,17 @@ caller sends the reply as a post.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from bot.markup import markdown_literal
-from bot.messages import Button, Reply, pipe_rows
+from bot.messages import Button, Reply
+from bot.platforms.feishu.card_parts import MAX_CARD_BYTES, MAX_ELEMENTS, count_elements, md, within_limits, wrap
+from bot.platforms.feishu.card_parts import markdown as _markdown
+from bot.platforms.feishu.card_parts import size as _size
+from bot.platforms.feishu.report_card import report_card
 
-MAX_CARD_BYTES = 30 * 1024
-MAX_ELEMENTS = 200
+__all__ = ["MAX_CARD_BYTES", "MAX_ELEMENTS", "button_values", "callback_answer", "callback_toast", "card", "count_elements"]
 # Room left for the header, the text and the closing note when deciding whether buttons still fit.
 BYTES_BUDGET = MAX_CARD_BYTES - 4 * 1024
 ELEMENTS_BUDGET = MAX_ELEMENTS - 10
@@ -32,23 +33,22 @@ _BUTTON_TYPES = {"primary": "primary_filled", "danger": "danger", "default": "de
 def card(reply: Reply) -> dict[str, Any] | None:
     """The card for `reply`, or None when it cannot fit Feishu's limits even without buttons."""
     if not reply.has_buttons:
-        result = _wrap(reply, [_md(_markdown(reply))])  # one markdown block, as every report card
-        return result if _within_limits(result) else None
+        return report_card(reply)  # headed sections, folded or cut to fit, or None: a post
     elements: list[dict[str, Any]] = []
     text = _markdown(replace(reply, sections=(), buttons=(), attachments=()))
     if text:
-        elements.append(_md(text))
+        elements.append(md(text))
     rest: list[str] = []  # sections shown as text once the buttons no longer fit
     forms = 0
     # The card's size and component count, kept as elements are added (not re-measured each time).
-    size = _size(_wrap(reply, [])) + sum(_size(e) + 1 for e in elements)
+    size = _size(wrap(reply, [])) + sum(_size(e) + 1 for e in elements)
     components = count_elements(elements)
     for section in reply.sections:
         body = _markdown(replace(reply, text="", sections=(replace(section, buttons=()),), buttons=(), attachments=()))
         if rest:
             rest.append(body)
             continue
-        block = ([_md(body)] if body else []) + _buttons(section.buttons, form_name=f"form_{forms}")
+        block = ([md(body)] if body else []) + _buttons(section.buttons, form_name=f"form_{forms}")
         forms += 1
         block_size, block_components = sum(_size(e) + 1 for e in block), count_elements(block)
         if section.buttons and (
@@ -60,15 +60,15 @@ def card(reply: Reply) -> dict[str, Any] | None:
         size += block_size
         components += block_components
     if rest:
-        elements.append(_md("\n".join(b for b in rest if b)))
-        elements.append(_md(markdown_literal(MORE_BY_TYPING)))
+        elements.append(md("\n".join(b for b in rest if b)))
+        elements.append(md(markdown_literal(MORE_BY_TYPING)))
     tail = _markdown(replace(reply, text="", sections=(), buttons=()))  # attachments named
     if tail:
-        elements.append(_md(tail))
+        elements.append(md(tail))
     if reply.buttons:
         elements += _buttons(reply.buttons, form_name=f"form_{forms}")
-    result = _wrap(reply, elements)
-    return result if _within_limits(result) else None
+    result = wrap(reply, elements)
+    return result if within_limits(result) else None
 
 
 TOAST_MAX = 80  # characters; a toast is one short line on a phone
@@ -93,33 +93,6 @@ def callback_answer(reply: Reply | None, card_reply: Reply | None) -> dict[str, 
     if built is not None:
         answer["card"] = {"type": "raw", "data": built}
     return answer
-
-
-def _wrap(reply: Reply, elements: list[dict[str, Any]]) -> dict[str, Any]:
-    plain = reply.render(lambda m: f"@{m.name}")
-    first_line = plain.strip().splitlines()[0][:60] if plain.strip() else ""
-    result: dict[str, Any] = {
-        "schema": "2.0",
-        "config": {"update_multi": True, "summary": {"content": reply.title or first_line}},
-        "body": {"elements": elements or [_md("")]},
-    }
-    if reply.title:
-        result["header"] = {"title": {"tag": "plain_text", "content": reply.title}, "template": "blue"}
-    return result
-
-
-def _markdown(part: Reply) -> str:
-    # Card markdown reads markup out of text: every piece of text goes through markdown_literal.
-    return part.render(
-        lambda m: f"<at id={m.user_id}></at>",
-        heading=lambda title: f"**{title}**",
-        escape=markdown_literal,
-        table=lambda table, cell: pipe_rows(table, cell, rule=True),
-    )
-
-
-def _md(content: str) -> dict[str, Any]:
-    return {"tag": "markdown", "content": content}
 
 
 def _buttons(buttons: tuple[Button, ...], *, form_name: str) -> list[dict[str, Any]]:
@@ -161,24 +134,6 @@ def _button(button: Button, name: str, *, in_form: bool) -> dict[str, Any]:
     if in_form:
         element["form_action_type"] = "submit"  # a form's buttons submit it, carrying the input
     return element
-
-
-def _within_limits(result: dict[str, Any]) -> bool:
-    return count_elements(result["body"]["elements"]) <= MAX_ELEMENTS and _size(result) <= MAX_CARD_BYTES
-
-
-def _size(value: Any) -> int:
-    return len(json.dumps(value, ensure_ascii=False).encode())
-
-
-def count_elements(value: Any, _tagged: Callable[[Any], bool] = lambda v: isinstance(v, dict) and "tag" in v) -> int:
-    """Every component in a card's element tree (text objects such as plain_text titles excluded)."""
-    if isinstance(value, list):
-        return sum(count_elements(v) for v in value)
-    if not isinstance(value, dict):
-        return 0
-    own = 1 if _tagged(value) and value["tag"] not in ("plain_text", "lark_md") else 0
-    return own + sum(count_elements(v) for v in value.values())
 
 
 def button_values(result: dict[str, Any]) -> list[dict[str, Any]]:
