@@ -132,12 +132,14 @@ def test_a_stranger_changes_nothing_and_a_pm_may(carded: Tandem) -> None:
     assert kind == "error" and "只有负责人或 PM 可以更新" in text
     carded.settle()
     assert status(carded, 2) == TaskStatus.TODO
+    refused = carded.dingtalk.wait_for_card(1, conversation_id=GROUP, updates=1)[0]  # shown as it is: unchanged
+    assert "待开始" in card_line(refused, 2)["text"] and action(refused, "/任务 #2 开始") == start
     kind, _ = notice(stream_click(carded, card, "staff_pm", start))
     assert kind == "success"
     carded.settle()
     assert status(carded, 2) == TaskStatus.IN_PROGRESS
-    updated = carded.dingtalk.wait_for_card(1, conversation_id=GROUP, updates=1)[0]
-    assert len(updated.updates) == 1  # the refusal changed nothing, so the card was not touched
+    updated = carded.dingtalk.wait_for_card(1, conversation_id=GROUP, updates=2)[0]
+    assert len(updated.updates) == 2
     assert "进行中" in card_line(updated, 2)["text"]
     assert [a["label"] for a in card_line(updated, 2)["actions"]] == ["完成", "阻塞", "进度"]
 
@@ -168,9 +170,14 @@ def test_a_long_prompt_is_split_into_cards_of_at_most_1kb_per_variable(carded: T
     index = next(i for i, c in enumerate(cards_sent) if any("#8 " in item["text"] for item in c.items()))
     kind, _ = notice(stream_click(carded, cards_sent[index], "staff_li", action(cards_sent[index], "/任务 #8 完成")))
     assert kind == "success"
-    updated = carded.dingtalk.wait_for_card(len(cards_sent), conversation_id=GROUP, updates=1)
-    assert [i for i, c in enumerate(updated) if c.updates] == [index]  # only the card pressed is re-rendered
-    assert "已完成" in card_line(updated[index], 8)["text"] and card_line(updated[index], 7)["actions"]
+    before = {c.out_track_id: dict(c.params) for c in cards_sent}
+    # the prompt's cards are one message: each is shown again with its own sections, the pressed one changed
+    carded.dingtalk.wait_for_card(len(cards_sent), conversation_id=GROUP, updates=len(cards_sent))
+    updated = [c for c in carded.dingtalk.wait_for_card(1, conversation_id=GROUP) if c.out_track_id in before]
+    assert all(len(c.updates) == 1 and card_data_problem(c.updates[0]) is None for c in updated)
+    assert "已完成" in card_line(updated[index], 8)["text"] and card_line(updated[index], 8)["actions"] == []
+    assert card_line(updated[index], 7)["actions"]
+    assert all(c.params == before[c.out_track_id] for i, c in enumerate(updated) if i != index)
 
 
 def test_a_prompt_too_long_for_six_cards_goes_as_markdown_with_every_task(carded: Tandem) -> None:
@@ -221,8 +228,10 @@ def test_http_callbacks_are_verified_then_run_as_the_clicker(carded_http: Tandem
     tandem.settle()
     assert status(tandem, 1) == TaskStatus.DONE and status(tandem, 2) == TaskStatus.TODO
     assert tandem.count(InboundEvent) == 5  # the replay was the same event
-    updated = tandem.dingtalk.wait_for_card(1, conversation_id=GROUP, updates=1)[0]
-    assert "已完成" in card_line(updated, 1)["text"] and len(updated.updates) == 1
+    # the card is shown again after each click (the replay was the same event): #1 done, #2 untouched
+    updated = tandem.dingtalk.wait_for_card(1, conversation_id=GROUP, updates=2)[0]
+    assert "已完成" in card_line(updated, 1)["text"] and len(updated.updates) == 2
+    assert "待开始" in card_line(updated, 2)["text"] and card_line(updated, 2)["actions"]
 
 
 def test_twenty_concurrent_clicks_are_answered_in_time(carded: Tandem) -> None:
