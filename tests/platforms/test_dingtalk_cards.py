@@ -10,6 +10,7 @@ import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,13 +24,6 @@ from tests.platforms.test_dingtalk_pings import next_prompt_time
 
 GROUP = "cidCARD=="
 ROUTE_KEY, ROUTE_SECRET = "tandem-cards", "card-callback-secret-42"
-
-
-@pytest.fixture
-def carded(make_tandem: Callable[..., Tandem]) -> Tandem:
-    tandem = make_tandem(dingtalk_card_template_id="tandem-prompt.schema")
-    tandem.dingtalk.stream.newest()
-    return tandem
 
 
 @pytest.fixture
@@ -254,3 +248,36 @@ def test_twenty_concurrent_clicks_are_answered_in_time(carded: Tandem) -> None:
     assert all(kind in ("success", "info") for _, kind in results)
     carded.settle()
     assert all(status(carded, n) == TaskStatus.DONE for n in numbers)
+
+
+def typed_at(tandem: Tandem, sender: str, text: str, at: datetime) -> None:
+    payload = tandem.dingtalk.message(GROUP, sender, text)
+    payload["createAt"] = int(at.timestamp() * 1000)  # the message's own time: the prompt's day
+    assert tandem.post_dingtalk(payload).status_code == 200
+
+
+def card_updates(tandem: Tandem, track: str) -> list[dict[str, Any]]:
+    return [r["body"] for r in tandem.dingtalk.requests if r["via"] == "card_update" and r["body"]["outTrackId"] == track]
+
+
+def test_a_typed_change_to_a_task_on_todays_prompt_puts_its_card(carded: Tandem) -> None:
+    kickoff(carded)
+    card = prompt_cards(carded)[0]
+    at = next_prompt_time()
+    typed_at(carded, "staff_li", "#2 完成", at + timedelta(minutes=20))
+    carded.settle()
+    assert status(carded, 2) == TaskStatus.DONE
+    puts = card_updates(carded, card.out_track_id)
+    assert len(puts) == 1 and card_data_problem(puts[0]["cardData"]["cardParamMap"]) is None
+    shown = carded.dingtalk.cards[card.out_track_id]
+    assert "已完成" in card_line(shown, 2)["text"] and card_line(shown, 2)["actions"] == []  # kept, as done
+    assert [a["label"] for a in card_line(shown, 1)["actions"]] == ["开始", "完成", "阻塞", "进度"]
+    # a task not on the card, a change on another day: the card is left alone
+    typed_at(carded, "staff_pm", "/任务 新增 订酒店 @李四", at + timedelta(minutes=21))
+    typed_at(carded, "staff_li", "#3 完成", at + timedelta(minutes=22))
+    typed_at(carded, "staff_li", "#1 进度 30%", at + timedelta(days=1))
+    carded.settle()
+    assert len(card_updates(carded, card.out_track_id)) == 1
+    with carded.runtime.session_factory() as session:
+        task = session.scalars(select(Task).where(Task.number == 1)).one()
+        assert task.progress == 30  # the change itself happened; only the card of another day is not touched
