@@ -10,13 +10,15 @@ import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from models import Change, InboundEvent, Task, TaskStatus
+from bot.messages import Incoming, Reply
+from bot.outbox import enqueue
+from models import Change, InboundEvent, OutboundMessage, Task, TaskStatus
 from tests.fakes.dingtalk import Card, card_data_problem
 from tests.fakes.dingtalk_stream import CARD_TOPIC
 from tests.platforms.conftest import Tandem
@@ -281,3 +283,25 @@ def test_a_typed_change_to_a_task_on_todays_prompt_puts_its_card(carded: Tandem)
     with carded.runtime.session_factory() as session:
         task = session.scalars(select(Task).where(Task.number == 1)).one()
         assert task.progress == 30  # the change itself happened; only the card of another day is not touched
+
+
+def test_a_card_and_a_row_from_before_card_sets_are_still_updated(carded: Tandem) -> None:
+    """A card sent as `<key>-c<i>-<start>-<end>` (its row naming its first card) and an update row of
+    then (`reply_to = dtcard:<outTrackId>`), and an inbox payload of then (`card_route`)."""
+    kickoff(carded)
+    card = prompt_cards(carded)[0]
+    with carded.runtime.session_factory() as session:
+        set_id = card.out_track_id.rsplit("_", 1)[0]
+        row = session.scalars(select(OutboundMessage).where(OutboundMessage.platform_message_id == set_id)).one()
+        old = f"{row.idempotency_key}-c0-0-{len(row.body['sections'])}"
+        legacy = Card(old, card.template_id, GROUP, dict(card.params), card.callback_type, None, {})
+    carded.dingtalk.cards[old] = legacy
+    with carded.runtime.session_factory.begin() as session:
+        enqueue(session, platform="dingtalk", chat_id=GROUP, reply=Reply.from_payload(row.body), origin="test",
+                now=datetime.now(UTC), project_id=row.project_id, reply_to=f"dtcard:{old}")
+    carded.settle()
+    assert len(legacy.updates) == 1 and card_data_problem(legacy.updates[0]) is None
+    payload = Incoming(platform="dingtalk", event_key="card:x", chat_id=GROUP, sender_id="staff_li", sender_name="",
+                       text="/任务 #1 完成", sent_at=datetime.now(UTC)).to_payload()
+    restored = Incoming.from_payload({**payload, "card_of": row.idempotency_key, "card_route": f"dtcard:{old}"})
+    assert restored.card_message_id == old  # the card it was pressed on, as a message id now
