@@ -45,6 +45,14 @@ def test_a_task_card_pressed_done_shows_it_done_without_the_done_button(tandem: 
     assert "记录：" in card_text(shown) and "李四" in card_text(shown)  # the history, with the change
     tandem.settle()
     assert status(tandem, 1) == TaskStatus.DONE
+    again = say_and_get(tandem, CHAT, "ou_li", "/任务 #1")  # nothing to press now, still a card kept up to date
+    assert commands_on(again.content) == []
+    say_and_get(tandem, CHAT, "ou_pm", "/任务 #1 开始")  # reopened: both of today's #1 cards offer its buttons
+    tandem.settle()
+    for card in (detail, again):
+        shown = tandem.feishu.message(card.message_id)
+        assert shown is not None and card_problem(shown.content) is None
+        assert "/任务 #1 完成" in commands_on(shown.content) and "进行中" in card_text(shown.content)
 
 
 def test_a_risk_card_after_close_offers_reopen_and_after_reopen_close(tandem: Tandem) -> None:
