@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from bot.messages import Incoming, Reply
 from bot.outbox import enqueue
-from models import Change, InboundEvent, OutboundMessage, Task, TaskStatus
+from models import ActionItem, ActionStatus, Change, InboundEvent, OutboundMessage, Task, TaskStatus
 from tests.fakes.dingtalk import Card, card_data_problem
 from tests.fakes.dingtalk_stream import CARD_TOPIC
 from tests.platforms.conftest import Tandem
@@ -305,3 +305,27 @@ def test_a_card_and_a_row_from_before_card_sets_are_still_updated(carded: Tandem
                        text="/任务 #1 完成", sent_at=datetime.now(UTC)).to_payload()
     restored = Incoming.from_payload({**payload, "card_of": row.idempotency_key, "card_route": f"dtcard:{old}"})
     assert restored.card_message_id == old  # the card it was pressed on, as a message id now
+
+
+def test_an_action_item_card_pressed_over_http_is_put_without_its_done_button(carded_http: Tandem) -> None:
+    tandem = carded_http
+    kickoff(tandem)
+    assert tandem.dingtalk_say(GROUP, "staff_pm", "/行动 新增 确认报价 @李四 截止:明天").status_code == 200
+    tandem.settle()
+    before = set(tandem.dingtalk.cards)
+    assert tandem.dingtalk_say(GROUP, "staff_pm", "/行动 A1").status_code == 200
+    tandem.settle()
+    card = next(c for t, c in tandem.dingtalk.cards.items() if t not in before)
+    done = action(card, "/行动 完成 A1")
+    stranger = http_click(tandem, card, "staff_zhang", done)
+    assert stranger.status_code == 200 and notice(stranger.json())[0] == "error"
+    tandem.settle()
+    answer = http_click(tandem, card, "staff_li", done)
+    assert answer.status_code == 200 and notice(answer.json())[0] == "success"
+    tandem.settle()
+    with tandem.runtime.session_factory() as session:
+        assert session.scalars(select(ActionItem).where(ActionItem.number == 1)).one().status == ActionStatus.DONE
+    puts = card_updates(tandem, card.out_track_id)
+    assert len(puts) == 2 and all(card_data_problem(p["cardData"]["cardParamMap"]) is None for p in puts)
+    shown = tandem.dingtalk.cards[card.out_track_id]
+    assert shown.actions() == [] and "已完成" in shown.params["intro"]
