@@ -14,12 +14,19 @@ from sqlalchemy import event, func, select
 
 from models import ActionItem, ActionStatus, OutboundMessage, Risk, RiskStatus, TaskStatus
 from tests.fakes.dingtalk import Card, card_data_problem
-from tests.fakes.feishu import card_problem
+from tests.fakes.feishu import Posted, card_problem
 from tests.platforms.conftest import Tandem
 from tests.platforms.test_dingtalk_cards import GROUP, card_updates, kickoff, notice, status, stream_click
 from tests.platforms.test_feishu_card_updates import card_text, commands_on, press, project_with_task, say_and_get
 
 CHAT = "oc_g3"
+
+
+def sent_card(tandem: Tandem, sender: str, text: str) -> Posted:
+    """A reply posted as a card, once its row has recorded the card's message id."""
+    posted = say_and_get(tandem, CHAT, sender, text)
+    tandem.settle()
+    return posted
 
 
 def one(tandem: Tandem, model: Any, number: int) -> Any:
@@ -32,7 +39,7 @@ def one(tandem: Tandem, model: Any, number: int) -> Any:
 
 def test_a_task_card_pressed_done_shows_it_done_without_the_done_button(tandem: Tandem) -> None:
     project_with_task(tandem, CHAT)
-    detail = say_and_get(tandem, CHAT, "ou_li", "/任务 #1")
+    detail = sent_card(tandem, "ou_li", "/任务 #1")
     assert card_problem(detail.content) is None and "/任务 #1 完成" in commands_on(detail.content)
     refused = press(tandem, CHAT, detail, "ou_wu", "/任务 #1 完成")  # a stranger
     assert refused["toast"]["type"] == "error" and "只有负责人或 PM" in refused["toast"]["content"]
@@ -45,7 +52,7 @@ def test_a_task_card_pressed_done_shows_it_done_without_the_done_button(tandem: 
     assert "记录：" in card_text(shown) and "李四" in card_text(shown)  # the history, with the change
     tandem.settle()
     assert status(tandem, 1) == TaskStatus.DONE
-    again = say_and_get(tandem, CHAT, "ou_li", "/任务 #1")  # nothing to press now, still a card kept up to date
+    again = sent_card(tandem, "ou_li", "/任务 #1")  # nothing to press now, still a card kept up to date
     assert commands_on(again.content) == []
     say_and_get(tandem, CHAT, "ou_pm", "/任务 #1 开始")  # reopened: both of today's #1 cards offer its buttons
     tandem.settle()
@@ -58,7 +65,7 @@ def test_a_task_card_pressed_done_shows_it_done_without_the_done_button(tandem: 
 def test_a_risk_card_after_close_offers_reopen_and_after_reopen_close(tandem: Tandem) -> None:
     project_with_task(tandem, CHAT)
     say_and_get(tandem, CHAT, "ou_pm", "/风险 新增 场地可能延期 等级:高 @李四")
-    card = say_and_get(tandem, CHAT, "ou_pm", "/风险 R1")
+    card = sent_card(tandem, "ou_pm", "/风险 R1")
     closed = press(tandem, CHAT, card, "ou_li", "/风险 关闭 R1")
     assert closed["toast"]["type"] == "success"
     shown = closed["card"]["data"]
@@ -76,12 +83,12 @@ def test_a_risk_card_after_close_offers_reopen_and_after_reopen_close(tandem: Ta
 def test_a_typed_change_to_an_item_refreshes_its_card_from_today(tandem: Tandem) -> None:
     project_with_task(tandem, CHAT)
     say_and_get(tandem, CHAT, "ou_pm", "/行动 新增 确认报价 @李四 截止:明天")
-    say_and_get(tandem, CHAT, "ou_pm", "/行动 新增 订车 @李四")
-    card = say_and_get(tandem, CHAT, "ou_li", "/行动 A1")
+    say_and_get(tandem, CHAT, "ou_pm", "/行动 新增 订车 @李四 截止:明天")
+    card = sent_card(tandem, "ou_li", "/行动 A1")
     assert commands_on(card.content) == ["/行动 完成 A1"]
     say_and_get(tandem, CHAT, "ou_li", "/行动 完成 A2")  # another item: this card is left alone
     tandem.settle()
-    assert tandem.feishu.updates == []
+    assert tandem.feishu.updates == [] and one(tandem, ActionItem, 2).status == ActionStatus.DONE
     say_and_get(tandem, CHAT, "ou_li", "/行动 完成 A1")
     updated = tandem.feishu.wait_for_updates(1, message_id=card.message_id)
     assert len(updated) == 1 and card_problem(updated[0]) is None
@@ -91,7 +98,7 @@ def test_a_typed_change_to_an_item_refreshes_its_card_from_today(tandem: Tandem)
 
 def test_finding_the_cards_a_change_left_out_of_date_is_one_statement(tandem: Tandem) -> None:
     project_with_task(tandem, CHAT)
-    say_and_get(tandem, CHAT, "ou_li", "/任务 #1")
+    sent_card(tandem, "ou_li", "/任务 #1")
     tandem.settle()
     looked: list[str] = []
 

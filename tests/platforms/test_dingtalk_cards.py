@@ -55,6 +55,7 @@ def prompt_cards(tandem: Tandem, expected: int = 1) -> list[Card]:
     assert len(found) >= expected
     for card in found:
         assert card_data_problem(card.params) is None and card.template_id == "tandem-prompt.schema"
+    tandem.settle()  # the prompt's row has recorded its cards (what a click or a change finds it by)
     return found
 
 
@@ -290,6 +291,7 @@ def test_a_card_and_a_row_from_before_card_sets_are_still_updated(carded: Tandem
     then (`reply_to = dtcard:<outTrackId>`), and an inbox payload of then (`card_route`)."""
     kickoff(carded)
     card = prompt_cards(carded)[0]
+    carded.settle()  # the row records its cards once they are sent
     with carded.runtime.session_factory() as session:
         set_id = card.out_track_id.rsplit("_", 1)[0]
         row = session.scalars(select(OutboundMessage).where(OutboundMessage.platform_message_id == set_id)).one()
