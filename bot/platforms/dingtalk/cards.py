@@ -75,7 +75,7 @@ def card_set_id(idempotency_key: str, chunks: list[Chunk]) -> str:
 
 
 def out_track_id(set_id: str, chunk: Chunk) -> str:
-    """Card `chunk.index`'s id for ever (≤ 100 chars, checked by `render`)."""
+    """Card `chunk.index`'s id for ever (≤ TRACK_MAX characters: `card_send.deliver` checks it)."""
     return f"{set_id}_{chunk.index}"
 
 
