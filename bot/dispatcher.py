@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy import bindparam, case, literal, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.card_refresh import enqueue_card_refresh
 from bot.clock import Clock, utcnow
 from bot.inbox import Inbox, pending_event_ids
 from bot.messages import CardUpdate, Incoming, Reply
@@ -39,9 +38,9 @@ MessageHandler = Callable[[Session, Incoming], "tuple[Reply | None, int | None]"
 # After a message is handled: the cards sent earlier that now show something out of date (rebuilt).
 CardRefresher = Callable[[Session, Incoming, "int | None"], Sequence[CardUpdate]]
 MAX_ATTEMPTS = 3
-# The update of a pressed card waits this long: the callback's own answer (bot/callback_answers.py,
-# which waits up to 2 s) carries the card when it is in time and cancels the update; when it is not,
-# the card is updated just after.
+# On a platform whose callback answer shows the card (Feishu), the update of a pressed card waits this
+# long: the callback's own answer (bot/callback_answers.py, which waits up to 2 s) carries the card
+# when it is in time and cancels the update; when it is not, the card is updated just after.
 PRESSED_CARD_UPDATE_AFTER = timedelta(seconds=2.5)
 # Session.get(..., with_for_update=True) rebuilds its query every call; this is built once.
 _EVENT_FOR_UPDATE = (
@@ -80,13 +79,16 @@ class Dispatcher:
         clock: Clock = utcnow,
         refresh: CardRefresher | None = None,
         refresh_platforms: Collection[str] = (),
+        answer_card_platforms: Collection[str] = (),
     ) -> None:
         """`refresh`: the cards a message left out of date, asked only for `refresh_platforms` (those
-        that update cards in place), so the other platforms' messages pay nothing for it."""
+        that update cards in place), so the other platforms' messages pay nothing for it;
+        `answer_card_platforms`: those whose callback answer shows the pressed card."""
         self._session_factory = session_factory
         self._handle = handle
         self._refresh = refresh
         self._refresh_platforms = frozenset(refresh_platforms)
+        self._answer_card_platforms = frozenset(answer_card_platforms)
         self._clock = clock
         self._inbox = Inbox(session_factory, clock=clock)
         self.observer: EventObserver | None = None  # metrics, when on (bot.metrics.install)
@@ -122,9 +124,6 @@ class Dispatcher:
                     outbox_id = self._enqueue_reply(session, incoming, reply, event_id, project_id)
                 if self._refresh is not None and incoming.platform in self._refresh_platforms:
                     self._refresh_cards(session, incoming, event_id, project_id)
-                elif incoming.card_route and (reply is None or reply.style != "refusal"):  # refused: nothing changed
-                    # a button pressed on a DingTalk card: show the card as the database has it now
-                    enqueue_card_refresh(session, incoming, origin=f"event:{event_id}:card", now=self._clock())
                 # A plain UPDATE rather than setting attributes: no unit-of-work flush at commit.
                 session.execute(_EVENT_DONE, {"event_id": event_id, "now": self._clock()})
         except Exception as exc:
@@ -180,12 +179,13 @@ class Dispatcher:
         """The cards this message left out of date, each as an outbox row updating it (a newer update of
         a card replaces one still waiting). A failure here loses the refresh, never the command."""
         assert self._refresh is not None
+        answered = incoming.platform in self._answer_card_platforms
         try:
             with session.begin_nested():
                 now = self._clock()
                 for update in self._refresh(session, incoming, project_id):
                     supersede_updates(session, platform=incoming.platform, message_id=update.message_id)
-                    pressed = update.message_id == incoming.card_message_id
+                    pressed = answered and update.message_id == incoming.card_message_id
                     enqueue(
                         session,
                         platform=incoming.platform,

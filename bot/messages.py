@@ -74,12 +74,8 @@ class Incoming:
     # The text's length as sent when only its first MAX_MESSAGE + 1 characters were kept (a message
     # that long is refused, and the refusal states this count); None when `text` is whole.
     text_length: int | None = None
-    # A button pressed on a card the bot sent: the outbox idempotency key of the message that carried
-    # the card (`card_of`), and the `reply_to` of an outbox row that re-renders that card (`card_route`).
-    card_of: str | None = None
-    card_route: str | None = None
-    # A card's button: the platform message (the card) it was pressed on, so the answer can show that
-    # card again as it now is (None: typed).
+    # A card's button: the platform message (the card; DingTalk: the reply's set of cards) it was
+    # pressed on, so that card is shown again as it now is (None: typed).
     card_message_id: str | None = None
     file: IncomingFile | None = None  # the file it carries or replies to (a spreadsheet to import)
 
@@ -106,6 +102,10 @@ class Incoming:
         expires = values.get("reply_to_expires_at")
         values["reply_to_expires_at"] = datetime.fromisoformat(expires) if expires else None
         values["mentions"] = tuple(Mention(**m) for m in values.get("mentions", ()))
+        values.pop("card_of", None)  # a DingTalk click recorded before one refresh path named its card so
+        route = values.pop("card_route", None)  # (`dtcard:<outTrackId>`): that card, as a message id now
+        if route and not values.get("card_message_id"):
+            values["card_message_id"] = str(route).removeprefix("dtcard:")
         file = values.get("file")
         values["file"] = IncomingFile.from_payload(file) if file else None
         return cls(**values)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.messages import Reply
 from models import OutboundMessage, OutboundStatus
+from models.card_views import view_key
 
 
 def outbox_row(
@@ -37,6 +38,8 @@ def outbox_row(
         "reply_to_expires_at": reply_to_expires_at,
         "to_user_id": to_user_id,
         "updates_message_id": updates_message_id,
+        # an update row is not itself a card found by the item it shows (the card it updates is)
+        "view_key": view_key(reply.view) if updates_message_id is None else None,
         "body": reply.to_payload(),
         "idempotency_key": uuid.uuid4().hex,
         "origin": origin,

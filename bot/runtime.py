@@ -14,7 +14,12 @@ from bot.config import Settings
 from bot.dashboard.links import DashboardLinks
 from bot.db import is_sqlite, make_engine, make_session_factory, upgrade_database
 from bot.dispatcher import Dispatcher
-from bot.platforms.registry import card_update_platforms, private_platforms, reply_route_platforms
+from bot.platforms.registry import (
+    card_answer_platforms,
+    card_update_platforms,
+    private_platforms,
+    reply_route_platforms,
+)
 from bot.writes import Writes
 from handlers import build_registry, handle_message
 from handlers.card_refresh import card_updates
@@ -58,8 +63,11 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow, engine: Engine |
     registry = build_registry()
     links = DashboardLinks(settings)
     handle = partial(handle_message, registry=registry, default_timezone=settings.timezone, links=links)
-    updating = card_update_platforms()
-    refresh = partial(card_updates, platforms=updating)
-    dispatcher = Dispatcher(session_factory, handle, clock=clock, refresh=refresh, refresh_platforms=updating)
+    updating = card_update_platforms(settings)
+    refresh = partial(card_updates, platforms=updating, registry=registry)
+    dispatcher = Dispatcher(
+        session_factory, handle, clock=clock, refresh=refresh, refresh_platforms=updating,
+        answer_card_platforms=card_answer_platforms(),
+    )
     writes = Writes(session_factory, ordered=engine.dialect.name == "sqlite")
     return Runtime(settings, engine, session_factory, registry, dispatcher, writes, clock, links)

@@ -18,6 +18,7 @@ from handlers.router import CommandGroup
 from handlers.text import Args
 from models import ActionItem, ActionStatus, Decision, Edit, Member
 from models.base import insert_now
+from models.card_views import item_view
 from models.project import allocate_number
 from models.registers import list_actions as list_action_rows
 from models.snapshots import FIELD_COLUMNS, column_values
@@ -176,12 +177,19 @@ def show_action(ctx: Context, args: Args) -> Reply:
         if verb in ("取消", "cancel"):
             return cancel(ctx, item, " ".join(args.words[2:]).strip() or None)
         raise UsageError(f"不明白“{args.words[1]}”。", group.usage)
+    return action_card(ctx, item)
+
+
+def action_card(ctx: Context, item: ActionItem) -> Reply:
+    """`/行动 A4`: the action item, its history and 完成 while it is open; kept up to date like the
+    task's card (handlers/card_refresh)."""
     lines = [
         f"状态：{ACTION_STATUS_LABELS[item.status]} · 负责人：{person(item.owner)}",
         f"截止：{day(item.due_date, today=ctx.today)} · 来源：{item.origin or '未记录'}",
     ]
     lines += history_lines(ctx.session, ctx, entity="action", entity_id=item.id)
-    return with_buttons(Reply("\n".join(lines), title=f"{item.ref} {shorten(item.content, 60)}"), *action_actions(item))
+    reply = Reply("\n".join(lines), title=f"{item.ref} {shorten(item.content, 60)}", view=item_view("action", item.id))
+    return with_buttons(reply, *action_actions(item))
 
 
 # ---------------------------------------------------------------------------- /行动 完成 · 取消 · 修改

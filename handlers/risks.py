@@ -14,6 +14,7 @@ from handlers.router import CommandGroup
 from handlers.text import Args
 from models import Edit, Member, Risk, RiskLevel, RiskStatus, RiskStrategy
 from models.base import insert_now
+from models.card_views import item_view
 from models.project import allocate_number
 from models.registers import list_risks as list_risk_rows
 from reports.format import (
@@ -212,6 +213,12 @@ def show_risk(ctx: Context, args: Args) -> Reply:
     risk = require_risk(ctx, args.words[0], group.usage)
     if len(args.words) > 1:
         raise UsageError(f"不明白“{' '.join(args.words[1:])}”。", group.usage)
+    return risk_card(ctx, risk)
+
+
+def risk_card(ctx: Context, risk: Risk) -> Reply:
+    """`/风险 R3`: the risk, its history and the buttons valid for it now (更新 · 关闭, or 重开); kept
+    up to date like the task's card (handlers/card_refresh)."""
     lines = [
         f"等级：{LEVEL_ICONS[risk.level]}{RISK_LEVEL_LABELS[risk.level]} · 状态：{RISK_STATUS_LABELS[risk.status]}",
         f"负责人：{person(risk.owner)}",
@@ -226,7 +233,8 @@ def show_risk(ctx: Context, args: Args) -> Reply:
     if risk.status == RiskStatus.CLOSED and risk.close_note:
         lines.append(f"关闭说明：{risk.close_note}")
     lines += history_lines(ctx.session, ctx, entity="risk", entity_id=risk.id)
-    return with_buttons(Reply("\n".join(lines), title=f"{risk.ref} {shorten(risk.description, 60)}"), *risk_actions(risk))
+    reply = Reply("\n".join(lines), title=f"{risk.ref} {shorten(risk.description, 60)}", view=item_view("risk", risk.id))
+    return with_buttons(reply, *risk_actions(risk))
 
 
 # ---------------------------------------------------------------------------- /风险 更新

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from bot.messages import Mention, Reply
@@ -15,6 +16,7 @@ from handlers.task_refs import MAX_TITLE, parse_task_refs, require_task, resolve
 from handlers.task_updates import VERBS, update_from_words
 from handlers.text import Args
 from models import Task, TaskStatus
+from models.card_views import item_view
 from models.registers import TaskFilter
 from models.registers import list_tasks as list_task_rows
 from models.task import task_neighbours
@@ -193,6 +195,12 @@ def task_detail(ctx: Context, args: Args) -> Reply:
         if verb in ("取消", "cancel"):
             return cancel(ctx, task, " ".join(rest).strip() or None)
         raise UsageError(f"不认识对任务的操作“{args.words[1]}”。", group.default.usage if group.default else None)
+    return task_card(ctx, task)
+
+
+def task_card(ctx: Context, task: Task) -> Reply:
+    """`/任务 #12`: the task's details, history and the buttons valid for it now; kept up to date
+    (its view: a card pressed or the task changed is shown again, handlers/card_refresh)."""
     lines = [
         f"状态：{TASK_STATUS_LABELS[task.status]}" + (f" {task.progress}%" if task.progress else ""),
         f"负责人：{person(task.owner)}" + (f" · 部门：{'、'.join(d.name for d in task.departments)}" if task.departments else ""),
@@ -218,4 +226,6 @@ def task_detail(ctx: Context, args: Args) -> Reply:
         lines.append(_forecast_line(ctx, task))
     lines += history_lines(ctx.session, ctx, entity="task", entity_id=task.id)
     detail = Reply("\n".join(lines), title=f"{task.ref} {task.title}")
-    return with_buttons(detail, *task_actions(task)) if ctx.project is not None else detail
+    if ctx.project is None:  # a closed project, read only
+        return detail
+    return with_buttons(replace(detail, view=item_view("task", task.id)), *task_actions(task))

@@ -1,15 +1,17 @@
-"""Messages kept up to date: the sent outbox rows whose reply carries a view (`Reply.view`, e.g. the
-daily prompt card), found by the platform message id a card's button names, or as a project's
-scheduled post of a day; and the rows that update such a message in place (`updates_message_id`).
+"""Messages kept up to date: the sent outbox rows whose reply carries a view (`Reply.view`: the daily
+prompt card, or one task, risk or action item's card), found in one statement (`cards_to_refresh`) by
+the platform message id a card's button names, as a project's scheduled post of a day, or by the
+item they show (`view_key`); and the rows that update such a message in place (`updates_message_id`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from models.delivery import OutboundMessage
@@ -18,6 +20,20 @@ from models.project import Project
 
 PROMPT_JOB = "daily-prompt"  # the scheduler's job name of the daily prompt (scheduler.slots.DAILY_PROMPT)
 SUPERSEDED = "superseded: a later update of the same message"
+# The views of one item (`Reply.view` {"kind": …, "id": row id}): its card is found by `view_key`.
+ITEM_VIEWS = ("task", "risk", "action")
+
+
+def item_view(kind: str, item_id: int) -> dict[str, Any]:
+    """The view of a card showing one task, risk or action item (handlers build it again)."""
+    return {"kind": kind, "id": item_id}
+
+
+def view_key(view: dict[str, Any] | None) -> str | None:
+    """What the outbox row of a reply with this view is found by ("task:12"), for an item's view."""
+    if not isinstance(view, dict) or view.get("kind") not in ITEM_VIEWS or not isinstance(view.get("id"), int):
+        return None
+    return f"{view['kind']}:{view['id']}"
 
 
 def job_origin(job: str, project_id: int, slot: str) -> str:
@@ -34,28 +50,41 @@ class SentView:
 
 
 _M = OutboundMessage
-_BY_MESSAGE = select(_M.chat_id, _M.project_id, _M.body).where(
-    _M.platform == bindparam("platform"),
-    _M.platform_message_id == bindparam("message_id"),
-    _M.updates_message_id.is_(None),
-)
-_BY_ORIGIN = select(_M.platform_message_id, _M.chat_id, _M.project_id, _M.body).where(
-    _M.origin == bindparam("origin"),
-    _M.platform == bindparam("platform"),
-    _M.status == OutboundStatus.SENT,
-    _M.platform_message_id.is_not(None),
-    _M.updates_message_id.is_(None),
-)
 
 
-def sent_view(session: Session, /, *, platform: str, chat_id: str, message_id: str) -> SentView | None:
-    """The message `message_id` of this chat, when we sent it with a view (None otherwise: another
-    chat's message is never found from this one)."""
-    for found_chat, project_id, body in session.execute(_BY_MESSAGE, {"platform": platform, "message_id": message_id}):
+def cards_to_refresh(
+    session: Session,
+    /,
+    *,
+    platform: str,
+    chat_id: str,
+    pressed: str | None = None,
+    prompt: tuple[str, int, date] | None = None,
+    items: Collection[str] = (),
+    since: datetime | None = None,
+) -> list[SentView]:
+    """The messages sent with a view that may now be out of date, in one statement: the one pressed
+    (`pressed`, its platform message id; only this chat's), the scheduled posts `prompt` = (job,
+    project, day) names, and this chat's messages since `since` showing one of `items` (view keys)."""
+    wanted = []
+    if pressed:
+        wanted.append(_M.platform_message_id == pressed)
+    if prompt is not None:
+        job, project_id, day = prompt
+        wanted.append(and_(_M.origin == job_origin(job, project_id, day.isoformat()), _M.status == OutboundStatus.SENT))
+    if items and since is not None:
+        wanted.append(and_(_M.view_key.in_(sorted(items)), _M.created_at >= since, _M.chat_id == chat_id))
+    if not wanted:
+        return []
+    found: dict[str, SentView] = {}
+    query = select(_M.platform_message_id, _M.chat_id, _M.project_id, _M.body).where(
+        _M.platform == platform, _M.platform_message_id.is_not(None), _M.updates_message_id.is_(None), or_(*wanted)
+    )
+    for message_id, found_chat, project_id, body in session.execute(query):
         view = body.get("view") if isinstance(body, dict) else None
-        if found_chat == chat_id and isinstance(view, dict):
-            return SentView(message_id, found_chat, project_id, view)
-    return None
+        if found_chat == chat_id and message_id and isinstance(view, dict):  # never another chat's message
+            found.setdefault(message_id, SentView(message_id, found_chat, project_id, view))
+    return list(found.values())
 
 
 _PRIVATE_BY_MESSAGE = (
@@ -76,17 +105,6 @@ def sent_privately(session: Session, /, *, platform: str, message_id: str) -> bo
     for to_user, chat_id, group in session.execute(_PRIVATE_BY_MESSAGE, {"platform": platform, "message_id": message_id}):
         return bool(to_user) or (group is not None and group != chat_id)
     return False
-
-
-def posted_views(session: Session, /, *, platform: str, job: str, project_id: int, day: date) -> list[SentView]:
-    """The project's scheduled posts of `job` for `day` that were sent with a view."""
-    found: list[SentView] = []
-    origin = job_origin(job, project_id, day.isoformat())
-    for message_id, chat_id, project, body in session.execute(_BY_ORIGIN, {"origin": origin, "platform": platform}):
-        view = body.get("view") if isinstance(body, dict) else None
-        if isinstance(view, dict) and message_id:
-            found.append(SentView(message_id, chat_id, project, view))
-    return found
 
 
 def supersede_updates(session: Session, /, *, platform: str, message_id: str) -> None:

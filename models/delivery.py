@@ -57,6 +57,15 @@ class OutboundMessage(Base):
         ),
         # What an event or a scheduled post wrote (a callback's answer; today's prompt card).
         Index("ix_outbound_message_origin", "origin"),
+        # The cards showing one item (`view_key`): a change to it finds the day's cards to show again.
+        Index(
+            "ix_outbound_message_view",
+            "platform",
+            "view_key",
+            "created_at",
+            sqlite_where=text("view_key IS NOT NULL"),
+            postgresql_where=text("view_key IS NOT NULL"),
+        ),
         # The updates of a card (a newer one supersedes those still waiting).
         Index(
             "ix_outbound_message_updates",
@@ -88,6 +97,9 @@ class OutboundMessage(Base):
     platform_message_id: Mapped[str | None] = mapped_column(String(128))
     # Not a new message: the platform message (a card) this row updates in place with `body`.
     updates_message_id: Mapped[str | None] = mapped_column(String(128))
+    # The one item a message shows and is kept up to date with (`Reply.view`: "task:12" by row id;
+    # models.card_views.view_key), so a change to that item finds it.
+    view_key: Mapped[str | None] = mapped_column(String(40))
     # The sender holding the row (with `next_attempt_at` the end of its lease); None when not leased.
     leased_by: Mapped[str | None] = mapped_column(String(64))
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.config import Settings
 from bot.messages import Reply
 from bot.platforms import Parsed, PlatformSender, Refused, SenderLimits
 from bot.platforms.receiving import AwaitOutcome, LongConnection, Record
@@ -35,6 +36,9 @@ class Capabilities:
     # A message already sent can be updated in place (OutgoingMessage.update_message_id): cards kept
     # up to date after a button or a typed change.
     card_updates: bool = False
+    # A callback's answer shows the pressed card as it now is (Feishu's `card`), so the card's own
+    # update row waits a little and is cancelled when the answer was in time (bot.dispatcher).
+    answer_shows_card: bool = False
 
 
 class Platform:
@@ -80,6 +84,11 @@ class Platform:
     # bot.services before `start`; None: with `normalise`'s quick answer).
     await_outcome: AwaitOutcome | None = None
     answer_within = 2.0  # seconds that wait may last (the platform's own deadline, less a margin)
+
+    @classmethod
+    def updates_cards(cls, settings: Settings) -> bool:
+        """Whether, with these settings, it updates cards already sent (known without building it)."""
+        return cls.capabilities.card_updates
 
     async def start(self, record: Record) -> None:
         """Background work of its own (the bot's identity, connections); never blocks startup long.

@@ -47,10 +47,15 @@ def reply_route_platforms() -> frozenset[str]:
     return frozenset(entry.name for entry in ENTRIES if not entry.kind.capabilities.api_mentions)
 
 
-def card_update_platforms() -> frozenset[str]:
-    """The platforms that can update a card already sent in place (a pressed card re-rendered, today's
-    prompt card refreshed after a typed change)."""
-    return frozenset(entry.name for entry in ENTRIES if entry.kind.capabilities.card_updates)
+def card_update_platforms(settings: Settings) -> frozenset[str]:
+    """The platforms that update a card already sent in place, with these settings (a pressed card
+    re-rendered, today's cards refreshed after a typed change; DingTalk: with a card template)."""
+    return frozenset(entry.name for entry in ENTRIES if entry.kind.updates_cards(settings))
+
+
+def card_answer_platforms() -> frozenset[str]:
+    """The platforms whose callback answer shows the pressed card (its update row then waits)."""
+    return frozenset(entry.name for entry in ENTRIES if entry.kind.capabilities.answer_shows_card)
 
 
 def off_reason(name: str) -> str:

@@ -149,3 +149,11 @@ def make_tandem(database_url: str, engine: Engine, feishu: FeishuFake, dingtalk:
 @pytest.fixture
 def tandem(make_tandem: Callable[..., Tandem]) -> Tandem:
     return make_tandem()
+
+
+@pytest.fixture
+def carded(make_tandem: Callable[..., Tandem]) -> Tandem:
+    """DingTalk with a card template (replies with buttons go as advanced cards), over Stream."""
+    tandem = make_tandem(dingtalk_card_template_id="tandem-prompt.schema")
+    tandem.dingtalk.stream.newest()
+    return tandem

@@ -32,16 +32,25 @@ def test_every_card_keeps_each_value_within_1kb_and_carries_each_section_once(se
         return
     assert chunks[0].start == 0 and all(a.end == b.start for a, b in pairwise(chunks))
     assert chunks[-1].end == count and all(c.end > c.start for c in chunks)
-    for chunk in chunks:
+    set_id = cards.card_set_id("0123456789abcdef0123456789abcdef", chunks)
+    sent = cards.sent_cards(set_id)  # what an update of the message re-renders: each card, its own sections
+    assert sent is not None and [(c.index, c.start, c.end) for c in sent] == [(c.index, c.start, c.end) for c in chunks]
+    for chunk, card in zip(chunks, sent, strict=True):
         assert card_data_problem(chunk.params) is None
         assert all(len(v.encode()) <= cards.VALUE_LIMIT for v in chunk.params.values())
         assert cards.rerender(reply, chunk.index, chunk.start, chunk.end) == chunk.params
-        key = "0123456789abcdef0123456789abcdef"
-        track = cards.out_track_id(key, chunk)
-        assert len(track) <= 100 and cards.parse_track_id(track) == (key, chunk.index, chunk.start, chunk.end)
+        track = cards.out_track_id(set_id, chunk)
+        assert card.track == track and len(track) <= 100 and cards.set_of_track(track) == set_id
     items = [item for c in chunks for item in json.loads(c.params["items"])]
     assert [i["actions"][0]["command"] for i in items] == [f"/任务 #{n} 完成" for n in range(1, count + 1)]
     assert "@李四" in items[0]["text"]  # mentions as names: card markdown cannot @ people
+
+
+def test_a_card_sent_before_card_sets_is_still_its_own_message() -> None:
+    old = "0123456789abcdef0123456789abcdef-c1-3-7"  # `<key>-c<index>-<start>-<end>`
+    assert cards.set_of_track(old) == old
+    assert cards.sent_cards(old) == [cards.SentCard(old, 1, 3, 7)]
+    assert cards.set_of_track("someone-else's-card") is None and cards.sent_cards("processQueryKey") is None
 
 
 def test_a_reply_whose_text_passes_1kb_goes_as_markdown() -> None:

@@ -10,12 +10,15 @@ import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from models import Change, InboundEvent, Task, TaskStatus
+from bot.messages import Incoming, Reply
+from bot.outbox import enqueue
+from models import ActionItem, ActionStatus, Change, InboundEvent, OutboundMessage, Task, TaskStatus
 from tests.fakes.dingtalk import Card, card_data_problem
 from tests.fakes.dingtalk_stream import CARD_TOPIC
 from tests.platforms.conftest import Tandem
@@ -23,13 +26,6 @@ from tests.platforms.test_dingtalk_pings import next_prompt_time
 
 GROUP = "cidCARD=="
 ROUTE_KEY, ROUTE_SECRET = "tandem-cards", "card-callback-secret-42"
-
-
-@pytest.fixture
-def carded(make_tandem: Callable[..., Tandem]) -> Tandem:
-    tandem = make_tandem(dingtalk_card_template_id="tandem-prompt.schema")
-    tandem.dingtalk.stream.newest()
-    return tandem
 
 
 @pytest.fixture
@@ -59,6 +55,7 @@ def prompt_cards(tandem: Tandem, expected: int = 1) -> list[Card]:
     assert len(found) >= expected
     for card in found:
         assert card_data_problem(card.params) is None and card.template_id == "tandem-prompt.schema"
+    tandem.settle()  # the prompt's row has recorded its cards (what a click or a change finds it by)
     return found
 
 
@@ -132,12 +129,14 @@ def test_a_stranger_changes_nothing_and_a_pm_may(carded: Tandem) -> None:
     assert kind == "error" and "只有负责人或 PM 可以更新" in text
     carded.settle()
     assert status(carded, 2) == TaskStatus.TODO
+    refused = carded.dingtalk.wait_for_card(1, conversation_id=GROUP, updates=1)[0]  # shown as it is: unchanged
+    assert "待开始" in card_line(refused, 2)["text"] and action(refused, "/任务 #2 开始") == start
     kind, _ = notice(stream_click(carded, card, "staff_pm", start))
     assert kind == "success"
     carded.settle()
     assert status(carded, 2) == TaskStatus.IN_PROGRESS
-    updated = carded.dingtalk.wait_for_card(1, conversation_id=GROUP, updates=1)[0]
-    assert len(updated.updates) == 1  # the refusal changed nothing, so the card was not touched
+    updated = carded.dingtalk.wait_for_card(1, conversation_id=GROUP, updates=2)[0]
+    assert len(updated.updates) == 2
     assert "进行中" in card_line(updated, 2)["text"]
     assert [a["label"] for a in card_line(updated, 2)["actions"]] == ["完成", "阻塞", "进度"]
 
@@ -168,9 +167,14 @@ def test_a_long_prompt_is_split_into_cards_of_at_most_1kb_per_variable(carded: T
     index = next(i for i, c in enumerate(cards_sent) if any("#8 " in item["text"] for item in c.items()))
     kind, _ = notice(stream_click(carded, cards_sent[index], "staff_li", action(cards_sent[index], "/任务 #8 完成")))
     assert kind == "success"
-    updated = carded.dingtalk.wait_for_card(len(cards_sent), conversation_id=GROUP, updates=1)
-    assert [i for i, c in enumerate(updated) if c.updates] == [index]  # only the card pressed is re-rendered
-    assert "已完成" in card_line(updated[index], 8)["text"] and card_line(updated[index], 7)["actions"]
+    before = {c.out_track_id: dict(c.params) for c in cards_sent}
+    # the prompt's cards are one message: each is shown again with its own sections, the pressed one changed
+    carded.dingtalk.wait_for_card(len(cards_sent), conversation_id=GROUP, updates=len(cards_sent))
+    updated = [c for c in carded.dingtalk.wait_for_card(1, conversation_id=GROUP) if c.out_track_id in before]
+    assert all(len(c.updates) == 1 and card_data_problem(c.updates[0]) is None for c in updated)
+    assert "已完成" in card_line(updated[index], 8)["text"] and card_line(updated[index], 8)["actions"] == []
+    assert card_line(updated[index], 7)["actions"]
+    assert all(c.params == before[c.out_track_id] for i, c in enumerate(updated) if i != index)
 
 
 def test_a_prompt_too_long_for_six_cards_goes_as_markdown_with_every_task(carded: Tandem) -> None:
@@ -221,8 +225,10 @@ def test_http_callbacks_are_verified_then_run_as_the_clicker(carded_http: Tandem
     tandem.settle()
     assert status(tandem, 1) == TaskStatus.DONE and status(tandem, 2) == TaskStatus.TODO
     assert tandem.count(InboundEvent) == 5  # the replay was the same event
-    updated = tandem.dingtalk.wait_for_card(1, conversation_id=GROUP, updates=1)[0]
-    assert "已完成" in card_line(updated, 1)["text"] and len(updated.updates) == 1
+    # the card is shown again after each click (the replay was the same event): #1 done, #2 untouched
+    updated = tandem.dingtalk.wait_for_card(1, conversation_id=GROUP, updates=2)[0]
+    assert "已完成" in card_line(updated, 1)["text"] and len(updated.updates) == 2
+    assert "待开始" in card_line(updated, 2)["text"] and card_line(updated, 2)["actions"]
 
 
 def test_twenty_concurrent_clicks_are_answered_in_time(carded: Tandem) -> None:
@@ -245,3 +251,83 @@ def test_twenty_concurrent_clicks_are_answered_in_time(carded: Tandem) -> None:
     assert all(kind in ("success", "info") for _, kind in results)
     carded.settle()
     assert all(status(carded, n) == TaskStatus.DONE for n in numbers)
+
+
+def typed_at(tandem: Tandem, sender: str, text: str, at: datetime) -> None:
+    payload = tandem.dingtalk.message(GROUP, sender, text)
+    payload["createAt"] = int(at.timestamp() * 1000)  # the message's own time: the prompt's day
+    assert tandem.post_dingtalk(payload).status_code == 200
+
+
+def card_updates(tandem: Tandem, track: str) -> list[dict[str, Any]]:
+    return [r["body"] for r in tandem.dingtalk.requests if r["via"] == "card_update" and r["body"]["outTrackId"] == track]
+
+
+def test_a_typed_change_to_a_task_on_todays_prompt_puts_its_card(carded: Tandem) -> None:
+    kickoff(carded)
+    card = prompt_cards(carded)[0]
+    at = next_prompt_time()
+    typed_at(carded, "staff_li", "#2 完成", at + timedelta(minutes=20))
+    carded.settle()
+    assert status(carded, 2) == TaskStatus.DONE
+    puts = card_updates(carded, card.out_track_id)
+    assert len(puts) == 1 and card_data_problem(puts[0]["cardData"]["cardParamMap"]) is None
+    shown = carded.dingtalk.cards[card.out_track_id]
+    assert "已完成" in card_line(shown, 2)["text"] and card_line(shown, 2)["actions"] == []  # kept, as done
+    assert [a["label"] for a in card_line(shown, 1)["actions"]] == ["开始", "完成", "阻塞", "进度"]
+    # a task not on the card, a change on another day: the card is left alone
+    typed_at(carded, "staff_pm", "/任务 新增 订酒店 @李四", at + timedelta(minutes=21))
+    typed_at(carded, "staff_li", "#3 完成", at + timedelta(minutes=22))
+    typed_at(carded, "staff_li", "#1 进度 30%", at + timedelta(days=1))
+    carded.settle()
+    assert len(card_updates(carded, card.out_track_id)) == 1
+    with carded.runtime.session_factory() as session:
+        task = session.scalars(select(Task).where(Task.number == 1)).one()
+        assert task.progress == 30  # the change itself happened; only the card of another day is not touched
+
+
+def test_a_card_and_a_row_from_before_card_sets_are_still_updated(carded: Tandem) -> None:
+    """A card sent as `<key>-c<i>-<start>-<end>` (its row naming its first card) and an update row of
+    then (`reply_to = dtcard:<outTrackId>`), and an inbox payload of then (`card_route`)."""
+    kickoff(carded)
+    card = prompt_cards(carded)[0]
+    carded.settle()  # the row records its cards once they are sent
+    with carded.runtime.session_factory() as session:
+        set_id = card.out_track_id.rsplit("_", 1)[0]
+        row = session.scalars(select(OutboundMessage).where(OutboundMessage.platform_message_id == set_id)).one()
+        old = f"{row.idempotency_key}-c0-0-{len(row.body['sections'])}"
+        legacy = Card(old, card.template_id, GROUP, dict(card.params), card.callback_type, None, {})
+    carded.dingtalk.cards[old] = legacy
+    with carded.runtime.session_factory.begin() as session:
+        enqueue(session, platform="dingtalk", chat_id=GROUP, reply=Reply.from_payload(row.body), origin="test",
+                now=datetime.now(UTC), project_id=row.project_id, reply_to=f"dtcard:{old}")
+    carded.settle()
+    assert len(legacy.updates) == 1 and card_data_problem(legacy.updates[0]) is None
+    payload = Incoming(platform="dingtalk", event_key="card:x", chat_id=GROUP, sender_id="staff_li", sender_name="",
+                       text="/任务 #1 完成", sent_at=datetime.now(UTC)).to_payload()
+    restored = Incoming.from_payload({**payload, "card_of": row.idempotency_key, "card_route": f"dtcard:{old}"})
+    assert restored.card_message_id == old  # the card it was pressed on, as a message id now
+
+
+def test_an_action_item_card_pressed_over_http_is_put_without_its_done_button(carded_http: Tandem) -> None:
+    tandem = carded_http
+    kickoff(tandem)
+    assert tandem.dingtalk_say(GROUP, "staff_pm", "/行动 新增 确认报价 @李四 截止:明天").status_code == 200
+    tandem.settle()
+    before = set(tandem.dingtalk.cards)
+    assert tandem.dingtalk_say(GROUP, "staff_pm", "/行动 A1").status_code == 200
+    tandem.settle()
+    card = next(c for t, c in tandem.dingtalk.cards.items() if t not in before)
+    done = action(card, "/行动 完成 A1")
+    stranger = http_click(tandem, card, "staff_zhang", done)
+    assert stranger.status_code == 200 and notice(stranger.json())[0] == "error"
+    tandem.settle()
+    answer = http_click(tandem, card, "staff_li", done)
+    assert answer.status_code == 200 and notice(answer.json())[0] == "success"
+    tandem.settle()
+    with tandem.runtime.session_factory() as session:
+        assert session.scalars(select(ActionItem).where(ActionItem.number == 1)).one().status == ActionStatus.DONE
+    puts = card_updates(tandem, card.out_track_id)
+    assert len(puts) == 2 and all(card_data_problem(p["cardData"]["cardParamMap"]) is None for p in puts)
+    shown = tandem.dingtalk.cards[card.out_track_id]
+    assert shown.actions() == [] and "已完成" in shown.params["intro"]

@@ -213,7 +213,10 @@ def test_task_details_are_a_card_with_the_tasks_buttons(tandem: Tandem) -> None:
     assert {"/任务 #1 开始", "/任务 #1 完成", "/任务 #1 阻塞", "/任务 #1 进度"} <= set(commands_on(detail.content))
     assert press(tandem, "oc_g3", detail, "ou_wu", "/任务 #1 完成")["toast"]["type"] == "error"
     answer = press(tandem, "oc_g3", detail, "ou_li", "/任务 #1 阻塞", {"arg": "等审批"})
-    assert answer["toast"]["type"] == "success" and "card" not in answer  # details are not a kept-up card
+    assert answer["toast"]["type"] == "success" and card_problem(answer["card"]["data"]) is None
+    shown = answer["card"]["data"]  # the details card, shown again as the task now is
+    assert "阻塞原因：等审批" in card_text(shown) and "/任务 #1 开始" not in commands_on(shown)
+    assert "/任务 #1 完成" in commands_on(shown)
     tandem.settle()
     assert status(tandem, 1) == TaskStatus.BLOCKED
     done = say_and_get(tandem, "oc_g3", "ou_li", "/任务 #1 完成")

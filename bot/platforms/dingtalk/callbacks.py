@@ -6,7 +6,8 @@ it had typed it in the group, like Feishu's card buttons. A button that needs wo
 and not recorded.
 
 The answer (within DingTalk's 2 s) tells the clicker what happened in their private card data
-(`cards.answer`); the card itself is re-rendered from the database afterwards, through the outbox.
+(`cards.answer`); the card itself is re-rendered from the database afterwards, through the outbox
+(`Incoming.card_message_id`: the card set it was pressed on, as the Feishu card's message id).
 
 Dedup: a Stream callback has no id of its own (a second click is a second callback), so its key is the
 frame's messageId, which a re-push of the same callback keeps. An HTTP callback is signed over its
@@ -116,7 +117,7 @@ def normalise_card_callback(data: dict[str, Any], *, message_id: str, now: datet
         is_group=True,
     )
     track = data.get("outTrackId")
-    ours = cards.parse_track_id(track) if isinstance(track, str) and len(track) <= 100 else None
-    if ours is not None:  # a card we sent: re-render it once the command ran
-        received = replace(received, card_of=ours[0], card_route=f"{cards.CARD_ROUTE}{track}")
+    pressed_on = cards.set_of_track(track) if isinstance(track, str) else None
+    if pressed_on is not None:  # a card we sent: the message (its set of cards) is shown again once the command ran
+        received = replace(received, card_message_id=pressed_on)
     return Inbound(received, answer=cards.answer(None, pending=True), await_outcome=True)

@@ -2,9 +2,12 @@
 group (`openSpaceId` dtv1.card//IM_GROUP.<openConversationId>, the robot as sender) and
 `PUT /v1.0/card/instances` by outTrackId.
 
-The outTrackId is the outbox row's idempotency key plus the card's sections (`cards.out_track_id`): a
-retry after a partial send creates the same ids, and DingTalk answers `param.cardAlreadyExist` for the
-cards already there, which counts as sent. A top-level `success` can hide a failed delivery, so each
+A reply's cards are one message: the row's `platform_message_id` is their set id (`cards.card_set_id`:
+the row's idempotency key and each card's sections), and each card's outTrackId is that id plus its
+index, so a retry after a partial send creates the same ids (DingTalk answers `param.cardAlreadyExist`
+for the cards already there, which counts as sent), and an update of the message (a row with
+`update_message_id` = the set id, after a click or a typed change: bot.dispatcher) re-renders each
+card with the sections it was sent with. A top-level `success` can hide a failed delivery, so each
 `deliverResults[].success` is checked too.
 """
 
@@ -31,11 +34,11 @@ def space_id(chat_id: str) -> str:
     return f"dtv1.card//IM_GROUP.{chat_id}"
 
 
-def create_body(api: DingTalkApi, message: OutgoingMessage, chunk: cards.Chunk) -> dict[str, Any]:
+def create_body(api: DingTalkApi, message: OutgoingMessage, chunk: cards.Chunk, set_id: str) -> dict[str, Any]:
     reply = message.reply
     body: dict[str, Any] = {
         "cardTemplateId": api.card_template_id,
-        "outTrackId": cards.out_track_id(message.idempotency_key, chunk),
+        "outTrackId": cards.out_track_id(set_id, chunk),
         "callbackType": "HTTP" if api.card_callback_route_key else "STREAM",
         "cardData": {"cardParamMap": chunk.params},
         "openSpaceId": space_id(message.chat_id),
@@ -53,17 +56,16 @@ def create_body(api: DingTalkApi, message: OutgoingMessage, chunk: cards.Chunk) 
 
 
 async def deliver(api: DingTalkApi, message: OutgoingMessage) -> str | None:
-    """Send the reply as cards; the first card's outTrackId, or None when it does not fit cards (the
-    caller sends markdown instead)."""
+    """Send the reply as cards; their set id, or None when it does not fit cards (the caller sends
+    markdown instead)."""
     chunks = cards.render(message.reply)
-    if chunks is None:
+    set_id = cards.card_set_id(message.idempotency_key, chunks or [])
+    if chunks is None or len(cards.out_track_id(set_id, chunks[-1])) > cards.TRACK_MAX:
         log.info("dingtalk: a reply with buttons does not fit %d cards; sending markdown", cards.MAX_CARDS,
                  extra={"outbox_id": message.id})
         return None
-    first: str | None = None
     for chunk in chunks:
-        body = create_body(api, message, chunk)
-        first = first or body["outTrackId"]
+        body = create_body(api, message, chunk, set_id)
         try:
             data = await api._api(CREATE_PATH, body, "card createAndDeliver")
         except PermanentError as exc:
@@ -71,29 +73,30 @@ async def deliver(api: DingTalkApi, message: OutgoingMessage) -> str | None:
                 continue
             raise
         _check(data, "card createAndDeliver")
-    return first
+    return set_id
 
 
-async def update(api: DingTalkApi, message: OutgoingMessage) -> str | None:
-    """Re-render one card we sent from the reply in the row (built from the database after a click)."""
-    assert message.reply_to is not None
-    track = message.reply_to.removeprefix(cards.CARD_ROUTE)
-    parsed = cards.parse_track_id(track)
-    if parsed is None:
-        raise PermanentError(f"dingtalk card update: {track!r} is not a card we sent", code="card_unknown")
-    _, index, start, end = parsed
-    params = cards.rerender(message.reply, index, start, end)
-    if params is None:
-        log.warning("dingtalk: card %s no longer fits its template variables; left as it was", track)
+async def update(api: DingTalkApi, message: OutgoingMessage, message_id: str) -> str | None:
+    """Show the cards of `message_id` (a set id) as the row's reply (rebuilt from the database): each
+    card re-rendered with its own sections, every variable within 1 KB (a card that no longer fits is
+    left as it was). A message that is not our cards (a prompt that went as markdown) is left alone."""
+    sent = cards.sent_cards(message_id)
+    if sent is None:
+        log.info("dingtalk: %s is not a card we sent; nothing to update", message_id, extra={"outbox_id": message.id})
         return None
-    body = {
-        "outTrackId": track,
-        "userIdType": 1,
-        "cardData": {"cardParamMap": params},
-        "cardUpdateOptions": {"updateCardDataByKey": True, "updatePrivateDataByKey": True},
-    }
-    _check(await api._api(UPDATE_PATH, body, "card update", method="PUT"), "card update")
-    return track
+    for card in sent:
+        params = cards.rerender(message.reply, card.index, card.start, card.end)
+        if params is None:
+            log.warning("dingtalk: card %s no longer fits its template variables; left as it was", card.track)
+            continue
+        body = {
+            "outTrackId": card.track,
+            "userIdType": 1,
+            "cardData": {"cardParamMap": params},
+            "cardUpdateOptions": {"updateCardDataByKey": True, "updatePrivateDataByKey": True},
+        }
+        _check(await api._api(UPDATE_PATH, body, "card update", method="PUT"), "card update")
+    return message_id
 
 
 def _check(data: dict[str, Any], what: str) -> None:

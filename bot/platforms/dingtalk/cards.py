@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import orjson
@@ -29,8 +30,15 @@ from bot.messages import Button, Reply, Section, list_rows
 
 VALUE_LIMIT = 1024  # bytes per cardParamMap value (DingTalk: ≤ 1 KB)
 MAX_CARDS = 6  # a prompt that needs more cards than this goes as markdown
-CARD_ROUTE = "dtcard:"  # an outbox row's reply_to naming a card to update: dtcard:<outTrackId>
-_TRACK = re.compile(r"^(?P<key>.+)-c(?P<index>\d+)-(?P<start>\d+)-(?P<end>\d+)$")
+# Before one refresh path (issue 11): an outbox row's reply_to naming one card to update, and that
+# card's outTrackId `<key>-c<index>-<start>-<end>`; still read for rows and cards sent then.
+LEGACY_ROUTE = "dtcard:"
+_LEGACY_TRACK = re.compile(r"^(?P<key>.+)-c(?P<index>\d+)-(?P<start>\d+)-(?P<end>\d+)$")
+# The cards of one reply (`card_set_id`): `<key>_<b0>-<b1>-…-<bn>`, card i carrying sections
+# b[i]:b[i+1]; card i's outTrackId is the set's id plus `_<i>`.
+_SET = re.compile(r"^(?P<key>[0-9A-Za-z]+)_(?P<bounds>\d+(?:-\d+)+)$")
+_TRACK = re.compile(r"^(?P<set>[0-9A-Za-z]+_\d+(?:-\d+)+)_(?P<index>\d+)$")
+TRACK_MAX = 100  # DingTalk: an outTrackId is at most 100 characters
 NOTICE_TYPES = ("success", "error", "warning", "info")
 
 
@@ -48,18 +56,50 @@ def has_buttons(reply: Reply) -> bool:
     return bool(reply.buttons) or any(s.buttons for s in reply.sections)
 
 
-def out_track_id(idempotency_key: str, chunk: Chunk) -> str:
-    """The card's id for ever (≤ 100 chars): the outbox row's key plus which sections it carries, so a
-    later update re-renders the same sections."""
-    return f"{idempotency_key}-c{chunk.index}-{chunk.start}-{chunk.end}"
+@dataclass(frozen=True, slots=True)
+class SentCard:
+    """One card of a reply as sent: its outTrackId and the sections it carries."""
+
+    track: str
+    index: int
+    start: int
+    end: int
 
 
-def parse_track_id(track: str) -> tuple[str, int, int, int] | None:
-    """(idempotency key, card index, first section, end section) of an outTrackId we made, or None."""
+def card_set_id(idempotency_key: str, chunks: list[Chunk]) -> str:
+    """The id of a reply's cards (the outbox row's `platform_message_id`, what a card update names):
+    the row's key and where each card's sections begin and end, so an update re-renders each card
+    with the same sections."""
+    bounds = [chunks[0].start, *(c.end for c in chunks)] if chunks else [0, 0]
+    return f"{idempotency_key}_{'-'.join(map(str, bounds))}"
+
+
+def out_track_id(set_id: str, chunk: Chunk) -> str:
+    """Card `chunk.index`'s id for ever (≤ TRACK_MAX characters: `card_send.deliver` checks it)."""
+    return f"{set_id}_{chunk.index}"
+
+
+def set_of_track(track: str) -> str | None:
+    """The card set an outTrackId we made belongs to (a card sent before card sets: its own id,
+    which is its row's `platform_message_id` when it was the reply's first card), or None."""
+    if len(track) > TRACK_MAX:
+        return None
     match = _TRACK.match(track)
+    if match is not None:
+        return match["set"]
+    return track if _LEGACY_TRACK.match(track) else None
+
+
+def sent_cards(message_id: str) -> list[SentCard] | None:
+    """The cards a card set id (or an older single card's outTrackId) names, or None: not our cards."""
+    legacy = _LEGACY_TRACK.match(message_id)
+    if legacy is not None:
+        return [SentCard(message_id, int(legacy["index"]), int(legacy["start"]), int(legacy["end"]))]
+    match = _SET.match(message_id)
     if match is None:
         return None
-    return match["key"], int(match["index"]), int(match["start"]), int(match["end"])
+    bounds = [int(b) for b in match["bounds"].split("-")]
+    return [SentCard(f"{message_id}_{i}", i, start, end) for i, (start, end) in enumerate(pairwise(bounds))]
 
 
 def _size(value: str) -> int:

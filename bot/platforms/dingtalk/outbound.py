@@ -190,6 +190,10 @@ class DingTalkApi:
         return body
 
     async def send(self, message: OutgoingMessage) -> str | None:
+        if message.update_message_id:  # cards already sent, shown again as the database has them now
+            return await card_send.update(self, message, message.update_message_id)
+        if message.reply_to and message.reply_to.startswith(cards.LEGACY_ROUTE):  # a row written before that
+            return await card_send.update(self, message, message.reply_to.removeprefix(cards.LEGACY_ROUTE))
         media_ids = await media.upload_images(self, message.reply)  # first: a failed upload posts nothing
         files = await media.upload_files(self, message.reply)
         sent = await self._send_reply(message)
@@ -200,8 +204,6 @@ class DingTalkApi:
         return sent
 
     async def _send_reply(self, message: OutgoingMessage) -> str | None:
-        if message.reply_to and message.reply_to.startswith(cards.CARD_ROUTE):
-            return await card_send.update(self, message)
         if self.card_template_id and not message.to_user_id and cards.has_buttons(message.reply):
             sent = await card_send.deliver(self, message)
             if sent is not None:

@@ -42,6 +42,10 @@ class DingTalkPlatform(Platform):
 
     answer_within = 1.5  # DingTalk drops a card callback not answered within 2 s of its push
 
+    @classmethod
+    def updates_cards(cls, settings: Settings) -> bool:
+        return bool(settings.dingtalk_card_template_id)  # cards only with a template (PUT /v1.0/card/instances)
+
     def __init__(
         self,
         api: DingTalkApi,
@@ -56,7 +60,7 @@ class DingTalkPlatform(Platform):
     ) -> None:
         super().__init__(api)
         if api.card_template_id:  # replies with buttons go as advanced cards (bot/platforms/dingtalk/cards.py)
-            self.capabilities = replace(self.capabilities, cards=True, buttons=True)
+            self.capabilities = replace(self.capabilities, cards=True, buttons=True, card_updates=True)
         self._card_secret = card_callback_secret
         self._app_secret = app_secret
         self._base_url = base_url
@@ -120,7 +124,7 @@ class DingTalkPlatform(Platform):
         return answer
 
     def callback_answer(self, reply: Reply | None, card: Reply | None = None) -> dict[str, Any] | None:
-        return cards.answer(reply)  # the card is updated for everyone by its own outbox row (bot/card_refresh)
+        return cards.answer(reply)  # the card is updated for everyone by its own outbox row (bot/dispatcher)
 
     def webhook_off(self) -> str | None:
         return None

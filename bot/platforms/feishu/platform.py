@@ -44,7 +44,7 @@ class FeishuPlatform(Platform):
     name = PLATFORM
     capabilities = Capabilities(
         private_messages=True, cards=True, buttons=True, images=True, files=True, api_mentions=True, limits=LIMITS,
-        card_updates=True,
+        card_updates=True, answer_shows_card=True,
     )
     prepares = True  # events carry no sender name
 
