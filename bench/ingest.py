@@ -101,6 +101,17 @@ def serve_fake(port: int) -> None:
         with fake.lock:
             return JSONResponse([[p.reply_to, p.at] for p in fake.posted])
 
+    @fake.app.get("/_bench/messages")
+    async def messages() -> JSONResponse:  # what the bot sent: chat, message id, type (bench/card_clicks.py)
+        with fake.lock:
+            return JSONResponse([[p.chat_id, p.message_id, p.msg_type] for p in fake.posted])
+
+    @fake.app.post("/_bench/users")
+    async def users(body: dict[str, str]) -> JSONResponse:  # open_id → name, for the contact API
+        with fake.lock:
+            fake.users.update(body)
+        return JSONResponse({})
+
     @fake.app.post("/_bench/register")
     async def register(body: dict[str, str]) -> JSONResponse:  # message ids the bench will send
         with fake.lock:

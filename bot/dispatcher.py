@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, case, literal, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -54,6 +54,8 @@ _EVENT_DONE = (
     .where(InboundEvent.__table__.c.id == bindparam("event_id"))
     .values(status=InboundStatus.DONE, attempts=InboundEvent.__table__.c.attempts + 1, processed_at=bindparam("now"))
 )
+# The same, storing what the platform filled in after the acknowledgement (`process(payload=…)`).
+_EVENT_DONE_COMPLETED = _EVENT_DONE.values(payload=bindparam("payload", type_=InboundEvent.__table__.c.payload.type))
 _EVENTS = InboundEvent.__table__
 _LAST_ATTEMPT = _EVENTS.c.attempts + 1 >= bindparam("max_attempts")
 # The last resort when even the failure could not be recorded with its reply: the row alone, by key.
@@ -68,6 +70,16 @@ _EVENT_FAILED_BARE = (
     )
 )
 FAILURE_REPLY = "抱歉，处理这条消息时出错了，已记录。请稍后再试，或联系管理员（编号 {ref}）。"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What processing a card callback wrote, handed in-process to the callback waiting to answer it
+    (bot.callback_answers): the reply, and the update of the pressed card with the outbox row writing it."""
+
+    reply: Reply | None
+    card: Reply | None = None
+    card_update_id: int | None = None
 
 
 class Dispatcher:
@@ -92,9 +104,9 @@ class Dispatcher:
         self._clock = clock
         self._inbox = Inbox(session_factory, clock=clock)
         self.observer: EventObserver | None = None  # metrics, when on (bot.metrics.install)
-        # Told (platform, event key) once an event's outcome is committed: wakes a callback waiting for
-        # its answer in this process (bot.callback_answers.ProcessedEvents; called from the worker thread).
-        self.on_processed: Callable[[str, str], None] | None = None
+        # Told (platform, event key, outcome) once a card callback's outcome is committed: answers the
+        # callback waiting in this process (bot.callback_answers.ProcessedEvents; from the worker thread).
+        self.on_processed: Callable[[str, str, Outcome], None] | None = None
 
     def accept(self, incomings: Sequence[Incoming]) -> list[int]:
         """Record events durably in the inbox (one commit for the batch); returns the ids of the new ones."""
@@ -108,24 +120,32 @@ class Dispatcher:
                 session, platform=use.platform, sign=use.sign, event_key=use.event_key, signed_at=use.signed_at
             )
 
-    def process(self, event_id: int) -> bool:
+    def process(self, event_id: int, *, payload: dict[str, Any] | None = None) -> bool:
         """Process one pending event; False when it was already done (or is not ours to do, or nothing
-        about it could be written: the database is unavailable). Never raises."""
+        about it could be written: the database is unavailable). Never raises.
+
+        `payload`: the event as the platform completed it after the acknowledgement (a sender's name,
+        a downloaded file: `Platform.prepare`, done before, outside any transaction); it is processed
+        and stored with the event's done mark, in the same transaction."""
         try:
             with self._session_factory.begin() as session:
                 event = session.scalar(_EVENT_FOR_UPDATE, {"id": event_id})
                 if event is None or event.status != InboundStatus.PENDING:
                     return False
-                incoming = Incoming.from_payload(event.payload)
+                incoming = Incoming.from_payload(payload if payload is not None else event.payload)
                 set_message_ref(session, event.event_key)  # every history row it writes names this message
                 reply, project_id = self._handle(session, incoming)
                 outbox_id = None
                 if reply is not None:
                     outbox_id = self._enqueue_reply(session, incoming, reply, event_id, project_id)
+                pressed = None
                 if self._refresh is not None and incoming.platform in self._refresh_platforms:
-                    self._refresh_cards(session, incoming, event_id, project_id)
+                    pressed = self._refresh_cards(session, incoming, event_id, project_id)
                 # A plain UPDATE rather than setting attributes: no unit-of-work flush at commit.
-                session.execute(_EVENT_DONE, {"event_id": event_id, "now": self._clock()})
+                if payload is None:
+                    session.execute(_EVENT_DONE, {"event_id": event_id, "now": self._clock()})
+                else:
+                    session.execute(_EVENT_DONE_COMPLETED, {"event_id": event_id, "now": self._clock(), "payload": payload})
         except Exception as exc:
             log.exception("processing event %s failed", event_id)
             return self._failed(event_id, exc)
@@ -133,8 +153,9 @@ class Dispatcher:
         log.info("event processed", extra={**ids, "event_id": event_id, "outbox_id": outbox_id})  # ids, never text
         if self.observer is not None:
             self.observer.event_processed(incoming.platform, outbox_id, event.received_at)
-        if self.on_processed is not None:
-            self.on_processed(incoming.platform, incoming.event_key)
+        if self.on_processed is not None and incoming.card_message_id:
+            card, card_update_id = pressed if pressed is not None else (None, None)
+            self.on_processed(incoming.platform, incoming.event_key, Outcome(reply, card, card_update_id))
         return True
 
     def process_pending(self, limit: int = 100) -> int:
@@ -175,18 +196,22 @@ class Dispatcher:
             origin=f"event:{event_id}:group", now=self._clock(), project_id=project_id,
         )
 
-    def _refresh_cards(self, session: Session, incoming: Incoming, event_id: int, project_id: int | None) -> None:
+    def _refresh_cards(
+        self, session: Session, incoming: Incoming, event_id: int, project_id: int | None
+    ) -> tuple[Reply, int] | None:
         """The cards this message left out of date, each as an outbox row updating it (a newer update of
-        a card replaces one still waiting). A failure here loses the refresh, never the command."""
+        a card replaces one still waiting). A failure here loses the refresh, never the command.
+        Returns the pressed card's update and its outbox row, on a platform whose answer shows the card."""
         assert self._refresh is not None
         answered = incoming.platform in self._answer_card_platforms
+        shown: tuple[Reply, int] | None = None
         try:
             with session.begin_nested():
                 now = self._clock()
                 for update in self._refresh(session, incoming, project_id):
                     supersede_updates(session, platform=incoming.platform, message_id=update.message_id)
                     pressed = answered and update.message_id == incoming.card_message_id
-                    enqueue(
+                    outbox_id = enqueue(
                         session,
                         platform=incoming.platform,
                         chat_id=update.chat_id,
@@ -197,8 +222,12 @@ class Dispatcher:
                         updates_message_id=update.message_id,
                         due=now + PRESSED_CARD_UPDATE_AFTER if pressed else now,
                     )
+                    if pressed and shown is None:
+                        shown = (update.reply, outbox_id)
         except Exception:
             log.exception("event %s: could not refresh the cards it changed", event_id)
+            return None  # rolled back: no update row
+        return shown
 
     def _failed(self, event_id: int, exc: Exception) -> bool:
         error = _describe(exc)

@@ -126,6 +126,17 @@ _INSERT_MANY = (
 )
 
 
+def pending_events(session: Session, /, *, limit: int = 100) -> list[tuple[int, dict[str, Any]]]:
+    """(id, payload) of what is waiting, oldest first: for a processor that completes payloads first."""
+    rows = session.execute(
+        select(InboundEvent.id, InboundEvent.payload)
+        .where(InboundEvent.status == InboundStatus.PENDING)
+        .order_by(InboundEvent.id)
+        .limit(limit)
+    )
+    return [(event_id, payload) for event_id, payload in rows]
+
+
 def pending_event_ids(session: Session, /, *, limit: int = 100) -> list[int]:
     return list(
         session.scalars(

@@ -12,9 +12,8 @@ from typing import Any, Protocol
 from anyio import to_thread
 
 from bot.dispatcher import Dispatcher
-from bot.inbox import pending_event_ids
+from bot.inbox import pending_event_ids, pending_events
 from bot.writes import Writes
-from models import InboundEvent, InboundStatus
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +94,9 @@ class InboxProcessor:
     turn (`bot.writes`), so that webhook commits slip in between events rather than wait for a whole pass.
 
     `complete` may fill in what the platform left out of a recorded event and had to be fetched after
-    the acknowledgement (a Feishu sender's name): it gets the stored payload and returns a new one, or
-    None to leave it as it is.
+    the acknowledgement (a Feishu sender's name, a file): it gets the stored payload and returns a new
+    one, or None to leave it as it is. It runs outside any transaction (it may download), and the
+    completed payload is processed and stored in the event's own processing transaction.
     """
 
     def __init__(
@@ -112,27 +112,17 @@ class InboxProcessor:
 
     def process_pending(self, limit: int = 100) -> int:
         with self._writes.session_factory() as session:
-            ids = pending_event_ids(session, limit=limit)
+            pending = pending_events(session, limit=limit) if self._complete is not None else None
+            ids = [event_id for event_id, _ in pending] if pending is not None else pending_event_ids(session, limit=limit)
+        payloads = dict(pending or ())
         done = 0
         for event_id in ids:
+            completed = None
             if self._complete is not None:
                 try:
-                    self._complete_event(event_id)
+                    completed = self._complete(payloads[event_id])
                 except Exception:  # the name is a nicety: the event goes on without it
                     log.exception("event %s: could not fill in what the platform left out", event_id)
             with self._writes.turn():
-                done += self._dispatcher.process(event_id)
+                done += self._dispatcher.process(event_id, payload=completed)
         return done
-
-    def _complete_event(self, event_id: int) -> None:
-        assert self._complete is not None
-        with self._writes.session_factory() as session:
-            event = session.get(InboundEvent, event_id)
-            payload = dict(event.payload) if event is not None and event.status == InboundStatus.PENDING else None
-        completed = self._complete(payload) if payload is not None else None
-        if completed is None:
-            return
-        with self._writes.begin() as session:
-            event = session.get(InboundEvent, event_id)
-            if event is not None and event.status == InboundStatus.PENDING:
-                event.payload = completed

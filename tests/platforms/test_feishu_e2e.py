@@ -268,3 +268,19 @@ def test_feishu_off_answers_404(make_tandem: Callable[..., Tandem]) -> None:
     tandem = make_tandem(feishu_app_id=None)
     response = tandem.post_feishu(tandem.feishu.challenge())
     assert response.status_code == 404 and "TANDEM_FEISHU_APP_ID" in response.json()["error"]
+
+
+def test_the_senders_name_fetched_after_the_answer_is_kept_with_the_processed_event(tandem: Tandem) -> None:
+    """Feishu events carry no name: it is looked up after the 200, filled in before processing, and
+    stored with the event in its processing transaction (the reply and the member both have it)."""
+    f = tandem.feishu
+    pm = f.add_user("ou_pm", "王经理")
+    assert tandem.feishu_say("oc_g1", pm, "/项目 创建 年会").status_code == 200
+    assert tandem.feishu_say("oc_g1", pm, "/成员 列表").status_code == 200
+    listed = f.wait_for(2, chat_id="oc_g1")[1]
+    tandem.settle()
+    assert "王经理" in listed.text
+    with tandem.runtime.session_factory() as session:
+        events = session.scalars(select(InboundEvent).order_by(InboundEvent.id)).all()
+        assert [e.status.value for e in events] == ["done", "done"]
+        assert [e.payload["sender_name"] for e in events] == ["王经理", "王经理"]
