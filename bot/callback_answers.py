@@ -119,7 +119,7 @@ async def answer_after_processing(
         try:  # the update row would only repeat the card; when it is already going out, it does
             await to_thread.run_sync(cancel, outbox_id)
         except Exception:
-            log.warning("could not cancel card update %s; it will repeat the answer", outbox_id)
+            log.warning("could not cancel card update %s; it will repeat the answer", outbox_id, exc_info=True)
 
     outcome = await _outcome(platform, parsed, processed, look)
     if outcome is None:

@@ -77,11 +77,11 @@ def cards_to_refresh(
     if not wanted:
         return []
     found: dict[str, SentView] = {}
-    query = select(_M.platform_message_id, _M.chat_id, _M.project_id, _M.body).where(
+    # Only the view, not the whole body: a prompt card's body is tens of KB of JSON to read and parse.
+    query = select(_M.platform_message_id, _M.chat_id, _M.project_id, _M.body["view"]).where(
         _M.platform == platform, _M.platform_message_id.is_not(None), _M.updates_message_id.is_(None), or_(*wanted)
     )
-    for message_id, found_chat, project_id, body in session.execute(query):
-        view = body.get("view") if isinstance(body, dict) else None
+    for message_id, found_chat, project_id, view in session.execute(query):
         if found_chat == chat_id and message_id and isinstance(view, dict):  # never another chat's message
             found.setdefault(message_id, SentView(message_id, found_chat, project_id, view))
     return list(found.values())
