@@ -50,7 +50,6 @@ from ingest import (  # noqa: E402  (bench/ is not a package)
     ENCRYPT_KEY,
     ROOT,
     VERIFICATION_TOKEN,
-    free_port,
     server,
 )
 
@@ -98,37 +97,16 @@ def tandem_env(database_url: str, fake_port: int) -> dict[str, str]:
 
 @contextlib.contextmanager
 def tandem_serve(env: dict[str, str], workdir: Path) -> Iterator[int]:
-    port = free_port()
-    environment = {**{k: v for k, v in os.environ.items() if not k.startswith("TANDEM_")}, **env}
+    """`tandem serve --no-scheduler` on the migrated database; yields its port."""
+    from tests.platforms.serve_process import ServeProcess
+
+    serve = ServeProcess(workdir, env)
     tandem = Path(sys.executable).with_name("tandem")
-    subprocess.run([str(tandem), "db", "upgrade"], env=environment, cwd=workdir, check=True, capture_output=True)
-    log = open(workdir / "serve.log", "ab")  # noqa: SIM115 (kept open for the child)
-    process = subprocess.Popen(
-        [str(tandem), "serve", "--no-scheduler", "--host", "127.0.0.1", "--port", str(port)],
-        env=environment,
-        cwd=workdir,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    subprocess.run([str(tandem), "db", "upgrade"], env=serve.env, cwd=workdir, check=True, capture_output=True)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            if process.poll() is not None:
-                raise RuntimeError(f"tandem serve exited; see {workdir / 'serve.log'}")
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("tandem serve did not become ready")
-        yield port
+        yield serve.start().port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        serve.stop()
 
 
 class Fake:
