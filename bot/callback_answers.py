@@ -47,29 +47,39 @@ class ProcessedEvents:
     """The callbacks waiting in this process, handed their outcome once the inbox worker committed it.
 
     An outcome that arrives before its callback starts waiting (the worker can be that quick) is kept
-    for it; the last KEEP_OUTCOMES are kept, so one whose callback gave up cannot pile up."""
+    for it; the last KEEP_OUTCOMES are kept, so one whose callback gave up cannot pile up. An event
+    told held (processed here, its outcome to follow when its run's cards are written) is not looked
+    for in the database meanwhile: there it would look done without its card."""
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiting: dict[tuple[str, str], asyncio.Event] = {}
         self._outcomes: OrderedDict[tuple[str, str], Outcome] = OrderedDict()
+        self._held: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._background: set[asyncio.Task[None]] = set()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
-    def notify(self, platform: str, event_key: str, outcome: Outcome) -> None:
-        """From any thread (the worker's): hand the outcome over and wake whoever waits for it."""
+    def notify(self, platform: str, event_key: str, outcome: Outcome | None) -> None:
+        """From any thread (the worker's): hand the outcome over and wake whoever waits for it
+        (None: the event is held, its outcome follows)."""
         loop = self._loop
         if loop is None:
             return
         with suppress(RuntimeError):  # the loop has closed: nobody is waiting any more
             loop.call_soon_threadsafe(self._arrive, (platform, event_key), outcome)
 
-    def _arrive(self, key: tuple[str, str], outcome: Outcome) -> None:
-        self._outcomes[key] = outcome
-        while len(self._outcomes) > KEEP_OUTCOMES:
-            self._outcomes.popitem(last=False)
+    def _arrive(self, key: tuple[str, str], outcome: Outcome | None) -> None:
+        if outcome is None:
+            self._held[key] = None
+            while len(self._held) > KEEP_OUTCOMES:
+                self._held.popitem(last=False)
+        else:
+            self._held.pop(key, None)
+            self._outcomes[key] = outcome
+            while len(self._outcomes) > KEEP_OUTCOMES:
+                self._outcomes.popitem(last=False)
         event = self._waiting.get(key)
         if event is not None:
             event.set()
@@ -77,6 +87,10 @@ class ProcessedEvents:
     def take(self, platform: str, event_key: str) -> Outcome | None:
         """The event's outcome if it has arrived (on the event loop)."""
         return self._outcomes.pop((platform, event_key), None)
+
+    def held(self, platform: str, event_key: str) -> bool:
+        """Processed here, its outcome to follow: nothing to look for in the database."""
+        return (platform, event_key) in self._held
 
     @contextmanager
     def waiting(self, platform: str, event_key: str) -> Iterator[asyncio.Event]:
@@ -162,10 +176,15 @@ async def _outcome(
             if remaining <= 0:
                 return None
             try:
-                async with asyncio.timeout(min(POLL_FALLBACK, remaining)):
+                async with asyncio.timeout(remaining if processed.held(*key) else min(POLL_FALLBACK, remaining)):
                     await done.wait()
                 done.clear()
             except TimeoutError:  # processed by another replica, perhaps
                 outcome = await to_thread.run_sync(look)
-                if outcome is not None:
+                # Held (told before its commit): the read may show it done before its card is written,
+                # so only the outcome handed over counts — which may have come during the read.
+                arrived = processed.take(*key)
+                if arrived is not None:
+                    return arrived
+                if outcome is not None and not processed.held(*key):
                     return outcome

@@ -4,6 +4,9 @@ Processing runs the handler and writes its reply to the outbox in one transactio
 the event's `done` mark, so a change and the message that reports it are committed together and a
 redelivered event changes nothing.
 
+`process_events` processes a pass of pending events in order; consecutive events of one chat form a
+run whose card refresh is done once, after its last event (twenty clicks on one card: one rebuild).
+
 `process` never raises: one event's failure must never stop the events behind it. A failure is
 recorded on the event (attempts, error; after MAX_ATTEMPTS `failed` and the group told); when even
 that cannot be written (the failure reply cannot be stored either), the event is marked failed
@@ -13,17 +16,19 @@ without a reply in a minimal transaction of its own, and processing goes on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import bindparam, case, literal, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, utcnow
-from bot.inbox import Inbox, pending_event_ids
-from bot.messages import CardUpdate, Incoming, Reply
+from bot.inbox import Inbox, pending_events
+from bot.messages import CardChange, CardUpdate, Incoming, Reply
 from bot.outbox import enqueue
 from bot.platforms import SignatureUse
 from models import InboundEvent, InboundStatus, Project, claim_webhook_signature, set_message_ref
@@ -35,9 +40,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[Session, Incoming], "tuple[Reply | None, int | None]"]
-# After a message is handled: the cards sent earlier that now show something out of date (rebuilt).
-CardRefresher = Callable[[Session, Incoming, "int | None"], Sequence[CardUpdate]]
+# Completes a stored event's payload with what the platform left out (`InboxProcessor`), or None.
+Completer = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+
+
+class CardRefresher(Protocol):
+    """The cards sent earlier that a message left showing something out of date (handlers.card_refresh)."""
+
+    def changes(self, session: Session, incoming: Incoming, project_id: int | None) -> CardChange | None:
+        """What the message just handled (in this session) may have left out of date; None: nothing."""
+        ...
+
+    def updates(self, session: Session, changes: Sequence[CardChange]) -> Sequence[CardUpdate]:
+        """Those cards, rebuilt from the database as it is now: each once, however many changes name it."""
+        ...
+
+
 MAX_ATTEMPTS = 3
+# A run of consecutive events of one chat shares one refresh of its cards, after its last event; its
+# first callback waits for that, so a run is cut after this many seconds (20 clicks take ~0.3 s).
+RUN_FOR = 0.25
 # On a platform whose callback answer shows the card (Feishu), the update of a pressed card waits this
 # long: the callback's own answer (bot/callback_answers.py, which waits up to 2 s) carries the card
 # when it is in time and cancels the update; when it is not, the card is updated just after.
@@ -82,6 +104,22 @@ class Outcome:
     card_update_id: int | None = None
 
 
+@dataclass
+class _Run:
+    """Consecutive events of one chat, processed; their cards are refreshed together after the last."""
+
+    started: float = field(default_factory=time.monotonic)
+    changes: list[CardChange] = field(default_factory=list)
+    last_event_id: int = 0
+    callbacks: list[tuple[Incoming, Reply | None]] = field(default_factory=list)  # answered after the refresh
+
+    def add(self, event_id: int, change: CardChange, reply: Reply | None) -> None:
+        self.changes.append(change)
+        self.last_event_id = event_id
+        if change.incoming.card_message_id:
+            self.callbacks.append((change.incoming, reply))
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -106,7 +144,8 @@ class Dispatcher:
         self.observer: EventObserver | None = None  # metrics, when on (bot.metrics.install)
         # Told (platform, event key, outcome) once a card callback's outcome is committed: answers the
         # callback waiting in this process (bot.callback_answers.ProcessedEvents; from the worker thread).
-        self.on_processed: Callable[[str, str, Outcome], None] | None = None
+        # Outcome None: processed, and its outcome follows once its run's cards are written.
+        self.on_processed: Callable[[str, str, Outcome | None], None] | None = None
 
     def accept(self, incomings: Sequence[Incoming]) -> list[int]:
         """Record events durably in the inbox (one commit for the batch); returns the ids of the new ones."""
@@ -127,6 +166,44 @@ class Dispatcher:
         `payload`: the event as the platform completed it after the acknowledgement (a sender's name,
         a downloaded file: `Platform.prepare`, done before, outside any transaction); it is processed
         and stored with the event's done mark, in the same transaction."""
+        return self._process(event_id, payload, None)
+
+    def process_events(
+        self,
+        pending: Sequence[tuple[int, dict[str, Any]]],
+        *,
+        complete: Completer | None = None,
+        turn: Callable[[], AbstractContextManager[object]] = nullcontext,
+    ) -> int:
+        """Process these pending events (id, stored payload), in order, each in its own transaction
+        and write turn (`turn`); `complete` fills in a payload first, outside any transaction. Returns
+        how many were done.
+
+        Consecutive events of one chat form a run (cut after RUN_FOR seconds) whose cards are
+        refreshed once, after its last event, in a transaction of their own: twenty clicks on one
+        prompt card rebuild it once, not twenty times, and each click is answered with the card as
+        the run left it. A failed refresh loses the refresh, never the commands."""
+        done = 0
+        run: _Run | None = None
+        for event_id, stored, goes_on in _with_next_of_chat(pending):
+            completed = None
+            if complete is not None:
+                try:
+                    completed = complete(stored)
+                except Exception:  # the name is a nicety: the event goes on without it
+                    log.exception("event %s: could not fill in what the platform left out", event_id)
+            if run is None and goes_on:
+                run = _Run()
+            with turn():
+                done += self._process(event_id, completed, run)
+            if run is not None and (not goes_on or time.monotonic() - run.started >= RUN_FOR):
+                with turn():
+                    self._finish_run(run)
+                run = None
+        return done
+
+    def _process(self, event_id: int, payload: dict[str, Any] | None, run: _Run | None) -> bool:
+        """`process`; with `run`, the cards it left out of date wait for the run's refresh."""
         try:
             with self._session_factory.begin() as session:
                 event = session.scalar(_EVENT_FOR_UPDATE, {"id": event_id})
@@ -138,9 +215,15 @@ class Dispatcher:
                 outbox_id = None
                 if reply is not None:
                     outbox_id = self._enqueue_reply(session, incoming, reply, event_id, project_id)
-                pressed = None
+                change, pressed = None, {}
                 if self._refresh is not None and incoming.platform in self._refresh_platforms:
-                    pressed = self._refresh_cards(session, incoming, event_id, project_id)
+                    change = self._refresh.changes(session, incoming, project_id)
+                    if change is not None and run is None:
+                        pressed = self._write_card_updates(session, [change], event_id)
+                    elif change is not None and incoming.card_message_id and self.on_processed is not None:
+                        # Held until the run's cards are written; told before the commit, so no
+                        # callback sees the event done in the database without knowing its card follows.
+                        self.on_processed(incoming.platform, incoming.event_key, None)
                 # A plain UPDATE rather than setting attributes: no unit-of-work flush at commit.
                 if payload is None:
                     session.execute(_EVENT_DONE, {"event_id": event_id, "now": self._clock()})
@@ -153,16 +236,36 @@ class Dispatcher:
         log.info("event processed", extra={**ids, "event_id": event_id, "outbox_id": outbox_id})  # ids, never text
         if self.observer is not None:
             self.observer.event_processed(incoming.platform, outbox_id, event.received_at)
-        if self.on_processed is not None and incoming.card_message_id:
-            card, card_update_id = pressed if pressed is not None else (None, None)
-            self.on_processed(incoming.platform, incoming.event_key, Outcome(reply, card, card_update_id))
+        if run is not None and change is not None:
+            run.add(event_id, change, reply)  # answered once the run's cards are written
+        elif incoming.card_message_id:
+            self._tell_processed(incoming, reply, pressed)
         return True
+
+    def _finish_run(self, run: _Run) -> None:
+        """The run's cards, refreshed in one transaction; then its callbacks told their outcomes."""
+        pressed: dict[str, tuple[Reply, int]] = {}
+        if run.changes:
+            try:
+                with self._session_factory.begin() as session:
+                    pressed = self._write_card_updates(session, run.changes, run.last_event_id)
+            except Exception:
+                log.exception("events up to %s: could not refresh the cards they changed", run.last_event_id)
+                pressed = {}
+        for incoming, reply in run.callbacks:
+            self._tell_processed(incoming, reply, pressed)
+
+    def _tell_processed(self, incoming: Incoming, reply: Reply | None, pressed: dict[str, tuple[Reply, int]]) -> None:
+        if self.on_processed is None or not incoming.card_message_id:
+            return
+        card, card_update_id = pressed.get(incoming.card_message_id, (None, None))
+        self.on_processed(incoming.platform, incoming.event_key, Outcome(reply, card, card_update_id))
 
     def process_pending(self, limit: int = 100) -> int:
         """Process what is waiting, oldest first (after a restart too). Returns how many were done."""
         with self._session_factory() as session:
-            ids = pending_event_ids(session, limit=limit)
-        return sum(self.process(event_id) for event_id in ids)
+            pending = pending_events(session, limit=limit)
+        return self.process_events(pending)
 
     def _enqueue_reply(
         self, session: Session, incoming: Incoming, reply: Reply, event_id: int, project_id: int | None
@@ -196,37 +299,39 @@ class Dispatcher:
             origin=f"event:{event_id}:group", now=self._clock(), project_id=project_id,
         )
 
-    def _refresh_cards(
-        self, session: Session, incoming: Incoming, event_id: int, project_id: int | None
-    ) -> tuple[Reply, int] | None:
-        """The cards this message left out of date, each as an outbox row updating it (a newer update of
-        a card replaces one still waiting). A failure here loses the refresh, never the command.
-        Returns the pressed card's update and its outbox row, on a platform whose answer shows the card."""
+    def _write_card_updates(
+        self, session: Session, changes: Sequence[CardChange], event_id: int
+    ) -> dict[str, tuple[Reply, int]]:
+        """The cards these changes left out of date, each as an outbox row updating it (a newer update
+        of a card replaces one still waiting; `event_id`: the origin the rows name). A failure here
+        loses the refresh, never the command. Returns the pressed cards' updates with their outbox
+        rows, by message id, on a platform whose callback answer shows the card."""
         assert self._refresh is not None
-        answered = incoming.platform in self._answer_card_platforms
-        shown: tuple[Reply, int] | None = None
+        pressed = {c.incoming.card_message_id for c in changes if c.incoming.card_message_id}
+        shown: dict[str, tuple[Reply, int]] = {}
         try:
             with session.begin_nested():
                 now = self._clock()
-                for update in self._refresh(session, incoming, project_id):
-                    supersede_updates(session, platform=incoming.platform, message_id=update.message_id)
-                    pressed = answered and update.message_id == incoming.card_message_id
+                platform = changes[0].incoming.platform  # a run's events all come from one chat
+                for update in self._refresh.updates(session, changes):
+                    supersede_updates(session, platform=platform, message_id=update.message_id)
+                    answered = update.message_id in pressed and platform in self._answer_card_platforms
                     outbox_id = enqueue(
                         session,
-                        platform=incoming.platform,
+                        platform=platform,
                         chat_id=update.chat_id,
                         reply=update.reply,
                         origin=f"event:{event_id}",
                         now=now,
-                        project_id=project_id,
+                        project_id=update.project_id,
                         updates_message_id=update.message_id,
-                        due=now + PRESSED_CARD_UPDATE_AFTER if pressed else now,
+                        due=now + PRESSED_CARD_UPDATE_AFTER if answered else now,
                     )
-                    if pressed and shown is None:
-                        shown = (update.reply, outbox_id)
+                    if answered:
+                        shown.setdefault(update.message_id, (update.reply, outbox_id))
         except Exception:
             log.exception("event %s: could not refresh the cards it changed", event_id)
-            return None  # rolled back: no update row
+            return {}  # rolled back: no update row
         return shown
 
     def _failed(self, event_id: int, exc: Exception) -> bool:
@@ -259,6 +364,20 @@ class Dispatcher:
             event.processed_at = self._clock()
             incoming = Incoming.from_payload(event.payload)
             self._enqueue_reply(session, incoming, Reply(FAILURE_REPLY.format(ref=event_id)), event_id, None)
+
+
+def _with_next_of_chat(
+    pending: Sequence[tuple[int, dict[str, Any]]],
+) -> Iterator[tuple[int, dict[str, Any], bool]]:
+    """Each pending event with whether the next one comes from the same chat (its run goes on)."""
+    for i, (event_id, stored) in enumerate(pending):
+        following = pending[i + 1][1] if i + 1 < len(pending) else None
+        goes_on = following is not None and _chat_of(following) == _chat_of(stored)
+        yield event_id, stored, goes_on
+
+
+def _chat_of(stored: dict[str, Any]) -> tuple[Any, Any]:
+    return stored.get("platform"), stored.get("chat_id")
 
 
 def _describe(exc: BaseException) -> str:

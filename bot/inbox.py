@@ -126,14 +126,14 @@ _INSERT_MANY = (
 )
 
 
-_PENDING = select(InboundEvent.id).where(InboundEvent.status == InboundStatus.PENDING).order_by(InboundEvent.id)
+_PENDING = (
+    select(InboundEvent.id, InboundEvent.payload)
+    .where(InboundEvent.status == InboundStatus.PENDING)
+    .order_by(InboundEvent.id)
+    .limit(bindparam("limit"))
+)
 
 
 def pending_events(session: Session, /, *, limit: int = 100) -> list[tuple[int, dict[str, Any]]]:
-    """(id, payload) of what is waiting, oldest first: for a processor that completes payloads first."""
-    rows = session.execute(_PENDING.add_columns(InboundEvent.payload).limit(limit))
-    return [(event_id, payload) for event_id, payload in rows]
-
-
-def pending_event_ids(session: Session, /, *, limit: int = 100) -> list[int]:
-    return list(session.scalars(_PENDING.limit(limit)))
+    """(id, payload) of what is waiting, oldest first."""
+    return [(event_id, payload) for event_id, payload in session.execute(_PENDING, {"limit": limit})]

@@ -341,6 +341,19 @@ class CardUpdate:
     message_id: str  # the platform's id of the message
     chat_id: str
     reply: Reply
+    project_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CardChange:
+    """What one handled message may have left out of date on the cards already sent: the items it
+    changed (`changed`: kind → ids, as its history rows name them) and the card it was pressed on
+    (`incoming.card_message_id`). Noted in the message's own transaction; the cards are found and
+    rebuilt from it then or after a run of messages (bot.dispatcher), once for the whole run."""
+
+    incoming: Incoming
+    project_id: int
+    changed: dict[str, frozenset[int]]
 
 
 def _same(text: str) -> str:

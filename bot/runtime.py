@@ -22,7 +22,7 @@ from bot.platforms.registry import (
 )
 from bot.writes import Writes
 from handlers import build_registry, handle_message
-from handlers.card_refresh import card_updates
+from handlers.card_refresh import CardRefresh
 from handlers.router import CommandRegistry
 from scheduler.jobs import JobRunner
 
@@ -64,7 +64,7 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow, engine: Engine |
     links = DashboardLinks(settings)
     handle = partial(handle_message, registry=registry, default_timezone=settings.timezone, links=links)
     updating = card_update_platforms(settings)
-    refresh = partial(card_updates, platforms=updating, registry=registry)
+    refresh = CardRefresh(platforms=updating, registry=registry)
     dispatcher = Dispatcher(
         session_factory, handle, clock=clock, refresh=refresh, refresh_platforms=updating,
         answer_card_platforms=card_answer_platforms(),

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from anyio import to_thread
 
 from bot.dispatcher import Dispatcher
-from bot.inbox import pending_event_ids, pending_events
+from bot.inbox import pending_events
 from bot.writes import Writes
 
 log = logging.getLogger(__name__)
@@ -112,17 +112,5 @@ class InboxProcessor:
 
     def process_pending(self, limit: int = 100) -> int:
         with self._writes.session_factory() as session:
-            pending = pending_events(session, limit=limit) if self._complete is not None else None
-            ids = [event_id for event_id, _ in pending] if pending is not None else pending_event_ids(session, limit=limit)
-        payloads = dict(pending or ())
-        done = 0
-        for event_id in ids:
-            completed = None
-            if self._complete is not None:
-                try:
-                    completed = self._complete(payloads[event_id])
-                except Exception:  # the name is a nicety: the event goes on without it
-                    log.exception("event %s: could not fill in what the platform left out", event_id)
-            with self._writes.turn():
-                done += self._dispatcher.process(event_id, payload=completed)
-        return done
+            pending = pending_events(session, limit=limit)
+        return self._dispatcher.process_events(pending, complete=self._complete, turn=self._writes.turn)

@@ -10,22 +10,24 @@ something out of date, each rebuilt from the database by the code that built it:
 - today's cards of the group showing one task, risk or action item this message changed (`/任务 #12`,
   `/风险 R3`, `/行动 A4`), rebuilt by the command's own builder (`ITEM_CARDS`).
 
-They are found in one statement (`models.card_views.cards_to_refresh`), and none is looked for when
-the message pressed nothing and changed nothing. The dispatcher writes each as an outbox row updating
-the message (`updates_message_id`); the platform's sender updates it (Feishu PATCH, DingTalk PUT of
-the card instances).
+What a message changed is noted in its own transaction (`CardRefresh.changes`); the cards are found in
+one statement per project (`models.card_views.cards_to_refresh`) and rebuilt (`CardRefresh.updates`),
+for one message or for a run of messages of one chat, each card once as the run left it (twenty
+clicks on one prompt: one rebuild). None is looked for when a message pressed nothing and changed
+nothing. The dispatcher writes each as an outbox row updating the message (`updates_message_id`);
+the platform's sender updates it (Feishu PATCH, DingTalk PUT of the card instances).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from datetime import UTC, datetime, time
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot.messages import CardUpdate, Incoming, Reply
+from bot.messages import CardChange, CardUpdate, Incoming, Reply
 from handlers import actions, risks, tasks
 from handlers.context import Context
 from handlers.router import CommandRegistry
@@ -43,49 +45,72 @@ ITEM_CARDS: dict[str, tuple[type[Any], Callable[[Context, Any], Reply]]] = {
 assert set(ITEM_CARDS) == set(ITEM_VIEWS)
 
 
-def card_updates(
-    session: Session,
-    incoming: Incoming,
-    project_id: int | None,
-    *,
-    platforms: Collection[str],
-    registry: CommandRegistry,
-) -> list[CardUpdate]:
-    if incoming.platform not in platforms or project_id is None:
-        return []
-    changed = {kind: changed_ids(session, kind) for kind in ITEM_VIEWS}
-    if not incoming.card_message_id and not any(changed.values()):
-        return []
-    project = session.get(Project, project_id)
-    if project is None:
-        return []
-    now = incoming.sent_at.astimezone(ZoneInfo(project.timezone))
-    since = datetime.combine(now.date(), time(), tzinfo=now.tzinfo).astimezone(UTC)
-    # The project group's cards, whether the change was made there or in a private chat
-    # (`handlers.private_chat`); a card pressed in a private chat (the merged prompt) is not kept up.
-    shown = cards_to_refresh(
-        session,
-        platform=incoming.platform,
-        chat_id=project.chat_id,
-        pressed=incoming.card_message_id if incoming.is_group else None,
-        prompt=(PROMPT_JOB, project_id, now.date()) if changed["task"] else None,
-        items={f"{kind}:{i}" for kind, ids in changed.items() for i in ids},
-        since=since,
-    )
-    ctx = Context(session=session, incoming=incoming, now=now, registry=registry, project=project)
-    updates: list[CardUpdate] = []
-    for target in shown:
-        if target.project_id != project_id:
-            continue
-        if target.message_id != incoming.card_message_id and not _shows_change(target, changed):
-            continue
-        reply = _rebuild(ctx, target.view)
-        if reply is not None:
-            updates.append(CardUpdate(target.message_id, target.chat_id, reply))
-    return updates
+class CardRefresh:
+    """The dispatcher's card refresher (bot.dispatcher.CardRefresher): `changes` notes, in a message's
+    own transaction, what it may have left out of date; `updates` finds and rebuilds those cards, for
+    one message or for a run of them (each card once, as the run left it)."""
+
+    def __init__(self, *, platforms: Collection[str], registry: CommandRegistry) -> None:
+        self._platforms = frozenset(platforms)
+        self._registry = registry
+
+    def changes(self, session: Session, incoming: Incoming, project_id: int | None) -> CardChange | None:
+        if incoming.platform not in self._platforms or project_id is None:
+            return None
+        changed = {kind: frozenset(changed_ids(session, kind)) for kind in ITEM_VIEWS}
+        if not incoming.card_message_id and not any(changed.values()):
+            return None  # pressed nothing and changed nothing: no card is looked for
+        return CardChange(incoming, project_id, changed)
+
+    def updates(self, session: Session, changes: Sequence[CardChange]) -> list[CardUpdate]:
+        # By project and by the project's day of the message: a change is shown on that day's cards only.
+        by_day: dict[tuple[str, int, date], list[CardChange]] = {}
+        for change in changes:
+            project = session.get(Project, change.project_id)
+            if project is None:
+                continue
+            day = change.incoming.sent_at.astimezone(ZoneInfo(project.timezone)).date()
+            by_day.setdefault((change.incoming.platform, project.id, day), []).append(change)
+        updates: dict[str, CardUpdate] = {}
+        for (platform, project_id, day), noted in by_day.items():
+            project = session.get(Project, project_id)
+            assert project is not None  # found above, in this session's identity map
+            for update in self._day_updates(session, platform, project, day, noted):
+                updates[update.message_id] = update  # a card named on two days (a run past midnight): the later
+        return list(updates.values())
+
+    def _day_updates(
+        self, session: Session, platform: str, project: Project, day: date, noted: Sequence[CardChange]
+    ) -> list[CardUpdate]:
+        zone = ZoneInfo(project.timezone)
+        changed = {kind: frozenset().union(*(change.changed[kind] for change in noted)) for kind in ITEM_VIEWS}
+        # A card pressed in a private chat (the merged prompt) is not kept up: the group's cards are,
+        # whether the change was made there or in a private chat (`handlers.private_chat`).
+        pressed = {c.incoming.card_message_id for c in noted if c.incoming.card_message_id and c.incoming.is_group}
+        shown = cards_to_refresh(
+            session,
+            platform=platform,
+            chat_id=project.chat_id,
+            pressed=pressed,
+            prompts=[(PROMPT_JOB, project.id, day)] if changed["task"] else (),
+            items={f"{kind}:{i}" for kind, ids in changed.items() for i in ids},
+            since=datetime.combine(day, time(), tzinfo=zone).astimezone(UTC),
+        )
+        last = noted[-1].incoming  # the newest message of the day's run: "now" for the cards rebuilt
+        ctx = Context(session=session, incoming=last, now=last.sent_at.astimezone(zone), registry=self._registry, project=project)
+        updates: list[CardUpdate] = []
+        for target in shown:
+            if target.project_id != project.id:
+                continue
+            if target.message_id not in pressed and not _shows_change(target, changed):
+                continue
+            reply = _rebuild(ctx, target.view)
+            if reply is not None:
+                updates.append(CardUpdate(target.message_id, target.chat_id, reply, project.id))
+        return updates
 
 
-def _shows_change(target: SentView, changed: dict[str, set[int]]) -> bool:
+def _shows_change(target: SentView, changed: dict[str, frozenset[int]]) -> bool:
     key = view_key(target.view)
     if key is not None:
         kind, _, item_id = key.partition(":")

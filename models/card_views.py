@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from models.delivery import OutboundMessage
@@ -58,20 +58,20 @@ def cards_to_refresh(
     *,
     platform: str,
     chat_id: str,
-    pressed: str | None = None,
-    prompt: tuple[str, int, date] | None = None,
+    pressed: Collection[str] = (),
+    prompts: Collection[tuple[str, int, date]] = (),
     items: Collection[str] = (),
     since: datetime | None = None,
 ) -> list[SentView]:
-    """The messages sent with a view that may now be out of date, in one statement: the one pressed
-    (`pressed`, its platform message id; only this chat's), the scheduled posts `prompt` = (job,
+    """The messages sent with a view that may now be out of date, in one statement: the ones pressed
+    (`pressed`, platform message ids; only this chat's), the scheduled posts each of `prompts` = (job,
     project, day) names, and this chat's messages since `since` showing one of `items` (view keys)."""
-    wanted = []
+    wanted: list[ColumnElement[bool]] = []
     if pressed:
-        wanted.append(_M.platform_message_id == pressed)
-    if prompt is not None:
-        job, project_id, day = prompt
-        wanted.append(and_(_M.origin == job_origin(job, project_id, day.isoformat()), _M.status == OutboundStatus.SENT))
+        wanted.append(_M.platform_message_id.in_(sorted(pressed)))
+    if prompts:
+        origins = sorted({job_origin(job, project_id, day.isoformat()) for job, project_id, day in prompts})
+        wanted.append(and_(_M.origin.in_(origins), _M.status == OutboundStatus.SENT))
     if items and since is not None:
         wanted.append(and_(_M.view_key.in_(sorted(items)), _M.created_at >= since, _M.chat_id == chat_id))
     if not wanted:

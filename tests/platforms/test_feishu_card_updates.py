@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import callback_answers
+from bot.messages import CardChange, Incoming
 from bot.platforms.feishu import cards
 from bot.platforms.feishu.inbound import CARD_TOAST
 from models import OutboundMessage, OutboundStatus, TaskStatus
@@ -336,3 +337,35 @@ def test_twenty_concurrent_clicks_on_a_sixty_task_card_each_get_their_answer_and
 
         done = {t.number for t in session.scalars(select(Task)) if t.status == TaskStatus.DONE}
         assert done == set(range(1, 21))
+
+
+def test_a_run_refreshes_a_days_cards_only_with_that_days_changes(tandem: Tandem) -> None:
+    """Events of one chat processed as a run (bot.dispatcher) are grouped by the project's day: a
+    change the next day does not redraw today's card, even in the run of one made today."""
+    from handlers.card_refresh import CardRefresh
+    from models import Project, Task
+
+    card, at = prompt_card(tandem)
+    refresh = CardRefresh(platforms=["feishu"], registry=tandem.runtime.registry)
+
+    def change(number: int, sent_at: datetime) -> CardChange:
+        with tandem.runtime.session_factory() as session:
+            project = session.scalars(select(Project)).one()
+            task = session.scalars(select(Task).where(Task.number == number)).one()
+            incoming = Incoming(
+                platform="feishu", event_key=f"ev-{number}-{sent_at:%d}", chat_id="oc_g1", sender_id="ou_li",
+                sender_name="李四", text=f"#{number} 进度 30%", sent_at=sent_at,
+            )
+            return CardChange(incoming, project.id, {"task": frozenset({task.id}), "risk": frozenset(), "action": frozenset()})
+
+    today, next_day = change(1, at + timedelta(minutes=30)), change(1, at + timedelta(days=1))
+    posted = len(tandem.feishu.posted)
+    typed_at(tandem, "ou_pm", "/任务 新增 订酒店 @张三", at + timedelta(minutes=31))  # #4: not on the card
+    tandem.feishu.wait_for(posted + 1, chat_id="oc_g1")
+    tandem.settle()
+    not_on_card = change(4, at + timedelta(minutes=32))
+    with tandem.runtime.session_factory() as session:
+        assert refresh.updates(session, [next_day]) == []
+        assert [u.message_id for u in refresh.updates(session, [today])] == [card.message_id]
+        assert [u.message_id for u in refresh.updates(session, [next_day, today, next_day])] == [card.message_id]
+        assert refresh.updates(session, [not_on_card, next_day]) == []

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
 
@@ -61,3 +63,66 @@ async def test_without_a_bound_loop_a_notice_is_dropped() -> None:
             async with asyncio.timeout(0.1):
                 await waiter.wait()
         assert events.take("dingtalk", "ev-3") is None
+
+
+def waiting_for(events: ProcessedEvents, look: Callable[[], Outcome | None]) -> asyncio.Task[Outcome | None]:
+    parsed = SimpleNamespace(incoming=SimpleNamespace(platform="feishu", event_key="ev-run"))
+    platform = SimpleNamespace(answer_within=3.0)
+    return asyncio.create_task(callback_answers._outcome(platform, parsed, events, look))  # type: ignore[arg-type]
+
+
+async def test_a_held_event_is_not_answered_from_the_database_before_its_card(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a run the event is done in the database before its card is written: a look would answer
+    without the card, so a held event is only answered by its outcome."""
+    monkeypatch.setattr(callback_answers, "POLL_FALLBACK", 0.01)
+    events = ProcessedEvents()
+    events.bind(asyncio.get_running_loop())
+    looks: list[int] = []
+
+    def look() -> Outcome:
+        looks.append(1)
+        return Outcome(Reply("#1 已完成"))  # done, no card yet
+
+    events.notify("feishu", "ev-run", None)
+    waiter = waiting_for(events, look)
+    await asyncio.sleep(0.1)
+    assert not waiter.done() and looks == []
+    final = Outcome(Reply("#1 已完成"), Reply("卡片"), 9)
+    events.notify("feishu", "ev-run", final)
+    assert await waiter is final
+    assert not events.held("feishu", "ev-run")
+
+
+async def test_a_look_that_sees_the_event_done_while_it_is_held_is_not_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hold is told before the commit, so a look that already sees the event done comes back
+    after the hold and is set aside."""
+    monkeypatch.setattr(callback_answers, "POLL_FALLBACK", 0.01)
+    events = ProcessedEvents()
+    events.bind(asyncio.get_running_loop())
+
+    def look() -> Outcome:  # the worker holds the event and commits while this read runs
+        events.notify("feishu", "ev-run", None)
+        return Outcome(Reply("#1 已完成"))
+
+    waiter = waiting_for(events, look)
+    await asyncio.sleep(0.1)
+    assert not waiter.done()
+    final = Outcome(Reply("#1 已完成"), Reply("卡片"), 9)
+    events.notify("feishu", "ev-run", final)
+    assert await waiter is final
+
+
+async def test_an_outcome_handed_over_during_a_look_wins_over_what_the_look_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's refresh can commit and hand the outcome over while a read that saw the event done
+    (without its card) is under way: the outcome is the answer, not the read."""
+    monkeypatch.setattr(callback_answers, "POLL_FALLBACK", 0.01)
+    events = ProcessedEvents()
+    events.bind(asyncio.get_running_loop())
+    final = Outcome(Reply("#1 已完成"), Reply("卡片"), 9)
+
+    def look() -> Outcome:
+        events.notify("feishu", "ev-run", None)  # held, committed,
+        events.notify("feishu", "ev-run", final)  # the run's cards written
+        return Outcome(Reply("#1 已完成"))  # what this read saw in between
+
+    assert await waiting_for(events, look) is final
