@@ -3,7 +3,8 @@ Feishu, DingTalk with a card template): after a message is handled, which cards 
 something out of date, each rebuilt from the database by the code that built it:
 
 - the card whose button was pressed (`Incoming.card_message_id`), whatever the command did: it shows
-  the new state for everyone in the group, and the buttons valid for it now;
+  the new state for everyone in the group, and the buttons valid for it now (the merged private
+  prompt too, when pressed by the person it was sent to: `reports.views.rebuild_person`);
 - today's daily prompt cards of the project's group that show a task this message changed (typed or
   pressed, in the group or in a private chat: `handlers.private_chat`), rebuilt by `reports.views` (a
   finished task stays on it, shown as done);
@@ -32,7 +33,7 @@ from handlers import actions, risks, tasks
 from handlers.context import Context
 from handlers.router import CommandRegistry
 from models import ActionItem, Project, Risk, Task
-from models.card_views import ITEM_VIEWS, PROMPT_JOB, SentView, cards_to_refresh, view_key
+from models.card_views import ITEM_VIEWS, PROMPT_JOB, SentView, card_sent_to, cards_to_refresh, view_key
 from models.history import changed_ids
 from reports import views
 
@@ -77,6 +78,10 @@ class CardRefresh:
             assert project is not None  # found above, in this session's identity map
             for update in self._day_updates(session, platform, project, day, noted):
                 updates[update.message_id] = update  # a card named on two days (a run past midnight): the later
+        for change in changes:  # a button on a card sent privately: the merged prompt, to its person
+            pressed = change.incoming.card_message_id
+            if pressed and pressed not in updates and (private := _private_card(session, change)) is not None:
+                updates[pressed] = private
         return list(updates.values())
 
     def _day_updates(
@@ -84,8 +89,8 @@ class CardRefresh:
     ) -> list[CardUpdate]:
         zone = ZoneInfo(project.timezone)
         changed = {kind: frozenset().union(*(change.changed[kind] for change in noted)) for kind in ITEM_VIEWS}
-        # A card pressed in a private chat (the merged prompt) is not kept up: the group's cards are,
-        # whether the change was made there or in a private chat (`handlers.private_chat`).
+        # The group's cards, whether the change was made there or in a private chat (`handlers.private_chat`);
+        # a card sent privately (the merged prompt) is redrawn only for its person's press (`_private_card`).
         pressed = {c.incoming.card_message_id for c in noted if c.incoming.card_message_id and c.incoming.is_group}
         shown = cards_to_refresh(
             session,
@@ -108,6 +113,18 @@ class CardRefresh:
             if reply is not None:
                 updates.append(CardUpdate(target.message_id, target.chat_id, reply, project.id))
         return updates
+
+
+def _private_card(session: Session, change: CardChange) -> CardUpdate | None:
+    """The pressed card if it was sent privately to the one who pressed it (the merged prompt),
+    rebuilt as its tasks now are: it shows the press took effect."""
+    incoming = change.incoming
+    assert incoming.card_message_id is not None
+    target = card_sent_to(session, platform=incoming.platform, message_id=incoming.card_message_id, user_id=incoming.sender_id)
+    if target is None:
+        return None
+    reply = views.rebuild_person(session, target.view, incoming.sent_at)
+    return CardUpdate(target.message_id, target.chat_id, reply, target.project_id) if reply is not None else None
 
 
 def _shows_change(target: SentView, changed: dict[str, frozenset[int]]) -> bool:

@@ -87,6 +87,24 @@ def cards_to_refresh(
     return list(found.values())
 
 
+_SENT_TO_USER = select(_M.chat_id, _M.project_id, _M.body["view"]).where(
+    _M.platform == bindparam("platform"),
+    _M.platform_message_id == bindparam("message_id"),
+    _M.to_user_id == bindparam("user_id"),
+    _M.updates_message_id.is_(None),
+)
+
+
+def card_sent_to(session: Session, /, *, platform: str, message_id: str, user_id: str) -> SentView | None:
+    """The card `message_id` if we sent it to `user_id` privately (the merged prompt) and it carries
+    a view: the one private card kept up, by the person it was sent to pressing a button on it."""
+    values = {"platform": platform, "message_id": message_id, "user_id": user_id}
+    for chat_id, project_id, view in session.execute(_SENT_TO_USER, values):
+        if isinstance(view, dict):
+            return SentView(message_id, chat_id, project_id, view)
+    return None
+
+
 _PRIVATE_BY_MESSAGE = (
     select(_M.to_user_id, _M.chat_id, Project.chat_id)
     .outerjoin(Project, Project.id == _M.project_id)

@@ -17,6 +17,7 @@ from reports.format import day
 from reports.rows import PersonPrompt
 from reports.text import PER_OWNER_LIMIT, folded_line, prompt_task_section
 
+PERSON_VIEW = "person_prompt"  # Reply.view kind of the merged private prompt (reports/views.py builds it again)
 PERSON_HINT = "直接回复即可更新：项目#12 完成 ｜ 项目#12 阻塞 原因 ｜ 项目#12 进度 60%（项目名写前几个字即可）"
 
 
@@ -27,11 +28,10 @@ def qualifier(project_name: str) -> str:
 
 def person_prompt(rows: PersonPrompt) -> Reply:
     """`今日进度 · 我的任务 · 12-02(周三)`: the person's open tasks in each project, overdue first."""
-    total = sum(len(block.tasks) for _, block in rows.projects)
-    intro = (
-        f"你在 {len(rows.projects)} 个项目里有 {total} 项未完成的任务，今天的提醒合并在这一条里"
-        "（各项目群的日报照样列出，不再单独 @ 你）："
-    )
+    # Open ones only: shown again after a press, a task done from the card stays on it, as done.
+    total = sum(1 for _, block in rows.projects for task in block.tasks if task.is_open)
+    have = f"有 {total} 项未完成的任务" if total else "今天列出的任务都已更新完"
+    intro = f"你在 {len(rows.projects)} 个项目里{have}，今天的提醒合并在这一条里（各项目群的日报照样列出，不再单独 @ 你）："
     sections: list[Section] = []
     for project_name, block in rows.projects:
         prefix = qualifier(project_name)
@@ -48,6 +48,16 @@ def person_prompt(rows: PersonPrompt) -> Reply:
             folded = [replace(f, ref=f"{prefix}{f.ref}") for f in block.folded]
             sections.append(Section(title=None if shown else heading, lines=(f"  {folded_line(folded, rows.today)}",)))
     sections.append(Section(lines=(PERSON_HINT,)))
+    # The view names the day and, per project, the person's member row and the tasks shown, so the
+    # private card is shown again as those tasks now are after a button on it is pressed.
+    blocks = [block for _, block in rows.projects]
+    view: dict[str, object] = {
+        "kind": PERSON_VIEW,
+        "day": rows.today.isoformat(),
+        "projects": [[b.owner.project_id, b.owner.id, [t.id for t in b.tasks]] for b in blocks],
+    }
+    if any(b.folded for b in blocks):
+        view["folded"] = [[b.owner.id, [[f.ref, f.due.isoformat(), f.job] for f in b.folded]] for b in blocks if b.folded]
     return Reply(
-        intro, title=f"今日进度 · 我的任务 · {day(rows.today)}", style="report", sections=tuple(sections)
+        intro, title=f"今日进度 · 我的任务 · {day(rows.today)}", style="report", sections=tuple(sections), view=view
     )

@@ -12,13 +12,15 @@ from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.messages import Reply
 from models import Project
-from reports import text
+from reports import text, text_person
 from reports.compute_base import snapshot_for
-from reports.rows import DailyPrompt, FoldedReminder, OwnerTasks
+from reports.rows import DailyPrompt, FoldedReminder, OwnerTasks, PersonPrompt
+from reports.snapshot import Snapshot
 
 
 def shown_task_ids(view: dict[str, Any]) -> set[int]:
@@ -62,6 +64,33 @@ def rebuild(session: Session, project: Project, view: dict[str, Any], at: dateti
     return text.daily_prompt(
         prompt, project_name=project.name, note=note if isinstance(note, str) else None, privately=privately
     )
+
+
+def rebuild_person(session: Session, view: dict[str, Any], at: datetime) -> Reply | None:
+    """The merged private prompt `view` describes (`text_person.PERSON_VIEW`), built again as its
+    tasks are now, each project's block as it was listed (None: not such a view, or nothing left)."""
+    if view.get("kind") != text_person.PERSON_VIEW:
+        return None
+    today = view_day(view)
+    try:
+        listed = [(int(project), int(owner), [int(t) for t in tasks]) for project, owner, tasks in view["projects"]]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if today is None or not listed:
+        return None
+    projects = {p.id: p for p in session.scalars(select(Project).where(Project.id.in_({pid for pid, _, _ in listed})))}
+    data = Snapshot(session, sorted(projects), at=at)
+    folded = _folded(view)
+    rows: list[tuple[str, OwnerTasks]] = []
+    for project_id, owner_id, task_ids in listed:
+        if project_id not in projects:
+            continue
+        owner = data.members(project_id).get(owner_id)
+        tasks = data.tasks(project_id, task_ids)
+        shown = tuple(tasks[t] for t in task_ids if t in tasks)
+        if owner is not None and (shown or folded.get(owner_id)):
+            rows.append((projects[project_id].name, OwnerTasks(owner, shown, folded.get(owner_id, ()))))
+    return text_person.person_prompt(PersonPrompt(today, tuple(rows))) if rows else None
 
 
 def _folded(view: dict[str, Any]) -> dict[int, tuple[FoldedReminder, ...]]:

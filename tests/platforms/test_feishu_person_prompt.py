@@ -85,3 +85,33 @@ def test_the_merged_prompt_is_a_private_card_answered_by_button_and_by_typing(ta
     [updated] = f.wait_for_updates(1, message_id=groups["oc_g2"].message_id)
     assert card_problem(updated) is None and "已完成" in str(updated) and "王五（已私信" in str(updated)
     assert f.wait_for_updates(1, message_id=groups["oc_g1"].message_id, timeout=0.5) == []  # not 发布会's
+
+
+def test_a_press_on_the_merged_prompt_shows_the_private_card_as_it_now_is(tandem: Tandem) -> None:
+    """The answer carries the private card rebuilt: the task pressed done stays on it, shown done,
+    without its buttons; the other projects' blocks are as they were; someone else's press on it
+    (a forwarded card) is not rendered into it."""
+    from tests.platforms.test_feishu_card_updates import line_of
+
+    f = tandem.feishu
+    two_projects(tandem)
+    [merged] = [p for p in f.posted if p.receive_id_type == "open_id"]
+    values = {v["command"]: v for v in cards.button_values(merged.content)}
+    payload = f.card_event("oc_p2p_wu", "ou_wu", merged.message_id, values["/任务 官网改版#1 完成"])
+    answer = tandem.post_feishu(payload, path="/webhook/feishu/card").json()
+    assert answer["toast"]["type"] == "success"
+    shown = answer["card"]["data"]
+    assert card_problem(shown) is None and shown["header"]["title"]["content"] == merged.content["header"]["title"]["content"]
+    assert "已完成" in line_of(shown, "官网改版#1") and "已完成" not in line_of(shown, "发布会#1")
+    commands = {v["command"] for v in cards.button_values(shown)}
+    assert "/任务 官网改版#1 完成" not in commands and {"/任务 发布会#1 完成", "/任务 发布会#2 完成"} <= commands
+    assert "有 2 项未完成的任务" in shown["body"]["elements"][0]["content"]
+    assert status(tandem, "官网改版", 1) == TaskStatus.DONE
+    tandem.settle()
+    assert all(update == shown for update in f.wait_for_updates(1, message_id=merged.message_id, timeout=0.5))
+
+    # 李四 presses a button of 王五's card: refused as for typing, and 王五's card is not redrawn for him.
+    li = f.card_event("oc_p2p_li", "ou_li", merged.message_id, values["/任务 发布会#2 完成"])
+    refused = tandem.post_feishu(li, path="/webhook/feishu/card").json()
+    assert refused["toast"]["type"] == "error" and "card" not in refused
+    assert status(tandem, "发布会", 2) == TaskStatus.TODO
