@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
 
 from bot.messages import Button, Reply, Section
 from bot.platforms import Ignored, Inbound
@@ -114,3 +117,29 @@ def test_a_form_callback_runs_the_command_with_the_words_typed_and_an_empty_form
         assert isinstance(empty, Ignored) and empty.answer == {"toast": {"type": "warning", "content": "请先填写原因"}}
     plain = normalise(fake.card_event("oc_g", "ou_li", "om_c", {"command": "/任务 #7 完成"}, {"arg": "x"}), now=now)
     assert isinstance(plain, Inbound) and plain.incoming.text == "/任务 #7 完成"  # no input asked: none added
+
+
+def test_the_card_of_a_runs_answers_is_built_once_for_the_same_reply(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clicks answered together share one card reply (a run, bot.dispatcher): built once; an equal
+    but other reply, or one past the last few, is built again."""
+    built: list[Reply] = []
+    real = cards.card
+
+    def counting(reply: Reply) -> dict[str, Any] | None:
+        built.append(reply)
+        return real(reply)
+
+    monkeypatch.setattr(cards, "card", counting)
+    answered = cards.AnsweredCards()
+    shown = Reply("今日进度", sections=(Section(title="张三", lines=("#1 写发布稿 · ✅已完成",)),))
+    first = cards.callback_answer(Reply("#1 已完成"), shown, build=answered)
+    second = cards.callback_answer(Reply("#2 已完成"), shown, build=answered)
+    assert first["card"]["data"] is second["card"]["data"] and len(built) == 1
+    assert first["toast"]["content"] != second["toast"]["content"]  # each click its own toast
+    same_text = Reply("今日进度", sections=shown.sections)
+    assert cards.callback_answer(None, same_text, build=answered)["card"]["data"] == first["card"]["data"]
+    assert len(built) == 2
+    for n in range(cards.AnsweredCards.KEEP):
+        answered(Reply(f"卡片 {n}"))
+    cards.callback_answer(None, shown, build=answered)
+    assert len(built) == 2 + cards.AnsweredCards.KEEP + 1

@@ -11,6 +11,9 @@ caller sends the reply as a post.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -85,14 +88,39 @@ def callback_toast(reply: Reply | None) -> dict[str, Any]:
     return {"toast": {"type": "error" if reply.style == "refusal" else "success", "content": content}}
 
 
-def callback_answer(reply: Reply | None, card_reply: Reply | None) -> dict[str, Any]:
+def callback_answer(
+    reply: Reply | None, card_reply: Reply | None, *, build: Callable[[Reply], dict[str, Any] | None] = card
+) -> dict[str, Any]:
     """The toast, and the pressed card as it now is (`card: {type: raw}`: Feishu shows it in place at
     once) when it fits a card."""
     answer = callback_toast(reply)
-    built = card(card_reply) if card_reply is not None else None
+    built = build(card_reply) if card_reply is not None else None
     if built is not None:
         answer["card"] = {"type": "raw", "data": built}
     return answer
+
+
+class AnsweredCards:
+    """`card`, remembered for the last few card replies by identity: the clicks of one run are all
+    answered with the same card reply (bot.dispatcher), so it is built once, not once per click, when
+    their answers go out together. The built card is shared, read-only, by those answers."""
+
+    KEEP = 8
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # answers are built in worker threads; one build per reply
+        self._built: OrderedDict[int, tuple[Reply, dict[str, Any] | None]] = OrderedDict()
+
+    def __call__(self, reply: Reply) -> dict[str, Any] | None:
+        with self._lock:
+            hit = self._built.get(id(reply))
+            if hit is not None and hit[0] is reply:  # the reply is kept alive with it: its id is not reused
+                return hit[1]
+            built = card(reply)
+            self._built[id(reply)] = (reply, built)
+            while len(self._built) > self.KEEP:
+                self._built.popitem(last=False)
+            return built
 
 
 def _buttons(buttons: tuple[Button, ...], *, form_name: str) -> list[dict[str, Any]]:

@@ -71,6 +71,7 @@ class FeishuPlatform(Platform):
         self._tasks: set[asyncio.Task[None]] = set()
         self._identity: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._answered_cards = cards.AnsweredCards()
 
     @property
     def receive_modes(self) -> dict[str, bool]:
@@ -94,7 +95,7 @@ class FeishuPlatform(Platform):
         return parsed
 
     def callback_answer(self, reply: Reply | None, card: Reply | None = None) -> dict[str, Any] | None:
-        return cards.callback_answer(reply, card)
+        return cards.callback_answer(reply, card, build=self._answered_cards)
 
     def prepare(self, payload: dict[str, Any]) -> dict[str, Any] | None:
         """The sender's name, which Feishu events do not carry, and the file the message brings or
