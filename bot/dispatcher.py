@@ -249,9 +249,8 @@ class Dispatcher:
             try:
                 with self._session_factory.begin() as session:
                     pressed = self._write_card_updates(session, run.changes, run.last_event_id)
-            except Exception:
+            except Exception:  # the commit failed: no update row was written
                 log.exception("events up to %s: could not refresh the cards they changed", run.last_event_id)
-                pressed = {}
         for incoming, reply in run.callbacks:
             self._tell_processed(incoming, reply, pressed)
 
@@ -307,15 +306,16 @@ class Dispatcher:
         loses the refresh, never the command. Returns the pressed cards' updates with their outbox
         rows, by message id, on a platform whose callback answer shows the card."""
         assert self._refresh is not None
+        platform = changes[0].incoming.platform  # a run's events all come from one chat
+        answered_by_callback = platform in self._answer_card_platforms
         pressed = {c.incoming.card_message_id for c in changes if c.incoming.card_message_id}
         shown: dict[str, tuple[Reply, int]] = {}
         try:
             with session.begin_nested():
                 now = self._clock()
-                platform = changes[0].incoming.platform  # a run's events all come from one chat
                 for update in self._refresh.updates(session, changes):
                     supersede_updates(session, platform=platform, message_id=update.message_id)
-                    answered = update.message_id in pressed and platform in self._answer_card_platforms
+                    answered = answered_by_callback and update.message_id in pressed
                     outbox_id = enqueue(
                         session,
                         platform=platform,

@@ -7,11 +7,11 @@ import contextlib
 import logging
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Protocol
+from typing import Protocol
 
 from anyio import to_thread
 
-from bot.dispatcher import Dispatcher
+from bot.dispatcher import Completer, Dispatcher
 from bot.inbox import pending_events
 from bot.writes import Writes
 
@@ -90,8 +90,9 @@ class InboxWorker:
 
 
 class InboxProcessor:
-    """What the InboxWorker runs in `tandem serve`: pending events one at a time, each in its own write
-    turn (`bot.writes`), so that webhook commits slip in between events rather than wait for a whole pass.
+    """What the InboxWorker runs in `tandem serve`: pending events through `Dispatcher.process_events`,
+    each in its own write turn (`bot.writes`), so that webhook commits slip in between events rather
+    than wait for a whole pass (a run's card refresh takes a turn of its own).
 
     `complete` may fill in what the platform left out of a recorded event and had to be fetched after
     the acknowledgement (a Feishu sender's name, a file): it gets the stored payload and returns a new
@@ -104,7 +105,7 @@ class InboxProcessor:
         dispatcher: Dispatcher,
         writes: Writes,
         *,
-        complete: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+        complete: Completer | None = None,
     ) -> None:
         self._dispatcher = dispatcher
         self._writes = writes

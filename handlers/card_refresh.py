@@ -65,18 +65,18 @@ class CardRefresh:
 
     def updates(self, session: Session, changes: Sequence[CardChange]) -> list[CardUpdate]:
         # By project and by the project's day of the message: a change is shown on that day's cards only.
+        projects: dict[int, Project] = {}
         by_day: dict[tuple[str, int, date], list[CardChange]] = {}
         for change in changes:
-            project = session.get(Project, change.project_id)
+            project = projects.get(change.project_id) or session.get(Project, change.project_id)
             if project is None:
                 continue
+            projects[project.id] = project
             day = change.incoming.sent_at.astimezone(ZoneInfo(project.timezone)).date()
             by_day.setdefault((change.incoming.platform, project.id, day), []).append(change)
         updates: dict[str, CardUpdate] = {}
         for (platform, project_id, day), noted in by_day.items():
-            project = session.get(Project, project_id)
-            assert project is not None  # found above, in this session's identity map
-            for update in self._day_updates(session, platform, project, day, noted):
+            for update in self._day_updates(session, platform, projects[project_id], day, noted):
                 updates[update.message_id] = update  # a card named on two days (a run past midnight): the later
         for change in changes:  # a button on a card sent privately: the merged prompt, to its person
             pressed = change.incoming.card_message_id
